@@ -1,0 +1,1 @@
+"""The `mraster` command line."""

@@ -1,0 +1,1 @@
+"""Pure domain types and maths: no I/O, no clock reads."""

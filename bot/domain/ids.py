@@ -1,0 +1,82 @@
+"""Client order ids that encode the trade and the order's role.
+
+    mr-<trade id>-<role>        e.g.  mr-BTCUSDT.lq3k2x1a-SL
+
+A trade id is `<SYMBOL>.<key>`: for trades the bot opens, the key is the entry
+time in base 36; for positions the guard adopts, it is `g` plus the position
+side (`gb`, `gl`, `gs`), so it is the same on every run. Because the id of an
+order is a pure function of (trade, role), the bot and the guard acting at the
+same moment, or a process restarted mid-repair, compute the same id, and the
+venue's "client id unique among open orders" rule lets only one of them rest.
+Ids match the venue's pattern ^[.A-Z:/a-z0-9_-]{1,36}$.
+"""
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+PREFIX = "mr-"
+MAX_LEN = 36
+_VENUE_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
+_OUR_RE = re.compile(r"^mr-([A-Z0-9]{1,22})\.([a-z0-9]{1,9})-([A-Z]{2})$")
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+class Role(str, Enum):
+    ENTRY = "EN"
+    STOP = "SL"
+    TAKE_PROFIT = "TP"
+    TRAILING = "TS"
+    FAST_TP = "FT"      # partial exit decided by FastTP
+    CLOSE = "CL"        # market close (stop could not be placed, stop level crossed, manual close)
+    KILL = "KS"         # margin kill-switch flatten
+
+    @property
+    def is_exit(self) -> bool:
+        return self is not Role.ENTRY
+
+
+def base36(n: int) -> str:
+    if n < 0:
+        raise ValueError("negative")
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = _B36[r] + out
+        if n == 0:
+            return out
+
+
+def trade_id_for_entry(symbol: str, entry_time_ms: int) -> str:
+    return f"{symbol.upper()[:22]}.{base36(entry_time_ms)}"
+
+
+def trade_id_for_adopted(symbol: str, position_side: str = "BOTH") -> str:
+    return f"{symbol.upper()[:22]}.g{position_side[:1].lower()}"
+
+
+def client_order_id(trade_id: str, role: Role) -> str:
+    cid = f"{PREFIX}{trade_id}-{role.value}"
+    if len(cid) > MAX_LEN or not _VENUE_RE.match(cid):
+        raise ValueError(f"client order id {cid!r} does not fit the venue's rules")
+    return cid
+
+
+def parse_client_order_id(cid: str) -> tuple[str, Role] | None:
+    """(trade id, role) for ids made by mraster; None for any other id."""
+    m = _OUR_RE.match(cid or "")
+    if not m:
+        return None
+    try:
+        role = Role(m.group(3))
+    except ValueError:
+        return None
+    return f"{m.group(1)}.{m.group(2)}", role
+
+
+def symbol_of_trade(trade_id: str) -> str:
+    return trade_id.split(".", 1)[0]
+
+
+def is_valid_client_id(cid: str) -> bool:
+    return bool(_VENUE_RE.match(cid or ""))

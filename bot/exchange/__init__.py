@@ -1,0 +1,1 @@
+"""The exchange interface, the Binance-compatible client and the paper venue."""

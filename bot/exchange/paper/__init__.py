@@ -1,0 +1,1 @@
+"""The paper exchange: a local venue that speaks the real API."""

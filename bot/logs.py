@@ -1,0 +1,155 @@
+"""Structured logging shared by every process: one JSON object per line.
+
+Line format (documented in docs/logs.md, read by the dashboard):
+  {"ts": "2026-11-21T19:20:00.123Z", "level": "INFO", "src": "bot", "event": "order.placed",
+   "msg": "...", "activity": true, ...event fields}
+`activity: true` marks the curated events a newcomer sees in the activity feed
+(fills, bracket placements and repairs, warnings, notices).
+
+Lines go to stdout and to a rotating file `<ASTER_LOG_DIR>/<src>.jsonl`. Known
+secret values are replaced before a line is written, whatever the caller passed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import sys
+import time
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any, Iterable
+
+_SECRETS: set[str] = set()
+REDACTED = "***"
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Values that must never appear in a log line (API secret, key, dashboard token)."""
+    for v in values:
+        if v and len(v) >= 4:
+            _SECRETS.add(v)
+
+
+def redact(text: str) -> str:
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, source: str):
+        super().__init__()
+        self.source = source
+
+    def format(self, record: logging.LogRecord) -> str:
+        created = record.created
+        line: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created % 1 * 1000):03d}Z",
+            "level": record.levelname,
+            "src": getattr(record, "src", None) or self.source,
+            "event": getattr(record, "event", None) or record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key in _RESERVED or key in line or key.startswith("_") or key == "src":
+                continue
+            line[key] = _plain(value)
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return redact(json.dumps(line, ensure_ascii=False, default=str))
+
+
+class EventLogger:
+    """`log.info("order.placed", "placed stop", symbol=..., client_id=...)`: event name, text, fields."""
+
+    def __init__(self, logger: logging.Logger):
+        self._logger = logger
+
+    def _log(self, level: int, event: str, msg: str, fields: dict[str, Any], exc_info: Any = None) -> None:
+        if self._logger.isEnabledFor(level):
+            bad = [k for k in fields if k in _RESERVED]
+            for k in bad:
+                fields[f"{k}_"] = fields.pop(k)
+            self._logger.log(level, msg or event, extra={"event": event, **fields}, exc_info=exc_info,
+                             stacklevel=3)
+
+    def debug(self, event: str, msg: str = "", **fields: Any) -> None:
+        self._log(logging.DEBUG, event, msg, fields)
+
+    def info(self, event: str, msg: str = "", **fields: Any) -> None:
+        self._log(logging.INFO, event, msg, fields)
+
+    def warning(self, event: str, msg: str = "", **fields: Any) -> None:
+        self._log(logging.WARNING, event, msg, fields)
+
+    def error(self, event: str, msg: str = "", **fields: Any) -> None:
+        self._log(logging.ERROR, event, msg, fields)
+
+    def exception(self, event: str, msg: str = "", **fields: Any) -> None:
+        self._log(logging.ERROR, event, msg, fields, exc_info=True)
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - mirrors logging API
+        return self._logger.isEnabledFor(level)
+
+    @property
+    def logger(self) -> logging.Logger:
+        return self._logger
+
+
+def get_logger(name: str) -> EventLogger:
+    return EventLogger(logging.getLogger(name))
+
+
+def setup_logging(source: str, level: str = "INFO", log_dir: str | Path | None = None, *,
+                  stdout: bool = True, secrets: Iterable[str] = (), max_bytes: int = 20_000_000,
+                  backups: int = 5) -> Path | None:
+    """Configure the root logger of this process. Returns the log file path (if any)."""
+    register_secrets(secrets)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    formatter = JsonFormatter(source)
+    if stdout:
+        h = logging.StreamHandler(sys.stdout)
+        h.setFormatter(formatter)
+        root.addHandler(h)
+    path = None
+    if log_dir is not None:
+        path = Path(log_dir) / f"{source}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups,
+                                                  encoding="utf-8")
+        fh.setFormatter(formatter)
+        root.addHandler(fh)
+    for noisy in ("httpx", "httpcore", "websockets", "uvicorn.access", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    return path
+
+
+def set_level(level: str) -> None:
+    logging.getLogger().setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+def settings_secrets(settings: Any) -> list[str]:
+    return [settings.api_key, settings.api_secret, settings.dashboard_token,
+            settings.paper_api_key, settings.paper_api_secret]

@@ -1,0 +1,1 @@
+"""The bot's scan loop and its orchestration."""

@@ -1,0 +1,1 @@
+"""Web control center for bot and guard (FastAPI + Jinja2)."""

@@ -1,0 +1,1 @@
+"""Bracket guard: a separate process that keeps every open position protected."""

@@ -1,0 +1,1 @@
+"""LinUCB bandit for trade admission and size buckets, plus the alpha model."""

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs (a virtualenv with the test extras, and
+# Debian's Chromium for the browser tests) and run the whole suite.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k settings`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing Debian's chromium for the browser tests"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+  elif command -v sudo >/dev/null; then
+    sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+  else
+    echo "error: /usr/bin/chromium is missing; install Debian's chromium package" >&2
+    exit 1
+  fi
+fi
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,1 @@
+"""Web assets of the dashboard (CSS, JS, vendored chart library), shipped as package data."""
