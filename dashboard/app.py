@@ -1,0 +1,138 @@
+"""The dashboard web app: `create_app()` builds it; services live in the lifespan.
+
+`uvicorn dashboard.app:app` works too: the module attribute `app` is built on
+first access from the environment and the files (never at import time).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from bot.settings import LoadedSettings, load_settings
+
+from .actions import ensure_paper_exchange
+from .deps import Services
+from .middleware import SecurityMiddleware
+from .paths import DashboardPaths
+from .routers import auth, config, logs, pages, processes, state
+from .security import AccessControl
+from .services.configstore import AuditLog, ConfigStore
+from .services.flatten import FlattenService
+from .services.loghub import LogHub
+from .services.presets import PresetService
+from .services.state import StateService
+from .services.supervisor import Backoff, ChildSpec, Supervisor
+from .services.venue import PaperInfo, VenueReader
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def default_commands(python: str = sys.executable) -> dict[str, tuple[str, ...]]:
+    return {
+        "bot": (python, "-m", "bot"),
+        "guard": (python, "-m", "guard"),
+        "paper": (python, "-m", "bot.cli.main", "paper-exchange"),
+    }
+
+
+def child_specs(paths: DashboardPaths, commands: Mapping[str, Sequence[str]],
+                extra_env: Mapping[str, str]) -> dict[str, ChildSpec]:
+    """Children run where the config file is, with its absolute path, so they read what we write."""
+    env = dict(os.environ)
+    env.update(extra_env)
+    env.update({"ASTER_CONFIG_FILE": str(paths.config_file), "ASTER_DOTENV_FILE": str(paths.dotenv_file),
+                "PYTHONUNBUFFERED": "1"})
+    return {name: ChildSpec(name=name, argv=tuple(argv), cwd=paths.base_dir, env=env,
+                            out_file=paths.log_dir / f"{name}.out", pid_file=paths.run_dir / f"{name}.pid",
+                            restartable=True)
+            for name, argv in commands.items()}
+
+
+def create_app(loaded: LoadedSettings | None = None, *,
+               loader: Callable[[], LoadedSettings] | None = None,
+               commands: Mapping[str, Sequence[str]] | None = None,
+               child_env: Mapping[str, str] | None = None,
+               start_paper_exchange: bool = False,
+               stop_timeout: float = 20.0,
+               backoff: Backoff = Backoff(),
+               exchange_factory: Callable[[Any], Any] | None = None,
+               venue_ttl: float = 5.0,
+               log_poll_interval: float = 0.05) -> FastAPI:
+    """Build the app. Tests inject the settings loader, the child commands and the exchange."""
+    loader = loader or (lambda: load_settings())
+    first = loaded or loader()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        services = build_services(first, loader, default_commands() if commands is None else commands,
+                                  child_env or {},
+                                  start_paper_exchange, stop_timeout, backoff, exchange_factory, venue_ttl,
+                                  log_poll_interval)
+        await services.supervisor.open()
+        await services.logs.open()
+        app.state.services = services
+        if start_paper_exchange:
+            await ensure_paper_exchange(services)
+        try:
+            yield
+        finally:
+            await services.supervisor.close()
+            await services.logs.close()
+            if services.state.venue is not None:
+                await services.state.venue.close()
+            app.state.services = None
+
+    app = FastAPI(title="mraster dashboard", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url="/api/openapi.json")
+    app.state.services = None
+    app.state.token_getter = lambda: (app.state.services.settings if app.state.services else first.settings) \
+        .dashboard_token
+    app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter())
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (pages, auth, processes, config, logs, state):
+        app.include_router(module.router)
+    return app
+
+
+def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
+                   commands: Mapping[str, Sequence[str]], child_env: Mapping[str, str],
+                   start_paper_exchange: bool, stop_timeout: float, backoff: Backoff,
+                   exchange_factory: Callable[[Any], Any] | None, venue_ttl: float,
+                   log_poll_interval: float) -> Services:
+    paths = DashboardPaths.from_loaded(loaded)
+    store = ConfigStore(loader, loaded, AuditLog(paths.audit_file))
+    settings = lambda: store.settings  # noqa: E731 - always the latest saved values
+    supervisor = Supervisor(child_specs(paths, commands, child_env), stop_timeout=stop_timeout, backoff=backoff,
+                            auto_restart=lambda: store.settings.auto_restart)
+    s = loaded.settings
+    hub = LogHub(paths.log_dir, poll_interval=log_poll_interval,
+                 secrets=[s.api_key, s.api_secret, s.dashboard_token, s.paper_api_key, s.paper_api_secret])
+    venue = VenueReader(settings, ttl=venue_ttl, factory=exchange_factory)
+    state_service = StateService(paths.state_file, paths.run_dir, settings, venue=venue, paper=PaperInfo())
+
+    def make_exchange() -> Any:
+        if exchange_factory is not None:
+            return exchange_factory(store.settings)
+        from bot.exchange.factory import make_exchange as factory
+        return factory(store.settings)
+
+    flatten = FlattenService(supervisor, make_exchange, lambda: state_service.read_state()[0])
+    return Services(paths=paths, access=AccessControl(lambda: store.settings.dashboard_token), config=store,
+                    presets=PresetService(store), supervisor=supervisor, logs=hub, state=state_service,
+                    flatten=flatten, start_paper_exchange=start_paper_exchange)
+
+
+def __getattr__(name: str) -> Any:
+    """`uvicorn dashboard.app:app`: build the app from the environment on first access."""
+    if name == "app":
+        built = create_app(start_paper_exchange=True)
+        globals()["app"] = built
+        return built
+    raise AttributeError(name)

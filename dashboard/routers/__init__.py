@@ -1,0 +1,1 @@
+"""Thin routers: each one reads the request, calls one service, shapes the answer."""

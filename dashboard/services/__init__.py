@@ -1,0 +1,1 @@
+"""Long-lived services of the dashboard, built in the app's lifespan."""

@@ -1,0 +1,169 @@
+"""What the venue itself says (positions, open orders, candles), asked rarely and cached.
+
+The dashboard uses the same exchange client as bot and guard (`make_exchange`),
+so paper and live look the same. Every answer is cached for a few seconds: many
+open browser tabs do not multiply the request weight. A failure never raises to
+the page; it becomes a message next to the last good answer.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+import httpx
+
+from bot.domain.ids import parse_client_order_id
+
+CALL_TIMEOUT = 5.0
+QUICK_WAIT = 0.5  # what a page request waits for a venue refresh before it shows the last answer
+
+
+def position_json(p: Any) -> dict[str, Any]:
+    side = p.position_side.value if p.position_side.value != "BOTH" else ("LONG" if p.amount > 0 else "SHORT")
+    return {"symbol": p.symbol, "side": side, "position_side": p.position_side.value, "qty": float(abs(p.amount)),
+            "entry_price": float(p.entry_price), "mark_price": float(p.mark_price),
+            "unrealized_pnl": float(p.unrealized_pnl), "leverage": p.leverage,
+            "liquidation_price": float(p.liquidation_price)}
+
+
+def order_json(o: Any) -> dict[str, Any]:
+    parsed = parse_client_order_id(o.client_order_id)
+    return {"symbol": o.symbol, "order_id": o.order_id, "client_order_id": o.client_order_id,
+            "role": parsed[1].name.lower() if parsed else "other", "side": o.side.value,
+            "type": o.placed_type.value, "status": o.status.value, "qty": float(o.orig_qty),
+            "price": float(o.price), "stop_price": float(o.stop_price), "reduce_only": o.reduce_only,
+            "close_position": o.close_position, "time_ms": o.time}
+
+
+@dataclass
+class _Cached:
+    value: Any = None
+    at: float = -1e9        # last attempt
+    value_at: float = 0.0   # last success
+    error: str = ""
+    task: asyncio.Task | None = None
+
+
+class VenueReader:
+    def __init__(self, settings_getter: Callable[[], Any], *, ttl: float = 5.0,
+                 factory: Callable[[Any], Any] | None = None, clock: Callable[[], float] = time.monotonic):
+        self._settings = settings_getter
+        self._factory = factory
+        self.ttl = ttl
+        self._clock = clock
+        self._exchange: Any = None
+        self._exchange_key: tuple | None = None
+        self._cache: dict[str, _Cached] = {}
+        self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        for entry in self._cache.values():
+            if entry.task is not None and not entry.task.done():
+                entry.task.cancel()
+        await self._close_exchange()
+
+    async def _close_exchange(self) -> None:
+        if self._exchange is not None:
+            try:
+                await self._exchange.close()
+            except Exception:
+                pass
+            self._exchange = None
+
+    async def _client(self) -> Any:
+        s = self._settings()
+        key = (s.paper, s.paper_url, s.exchange_base, s.ws_base, s.api_key, s.api_secret)
+        async with self._lock:
+            if self._exchange is None or key != self._exchange_key:
+                await self._close_exchange()
+                factory = self._factory
+                if factory is None:
+                    from bot.exchange.factory import make_exchange  # built by the exchange engineer
+                    factory = make_exchange
+                self._exchange = factory(s)
+                self._exchange_key = key
+                try:  # signed requests are judged by the venue's clock (a paper venue may run faster)
+                    await asyncio.wait_for(self._exchange.sync_time(), CALL_TIMEOUT)
+                except Exception:
+                    pass  # the client resynchronises by itself on a timestamp error
+        return self._exchange
+
+    async def _cached(self, key: str, fetch: Callable[[Any], Awaitable[Any]], wait_s: float) -> dict[str, Any]:
+        """Last good value (and its age). A stale value starts one refresh in the background; the
+        caller waits for it at most `wait_s`, so an unreachable venue never stalls the page."""
+        entry = self._cache.setdefault(key, _Cached())
+        if self._clock() - entry.at >= self.ttl and (entry.task is None or entry.task.done()):
+            entry.at = self._clock()
+            entry.task = asyncio.create_task(self._refresh(entry, fetch))
+        if entry.task is not None and not entry.task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(entry.task), wait_s)
+            except asyncio.TimeoutError:
+                if entry.value is None and not entry.error:
+                    entry.error = "waiting for the venue's answer"
+        return {"data": entry.value, "error": entry.error,
+                "age_s": None if entry.value is None else round(self._clock() - entry.value_at, 1)}
+
+    async def _refresh(self, entry: _Cached, fetch: Callable[[Any], Awaitable[Any]]) -> None:
+        try:
+            client = await self._client()
+            entry.value = await asyncio.wait_for(fetch(client), CALL_TIMEOUT)
+            entry.value_at, entry.error = self._clock(), ""
+        except ModuleNotFoundError as exc:
+            entry.error = f"the exchange client is not available ({exc.name})"
+        except Exception as exc:  # shown on the page; the dashboard must keep working
+            entry.error = f"{type(exc).__name__}: {exc}"[:300]
+
+    async def positions(self) -> dict[str, Any]:
+        async def fetch(ex: Any) -> list[dict[str, Any]]:
+            return [position_json(p) for p in await ex.positions()]
+        return await self._cached("positions", fetch, QUICK_WAIT)
+
+    async def open_orders(self) -> dict[str, Any]:
+        async def fetch(ex: Any) -> list[dict[str, Any]]:
+            return [order_json(o) for o in await ex.open_orders()]
+        return await self._cached("orders", fetch, QUICK_WAIT)
+
+    async def klines(self, symbol: str, interval: str, limit: int) -> dict[str, Any]:
+        async def fetch(ex: Any) -> list[list[float]]:
+            rows = await ex.klines(symbol, interval, limit=limit)
+            return [[k.open_time, k.open, k.high, k.low, k.close, k.volume] for k in rows]
+        return await self._cached(f"klines:{symbol}:{interval}:{limit}", fetch, CALL_TIMEOUT)
+
+
+class PaperInfo:
+    """`GET <ASTER_PAPER_URL>/paper/info`: the feed in use, venue time and speed (cached)."""
+
+    def __init__(self, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic):
+        self.ttl = ttl
+        self._clock = clock
+        self._at = -1e9
+        self._value: dict[str, Any] = {}
+
+    async def get(self, paper_url: str) -> dict[str, Any]:
+        if self._clock() - self._at < self.ttl:
+            return self._value
+        try:
+            async with httpx.AsyncClient(timeout=1.5) as client:
+                resp = await client.get(paper_url.rstrip("/") + "/paper/info")
+            if resp.status_code == 200 and isinstance(resp.json(), dict):
+                self._value = {"available": True, "info": resp.json()}
+            else:
+                self._value = {"available": False, "problem": f"the paper exchange answered HTTP {resp.status_code}"}
+        except (httpx.HTTPError, ValueError) as exc:
+            self._value = {"available": False,
+                           "problem": f"no paper exchange answers at {paper_url} ({type(exc).__name__})"}
+        self._at = self._clock()
+        return self._value
+
+
+async def answers(url: str, timeout: float = 1.0) -> bool:
+    """Does a venue answer at `url` (GET /fapi/v1/ping)?"""
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            resp = await client.get(url.rstrip("/") + "/fapi/v1/ping")
+        return resp.status_code < 500
+    except httpx.HTTPError:
+        return False
