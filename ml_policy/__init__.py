@@ -1,1 +1,41 @@
-"""LinUCB bandit for trade admission and size buckets, plus the alpha model."""
+"""LinUCB bandit for trade admission and size buckets, plus the alpha model (docs/policy.md).
+
+The public surface the bot uses; everything else is internal and may change. Names are
+loaded on first use, so `mraster` subcommands that only register `policy` (every process
+does) do not pay for importing numpy and scikit-learn.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "ARMS": "config", "PolicyConfig": "config",
+    "SignalContext": "context",
+    "FEATURE_NAMES": "features", "ContextError": "features",
+    "EdgeEstimate": "alpha",
+    "BanditPolicy": "policy", "Decision": "policy",
+    "POLICY_FILE_NAME": "persistence", "policy_path_for": "persistence",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .alpha import EdgeEstimate
+    from .config import ARMS, PolicyConfig
+    from .context import SignalContext
+    from .features import FEATURE_NAMES, ContextError
+    from .persistence import POLICY_FILE_NAME, policy_path_for
+    from .policy import BanditPolicy, Decision
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ml_policy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
