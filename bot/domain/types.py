@@ -487,6 +487,17 @@ MarketEvent = KlineEvent | BookTickerEvent | MarkPriceEvent | AggTradeEvent | De
 
 
 @dataclass(frozen=True, slots=True)
+class KlinesStatus:
+    """How fresh the klines last served for (symbol, interval) were: `stale` means the venue was
+    unreachable and a cached copy `age_s` seconds old was served instead."""
+    symbol: str
+    interval: str
+    stale: bool
+    age_s: float
+    fetched_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClientStatus:
     """Health figures of an exchange client, shown by the dashboard."""
     used_weight_1m: int = 0
@@ -496,3 +507,4 @@ class ClientStatus:
     time_offset_ms: int = 0
     last_error: str = ""
     stale_streams: dict[str, float] = field(default_factory=dict)   # stream -> age in seconds
+    stale_klines: dict[str, float] = field(default_factory=dict)    # "SYMBOL interval" -> age of stale data served

@@ -3,7 +3,7 @@
     ExchangeError
     ├── RetryableError            try again later (5xx, timeouts, network, -1001/-1006/-1007)
     │   ├── ExecutionUnknownError the venue may have executed it: look it up before retrying
-    │   ├── RateLimitedError      429: wait `retry_after` seconds
+    │   ├── RateLimitedError      429 (or 403 without a code: the WAF): wait `retry_after` seconds
     │   └── BannedError           418: no request at all until `until_ms`
     ├── RequestError              fix the request; retrying the same thing fails again
     │   ├── InvalidTimestampError -1021 (the client resyncs its clock and retries once)
@@ -121,11 +121,14 @@ def error_from_response(status: int, code: int | None, msg: str, endpoint: str =
                                      status=status, endpoint=endpoint)
     if status >= 500:
         return RetryableError(msg or "server error", code=code, status=status, endpoint=endpoint)
+    if status == 403 and code is None:      # the venue's web application firewall, not a key problem
+        return RateLimitedError(msg or "WAF limit violated", retry_after=retry_after if retry_after is not None
+                                else 1.0, status=status, endpoint=endpoint)
     cls = _BY_CODE.get(code) if code is not None else None
     if cls is RateLimitedError:
         return RateLimitedError(msg, retry_after=retry_after or 1.0, code=code, status=status, endpoint=endpoint)
     if cls is None:
-        cls = AuthError if status in (401, 403) and code is None else RequestError
+        cls = AuthError if status == 401 and code is None else RequestError
     return cls(msg, code=code, status=status, endpoint=endpoint)
 
 

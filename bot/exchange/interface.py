@@ -14,7 +14,7 @@ from typing import AsyncIterator, Sequence
 from ..domain.rules import SymbolRules
 from ..domain.types import (
     AccountInfo, AggTrade, Balance, BookTicker, ClientStatus, DepthSnapshot, IncomeRecord, Kline,
-    LeverageInfo, MarginType, MarketEvent, MarkPrice, Order, OrderRequest, Position, Ticker24h,
+    KlinesStatus, LeverageInfo, MarginType, MarketEvent, MarkPrice, Order, OrderRequest, Position, Ticker24h,
     UserEvent, UserTrade,
 )
 
@@ -73,6 +73,11 @@ class Exchange(ABC):
     async def klines(self, symbol: str, interval: str, limit: int = 500, start_time: int | None = None,
                      end_time: int | None = None) -> list[Kline]: ...
 
+    def klines_status(self, symbol: str, interval: str) -> KlinesStatus | None:
+        """Freshness of the klines last returned for (symbol, interval): whether they came from a stale cache
+        because the venue was unreachable, and how old they were. None if unknown (not abstract: optional)."""
+        return None
+
     @abstractmethod
     async def book_ticker(self, symbol: str) -> BookTicker: ...
 
@@ -117,7 +122,8 @@ class Exchange(ABC):
     @abstractmethod
     async def place_order(self, request: OrderRequest) -> Order:
         """Place one order. Never doubles it: after a timeout or 5xx the client looks the order up by
-        its client id before trying again. DuplicateClientOrderIdError means it already rests."""
+        its client id before trying again, and when an open order already has this client id (-4116)
+        the resting order is returned instead of a second one being placed."""
 
     @abstractmethod
     async def cancel_order(self, symbol: str, *, order_id: int | None = None,

@@ -1,0 +1,325 @@
+"""`BinanceCompatibleClient`: the `Exchange` interface over any Binance-compatible futures venue.
+
+Aster, Binance, or the local paper exchange: only the base URLs and keys
+differ. The request core (`http.py`) signs, retries, maps errors, keeps the
+rate-limit budget, the ban state and the venue clock offset; `wire.py` turns
+answers into domain types; `orders.py` keeps a retry from doubling an order;
+`klinecache.py` serves cached klines through outages; the stream modules keep
+WebSocket feeds alive. Every part that touches time, randomness or the network
+can be injected, so tests run against local servers with no patching.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import weakref
+from decimal import Decimal
+from typing import Any, Callable, Sequence, TypeVar
+
+import httpx
+
+from ..domain.rules import SymbolRules
+from ..domain.types import (
+    AccountInfo, AggTrade, Balance, BookTicker, ClientStatus, DepthSnapshot, IncomeRecord, Kline, KlinesStatus,
+    LeverageInfo, MarginType, MarkPrice, Order, OrderRequest, OrderStatus, Position, Ticker24h, UserTrade,
+)
+from ..logs import get_logger
+from . import wire
+from .errors import RequestError, UnknownOrderError
+from .http import MISSING_KEYS_HINT, Clock, HttpCore, RetryPolicy, Sleep
+from .interface import Exchange, MarketStream, UserStream
+from .klinecache import KlineCache
+from .market_stream import CombinedMarketStream
+from .orders import ENDPOINT as ORDER_ENDPOINT, order_params, place_without_doubling, validate_request
+from .user_stream import STREAM_NAME as USER_STREAM_NAME, UserDataStream
+from .ws import StreamOptions
+
+log = get_logger("bot.exchange.client")
+T = TypeVar("T")
+
+_NO_NEED_TO_CHANGE_MARGIN = -4046
+_NO_NEED_TO_CHANGE_POSITION_SIDE = -4059
+_ACCOUNT_PATHS = ("/fapi/v4/account", "/fapi/v2/account")
+
+
+def normalise_ws_base(ws_base: str) -> str:
+    """`wss://host`, also when given as `wss://host/ws` or `.../stream`."""
+    base = ws_base.strip().rstrip("/")
+    for suffix in ("/ws", "/stream"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    return base
+
+
+class BinanceCompatibleClient(Exchange):
+    def __init__(self, base_url: str, ws_base: str, api_key: str = "", api_secret: str = "", *,
+                 recv_window_ms: int | None = 10_000, timeout_s: float = 20.0, retries: int = 2,
+                 backoff_s: float = 0.6, kline_cache_s: float = 45.0, rate_limit_share: float = 0.8,
+                 stream_options: StreamOptions | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                 clock: Clock = time.time, sleep: Sleep = asyncio.sleep, rng: random.Random | None = None,
+                 missing_keys_hint: str = MISSING_KEYS_HINT):
+        self._clock, self._sleep = clock, sleep
+        self._rng = rng or random.Random()
+        self._core = HttpCore(base_url, api_key, api_secret, recv_window_ms=recv_window_ms, timeout_s=timeout_s,
+                              retry=RetryPolicy(retries, backoff_s), rate_limit_share=rate_limit_share,
+                              transport=transport, clock=clock, sleep=sleep, rng=self._rng,
+                              missing_keys_hint=missing_keys_hint)
+        self.ws_base = normalise_ws_base(ws_base)
+        self.stream_options = stream_options or StreamOptions()
+        self._klines = KlineCache(kline_cache_s)
+        self._rules: dict[str, SymbolRules] | None = None
+        self._rules_lock: asyncio.Lock | None = None
+        self._account_path = _ACCOUNT_PATHS[0]
+        self._streams: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    def reconfigure(self, *, retries: int | None = None, backoff_s: float | None = None,
+                    kline_cache_s: float | None = None) -> None:
+        """Apply live-editable settings (ASTER_HTTP_RETRIES, ASTER_HTTP_BACKOFF, ASTER_KLINE_CACHE_SEC)."""
+        if retries is not None:
+            self._core.retry.retries = retries
+        if backoff_s is not None:
+            self._core.retry.backoff_s = backoff_s
+        if kline_cache_s is not None:
+            self._klines.ttl_s = kline_cache_s
+
+    # ------------------------------------------------------------ time / status
+    def now_ms(self) -> int:
+        return self._core.now_ms()
+
+    async def sync_time(self) -> int:
+        return await self._core.sync_time()
+
+    def status(self) -> ClientStatus:
+        now = self._core.now_ms()
+        ages: dict[str, float] = {}
+        for stream in list(self._streams):
+            if isinstance(stream, CombinedMarketStream):
+                items = stream.staleness().items()
+            else:
+                items = [(USER_STREAM_NAME, stream.age_s)]
+            for name, age in items:
+                ages[name] = round(max(age, ages.get(name, 0.0)), 3)
+        return ClientStatus(used_weight_1m=self._core.budget.used_weight(now),
+                            weight_limit_1m=self._core.budget.weight_limit,
+                            order_count_1m=self._core.budget.order_count(now),
+                            banned_until_ms=self._core.banned_until(), time_offset_ms=self._core.offset_ms,
+                            last_error=self._core.last_error, stale_streams=ages, stale_klines=self._klines.stale())
+
+    async def close(self) -> None:
+        for stream in list(self._streams):
+            await stream.close()
+        await self._core.close()
+
+    def _forget_stream(self, stream: Any) -> None:
+        self._streams.discard(stream)
+
+    async def _get(self, path: str, params: Any = None, *, signed: bool = False) -> Any:
+        return await self._core.request("GET", path, params, signed=signed)
+
+    async def _read(self, path: str, parser: Callable[..., T], params: Any = None, *extra: Any,
+                    signed: bool = False) -> T:
+        """GET `path` and parse the answer; a parse failure names the endpoint."""
+        return wire.parse(f"GET {path}", parser, await self._get(path, params, signed=signed), *extra)
+
+    async def _read_all(self, path: str, item: Callable[[Any], T], what: str, params: Any = None, *,
+                        signed: bool = False) -> list[T]:
+        """GET `path`, an array of `what`, each item parsed by `item`."""
+        return await self._read(path, lambda data: wire.many(item, data, what), params, signed=signed)
+
+    # -------------------------------------------------------------- market data
+    async def symbol_rules(self, refresh: bool = False) -> dict[str, SymbolRules]:
+        if self._rules_lock is None:
+            self._rules_lock = asyncio.Lock()
+        async with self._rules_lock:
+            if self._rules is None or refresh:
+                endpoint = "GET /fapi/v1/exchangeInfo"
+                data = await self._get("/fapi/v1/exchangeInfo")
+                rules, weight_limit, order_limit = wire.parse(endpoint, wire.exchange_info, data)
+                self._core.budget.set_limits(weight_limit, order_limit)
+                self._rules = rules
+            return dict(self._rules)
+
+    async def fetch_klines(self, symbol: str, interval: str, limit: int = 500, start_time: int | None = None,
+                           end_time: int | None = None) -> list[Kline]:
+        """Klines straight from the venue, bypassing the cache (streams use this to fill gaps)."""
+        params = {"symbol": symbol, "interval": interval, "startTime": start_time, "endTime": end_time,
+                  "limit": limit}
+        return await self._read("/fapi/v1/klines", wire.klines, params, self.now_ms())
+
+    async def klines(self, symbol: str, interval: str, limit: int = 500, start_time: int | None = None,
+                     end_time: int | None = None) -> list[Kline]:
+        key = (symbol, interval, limit, start_time, end_time)
+        now_ms = self.now_ms()      # cache ages in venue time: an accelerated paper market ages data faster
+        return await self._klines.get(key, lambda: self.fetch_klines(symbol, interval, limit, start_time, end_time),
+                                      now_ms / 1000.0, now_ms)
+
+    def klines_status(self, symbol: str, interval: str) -> KlinesStatus | None:
+        return self._klines.status(symbol, interval)
+
+    async def book_ticker(self, symbol: str) -> BookTicker:
+        return await self._read("/fapi/v1/ticker/bookTicker", wire.book_ticker, {"symbol": symbol})
+
+    async def book_tickers(self) -> dict[str, BookTicker]:
+        rows = await self._read_all("/fapi/v1/ticker/bookTicker", wire.book_ticker, "book tickers")
+        return {t.symbol: t for t in rows}
+
+    async def mark_price(self, symbol: str) -> MarkPrice:
+        return await self._read("/fapi/v1/premiumIndex", wire.mark_price, {"symbol": symbol})
+
+    async def mark_prices(self) -> dict[str, MarkPrice]:
+        rows = await self._read_all("/fapi/v1/premiumIndex", wire.mark_price, "mark prices")
+        return {m.symbol: m for m in rows}
+
+    async def tickers_24h(self) -> list[Ticker24h]:
+        return await self._read_all("/fapi/v1/ticker/24hr", wire.ticker_24h, "24h tickers")
+
+    async def depth(self, symbol: str, limit: int = 5) -> DepthSnapshot:
+        return await self._read("/fapi/v1/depth", wire.depth, {"symbol": symbol, "limit": limit}, symbol)
+
+    async def agg_trades(self, symbol: str, limit: int = 500, start_time: int | None = None,
+                         end_time: int | None = None) -> list[AggTrade]:
+        params = {"symbol": symbol, "startTime": start_time, "endTime": end_time, "limit": limit}
+        return await self._read_all("/fapi/v1/aggTrades", lambda d: wire.agg_trade(d, symbol), "trades", params)
+
+    # ------------------------------------------------------------------ account
+    async def balances(self) -> list[Balance]:
+        return await self._read_all("/fapi/v2/balance", wire.balance, "balances", signed=True)
+
+    async def account(self) -> AccountInfo:
+        """GET /fapi/v4/account; venues without it (404) get /fapi/v2/account, remembered from then on."""
+        try:
+            data = await self._get(self._account_path, signed=True)
+        except RequestError as exc:
+            if exc.status != 404 or self._account_path == _ACCOUNT_PATHS[1]:
+                raise
+            log.info("account.fallback", f"{self._account_path} not served here; using {_ACCOUNT_PATHS[1]}")
+            self._account_path = _ACCOUNT_PATHS[1]
+            data = await self._get(self._account_path, signed=True)
+        return wire.parse(f"GET {self._account_path}", wire.account_info, data)
+
+    async def positions(self, symbol: str | None = None) -> list[Position]:
+        rows = await self._read_all("/fapi/v2/positionRisk", wire.position, "positions", {"symbol": symbol},
+                                    signed=True)
+        return [p for p in rows if not p.is_flat]
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return await self._read_all("/fapi/v1/openOrders", wire.order, "orders", {"symbol": symbol}, signed=True)
+
+    async def get_order(self, symbol: str, *, order_id: int | None = None,
+                        client_order_id: str | None = None) -> Order:
+        return await self._read("/fapi/v1/order", wire.order, _order_ref(symbol, order_id, client_order_id),
+                                signed=True)
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        validate_request(request)
+        params = order_params(request)
+
+        async def send() -> Order:
+            data = await self._core.request("POST", "/fapi/v1/order", params, signed=True, idempotent=False)
+            return wire.parse(ORDER_ENDPOINT, wire.order, data)
+
+        async def lookup() -> Order:
+            return await self.get_order(request.symbol, client_order_id=request.client_order_id)
+
+        order = await place_without_doubling(request, send=send, lookup=lookup, retry=self._core.retry,
+                                             sleep=self._sleep, rng=self._rng)
+        log.info("order.placed", f"{order.side.value} {order.type.value} {order.symbol} {order.client_order_id}: "
+                 f"{order.status.value}", symbol=order.symbol, client_id=order.client_order_id,
+                 order_id=order.order_id, status=order.status.value)
+        return order
+
+    async def cancel_order(self, symbol: str, *, order_id: int | None = None,
+                           client_order_id: str | None = None) -> Order:
+        """Cancels are retried; if a retry finds the order unknown (-2011) because an earlier attempt
+        already cancelled it, the cancelled order is returned. A filled order still raises."""
+        ref = _order_ref(symbol, order_id, client_order_id)
+        try:
+            data = await self._core.request("DELETE", "/fapi/v1/order", ref, signed=True)
+        except UnknownOrderError as cancel_error:
+            try:
+                order = await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
+            except UnknownOrderError:
+                raise cancel_error from None
+            if order.status is not OrderStatus.CANCELED:
+                raise
+            return order
+        return wire.parse("DELETE /fapi/v1/order", wire.order, data)
+
+    async def cancel_all(self, symbol: str) -> None:
+        await self._core.request("DELETE", "/fapi/v1/allOpenOrders", {"symbol": symbol}, signed=True)
+
+    async def set_leverage(self, symbol: str, leverage: int) -> LeverageInfo:
+        data = await self._core.request("POST", "/fapi/v1/leverage", {"symbol": symbol, "leverage": int(leverage)},
+                                        signed=True)
+        return wire.parse("POST /fapi/v1/leverage", wire.leverage_info, data)
+
+    async def set_margin_type(self, symbol: str, margin_type: MarginType) -> None:
+        try:
+            await self._core.request("POST", "/fapi/v1/marginType",
+                                     {"symbol": symbol, "marginType": MarginType(margin_type).value}, signed=True)
+        except RequestError as exc:
+            if exc.code != _NO_NEED_TO_CHANGE_MARGIN:
+                raise
+
+    async def set_position_mode(self, hedge: bool) -> None:
+        try:
+            await self._core.request("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": bool(hedge)},
+                                     signed=True)
+        except RequestError as exc:
+            if exc.code != _NO_NEED_TO_CHANGE_POSITION_SIDE:
+                raise
+
+    async def get_position_mode(self) -> bool:
+        return await self._read("/fapi/v1/positionSide/dual", wire.dual_side, signed=True)
+
+    async def user_trades(self, symbol: str, start_time: int | None = None, end_time: int | None = None,
+                          limit: int = 500, from_id: int | None = None) -> list[UserTrade]:
+        params = {"symbol": symbol, "startTime": start_time, "endTime": end_time, "fromId": from_id, "limit": limit}
+        return await self._read_all("/fapi/v1/userTrades", wire.user_trade, "trades", params, signed=True)
+
+    async def income(self, symbol: str | None = None, income_type: str | None = None,
+                     start_time: int | None = None, end_time: int | None = None,
+                     limit: int = 1000) -> list[IncomeRecord]:
+        params = {"symbol": symbol, "incomeType": income_type, "startTime": start_time, "endTime": end_time,
+                  "limit": limit}
+        return await self._read_all("/fapi/v1/income", wire.income, "income records", params, signed=True)
+
+    async def commission_rate(self, symbol: str) -> tuple[Decimal, Decimal]:
+        return await self._read("/fapi/v1/commissionRate", wire.commission_rate, {"symbol": symbol}, signed=True)
+
+    # ------------------------------------------------------- listen key / streams
+    async def create_listen_key(self) -> str:
+        data = await self._core.request("POST", "/fapi/v1/listenKey", api_key=True)
+        return wire.parse("POST /fapi/v1/listenKey", wire.listen_key, data)
+
+    async def keepalive_listen_key(self, listen_key: str) -> None:
+        await self._core.request("PUT", "/fapi/v1/listenKey", {"listenKey": listen_key}, api_key=True)
+
+    async def close_listen_key(self, listen_key: str) -> None:
+        await self._core.request("DELETE", "/fapi/v1/listenKey", {"listenKey": listen_key}, api_key=True)
+
+    def user_stream(self) -> UserStream:
+        stream = UserDataStream(self, self.ws_base, self.stream_options, clock=self._clock, sleep=self._sleep,
+                                rng=self._rng)
+        self._streams.add(stream)
+        return stream
+
+    def market_stream(self, streams: Sequence[str]) -> MarketStream:
+        stream = CombinedMarketStream(self, self.ws_base, streams, self.stream_options, clock=self._clock,
+                                      sleep=self._sleep, rng=self._rng)
+        self._streams.add(stream)
+        return stream
+
+
+def _order_ref(symbol: str, order_id: int | None, client_order_id: str | None) -> dict[str, Any]:
+    if order_id is None and not client_order_id:
+        raise RequestError(f"{symbol}: give an order id or a client order id")
+    if order_id is not None:
+        return {"symbol": symbol, "orderId": int(order_id)}
+    return {"symbol": symbol, "origClientOrderId": client_order_id}
+
