@@ -60,10 +60,14 @@ class Trade:
     fees: Decimal | None = None
     funding: Decimal | None = None
     r_multiple: float | None = None            # net PnL / (risk_per_unit * entry qty)
+    # --- added in schema 1 (optional; older files load with the defaults)
+    entry_qty: Decimal | None = None           # quantity filled at entry (the R denominator uses it)
+    exit_detail: str = ""                      # how the exit reason was found (order, fill, venue text)
+    updated_ms: int = 0                        # venue time of the last change to this trade
 
     _DECIMALS = ("qty", "entry_price", "stop_price", "take_profit_price", "trailing_callback",
                  "trailing_activation", "risk_per_unit", "notional", "exit_price", "realized_pnl", "fees",
-                 "funding")
+                 "funding", "entry_qty")
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -115,6 +119,12 @@ class BotState:
     client: dict[str, Any] = field(default_factory=dict)          # request weight, staleness, ban
     pending_restart: list[str] = field(default_factory=list)      # changed settings needing restart
     notices: list[dict[str, Any]] = field(default_factory=list)   # recent warnings for the dashboard
+    # --- added in schema 1 (optional; older files load with the defaults)
+    heartbeat_wall_ms: int = 0     # local wall clock of the last heartbeat (for "is the bot alive")
+    started_ms: int = 0            # venue time the running process started
+    universe: list[str] = field(default_factory=list)             # symbols scanned in the last cycle
+    symbol_setup: dict[str, dict[str, Any]] = field(default_factory=dict)  # symbol -> {leverage, margin_type}
+    paper: dict[str, Any] = field(default_factory=dict)           # GET /paper/info of the paper exchange
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

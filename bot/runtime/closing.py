@@ -1,0 +1,84 @@
+"""Closing a trade whose position is gone: how it ended (from the venue's fills and orders), PnL, fees,
+funding and R, journalled before the state moves it to history, and credited to the policy."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ..domain.types import Order, UserTrade
+from ..exchange.errors import ExchangeError, UnknownOrderError
+from ..logs import get_logger
+from ..state.model import Trade
+from .context import Runtime
+from .orders import trade_entry_side
+from .reconcile_plan import classify_exit, weighted_price
+
+log = get_logger("bot.reconcile")
+SEVEN_DAYS_MS = 7 * 86_400_000
+
+
+async def finalise(rt: Runtime, trade: Trade, why: str) -> None:
+    """The position is gone: read how it ended, journal it, credit the policy, move it to history."""
+    now = rt.now_ms()
+    start = max(trade.entry_time_ms, now - SEVEN_DAYS_MS + 60_000)
+    fills = await rt.exchange.user_trades(trade.symbol, start_time=start)
+    fills.sort(key=lambda f: (f.time, f.id))
+    exit_side = trade_entry_side(trade).opposite
+    closing = [f for f in fills if f.side is exit_side]
+    closing_orders = await _orders_of(rt, trade, closing)
+    reason, detail = classify_exit(trade, closing_orders)
+    income = []
+    try:
+        income = await rt.exchange.income(trade.symbol, income_type="FUNDING_FEE", start_time=start)
+    except ExchangeError as exc:
+        log.warning("funding.unavailable", f"{trade.symbol}: funding not read ({exc})", symbol=trade.symbol)
+    rt.journal.record_fills(trade.trade_id, fills)
+    rt.journal.record_funding(trade.trade_id, income)
+    trade.exit_price = weighted_price((f.price, f.qty) for f in closing)
+    trade.exit_time_ms = closing[-1].time if closing else now
+    trade.exit_reason = reason
+    trade.exit_detail = "; ".join(x for x in (trade.exit_detail, detail, why) if x)
+    trade.realized_pnl = sum((f.realized_pnl for f in closing), Decimal(0))
+    trade.fees = sum((f.commission for f in fills), Decimal(0))
+    trade.funding = sum((r.income for r in income), Decimal(0))
+    trade.r_multiple = r_multiple(trade)
+    trade.qty = Decimal(0)
+    trade.updated_ms = now
+    trade.status = "closed"
+    rt.journal.upsert_trade(trade)
+    rt.move_to_closed(trade)
+    rt.save()
+    if trade.r_multiple is not None and not trade.adopted:
+        rt.policy.note_exit(trade.trade_id, trade.r_multiple, trade.context, trade.bucket)
+        rt.policy.record_reward(rt.journal.conn, trade.trade_id, trade.r_multiple, now)
+    net = trade.realized_pnl - trade.fees + trade.funding
+    log.info("position.closed", f"{trade.symbol} {trade.side} closed by {reason}: PnL {net:.4f} "
+             f"({trade.r_multiple if trade.r_multiple is None else round(trade.r_multiple, 3)} R)",
+             symbol=trade.symbol, trade_id=trade.trade_id, reason=reason, detail=trade.exit_detail,
+             exit_price=trade.exit_price, pnl=trade.realized_pnl, fees=trade.fees, funding=trade.funding,
+             net_pnl=net, r_multiple=trade.r_multiple, activity=True)
+    rt.count("closed")
+
+
+def r_multiple(trade: Trade) -> float | None:
+    """Net PnL (realised - fees + funding) over the initial risk (risk per unit x entry quantity)."""
+    qty = trade.entry_qty or None
+    if trade.risk_per_unit is None or trade.risk_per_unit <= 0 or not qty:
+        return None
+    net = (trade.realized_pnl or 0) - (trade.fees or 0) + (trade.funding or 0)
+    return float(net / (trade.risk_per_unit * qty))
+
+
+async def _orders_of(rt: Runtime, trade: Trade, closing: list[UserTrade]) -> list[Order]:
+    """The orders behind the closing fills, in fill order (venue look-ups only for ids we don't know)."""
+    out: list[Order] = []
+    seen: dict[int, Order] = {}
+    for f in closing:
+        if f.order_id in seen:
+            continue
+        try:
+            order = await rt.exchange.get_order(trade.symbol, order_id=f.order_id)
+        except UnknownOrderError:
+            continue
+        seen[f.order_id] = order
+        out.append(order)
+    return out

@@ -1,0 +1,85 @@
+"""Paper mode: make sure a paper exchange answers at ASTER_PAPER_URL, starting one if none does.
+
+The child is `python -m bot.cli.main paper-exchange` with the same settings files and environment
+(plus this process's --set overrides), stdout/stderr to `<ASTER_LOG_DIR>/paper.out`, its own
+session (a Ctrl+C of the bot does not reach it) and a pid file `<ASTER_RUN_DIR>/paper.pid`
+({pid, start_time, cmdline}). It is left running when the bot exits: guard and dashboard use it too.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import httpx
+
+from ..logs import get_logger
+from ..settings.fields import FIELDS_BY_ENV
+from ..storage.atomic import write_json_atomic
+
+log = get_logger("bot.paper")
+START_DEADLINE_S = 30.0
+
+
+class PaperStartError(RuntimeError):
+    pass
+
+
+def paper_alive(url: str, timeout: float = 1.0) -> bool:
+    try:
+        return httpx.get(url.rstrip("/") + "/fapi/v1/ping", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def proc_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat (clock ticks since boot): with the pid it identifies the process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        return int(text.rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def child_env(cli: Mapping[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment plus its non-secret --set overrides."""
+    env = dict(os.environ if base is None else base)
+    for name, value in cli.items():
+        spec = FIELDS_BY_ENV.get(name)
+        if spec is not None and not spec.secret:
+            env[name] = str(value)
+    return env
+
+
+def ensure_paper_exchange(settings: Any, cli: Mapping[str, str], env: Mapping[str, str] | None = None,
+                          deadline_s: float = START_DEADLINE_S) -> str:
+    """'running' if one answered, 'started' if we started it; PaperStartError otherwise."""
+    url = settings.paper_url
+    if paper_alive(url):
+        log.info("paper.found", f"paper exchange answers at {url}", url=url)
+        return "running"
+    log_dir = Path(settings.log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "bot.cli.main", "paper-exchange"]
+    out = open(log_dir / "paper.out", "ab")
+    try:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=child_env(cli, env), start_new_session=True)
+    finally:
+        out.close()
+    write_json_atomic(Path(settings.run_dir) / "paper.pid",
+                      {"pid": proc.pid, "start_time": proc_start_time(proc.pid), "cmdline": cmd})
+    log.info("paper.starting", f"no paper exchange at {url}; started one (pid {proc.pid}); it keeps running "
+             "after the bot exits", url=url, pid=proc.pid, activity=True)
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise PaperStartError(f"the paper exchange exited with code {proc.returncode}; see {log_dir / 'paper.out'}")
+        if paper_alive(url, timeout=0.5):
+            return "started"
+        time.sleep(0.1)
+    raise PaperStartError(f"the paper exchange did not answer at {url} within {deadline_s:.0f} s; "
+                          f"see {log_dir / 'paper.out'}")

@@ -1,0 +1,179 @@
+"""Reconciliation, run at start and every cycle: make state agree with the venue (the truth).
+
+Executes the pure plan of reconcile_plan.py: closes trades whose position is gone (with the
+reason, PnL, fees and funding read from the venue, journalled, and credited to the policy),
+resolves pending entries by client id, adopts unknown positions and protects them.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Awaitable, Callable
+
+from ..domain.brackets import bracket_prices, stop_crossed
+from ..domain.ids import Role, trade_id_for_adopted
+from ..domain.rules import NoValidOrderError, SymbolRules
+from ..domain.types import Order, OrderStatus, OrderType, Position
+from ..exchange.errors import ExchangeError, UnknownOrderError
+from ..logs import get_logger
+from ..state.model import Trade
+from .context import Runtime
+from .orders import trade_entry_side
+from .reconcile_plan import Adopt, Keep, Protect, ResolvePending, TradeGone, plan_reconcile
+from .closing import finalise
+from .trading import drop_pending, on_entry_filled
+
+log = get_logger("bot.reconcile")
+AtrSource = Callable[[str], Awaitable[float | None]]
+
+
+@dataclass
+class ReconcileReport:
+    closed: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
+    protected: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    positions: list[Position] = field(default_factory=list)     # the venue's positions it worked from
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"closed": self.closed, "adopted": self.adopted, "protected": self.protected,
+                "resolved": self.resolved}
+
+
+async def reconcile(rt: Runtime, rules: dict[str, SymbolRules], atr_of: AtrSource) -> ReconcileReport:
+    positions, orders = await asyncio.gather(rt.exchange.positions(), rt.exchange.open_orders())
+    plan = plan_reconcile(rt.state.open_trades, positions, orders)
+    report = ReconcileReport(positions=positions)
+    marks = {p.symbol: p.mark_price for p in positions}
+    for action in plan.actions:
+        try:
+            if isinstance(action, TradeGone):
+                await finalise(rt, rt.state.open_trades[action.trade_id], action.why)
+                report.closed.append(action.trade_id)
+            elif isinstance(action, ResolvePending):
+                await resolve_pending(rt, rt.state.open_trades[action.trade_id], action.position, rules)
+                report.resolved.append(action.trade_id)
+            elif isinstance(action, Keep) and action.qty_changed:
+                t = rt.state.open_trades[action.trade_id]
+                log.info("position.changed", f"{t.symbol}: venue quantity {action.position.qty} (state had {t.qty})",
+                         symbol=t.symbol, trade_id=t.trade_id, qty=action.position.qty)
+                t.qty = action.position.qty
+                t.updated_ms = rt.now_ms()
+            elif isinstance(action, Protect):
+                t = rt.state.open_trades[action.trade_id]
+                await protect(rt, t, action.missing, marks.get(t.symbol), rules, atr_of)
+                report.protected.append(action.trade_id)
+            elif isinstance(action, Adopt):
+                tid = await adopt(rt, action, rules, atr_of)
+                if tid:
+                    report.adopted.append(tid)
+        except (ExchangeError, NoValidOrderError) as exc:
+            log.warning("reconcile.error", f"{type(action).__name__} not finished: {exc}; retried next cycle",
+                        action=type(action).__name__)
+    if any((report.closed, report.adopted, report.protected, report.resolved)):
+        rt.save()
+    return report
+
+
+# ------------------------------------------------------------------ pending
+async def resolve_pending(rt: Runtime, trade: Trade, position: Position | None,
+                          rules: dict[str, SymbolRules]) -> None:
+    cid = trade.client_ids.get(Role.ENTRY.value)
+    order = None
+    if cid:
+        try:
+            order = await rt.exchange.get_order(trade.symbol, client_order_id=cid)
+        except UnknownOrderError:
+            order = None
+    if order is not None and order.is_open:
+        await rt.exchange.cancel_order(trade.symbol, client_order_id=cid)
+        log.warning("entry.cancelled", f"{trade.symbol}: stale entry order cancelled", symbol=trade.symbol,
+                    client_id=cid)
+        return
+    filled = order is not None and order.executed_qty > 0
+    if position is not None and (filled or order is None):
+        r = rules.get(trade.symbol)
+        if r is None:
+            return
+        log.warning("entry.recovered", f"{trade.symbol}: entry {cid} filled while unresolved; protecting it",
+                    symbol=trade.symbol, trade_id=trade.trade_id, activity=True)
+        stub = order or _stub_order(trade, position)
+        await on_entry_filled(rt, trade, stub, r, qty=position.qty, price=position.entry_price)
+    elif filled:
+        trade.status = "open"
+        trade.entry_qty = order.executed_qty
+        trade.entry_price = order.avg_price or None
+        await finalise(rt, trade, "entry filled but the position was already closed")
+    else:
+        drop_pending(rt, trade, "entry_not_filled" if order is not None else "entry_unknown")
+
+
+def _stub_order(trade: Trade, position: Position) -> Order:
+    return Order(symbol=trade.symbol, order_id=0, client_order_id=trade.client_ids.get(Role.ENTRY.value, ""),
+                 side=position.side, type=OrderType.MARKET, status=OrderStatus.FILLED, orig_qty=position.qty,
+                 executed_qty=position.qty, avg_price=position.entry_price)
+
+
+# ------------------------------------------------------------------ protect / adopt
+async def protect(rt: Runtime, trade: Trade, missing: tuple[Role, ...], mark: Decimal | None,
+                  rules: dict[str, SymbolRules], atr_of: AtrSource) -> None:
+    if trade.stop_price is None or trade.take_profit_price is None:
+        await _levels_from_atr(rt, trade, rules, atr_of)
+    log.warning("bracket.missing", f"{trade.symbol}: {'/'.join(r.name for r in missing)} missing on the venue; "
+                "placing it", symbol=trade.symbol, trade_id=trade.trade_id, roles=[r.value for r in missing])
+    rt.save()
+    await rt.orders.place_brackets(trade, missing, price_now=mark if mark else None)
+    rt.journal.upsert_trade(trade)
+
+
+async def _levels_from_atr(rt: Runtime, trade: Trade, rules: dict[str, SymbolRules], atr_of: AtrSource) -> None:
+    r = rules.get(trade.symbol)
+    atr = trade.atr if trade.atr else await atr_of(trade.symbol)
+    if r is None or not atr or trade.entry_price is None:
+        raise NoValidOrderError(f"{trade.symbol}: no ATR or rules to compute bracket levels")
+    trade.atr = float(atr)
+    levels = bracket_prices(trade.entry_price, trade_entry_side(trade), trade.atr, rt.settings.sl_atr_mult,
+                            rt.settings.tp_atr_mult, r)
+    trade.stop_price = trade.stop_price or levels.stop
+    trade.take_profit_price = trade.take_profit_price or levels.take_profit
+    trade.risk_per_unit = trade.risk_per_unit or abs(trade.entry_price - trade.stop_price)
+
+
+async def adopt(rt: Runtime, action: Adopt, rules: dict[str, SymbolRules], atr_of: AtrSource) -> str | None:
+    pos = action.position
+    tid = trade_id_for_adopted(pos.symbol, pos.position_side.value)
+    trade = Trade(trade_id=tid, symbol=pos.symbol, side="LONG" if pos.is_long else "SHORT", status="open",
+                  position_side=pos.position_side.value, qty=pos.qty, entry_qty=pos.qty,
+                  entry_price=pos.entry_price, entry_time_ms=rt.now_ms(), adopted=True, leverage=pos.leverage,
+                  notional=pos.qty * pos.entry_price, bucket="-", updated_ms=rt.now_ms())
+    if action.existing_stop is not None:
+        trade.stop_price = action.existing_stop.stop_price
+        trade.client_ids[Role.STOP.value] = action.existing_stop.client_order_id
+        trade.order_ids[Role.STOP.value] = action.existing_stop.order_id
+    if action.existing_take_profit is not None:
+        trade.take_profit_price = action.existing_take_profit.stop_price
+        trade.client_ids[Role.TAKE_PROFIT.value] = action.existing_take_profit.client_order_id
+        trade.order_ids[Role.TAKE_PROFIT.value] = action.existing_take_profit.order_id
+    try:
+        await _levels_from_atr(rt, trade, rules, atr_of)
+    except NoValidOrderError as exc:
+        log.error("position.unprotected", f"{pos.symbol}: adopted position has no computable levels ({exc})",
+                  symbol=pos.symbol, activity=True)
+    rt.state.open_trades[tid] = trade
+    rt.journal.upsert_trade(trade)
+    rt.save()
+    log.warning("position.adopted", f"{pos.symbol}: position {pos.amount} @ {pos.entry_price} was unknown to "
+                f"the bot; adopted as {tid}", symbol=pos.symbol, trade_id=tid, qty=pos.qty,
+                entry_price=pos.entry_price, stop=trade.stop_price, take_profit=trade.take_profit_price,
+                activity=True)
+    missing = tuple(r for r, o in ((Role.STOP, action.existing_stop), (Role.TAKE_PROFIT, action.existing_take_profit))
+                    if o is None)
+    if missing and trade.stop_price is not None:
+        price_now = pos.mark_price if pos.mark_price else None
+        if Role.STOP in missing and price_now and stop_crossed(pos.side, trade.stop_price, price_now):
+            log.warning("position.adopted_crossed", f"{pos.symbol}: stop level already crossed; closing",
+                        symbol=pos.symbol, trade_id=tid, activity=True)
+        await rt.orders.place_brackets(trade, missing, price_now=price_now)
+        rt.journal.upsert_trade(trade)
+    return tid

@@ -1,0 +1,225 @@
+"""Entries with brackets, and FastTP actions, in the order that keeps them recoverable:
+
+entry:  leverage/margin type set once per symbol -> pending trade written (journal, then state)
+        -> entry sent -> fill: levels from the AVERAGE fill price written to state -> stop, then
+        take-profit placed -> entry fills journalled -> policy told.
+FastTP: new take-profit level written to state first -> old take-profit cancelled -> new one placed
+        under the same client id (so the guard, reading state, converges on the same order).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ..domain.brackets import bracket_prices
+from ..domain.fasttp import FastTPParams, fasttp_decide
+from ..domain.ids import Role, client_order_id, trade_id_for_entry
+from ..domain.rules import NoValidOrderError, SymbolRules, to_decimal
+from ..domain.types import Kline, MarginType, Order, OrderRequest, OrderType, Side, TimeInForce
+from ..exchange.errors import ExchangeError, OrderWouldTriggerError
+from ..logs import get_logger
+from ..state.model import Trade
+from .closing import finalise
+from .context import Runtime
+from .decide import EntryPlan
+from .orders import trade_entry_side
+
+log = get_logger("bot.trading")
+
+
+async def ensure_symbol_setup(rt: Runtime, symbol: str) -> str | None:
+    """Leverage and margin type once per symbol (again when the settings change). Returns a problem text."""
+    s = rt.settings
+    want = {"leverage": int(s.leverage), "margin_type": s.margin_type}
+    if rt.state.symbol_setup.get(symbol) == want:
+        return None
+    try:
+        await rt.exchange.set_margin_type(symbol, MarginType(s.margin_type))
+    except ExchangeError as exc:   # e.g. -4048: cannot change with an open position; not fatal
+        log.warning("symbol.margin_type", f"{symbol}: margin type not changed ({exc})", symbol=symbol)
+    try:
+        info = await rt.exchange.set_leverage(symbol, int(s.leverage))
+    except ExchangeError as exc:
+        return f"leverage {s.leverage}x not set: {exc}"
+    rt.state.symbol_setup[symbol] = want
+    log.info("symbol.setup", f"{symbol}: leverage {info.leverage}x, margin {s.margin_type}", symbol=symbol)
+    return None
+
+
+def entry_request(plan: EntryPlan, trade_id: str, entry_order: str, band: float) -> OrderRequest:
+    cid = client_order_id(trade_id, Role.ENTRY)
+    if entry_order == "LIMIT_IOC":
+        factor = to_decimal(1 + band) if plan.side is Side.BUY else to_decimal(1 - band)
+        limit = plan.rules.round_price(plan.price * factor, "down" if plan.side is Side.BUY else "up")
+        return OrderRequest(symbol=plan.symbol, side=plan.side, type=OrderType.LIMIT, client_order_id=cid,
+                            quantity=plan.size.qty, price=limit, time_in_force=TimeInForce.IOC)
+    return OrderRequest(symbol=plan.symbol, side=plan.side, type=OrderType.MARKET, client_order_id=cid,
+                        quantity=plan.size.qty)
+
+
+def average_fill_price(order: Order) -> Decimal | None:
+    if order.avg_price and order.avg_price > 0:
+        return order.avg_price
+    if order.executed_qty > 0 and order.cum_quote > 0:
+        return order.cum_quote / order.executed_qty
+    return None
+
+
+def apply_fill(trade: Trade, price: Decimal, qty: Decimal, rules: SymbolRules, sl_mult: float, tp_mult: float,
+               now_ms: int) -> None:
+    """Open the trade at its average fill price with brackets computed from that price."""
+    side = Side.BUY if trade.is_long else Side.SELL
+    levels = bracket_prices(price, side, float(trade.atr or 0.0), sl_mult, tp_mult, rules)
+    trade.status = "open"
+    trade.entry_price = price
+    trade.qty = qty
+    trade.entry_qty = qty
+    trade.stop_price = levels.stop
+    trade.take_profit_price = levels.take_profit
+    trade.risk_per_unit = levels.risk_per_unit(price)
+    trade.notional = price * qty
+    trade.updated_ms = now_ms
+
+
+async def enter(rt: Runtime, plan: EntryPlan) -> tuple[Trade | None, str]:
+    """Open one trade. Returns (trade or None, outcome reason)."""
+    s = rt.settings
+    problem = await ensure_symbol_setup(rt, plan.symbol)
+    if problem:
+        return None, "leverage_failed"
+    now = rt.now_ms()
+    trade = Trade(trade_id=trade_id_for_entry(plan.symbol, now), symbol=plan.symbol,
+                  side="LONG" if plan.side is Side.BUY else "SHORT", status="pending", qty=plan.size.qty,
+                  entry_time_ms=now, atr=plan.atr, bucket=plan.decision.arm,
+                  size_mult=float(s.size_mult) * float(getattr(s, f"size_mult_{plan.decision.arm.lower()}")),
+                  leverage=int(s.leverage), notional=plan.size.notional, context=plan.ctx.to_json(),
+                  decision={"arm": plan.decision.arm, "policy_arm": plan.decision.policy_arm,
+                            "shadow": plan.decision.shadow, "scores": plan.decision.scores,
+                            "edge": plan.record.edge, "edge_source": plan.record.edge_source,
+                            "sizing": plan.size.method, "notes": list(plan.size.notes)},
+                  updated_ms=now)
+    req = entry_request(plan, trade.trade_id, s.entry_order, s.entry_band)
+    trade.client_ids[Role.ENTRY.value] = req.client_order_id
+    rt.journal.upsert_trade(trade)
+    rt.policy.record_decision(rt.journal.conn, trade.trade_id, now, plan.ctx, plan.decision)
+    rt.policy.note_entry(trade.trade_id, plan.ctx, plan.decision)    # dropped again if it never fills
+    rt.state.open_trades[trade.trade_id] = trade
+    rt.save()                                      # pending trade on disk before the entry is sent
+    try:
+        order = await rt.orders.submit(trade, Role.ENTRY, req)
+    except OrderWouldTriggerError:
+        order = None
+    except ExchangeError as exc:
+        log.warning("entry.unresolved", f"{plan.symbol}: entry outcome unknown ({exc}); reconciliation "
+                    "resolves it by client id", symbol=plan.symbol, trade_id=trade.trade_id)
+        return trade, "entry_unknown"
+    if order is None or order.executed_qty <= 0:
+        drop_pending(rt, trade, "entry_not_filled")
+        return None, "entry_not_filled"
+    return await on_entry_filled(rt, trade, order, plan.rules)
+
+
+def drop_pending(rt: Runtime, trade: Trade, reason: str) -> None:
+    trade.status = "closed"
+    trade.exit_reason = reason
+    trade.exit_time_ms = rt.now_ms()
+    rt.journal.upsert_trade(trade)
+    rt.state.open_trades.pop(trade.trade_id, None)
+    rt.save()
+    rt.policy.drop_entry(trade.trade_id)
+    log.info("entry.dropped", f"{trade.symbol}: entry not filled ({reason})", symbol=trade.symbol,
+             trade_id=trade.trade_id, reason=reason)
+
+
+async def on_entry_filled(rt: Runtime, trade: Trade, order: Order, rules: SymbolRules,
+                          qty: Decimal | None = None, price: Decimal | None = None) -> tuple[Trade | None, str]:
+    s = rt.settings
+    price = price or average_fill_price(order)
+    qty = qty or order.executed_qty
+    if price is None:
+        positions = await rt.exchange.positions(trade.symbol)
+        pos = next((p for p in positions if not p.is_flat), None)
+        price = pos.entry_price if pos else None
+    if price is None:
+        trade.exit_detail = "filled but no fill price known"
+        await rt.orders.close_now_or_warn(trade, trade.exit_detail)
+        return trade, "entry_no_price"
+    try:
+        apply_fill(trade, price, qty, rules, s.sl_atr_mult, s.tp_atr_mult, rt.now_ms())
+    except NoValidOrderError as exc:
+        trade.exit_detail = f"no valid bracket levels: {exc}"
+        await rt.orders.close_now_or_warn(trade, trade.exit_detail)
+        return trade, "brackets_invalid"
+    rt.journal.upsert_trade(trade)
+    rt.save()                                      # intended levels on disk before the brackets go out
+    log.info("fill", f"{trade.side} {trade.symbol} {qty} @ {price} (bucket {trade.bucket})", symbol=trade.symbol,
+             trade_id=trade.trade_id, side=trade.side, qty=qty, price=price, client_id=order.client_order_id,
+             bucket=trade.bucket, notional=trade.notional, activity=True)
+    protected = await rt.orders.place_brackets(trade)
+    rt.journal.upsert_trade(trade)
+    rt.save()
+    await record_entry_fills(rt, trade, order)
+    if not protected:
+        await finalise(rt, trade, "closed at once: no stop could be placed")
+        return trade, "stop_failed"
+    return trade, "enter"
+
+
+async def record_entry_fills(rt: Runtime, trade: Trade, order: Order) -> None:
+    try:
+        fills = await rt.exchange.user_trades(trade.symbol, start_time=trade.entry_time_ms)
+    except ExchangeError as exc:
+        log.warning("fills.unavailable", f"{trade.symbol}: entry fills not read yet ({exc})", symbol=trade.symbol)
+        return
+    mine = [f for f in fills if f.order_id == order.order_id]
+    rt.journal.record_fills(trade.trade_id, mine)
+    trade.fees = sum((f.commission for f in mine), Decimal(0))
+    rt.journal.upsert_trade(trade)
+
+
+# ------------------------------------------------------------------ FastTP
+async def fasttp_pass(rt: Runtime, candles: dict[str, list[Kline]], prices: dict[str, float],
+                      rules: dict[str, SymbolRules]) -> int:
+    """Check every open trade once; returns how many take-profits were pulled in."""
+    params = FastTPParams.from_settings(rt.settings)
+    if not params.enabled:
+        return 0
+    moved = 0
+    for trade in list(rt.state.open_trades.values()):
+        bars = candles.get(trade.symbol)
+        price = prices.get(trade.symbol)
+        r = rules.get(trade.symbol)
+        if (trade.status != "open" or not bars or price is None or r is None or trade.entry_price is None
+                or trade.atr is None):
+            continue
+        now = rt.now_ms()
+        d = fasttp_decide(side=trade_entry_side(trade), entry=trade.entry_price, risk_per_unit=trade.risk_per_unit,
+                          price=price, closes=[k.close for k in bars[-4:]], atr=float(trade.atr),
+                          take_profit=trade.take_profit_price,
+                          last_action_ms=rt.state.fasttp_cooldowns.get(trade.symbol), now_ms=now, params=params,
+                          rules=r)
+        if not d.fire:
+            continue
+        await apply_fasttp(rt, trade, d.new_take_profit, d.r_now, d.ret1, d.ret3)
+        moved += 1
+    return moved
+
+
+async def apply_fasttp(rt: Runtime, trade: Trade, new_tp: Any, r_now: float, ret1: float, ret3: float) -> None:
+    old = trade.take_profit_price
+    trade.take_profit_price = new_tp
+    trade.fasttp_count += 1
+    trade.updated_ms = rt.now_ms()
+    rt.state.fasttp_cooldowns[trade.symbol] = trade.updated_ms
+    rt.journal.upsert_trade(trade)
+    rt.save()                                      # the guard reads the new level from here
+    log.info("fasttp", f"{trade.symbol}: take-profit pulled in {old} -> {new_tp} at {r_now:.2f} R",
+             symbol=trade.symbol, trade_id=trade.trade_id, old_take_profit=old, take_profit=new_tp,
+             r_now=round(r_now, 4), ret1=ret1, ret3=ret3, activity=True)
+    try:
+        await rt.orders.move_take_profit(trade)
+        rt.journal.upsert_trade(trade)
+        rt.save()
+    except ExchangeError as exc:
+        log.warning("fasttp.failed", f"{trade.symbol}: take-profit not replaced ({exc}); the next "
+                    "reconciliation restores it", symbol=trade.symbol, trade_id=trade.trade_id)
