@@ -228,7 +228,8 @@ class BinanceCompatibleClient(Exchange):
 
         order = await place_without_doubling(request, send=send, lookup=lookup, retry=self._core.retry,
                                              sleep=self._sleep, rng=self._rng)
-        log.info("order.placed", f"{order.side.value} {order.type.value} {order.symbol} {order.client_order_id}: "
+        # DEBUG: the caller (bot, guard) logs the order at INFO with its role and reason.
+        log.debug("client.order", f"{order.side.value} {order.type.value} {order.symbol} {order.client_order_id}: "
                  f"{order.status.value}", symbol=order.symbol, client_id=order.client_order_id,
                  order_id=order.order_id, status=order.status.value)
         return order
