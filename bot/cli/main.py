@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper", action="store_true", help="guard the paper exchange account (ASTER_PAPER=true)")
     p.add_argument("--interval", type=float, help="fallback check period in seconds (ASTER_GUARD_INTERVAL)")
     p.add_argument("--once", action="store_true", help="reconcile and repair once, then exit")
+    p.add_argument("--flatten", action="store_true",
+                   help="cancel every order and close every position at market, then exit")
+    p.add_argument("--no-stream", action="store_true",
+                   help="do not use the user-data stream; rely on the fallback timer alone")
     _common(p)
 
     p = sub.add_parser("paper-exchange", help=PROCESSES["paper-exchange"][1],

@@ -30,6 +30,11 @@ class Role(str, Enum):
     FAST_TP = "FT"      # partial exit decided by FastTP
     CLOSE = "CL"        # market close (stop could not be placed, stop level crossed, manual close)
     KILL = "KS"         # margin kill-switch flatten
+    # Second ids per bracket role: a replacement is placed under the free one of the pair BEFORE the
+    # order it replaces is cancelled (ids are unique among open orders), so there is never a gap.
+    STOP_ALT = "SX"
+    TAKE_PROFIT_ALT = "TX"
+    TRAILING_ALT = "RX"
 
     @property
     def is_exit(self) -> bool:

@@ -1,0 +1,288 @@
+"""One check: fetch the venue's view, resolve intended levels, plan, act, and verify.
+
+The venue is the truth: every round starts from positions and open orders fetched over REST. A
+round's actions are executed, then the symbols touched are fetched again and planned again, until
+a plan is empty (verified) or the round limit is reached (reported, retried at the next check).
+
+Request weight is kept low because the guard shares the account's budget with the bot: positions
+(5) and, per symbol that matters, open orders (1); the all-symbol open-orders call (40) only at
+start, after a stream resync and every `SWEEP_EVERY_S`, to find leftover exits on symbols nobody
+mentioned. The account (5, margin figures for the kill-switch) is read on full checks.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+from bot.domain.ids import Role
+from bot.domain.rules import NoValidOrderError, SymbolRules
+from bot.domain.types import Order, Position, WorkingType
+from bot.exchange.errors import AuthError, BannedError, ExchangeError, RateLimitedError
+from bot.exchange.interface import Exchange
+from bot.logs import EventLogger, get_logger
+from bot.state import BotState, read_state_readonly
+
+from .classify import PositionKey, is_exit_order
+from .executor import Executor
+from .levels import atr_of, intent_from_trade, match_trade, needs_atr, with_computed_levels
+from .planner import ActionKind, Flatten, Intent, Plan, PositionView, Snapshot, plan
+
+MAX_ROUNDS = 4
+SWEEP_EVERY_S = 60.0
+RULES_REFRESH_S = 30.0
+MANY_SYMBOLS = 20          # from here on, one all-symbol open-orders call is cheaper than one per symbol
+
+
+@dataclass
+class CheckReport:
+    scope: frozenset[str] | None                      # None: every symbol
+    views: list[PositionView] = field(default_factory=list)
+    actions: int = 0
+    settled: bool = True
+    problems: list[str] = field(default_factory=list)
+    safety_multiple: Decimal | None = None
+    killed: str = ""                                  # the kill-switch reason, when it fired
+
+
+class StateReader:
+    """The bot's state file, re-read only when it changes; a read that fails keeps the last good one."""
+
+    def __init__(self, path: Path, log: EventLogger):
+        self.path, self.log = path, log
+        self._stamp: tuple[int, int] | None = None
+        self.state: BotState | None = None
+        self._warned = False
+
+    def get(self) -> BotState | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self._stamp, self.state = None, None
+            return None
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
+            fresh = read_state_readonly(self.path)
+            if fresh is None:
+                if not self._warned:
+                    self.log.warning("guard.state_unreadable", f"{self.path} cannot be read (being written, or "
+                                     "corrupt); using the last good read and computed levels", path=str(self.path))
+                    self._warned = True
+                return self.state
+            self._stamp, self.state, self._warned = stamp, fresh, False
+        return self.state
+
+
+class Reconciler:
+    def __init__(self, exchange: Exchange, settings: Any, *, state_path: Path, executor: Executor,
+                 log: EventLogger | None = None, monotonic: Callable[[], float] = time.monotonic):
+        self.exchange = exchange
+        self.settings = settings
+        self.executor = executor
+        self.log = log or get_logger("guard")
+        self.state = StateReader(state_path, self.log)
+        self.monotonic = monotonic
+        self.rules: dict[str, SymbolRules] = {}
+        self._rules_at: float | None = None
+        self._atr: dict[tuple[str, str, Decimal], float] = {}
+        self._said: set[str] = set()
+        self.watched: set[str] = set()       # symbols where exit orders were last seen
+        self._last_sweep: float | None = None
+
+    # ------------------------------------------------------------------ entry point
+    async def check(self, scope: frozenset[str] | None = None, *, sweep: bool = False,
+                    flatten: Flatten | None = None) -> CheckReport:
+        """`scope` None is a full check (every position, the kill-switch, watched symbols)."""
+        report = CheckReport(scope=scope)
+        state = self.state.get()
+        full = scope is None
+        kill_threshold = Decimal(str(self.settings.kill_safety_multiple))
+        need_account = full and flatten is None and kill_threshold > 0
+        positions = await self.exchange.positions()
+        if full:
+            orders_task = self._all_orders(positions, state, sweep or self._sweep_due())
+        else:
+            orders_task = self._scoped_orders(scope or frozenset())
+        account_task = self.exchange.account() if need_account and positions else _none()
+        (symbols, orders), account = await asyncio.gather(orders_task, account_task)
+        if account is not None:
+            report.safety_multiple = account.safety_multiple
+            if report.safety_multiple is not None and report.safety_multiple <= kill_threshold:
+                report.killed = (f"margin safety multiple {report.safety_multiple:.4f} (totalMarginBalance / "
+                                 f"totalMaintMargin) fell to ASTER_KILL_SAFETY_MULTIPLE {kill_threshold}")
+                flatten = Flatten(Role.KILL, report.killed, "kill_switch")
+                self.log.error("kill_switch", f"KILL-SWITCH: {report.killed}; cancelling every order and closing "
+                               f"every position at market", activity=True, reason=report.killed,
+                               safety_multiple=report.safety_multiple, threshold=kill_threshold)
+        await self._ensure_rules({p.symbol for p in positions})
+        snap_scope = None if symbols is None else frozenset(symbols)
+        self._update_watched(orders, snap_scope)
+        for round_no in range(MAX_ROUNDS):
+            current = await self._plan(positions, orders, state, snap_scope, flatten)
+            if round_no == 0:
+                report.views = list(current.views)
+            else:
+                report.views = [v for v in report.views if v.position.symbol not in snap_scope] + list(current.views)
+            for text in current.blocked:
+                self._once(text, lambda t: self.log.error("guard.blocked", t, activity=True))
+            if current.done:
+                report.settled = not current.blocked
+                break
+            outcomes = await self.executor.run(current.actions)
+            report.actions += sum(o.ok for o in outcomes)
+            if not any(o.ok for o in outcomes):
+                report.settled = False
+                report.problems.append("no action succeeded: " + "; ".join(o.detail for o in outcomes))
+                break
+            flatten = None                         # once: later rounds verify and clean up
+            touched = frozenset(a.symbol for a in current.actions)
+            snap_scope = touched
+            traded = any(o.traded for o in outcomes) or any(a.kind is ActionKind.CANCEL_ALL
+                                                            for a in current.actions)
+            positions, orders = await self._refetch(touched, positions if not traded else None)
+            self._update_watched(orders, touched)
+        else:
+            report.settled = False
+            report.problems.append(f"not settled after {MAX_ROUNDS} rounds")
+        return report
+
+    # -------------------------------------------------------------------- fetching
+    async def _all_orders(self, positions: list[Position], state: BotState | None,
+                          sweep: bool) -> tuple[set[str] | None, list[Order]]:
+        """Open orders of every symbol that matters: those with a position, with exits last seen,
+        or in the bot's open trades; or of every symbol (scope None) on a sweep."""
+        if sweep:
+            self._last_sweep = self.monotonic()
+            return None, await self.exchange.open_orders()
+        wanted = {p.symbol for p in positions} | set(self.watched)
+        if state is not None:
+            wanted |= {t.symbol for t in state.open_trades.values()}
+        if len(wanted) >= MANY_SYMBOLS:
+            self._last_sweep = self.monotonic()
+            return None, await self.exchange.open_orders()
+        return wanted, await self._orders_of(wanted)
+
+    async def _scoped_orders(self, symbols: frozenset[str]) -> tuple[set[str], list[Order]]:
+        return set(symbols), await self._orders_of(symbols)
+
+    async def _orders_of(self, symbols: set[str] | frozenset[str]) -> list[Order]:
+        chunks = await asyncio.gather(*(self.exchange.open_orders(s) for s in sorted(symbols)))
+        return [o for chunk in chunks for o in chunk]
+
+    async def _refetch(self, symbols: frozenset[str],
+                       positions: list[Position] | None) -> tuple[list[Position], list[Order]]:
+        """The venue's view after a round: open orders of the symbols touched, and positions too when
+        the round traded (otherwise they are unchanged by us; any other change comes as an event)."""
+        if positions is not None:
+            return positions, await self._orders_of(symbols)
+        fresh, orders = await asyncio.gather(self.exchange.positions(), self._orders_of(symbols))
+        return fresh, orders
+
+    def _sweep_due(self) -> bool:
+        return self._last_sweep is None or self.monotonic() - self._last_sweep >= SWEEP_EVERY_S
+
+    def _update_watched(self, orders: list[Order], scope: frozenset[str] | None) -> None:
+        with_exits = {o.symbol for o in orders if is_exit_order(o)}
+        if scope is None:
+            self.watched = with_exits
+        else:
+            self.watched = (self.watched - set(scope)) | with_exits
+
+    async def _ensure_rules(self, symbols: set[str]) -> None:
+        """Symbol rules (tick, lot) for rounding and market-lot chunks; fetched once, refreshed when a
+        position's symbol is unknown (at most every 30 s). Protection does not wait for them: without
+        rules the bot's levels are placed as written and only computed levels are impossible."""
+        missing = symbols - self.rules.keys()
+        if self.rules and not missing:
+            return
+        now = self.monotonic()
+        if self.rules and self._rules_at is not None and now - self._rules_at < RULES_REFRESH_S:
+            return
+        self._rules_at = now
+        try:
+            self.rules = dict(await self.exchange.symbol_rules(refresh=bool(self.rules)))
+        except (RateLimitedError, BannedError, AuthError):
+            raise
+        except ExchangeError as exc:
+            self._once(f"rules-failed:{type(exc).__name__}", lambda t, e=exc: self.log.warning(
+                "guard.rules_unavailable", f"symbol rules unavailable ({e}); guarding with what is known",
+                error=str(e)))
+
+    # -------------------------------------------------------------------- planning
+    async def _plan(self, positions: list[Position], orders: list[Order], state: BotState | None,
+                    scope: frozenset[str] | None, flatten: Flatten | None) -> Plan:
+        intents = self._intents(positions, state)
+        snap = Snapshot(tuple(positions), tuple(orders), intents, self.rules, self._working_type(), scope,
+                        flatten=flatten)
+        result = plan(snap)
+        if result.needs_levels:
+            for key in result.needs_levels:
+                p = next(p for p in positions if (p.symbol, p.position_side) == key)
+                intents[key] = await self._computed(p, intents[key], state)
+            result = plan(Snapshot(tuple(positions), tuple(orders), intents, self.rules, self._working_type(), scope,
+                                   flatten=flatten))
+        return result
+
+    def _intents(self, positions: list[Position], state: BotState | None) -> dict[PositionKey, Intent]:
+        out: dict[PositionKey, Intent] = {}
+        for p in positions:
+            trade = match_trade(state, p)
+            intent, notes = intent_from_trade(trade, p)
+            for note in notes:
+                self._once(f"{intent.trade_id}:{note}", lambda t, n=note: self.log.warning(
+                    "guard.state_levels_ignored", f"{p.symbol}: the bot's {n}; using computed levels instead",
+                    symbol=p.symbol, trade_id=intent.trade_id))
+            out[(p.symbol, p.position_side)] = intent
+        return out
+
+    async def _computed(self, p: Position, intent: Intent, state: BotState | None) -> Intent:
+        if not needs_atr(intent):
+            return intent
+        rules = self.rules.get(p.symbol)
+        if rules is None:
+            self._once(f"rules:{p.symbol}", lambda t: self.log.error(
+                "guard.no_rules", f"{p.symbol}: no symbol rules from the venue; cannot compute levels",
+                symbol=p.symbol))
+            return intent
+        trade = match_trade(state, p)
+        value = trade.atr if trade is not None and trade.atr and trade.atr > 0 else await self._atr_for(p)
+        if value is None:
+            self.log.error("guard.no_atr", f"{p.symbol}: no candles to measure ATR; cannot compute levels for "
+                           f"an unprotected position, trying again", symbol=p.symbol, activity=True)
+            return intent
+        try:
+            out = with_computed_levels(intent, p, value, self.settings.sl_atr_mult, self.settings.tp_atr_mult, rules)
+        except NoValidOrderError as exc:
+            self.log.error("guard.no_levels", f"{p.symbol}: {exc}", symbol=p.symbol, activity=True)
+            return intent
+        self._once(f"computed:{intent.trade_id}:{p.entry_price}", lambda t: self.log.info(
+            "guard.levels_computed", f"{p.symbol}: levels computed from entry {p.entry_price} and ATR {value:.6g} "
+            f"(stop {out.stop}, take-profit {out.take_profit})", symbol=p.symbol, trade_id=intent.trade_id,
+            atr=value, stop=out.stop, take_profit=out.take_profit))
+        return out
+
+    async def _atr_for(self, p: Position) -> float | None:
+        key = (p.symbol, p.position_side.value, p.entry_price)
+        if key not in self._atr:
+            klines = await self.exchange.klines(p.symbol, self.settings.interval, limit=self.settings.klines)
+            value = atr_of(klines, self.exchange.now_ms())
+            if value is None:
+                return None
+            self._atr[key] = value
+        return self._atr[key]
+
+    def _working_type(self) -> WorkingType:
+        return WorkingType(self.settings.working_type)
+
+    def _once(self, key: str, say: Callable[[str], None]) -> None:
+        if key not in self._said:
+            self._said.add(key)
+            say(key)
+
+
+async def _none() -> None:
+    return None
