@@ -198,6 +198,9 @@ FIELDS: tuple[F, ...] = (
     F("ASTER_PAPER_API_KEY", "str", "",
       "If set, the paper exchange accepts only this key (with ASTER_PAPER_API_SECRET).", "paper", secret=True),
     F("ASTER_PAPER_API_SECRET", "str", "", "Secret that goes with ASTER_PAPER_API_KEY.", "paper", secret=True),
+    F("ASTER_PAPER_FUNDING_HOURS", "int", 8,
+      "Hours between funding settlements on the paper exchange (the venue settles every 8 h, some symbols 4 h).",
+      "paper", unit="h", min=1, max=24),
     # ----------------------------------------------------------- dashboard
     F("ASTER_DASHBOARD_HOST", "str", "127.0.0.1",
       "Address the dashboard binds to; anything but loopback needs ASTER_DASHBOARD_TOKEN.", "dashboard"),

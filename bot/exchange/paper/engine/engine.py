@@ -1,0 +1,115 @@
+"""The matching engine: accounts, orders, positions and the market they trade against. Pure.
+
+No I/O and no clock reads: every call gets the venue time `now`. What happened is left in
+`events` (user-stream events), `fills`, `incomes`, `dirty_orders` and `dirty_accounts`, which the
+caller drains (`drain()`) to publish and persist. The backtester can drive it directly:
+
+    eng = Engine(specs, maker_fee=Decimal("0.0002"), taker_fee=Decimal("0.0004"))
+    eng.update_prices("BTCUSDT", t, last_t, mark_t, bid_t, ask_t)
+    eng.place("acct", NewOrder("BTCUSDT", Side.BUY, OrderType.MARKET, quantity=Decimal("0.01")), t)
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .accounts import AccountOpsMixin
+from .ledger import LedgerMixin
+from .market import MarketFlowMixin, MarketState
+from .model import EAccount, EOrder, Event, Fill, Income
+from .orders import OrderFlowMixin
+from .risk import AccountRisk, RiskWatchMixin
+from .specs import SymbolSpec
+
+DEFAULT_LEVERAGE = 20
+
+
+@dataclass
+class Outbox:
+    events: list[Event] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    incomes: list[Income] = field(default_factory=list)
+    orders: list[EOrder] = field(default_factory=list)
+    accounts: list[EAccount] = field(default_factory=list)
+    liquidations: list[EOrder] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.fills or self.incomes or self.orders or self.accounts or self.liquidations)
+
+
+class Engine(OrderFlowMixin, MarketFlowMixin, RiskWatchMixin, LedgerMixin, AccountOpsMixin):
+    def __init__(self, specs: dict[str, SymbolSpec], *, maker_fee: Decimal = Decimal("0.0002"),
+                 taker_fee: Decimal = Decimal("0.0004"), start_balance: Decimal = Decimal("10000"),
+                 default_leverage: int = DEFAULT_LEVERAGE, next_order_id: int = 1_000_001,
+                 next_trade_id: int = 1, next_tran_id: int = 1, recent_closed_max: int = 20_000):
+        self.specs = specs
+        self.markets: dict[str, MarketState] = {s: MarketState(spec) for s, spec in specs.items()}
+        self.accounts: dict[str, EAccount] = {}
+        self.maker_fee, self.taker_fee = maker_fee, taker_fee
+        self.start_balance = start_balance
+        self.default_leverage = default_leverage
+        self.open_by_id: dict[int, EOrder] = {}
+        self.recent_closed: OrderedDict[int, EOrder] = OrderedDict()
+        self.recent_closed_max = recent_closed_max
+        self._order_id, self._trade_id, self._tran_id = next_order_id, next_trade_id, next_tran_id
+        self.events: list[Event] = []
+        self.fills: list[Fill] = []
+        self.incomes: list[Income] = []
+        self.liquidations: list[EOrder] = []
+        self.dirty_orders: dict[int, EOrder] = {}
+        self.dirty_accounts: set[str] = set()
+        self.risk: dict[str, AccountRisk] = {}
+        self.margin_called: set[str] = set()
+
+    # ------------------------------------------------------------------ ids
+    def _next_order_id(self) -> int:
+        self._order_id += 1
+        return self._order_id - 1
+
+    def _next_trade_id(self) -> int:
+        self._trade_id += 1
+        return self._trade_id - 1
+
+    def _next_tran_id(self) -> int:
+        self._tran_id += 1
+        return self._tran_id - 1
+
+    # ------------------------------------------------------------------ state in / out
+    def _mark_of(self, symbol: str) -> Decimal:
+        return self.markets[symbol].mark()
+
+    def restore(self, accounts: list[EAccount], open_orders: list[EOrder]) -> None:
+        """Load persisted accounts and open orders (after a restart) and re-arm the orders."""
+        for acct in accounts:
+            acct.open_orders = {}
+            acct.client_ids = {}
+            self.accounts[acct.key] = acct
+        for order in open_orders:
+            acct = self.accounts.get(order.account)
+            if acct is None or order.symbol not in self.specs:
+                continue
+            acct.open_orders[order.order_id] = order
+            acct.client_ids[(order.symbol, order.client_order_id)] = order.order_id
+            self.open_by_id[order.order_id] = order
+            m = self.markets[order.symbol]
+            if order.orig_type.is_conditional and not order.triggered:
+                self._watch_order(order)
+            else:
+                (m.watch.buy_limits if order.side.value == "BUY" else m.watch.sell_limits).add(order.price_t,
+                                                                                           order.order_id)
+        for acct in self.accounts.values():
+            for pos in acct.positions.values():
+                if pos.amount != 0 and pos.symbol in self.markets:
+                    self.markets[pos.symbol].holders.add(acct.key)
+        self.dirty_orders.clear()
+        self.dirty_accounts.clear()
+
+    def drain(self) -> Outbox:
+        """Everything that happened since the last drain, for publishing and persisting."""
+        out = Outbox(self.events, self.fills, self.incomes, list(self.dirty_orders.values()),
+                     [self.accounts[k] for k in self.dirty_accounts if k in self.accounts], self.liquidations)
+        self.events, self.fills, self.incomes, self.liquidations = [], [], [], []
+        self.dirty_orders = {}
+        self.dirty_accounts = set()
+        return out
