@@ -168,11 +168,14 @@ class PaperApp:
         if route.order and status == 200 and faulted and self.venue.faults.take_lost_order_response():
             await _drop(send)          # executed, but the answer is lost (fault injection)
             return
-        weight = route.weight(req.params) if callable(route.weight) else route.weight
-        w, o, o10 = self.usage.add(client, weight, req.key, route.order, self.venue.now() / 1000.0)
-        extra = [(b"x-mbx-used-weight-1m", str(w).encode())]
-        if route.order:
-            extra += [(b"x-mbx-order-count-1m", str(o).encode()), (b"x-mbx-order-count-10s", str(o10).encode())]
+        extra: list = []
+        if faulted:   # only the venue API counts toward request weight; /admin and /paper are not the venue
+            weight = route.weight(req.params) if callable(route.weight) else route.weight
+            w, o, o10 = self.usage.add(client, weight, req.key, route.order, self.venue.now() / 1000.0)
+            extra = [(b"x-mbx-used-weight-1m", str(w).encode())]
+            if route.order:
+                extra += [(b"x-mbx-order-count-1m", str(o).encode()),
+                          (b"x-mbx-order-count-10s", str(o10).encode())]
         await _respond(send, status, payload, extra)
 
 
