@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from bot.aio import cancel_and_wait
 from bot.domain.ids import Role
 from bot.domain.types import AccountUpdate, MarginCall, OrderUpdate, StreamResynced
 from bot.exchange.errors import AuthError, BannedError, ExchangeError, RateLimitedError, RetryableError
@@ -125,9 +126,7 @@ class GuardService:
                     self._give_back(scope, sweep)
                 self._write_status()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_and_wait(*tasks)
             self._write_status()
             self.log.info("guard.stopped", "guard stopped", activity=True)
 

@@ -13,13 +13,12 @@ exchange (its state file, run and log directories inside `workdir`). Output goes
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+from bot.childproc import ChildProcess, clean_environ
 
 START_DEADLINE_S = 20.0
 
@@ -38,8 +37,11 @@ class GuardProcess:
         self.api_key, self.api_secret = api_key, api_secret
         self.args = list(args)
         self.extra_env = dict(env or {})
-        self.proc: subprocess.Popen | None = None
-        self._out = None
+        self._child: ChildProcess | None = None
+
+    @property
+    def proc(self):
+        return None if self._child is None else self._child.proc
 
     # ------------------------------------------------------------------ paths
     @property
@@ -59,8 +61,7 @@ class GuardProcess:
         return self.workdir / "guard.out"
 
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ASTER_", "FAST_TP", "FASTTP"))}
-        env.update(self.venue.env())
+        env = clean_environ(self.venue.env())
         env.update({
             "ASTER_CONFIG_FILE": str(self.workdir / "dashboard_config.json"),
             "ASTER_DOTENV_FILE": str(self.workdir / ".env"),
@@ -81,19 +82,15 @@ class GuardProcess:
         cmd = [sys.executable, "-m", "guard", *self.args, *extra_args]
         if not self.stream:
             cmd.append("--no-stream")
-        self._out = open(self.out_path, "ab")
-        self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.environment(), stdout=self._out,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._child = ChildProcess(cmd, self.workdir, self.environment(), self.out_path)
+        self._child.start()
         return self
 
     def run(self, *extra_args: str, timeout: float = 60.0) -> int:
         """Run to completion (`--once`, `--flatten`); returns the exit code."""
         self.start(*extra_args)
-        assert self.proc is not None
-        try:
-            return self.proc.wait(timeout=timeout)
-        finally:
-            self._close_out()
+        assert self._child is not None
+        return self._child.wait(timeout)
 
     def wait_checked(self, checks: int = 1, timeout: float = START_DEADLINE_S) -> dict[str, Any]:
         """Wait until the guard has completed `checks` more checks than now (status file); returns it."""
@@ -113,35 +110,16 @@ class GuardProcess:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, then SIGKILL after `timeout`; returns the exit code."""
-        proc, self.proc = self.proc, None
-        code = None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=timeout)
-            code = proc.returncode
-        self._close_out()
-        return code
+        return None if self._child is None else self._child.stop(timeout)
 
     def kill(self) -> None:
         """SIGKILL at once (a crash)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.stop()
+        if self._child is not None:
+            self._child.kill()
 
     def _alive(self) -> None:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise GuardProcessError(f"guard exited with code {self.proc.returncode}:\n{self.tail()}")
-
-    def _close_out(self) -> None:
-        if self._out is not None:
-            self._out.close()
-            self._out = None
+        if self._child is not None and self._child.proc is not None and not self._child.running:
+            raise GuardProcessError(f"guard exited with code {self._child.returncode}:\n{self.tail()}")
 
     def __enter__(self) -> "GuardProcess":
         return self.start()
@@ -170,7 +148,4 @@ class GuardProcess:
         return out
 
     def tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.out_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no output)"
+        return ChildProcess.tail_of(self.out_path, lines)

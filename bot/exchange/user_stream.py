@@ -16,6 +16,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, AsyncIterator, Callable
 
+from ..aio import cancel_and_wait
 from ..domain.types import ListenKeyExpired, StreamResynced, UserEvent
 from ..logs import get_logger
 from .errors import AuthError, BannedError, ExchangeError, RequestError
@@ -63,9 +64,7 @@ class UserDataStream(UserStream):
 
     async def close(self) -> None:
         task, self._keepalive_task = self._keepalive_task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(task)
         await self._loop.close()
         key, self._listen_key = self._listen_key, None
         if key is not None:

@@ -3,7 +3,7 @@
 The child is `python -m bot.cli.main paper-exchange` with the same settings files and environment
 (plus this process's --set overrides), stdout/stderr to `<ASTER_LOG_DIR>/paper.out`, its own
 session (a Ctrl+C of the bot does not reach it) and a pid file `<ASTER_RUN_DIR>/paper.pid`
-({pid, start_time, cmdline}). It is left running when the bot exits: guard and dashboard use it too.
+(bot/procinfo.py: pid, start time, command line). It is left running when the bot exits: guard and dashboard use it too.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import httpx
 
 from ..logs import get_logger
 from ..settings.fields import FIELDS_BY_ENV
-from ..storage.atomic import write_json_atomic
+from ..procinfo import PidRecord, identity_of, started_ms, write_pid_file
 
 log = get_logger("bot.paper")
 START_DEADLINE_S = 30.0
@@ -33,15 +33,6 @@ def paper_alive(url: str, timeout: float = 1.0) -> bool:
         return httpx.get(url.rstrip("/") + "/fapi/v1/ping", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def proc_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat (clock ticks since boot): with the pid it identifies the process."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-        return int(text.rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def child_env(cli: Mapping[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -70,8 +61,10 @@ def ensure_paper_exchange(settings: Any, cli: Mapping[str, str], env: Mapping[st
                                 env=child_env(cli, env), start_new_session=True)
     finally:
         out.close()
-    write_json_atomic(Path(settings.run_dir) / "paper.pid",
-                      {"pid": proc.pid, "start_time": proc_start_time(proc.pid), "cmdline": cmd})
+    identity = identity_of(proc.pid)
+    if identity is not None:   # the same pid-file format the dashboard writes, so it can adopt this child
+        write_pid_file(Path(settings.run_dir) / "paper.pid",
+                       PidRecord("paper", identity, started_ms(identity), os.getcwd()))
     log.info("paper.starting", f"no paper exchange at {url}; started one (pid {proc.pid}); it keeps running "
              "after the bot exits", url=url, pid=proc.pid, activity=True)
     deadline = time.monotonic() + deadline_s

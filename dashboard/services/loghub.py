@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .tail import FileTailer
-from .tasks import cancel_and_wait
+from bot.aio import cancel_and_wait
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 SOURCES = ("bot", "guard", "paper", "dashboard")

@@ -22,11 +22,11 @@ from typing import Any, Callable, Mapping
 
 from bot.logs import get_logger
 
-from .procinfo import (
+from bot.procinfo import (
     PidFileProblem, PidRecord, ProcessIdentity, find_unrecorded, identity_of, is_alive, read_pid_file,
     remove_pid_file, signal_group, started_ms, write_pid_file,
 )
-from .tasks import cancel_and_wait
+from bot.aio import cancel_and_wait
 
 log = get_logger("dashboard.supervisor")
 

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bot.runtime.main import run
-from bot.runtime.paper import child_env, ensure_paper_exchange, paper_alive, proc_start_time
+from bot.runtime.paper import child_env, ensure_paper_exchange, paper_alive
 from bot.settings import load_settings
 
 from .runtime_helpers import bot_env
@@ -50,11 +50,6 @@ def test_nothing_listening_is_not_alive():
 def test_child_env_passes_overrides_but_not_secrets():
     env = child_env({"ASTER_PAPER_SEED": "5", "ASTER_API_SECRET": "topsecret"}, base={"PATH": "/bin"})
     assert env == {"PATH": "/bin", "ASTER_PAPER_SEED": "5"}
-
-
-def test_proc_start_time_identifies_this_process():
-    assert isinstance(proc_start_time(os.getpid()), int)
-    assert proc_start_time(2**22 + 12345) is None
 
 
 def test_live_mode_without_keys_refuses_with_code_2(tmp_path, capsys, restore_logging):

@@ -21,7 +21,7 @@ import uvicorn
 
 from bot.settings import load_settings
 from dashboard.app import create_app
-from dashboard.services.procinfo import is_alive, read_pid_file
+from bot.procinfo import is_alive, read_pid_file
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "dashboard"
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from dashboard.services.procinfo import identity_of, is_alive, read_pid_file
+from bot.procinfo import identity_of, is_alive, read_pid_file
 from dashboard.services.supervisor import Backoff, ChildSpec, Supervisor
 
 from .conftest import CRASHER, SLEEPER, STUBBORN, Workspace, async_wait_for

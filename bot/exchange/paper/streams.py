@@ -18,7 +18,7 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ...logs import get_logger
-from .aio import cancel_and_wait
+from ...aio import cancel_and_wait
 from .engine.errors import VenueError
 from .engine.model import AccountEvent, ConfigEvent, MarginCallEvent, OrderEvent
 from .feeds.klines import INTERVAL_MS, bar_open

@@ -12,9 +12,6 @@ Its output goes to `<workdir>/paper.out` (never a pipe), its JSON log to `<workd
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +19,7 @@ from typing import Any, Iterable, Mapping
 
 import httpx
 
+from ...childproc import ChildProcess, clean_environ
 from .config import DEFAULT_KEY, DEFAULT_SECRET
 
 START_DEADLINE_S = 20.0
@@ -45,8 +43,11 @@ class PaperExchange:
         self.api_key = self.extra_env.get("ASTER_PAPER_API_KEY") or DEFAULT_KEY
         self.api_secret = self.extra_env.get("ASTER_PAPER_API_SECRET") or DEFAULT_SECRET
         self.port: int | None = None
-        self.proc: subprocess.Popen | None = None
-        self._out = None
+        self._child: ChildProcess | None = None
+
+    @property
+    def proc(self):
+        return None if self._child is None else self._child.proc
 
     # ------------------------------------------------------------------ addresses
     @property
@@ -88,8 +89,7 @@ class PaperExchange:
 
     # ------------------------------------------------------------------ lifecycle
     def _child_env(self) -> dict[str, str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("ASTER_", "FAST_TP", "FASTTP"))}
-        base.update({
+        base = clean_environ({
             "ASTER_CONFIG_FILE": str(self.workdir / "dashboard_config.json"),
             "ASTER_DOTENV_FILE": str(self.workdir / ".env"),
             "ASTER_PAPER_FEED": self.feed,
@@ -109,7 +109,7 @@ class PaperExchange:
     def start(self) -> "PaperExchange":
         """Start the child; returns once it answers (PaperExchangeError after ~20 s). Readiness is asked at
         GET /paper/info, which injected faults never touch (a start with --faults would else fool the check)."""
-        if self.proc is not None and self.proc.poll() is None:
+        if self._child is not None and self._child.running:
             return self
         self.workdir.mkdir(parents=True, exist_ok=True)
         announce = self.workdir / "run" / ANNOUNCE_FILE
@@ -120,13 +120,12 @@ class PaperExchange:
             cmd += ["--faults", self.faults]
         if self.reset:
             cmd.append("--reset")
-        self._out = open(self.out_path, "ab")
-        self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self._child_env(), stdout=self._out,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._child = ChildProcess(cmd, self.workdir, self._child_env(), self.out_path)
+        self._child.start()
         deadline = time.monotonic() + START_DEADLINE_S
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise PaperExchangeError(f"paper exchange exited with code {self.proc.returncode}:\n{self._tail()}")
+            if not self._child.running:
+                raise PaperExchangeError(f"paper exchange exited with code {self._child.returncode}:\n{self._tail()}")
             port = self._announced_port(announce)
             if port is not None:
                 self.port = port
@@ -145,30 +144,19 @@ class PaperExchange:
             data = json.loads(announce.read_text())
         except (OSError, ValueError):
             return None
-        if data.get("pid") != self.proc.pid:
+        if self.proc is None or data.get("pid") != self.proc.pid:
             return None
         return int(data["port"])
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after `timeout` seconds."""
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=timeout)
-        if self._out is not None:
-            self._out.close()
-            self._out = None
+        if self._child is not None:
+            self._child.stop(timeout)
 
     def kill(self) -> None:
         """SIGKILL at once (a crash), keeping the port for `start()`."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.stop()
+        if self._child is not None:
+            self._child.kill()
 
     def restart(self) -> None:
         """Stop and start again on the same port with the same database."""
@@ -178,14 +166,10 @@ class PaperExchange:
 
     @property
     def returncode(self) -> int | None:
-        return None if self.proc is None else self.proc.poll()
+        return None if self._child is None else self._child.returncode
 
     def _tail(self, lines: int = 40) -> str:
-        try:
-            text = self.out_path.read_text(errors="replace")
-        except OSError:
-            return "(no output)"
-        return "\n".join(text.splitlines()[-lines:])
+        return ChildProcess.tail_of(self.out_path, lines)
 
     def __enter__(self) -> "PaperExchange":
         return self.start()

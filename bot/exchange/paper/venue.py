@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from ...logs import get_logger
-from .aio import cancel_and_wait
+from ...aio import cancel_and_wait
 from .auth import Authenticator
 from .clock import VenueClock
 from .config import PaperConfig

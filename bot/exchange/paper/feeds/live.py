@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 
 from ....logs import get_logger
-from ..aio import cancel_and_wait
+from ....aio import cancel_and_wait
 from .base import MIN_MS, Bars, BookParams, Feed, Quote, empty_bars, slice_bars
 from .symbols import spec_from_exchange_info
 

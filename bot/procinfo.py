@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.storage.atomic import quarantine, write_json_atomic
+from .storage.atomic import quarantine, write_json_atomic
 
 PROC = Path("/proc")
 
