@@ -13,6 +13,10 @@ DEFAULT_SYMBOLS = (
     "ADAUSDT,AVAXUSDT,LINKUSDT,LTCUSDT,DOTUSDT,NEARUSDT"
 )
 
+# The policy's context features (ml_policy/features.py documents each; a test keeps the two lists equal).
+BANDIT_FEATURES = ("rsi", "htf_rsi", "trend_agree", "atr", "recent_vol", "spread", "spread_atr", "funding",
+                   "wickiness", "side", "tod_sin", "tod_cos", "weekend", "liquidity_rank", "reward_risk")
+
 FIELDS: tuple[F, ...] = (
     # ------------------------------------------------------------ exchange
     F("ASTER_EXCHANGE_BASE", "url", "https://fapi.asterdex.com",
@@ -145,9 +149,9 @@ FIELDS: tuple[F, ...] = (
       "policy", min=0.0, max=10.0, live=True),
     F("ASTER_BANDIT_LAMBDA", "float", 1.0, "Ridge regularisation of LinUCB (A starts as lambda * I).",
       "policy", min=1e-6, max=1000.0),
-    F("ASTER_BANDIT_FEATURES", "str", "all",
-      "Context features used by the policy: 'all' or a comma-separated subset (see docs/policy.md).",
-      "policy"),
+    F("ASTER_BANDIT_FEATURES", "names", "all",
+      "Context features used by the policy: all, or a comma-separated subset (see docs/policy.md).",
+      "policy", choices=BANDIT_FEATURES),
     F("ASTER_BANDIT_SEED", "int", 7, "Seed of the policy's tie-breaking.", "policy", min=0, max=2**31 - 1),
     F("ASTER_ALPHA_MIN_TRADES", "int", 30,
       "Trades the alpha model must learn from before its estimates are used and shown as confident.",

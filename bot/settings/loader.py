@@ -22,7 +22,7 @@ from .schema import FieldError, FieldSpec
 SOURCES = ("default", "config file", ".env", "environment", "cli")
 MASK = "********"
 
-_PYTYPES = {"int": int, "float": float, "bool": bool, "str": str, "choice": str,
+_PYTYPES = {"int": int, "float": float, "bool": bool, "str": str, "choice": str, "names": str,
             "symbols": tuple, "path": str, "url": str}
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["int", "float", "bool", "str", "choice", "symbols", "path", "url"]
+Kind = Literal["int", "float", "bool", "str", "choice", "names", "symbols", "path", "url"]
 
 GROUPS: tuple[str, ...] = (
     "exchange", "universe", "signals", "sizing", "risk",
@@ -78,6 +78,8 @@ class FieldSpec:
             return "true or false"
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
+        if self.kind == "names":
+            return "all, or a comma-separated list of: " + ", ".join(self.choices)
         if self.kind == "symbols":
             return "a comma-separated list of upper-case symbols such as BTCUSDT,ETHUSDT (may be empty)"
         if self.kind == "url":
@@ -129,6 +131,17 @@ class FieldSpec:
                 if text == choice or (text.upper() == choice.upper() and choice not in ("1m", "1M")):
                     return choice
             raise fail()
+        if self.kind == "names":
+            items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",") if isinstance(raw, str) else None
+            if items is None:
+                raise fail()
+            names = [str(x).strip().lower() for x in items if str(x).strip()]
+            if not names or names == ["all"]:
+                return "all"
+            unknown = [n for n in names if n not in self.choices]
+            if unknown:
+                raise fail(f"unknown: {', '.join(unknown)}")
+            return ",".join(dict.fromkeys(names))
         if self.kind == "symbols":
             if isinstance(raw, (list, tuple)):
                 items = [str(x) for x in raw]

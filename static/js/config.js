@@ -34,6 +34,12 @@ export function validate(field, raw) {
     const bad = String(text).split(",").map((s) => s.trim().toUpperCase()).filter((s) => s && !SYMBOL.test(s));
     return bad.length ? `${bad[0]} is not a symbol` : "";
   }
+  if (t === "names") {
+    const names = String(text).split(",").map((s) => s.trim().toLowerCase()).filter((s) => s);
+    if (!names.length || (names.length === 1 && names[0] === "all")) return "";
+    const bad = names.filter((n) => !field.choices.includes(n));
+    return bad.length ? `unknown: ${bad.join(", ")}` : "";
+  }
   if (t === "url") return /^(https?|wss?):\/\/[^\s/]+/.test(String(text)) ? "" : `expected ${field.allowed}`;
   if (t === "path") return String(text) ? "" : `expected ${field.allowed}`;
   return "";

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bot.settings import SettingsError, load_settings
+from bot.settings import FIELDS_BY_ENV
 from ml_policy import FEATURE_NAMES, PolicyConfig
 from ml_policy.features import CLIP, FEATURES, PRIOR_WEIGHT, FeatureMap, parse_feature_list, raw_features
 
@@ -25,9 +26,14 @@ def test_feature_list_parsing_and_clear_errors():
 
 
 def test_bad_feature_setting_is_a_settings_error_naming_the_variable():
-    loaded = load_settings(env={"ASTER_BANDIT_FEATURES": "rsi,bogus"}, use_files=False)
+    """Caught when settings load (so `mraster config check` and the dashboard reject it), not only when
+    the policy starts."""
     with pytest.raises(SettingsError, match="ASTER_BANDIT_FEATURES.*bogus"):
-        PolicyConfig.from_settings(loaded.settings)
+        load_settings(env={"ASTER_BANDIT_FEATURES": "rsi,bogus"}, use_files=False)
+
+
+def test_settings_schema_lists_exactly_the_policy_features():
+    assert FIELDS_BY_ENV["ASTER_BANDIT_FEATURES"].choices == FEATURE_NAMES
 
 
 def test_config_from_settings_takes_every_policy_value():
