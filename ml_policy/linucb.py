@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.linalg.blas import dger
 
 REFRESH_EVERY = 500      # updates of one arm between exact re-inversions of A
 TIE_TOLERANCE = 1e-12    # scores this close (relative) are a tie, broken by the seeded generator
@@ -49,8 +50,10 @@ class LinUCB:
         """Add one observation (x, reward) to `arm`: A += x x^T, b += r x, A^-1 by Sherman-Morrison."""
         A_inv = self.A_inv[arm]
         ax = A_inv @ x
-        A_inv -= np.outer(ax, ax / (1.0 + x @ ax))
-        self.A[arm] += np.outer(x, x)
+        # rank-one updates in place through BLAS dger (half the time of np.outer at this size); the
+        # transposed C-contiguous slice is Fortran-contiguous, which lets dger overwrite it
+        dger(-1.0 / (1.0 + x @ ax), ax, ax, a=A_inv.T, overwrite_a=True)
+        dger(1.0, x, x, a=self.A[arm].T, overwrite_a=True)
         if reward != 0.0:
             self.b[arm] += reward * x
             self._b_zero[arm] = False
