@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from typing import NamedTuple
 
 ZERO = Decimal(0)
 
@@ -111,8 +112,10 @@ class SymbolInfo:
     margin_asset: str
 
 
-@dataclass(frozen=True, slots=True)
-class Kline:
+class Kline(NamedTuple):
+    """One candle. A NamedTuple rather than a frozen dataclass: a scan builds tens of thousands of
+    them (40 symbols x 2 intervals x 361) and a tuple is ten times cheaper to construct, while being
+    just as immutable. Change a field with `k._replace(closed=True)`."""
     open_time: int
     open: float
     high: float

@@ -10,7 +10,7 @@ since it was fetched.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from ..domain.types import Kline, KlinesStatus
@@ -88,4 +88,4 @@ class KlineCache:
         symbol, interval = key[0], key[1]
         age = max(0.0, now_s - entry.fetched_at_s)
         self._status[(symbol, interval)] = KlinesStatus(symbol, interval, stale, age, int(entry.fetched_at_s * 1000))
-        return [k if k.closed or k.close_time >= venue_now_ms else replace(k, closed=True) for k in entry.klines]
+        return [k if k.closed or k.close_time >= venue_now_ms else k._replace(closed=True) for k in entry.klines]

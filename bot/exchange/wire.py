@@ -231,8 +231,28 @@ def kline_row(row: Any, now_ms: int) -> Kline:
     )
 
 
+def _kline_row_fast(row: Any, now_ms: int) -> Kline:
+    """The common case, a full row as the venue sends it (int times, decimal strings), in about a third
+    of kline_row's time; anything else raises and the caller falls back to the careful parser."""
+    t0, o, h, lo, c, v, t1, qv, n, tb, tq = row[:11]
+    if not (type(t0) is int and type(t1) is int and type(n) is int and type(o) is str and type(h) is str
+            and type(lo) is str and type(c) is str and type(v) is str and type(qv) is str and type(tb) is str
+            and type(tq) is str):
+        raise ValueError("not the common row shape")
+    k = Kline(t0, float(o), float(h), float(lo), float(c), float(v), t1, float(qv), n, float(tb), float(tq),
+              t1 < now_ms)
+    if not math.isfinite(k.open + k.high + k.low + k.close + k.volume + k.quote_volume + k.taker_buy_volume
+                         + k.taker_buy_quote_volume):
+        raise ValueError("not finite")
+    return k
+
+
 def klines(data: Any, now_ms: int) -> list[Kline]:
-    return [kline_row(row, now_ms) for row in listing(data, "klines")]
+    rows = listing(data, "klines")
+    try:
+        return [_kline_row_fast(row, now_ms) for row in rows]
+    except (ValueError, TypeError):      # an unusual row: the careful parser names what is wrong with it
+        return [kline_row(row, now_ms) for row in rows]
 
 
 def book_ticker(d: Any) -> BookTicker:

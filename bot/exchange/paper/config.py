@@ -32,6 +32,8 @@ class PaperConfig:
     reset: bool = False
     run_dir: Path | None = None
     funding_hours: int = 8
+    warm_intervals: tuple[str, ...] = ()   # kline intervals synthesised at start (the bot's two)
+    warm_bars: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -64,4 +66,6 @@ def from_settings(settings: Any, args: Any = None) -> PaperConfig:
         exchange_base=settings.exchange_base, ws_base=settings.ws_base,
         faults=getattr(args, "faults", None) or "", reset=bool(getattr(args, "reset", False)),
         run_dir=Path(settings.run_dir), funding_hours=int(getattr(settings, "paper_funding_hours", 8)),
+        warm_intervals=tuple(dict.fromkeys((settings.interval, settings.htf_interval))),
+        warm_bars=int(settings.klines) + 1,
     )

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ...aio import cancel_and_wait
 from ...logs import get_logger, setup_logging
 from ...storage.atomic import write_json_atomic
 from .config import PaperConfig, from_settings
@@ -36,6 +37,7 @@ def build_app(config: PaperConfig, feed: Any) -> tuple[Any, Any]:
     data = MarketData(venue)
     hub = StreamHub(venue, data)
     app = PaperApp(venue, hub)
+    app.market_data = data
     routes_market.register(app, venue, data)
     routes_trade.register(app, venue, hub)
     routes_account.register(app, venue, data)
@@ -116,9 +118,13 @@ async def serve(config: PaperConfig) -> int:
                                  "admin": config.admin})
     log.info("paper.listening", f"paper exchange on {url} (admin {'on' if config.admin else 'off'}, "
              f"db {config.db_path})", url=url, port=port, admin=config.admin, db=str(config.db_path), activity=True)
+    from .market_data import warm_history
+    warm = asyncio.ensure_future(warm_history(app.market_data, tuple(venue.specs), config.warm_intervals,
+                                              config.warm_bars))
     try:
         await server.serve(sockets=[sock])
     finally:
+        await cancel_and_wait(warm)
         await venue.stop()
         try:
             if json.loads(announce.read_text()).get("pid") == os.getpid():

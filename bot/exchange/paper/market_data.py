@@ -5,6 +5,7 @@ exactly the prices orders are matched and triggered against, held prices include
 """
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left
 from collections import OrderedDict
 from decimal import Decimal
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...logs import get_logger
 from .engine.errors import VenueError
 from .engine.specs import SymbolSpec
 from .feeds.base import DAY_MS, Bars, concat_bars, empty_bars, slice_bars
@@ -21,6 +23,7 @@ from .wire import fixed, plain_price
 if TYPE_CHECKING:
     from .venue import Venue
 
+log = get_logger("paper.market_data")
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 DAY_CACHE_BARS = 250_000            # bars kept in the day cache (formatted ones take ~0.8 kB each)
 
@@ -368,3 +371,19 @@ def _sums(bars: Bars) -> dict[str, Any]:
     return {"open": int(bars["open"][0]), "high": int(bars["high"].max()), "low": int(bars["low"].min()),
             "volume": float(bars["volume"].sum()), "quote_volume": float(bars["quote_volume"].sum()),
             "count": int(bars["trades"].sum()), "first_id": int(bars["open_time"][0] // 60_000 * 1000)}
+
+
+async def warm_history(data: MarketData, symbols: tuple[str, ...], intervals: tuple[str, ...], bars: int) -> None:
+    """Synthesise every symbol's recent history once, right after start, one request's worth at a time
+    between the requests being served: the first scan of a bot is then answered from the day cache
+    instead of paying the synthesis (about 20 ms per symbol and interval here) on its own clock."""
+    if bars <= 0:
+        return
+    for symbol in symbols:
+        for interval in intervals:
+            try:
+                data.klines(symbol, interval, None, None, min(bars, 1500))
+            except VenueError as exc:        # a feed without this history: nothing to warm
+                log.debug("paper.warm_skipped", f"{symbol} {interval}: {exc}", symbol=symbol)
+            await asyncio.sleep(0)
+    data.v.history_warm = True

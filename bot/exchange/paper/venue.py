@@ -73,6 +73,7 @@ class Venue:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.started_wall_ms = int(wall() * 1000)
+        self.history_warm = False       # set once recent klines of every symbol are synthesised (main.py)
 
     # ------------------------------------------------------------------ clock
     def _make_clock(self) -> VenueClock:
@@ -294,7 +295,7 @@ class Venue:
             "open_orders": len(self.engine.open_by_id), "fixed_key": self.config.fixed_key,
             "maker_fee": str(self.config.maker_fee), "taker_fee": str(self.config.taker_fee),
             "funding_interval_hours": self.feed.funding_interval_ms // 3_600_000,
-            "started": self.started_wall_ms,
+            "started": self.started_wall_ms, "history_warm": self.history_warm,
         }
 
 
