@@ -74,6 +74,11 @@ class RiskWatchMixin:
             acct = self.accounts.get(key)
             if acct is None:
                 continue
+            if any(p.amount != 0 and p.symbol in self.markets and self.markets[p.symbol].mark_t <= 0
+                   for p in acct.positions.values()):
+                # a held symbol has no price yet (the first quotes after a restart arrive one symbol at a
+                # time): a missing mark is not a mark of 0, so no account is judged until all are priced
+                continue
             r = self.risk.get(key)
             if r is None or r.version != acct.version or not self._refresh(r):
                 self._exact_check(acct, now)

@@ -1,0 +1,85 @@
+"""The short version of the whole-system trial: fails the build on any broken invariant.
+
+Real processes (dashboard, paper exchange, bot, guard), real HTTP and WebSockets on free ports,
+real SIGKILLs; about two minutes of wall time for three market hours at 120x. The assertions are
+about counts (invariant violations, faults carried out), never about timings.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.trial import SHORT
+from bot.trial.results import ORDER
+
+from .conftest import explain
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def test_the_trial_ran_to_its_end(short_trial):
+    result, _ = short_trial
+    assert "error" not in result, explain(result)
+    assert result["market_ms"] >= SHORT.market_ms, explain(result)
+    assert result["exit_codes"] == {"bot": 0, "guard": 0}, explain(result)   # stopped cleanly at the end
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_invariant_holds(short_trial, name):
+    result, _ = short_trial
+    inv = {i["name"]: i for i in result["invariants"]}[name]
+    assert inv["violations"] == 0, explain(result)
+
+
+def test_every_planned_fault_was_carried_out(short_trial):
+    result, _ = short_trial
+    faults = {f["kind"]: f for f in result["faults"]}
+    assert all(f["done"] for f in result["faults"]), explain(result)
+    entry = faults["bot_entry_kill"]["details"]
+    assert entry["attempts"], explain(result)                 # the bot was SIGKILLed at an entry fill
+    assert faults["venue_cancel"]["details"]["stop"], explain(result)   # ... and the venue cancelled a stop
+    assert faults["admin_fault"]["details"]["answer"]["faults"], explain(result)
+    inv = {i["name"]: i for i in result["invariants"]}
+    assert inv["config"]["invalid_refused"] >= 2 and inv["config"]["versions_validated"] >= 2, explain(result)
+
+
+def test_killed_processes_came_back_and_the_dashboard_counted_them(short_trial):
+    result, _ = short_trial
+    kills = result["kills"]
+    assert {k["name"] for k in kills} >= {"bot", "guard"}, explain(result)
+    for k in kills:
+        assert k["new_pid"] and k["new_pid"] != k["pid"], explain(result)
+        assert k["restart_count_after"] > k["restart_count_before"], explain(result)
+
+
+def test_the_ledger_check_is_not_vacuous(short_trial):
+    result, _ = short_trial
+    assert result["totals"]["trades"] >= 1, explain(result)
+    for trade in result["trades"]:
+        sources = trade["values"]["realized_pnl"]
+        assert set(sources) == {"state", "journal", "journal fills", "venue"}
+        assert len(set(sources.values())) == 1 and None not in sources.values()
+
+
+def test_report_and_equity_curve_are_written(short_trial):
+    result, work = short_trial
+    report = (work / "report.md").read_text()
+    assert "PASSED" in report and f"Seed **{SHORT.seed}**" in report and "mraster trial --short" in report
+    png = (work / "equity.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_no_process_of_the_trial_is_left_running(short_trial):
+    result, work = short_trial
+    assert result["leftover_processes"] == {}
+    ours = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "cwd")).resolve() == work.resolve():
+                    ours.append(int(entry.name))
+            except OSError:
+                continue
+    assert ours == []
