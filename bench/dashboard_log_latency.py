@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _dashboard_common import free_port, pct  # noqa: E402
+from dashboard.testing import stuck_log_client  # noqa: E402
 import websockets
 
 WRITER = r"""
@@ -63,19 +63,6 @@ def start_dashboard(workdir: Path, port: int) -> subprocess.Popen:
         time.sleep(0.1)
     proc.kill()
     raise SystemExit("the dashboard did not start")
-
-
-def stuck_client(port: int) -> socket.socket:
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(("127.0.0.1", port))
-    s.sendall(f"GET /ws/logs?backlog=0 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-              "Sec-WebSocket-Version: 13\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(1)
-    return s
 
 
 async def measure(port: int, log_dir: Path, rate: float, seconds: float) -> dict:
@@ -139,7 +126,7 @@ def main() -> None:
         try:
             base = asyncio.run(measure(port, workdir / "logs", args.rate, args.seconds))
             report(f"1. one reading client, {args.rate:.0f} lines/s for {args.seconds:g} s", base)
-            stuck = stuck_client(port)
+            stuck = stuck_log_client(port)
             try:
                 slow = asyncio.run(measure(port, workdir / "logs", args.rate, args.seconds))
             finally:

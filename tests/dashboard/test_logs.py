@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 
 import pytest
@@ -12,6 +11,7 @@ from websockets.sync.client import connect
 
 from dashboard.services.loghub import LogFilter, LogHub, Subscription, parse_line
 from dashboard.services.tail import FileTailer
+from dashboard.testing import stuck_log_client
 
 from .conftest import wait_for
 
@@ -154,25 +154,10 @@ def test_ws_rejects_a_bad_filter(workspace, serve):
         connect(server.ws_url + "/ws/logs?level=LOUD", open_timeout=10)
 
 
-def stuck_client(port: int) -> socket.socket:
-    """A WebSocket client that completes the handshake and then never reads (tiny receive buffer)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(("127.0.0.1", port))
-    s.sendall(f"GET /ws/logs?backlog=0 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-              "Sec-WebSocket-Version: 13\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return s
-
-
 def test_a_stuck_client_loses_old_lines_and_slows_nobody(workspace, serve, client_for):
     server = serve(log_poll_interval=0.01)
     api = client_for(server)
-    stuck = stuck_client(server.port)
+    stuck = stuck_log_client(server.port)
     try:
         wait_for(lambda: len(api.get("/api/logs/stats").json()["clients"]) == 1, what="stuck client subscribed")
         log = workspace.log_dir / "bot.jsonl"
