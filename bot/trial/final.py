@@ -22,7 +22,7 @@ from .clients import DashboardClient, VenueAdmin
 from .monitor import Monitor
 
 PAGE = 1000
-SCANNED_FILES = ("aster_state.json", "dashboard_config.json", "dashboard_audit.jsonl")
+SCANNED_FILES = ("aster_state.json", "dashboard_config.json", "dashboard_audit.jsonl", "dashboard.out")
 
 
 @dataclass

@@ -91,9 +91,12 @@ class EntryHunter(threading.Thread):
 
     def _kill(self, rec: dict) -> None:
         pid = self.pid_of()
+        if pid <= 0:            # never os.kill(0): that would signal the trial's own process group
+            self.error = "the bot's pid file was missing or not a process of this trial"
+            return
         try:
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):
             self.error = f"pid {pid} was already gone"
             return
         self.result = EntryKill(pid, time.time(), str(rec.get("trade_id", "")), str(rec.get("symbol", "")),

@@ -82,6 +82,7 @@ class Monitor:
         self.kills: list[KillRecord] = []
         self.config = ConfigWatch()
         self.errors: list[str] = []
+        self.observe_errors: list[str] = []
         self._stop = asyncio.Event()
 
     # ------------------------------------------------------------------ loops
@@ -118,7 +119,12 @@ class Monitor:
         if self.latest_wall:
             self.longest_poll_gap_s = max(self.longest_poll_gap_s, wall - self.latest_wall)
         self.venue_polls += 1
-        self.observe(snap, wall)
+        try:
+            self.observe(snap, wall)
+        except Exception as exc:   # a snapshot the checks cannot read is a check not made: it fails the run
+            if len(self.observe_errors) < 200:
+                self.observe_errors.append(f"{type(exc).__name__}: {exc}")
+            raise
 
     def observe(self, snap: dict[str, Any], wall: float) -> None:
         venue_ms = int(snap["venue"]["venue_time"])
@@ -132,6 +138,10 @@ class Monitor:
         if account and (not self.equity or wall - self.equity[-1][1] >= 1.0):
             self.equity.append((venue_ms, wall, float(Decimal(account["margin_balance"]))))
         self.latest, self.latest_wall = snap, wall
+
+    def observed_venue_ms(self) -> int:
+        """Venue time of the last snapshot (0 before the first)."""
+        return int(self.latest["venue"]["venue_time"]) if self.latest else 0
 
     def venue_ms(self) -> int:
         """Venue time now, extrapolated from the last snapshot."""

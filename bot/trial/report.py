@@ -40,6 +40,8 @@ def render(result: dict[str, Any], png_name: str | None = "equity.png") -> str:
             f"{(result.get('market_ms') or 0) / 3_600_000:.2f} h."]
     if result.get("error"):
         out += ["", f"**The run stopped early:** `{result['error']}`"]
+    if result.get("end_problems"):
+        out += ["", "**The run ended in a state that fails it:**", ""] + [f"- {e}" for e in result["end_problems"]]
     if not result.get("plan_fulfilled", True):
         out += ["", "**Not every planned fault could be carried out** (see the plan table)."]
     out += ["", "## Invariants", ""]

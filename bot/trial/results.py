@@ -46,8 +46,8 @@ def stop_honoured_invariant(trades: Iterable[Any], max_loss_r: float) -> dict[st
            or (t.r_multiple is not None and t.r_multiple < -max_loss_r)]
     worst = min((t.r_multiple for t in closed if t.r_multiple is not None), default=None)
     return invariant(STOP_HONOURED, len(bad),
-                     [f"{t.trade_id}: {t.exit_reason} at {t.exit_price}, PnL {t.realized_pnl}, R {t.r_multiple:.2f}"
-                      for t in bad], worst_r=None if worst is None else round(worst, 3), max_loss_r=max_loss_r)
+                     [f"{t.trade_id}: {t.exit_reason} at {t.exit_price}, PnL {t.realized_pnl}, R "
+                      + ("unknown" if t.r_multiple is None else f"{t.r_multiple:.2f}") for t in bad], worst_r=None if worst is None else round(worst, 3), max_loss_r=max_loss_r)
 
 
 def duplicates_invariant(monitor: Monitor, duplicate_entries: list[str]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 import traceback
 from dataclasses import asdict
@@ -34,8 +35,8 @@ START_TIMEOUT_S = 90.0
 async def run_trial(params: TrialParams, out_dir: Path, command: str = "",
                     say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the trial in `out_dir` (created); returns the result (also written as result.json)."""
-    work = create(out_dir, params)
     schedule = build_schedule(params.faults, params.wall_duration_s, params.warmup_s, params.tail_s, params.seed)
+    work = create(out_dir, params)      # after the schedule: bad parameters leave no work directory behind
     (work.path / "schedule.json").write_text(json.dumps([asdict(e) for e in schedule], indent=1, default=str))
     say(f"trial {params.name}: seed {params.seed}, {params.market_hours:g} market hours at {params.speed:g}x "
         f"(~{params.wall_duration_s:.0f} s), {len(params.symbols)} symbols, {len(schedule)} faults; in {work.path}")
@@ -49,10 +50,12 @@ async def run_trial(params: TrialParams, out_dir: Path, command: str = "",
     monitor = Monitor(work, params, dashboard, venue)
     task: asyncio.Task | None = None
     executor: FaultExecutor | None = None
+    _stop_on_sigterm(asyncio.current_task())
     try:
         await wait_for("the dashboard", dashboard.processes, START_TIMEOUT_S, alive=lambda: dash.poll() is None)
         await wait_for("the paper exchange", venue.info, START_TIMEOUT_S)
         task = asyncio.create_task(monitor.run())
+        await wait_for("the first venue snapshot", lambda: monitor.latest is not None, START_TIMEOUT_S)
         await dashboard.act("guard", "start")
         await wait_for("the guard", lambda: _guard_reports(monitor), START_TIMEOUT_S)
         executor = FaultExecutor(work, params, monitor, dashboard, venue, lambda: dashboard.act("bot", "start"))
@@ -63,7 +66,7 @@ async def run_trial(params: TrialParams, out_dir: Path, command: str = "",
         say(f"trading started at venue time {venue_t0}; dashboard {work.dashboard_url}")
         records = await executor.run(schedule, lambda r: say(
             f"  fault {r.index:2d} at {r.started_s:7.1f} s {r.kind}: {r.outcome}"))
-        while monitor.venue_ms() - venue_t0 < params.market_ms:
+        while monitor.observed_venue_ms() - venue_t0 < params.market_ms:
             await asyncio.sleep(0.5)
         result["faults"] = [asdict(r) for r in records]
         result.update(await _finish(work, params, monitor, dashboard, venue, task, venue_t0))
@@ -87,6 +90,17 @@ async def run_trial(params: TrialParams, out_dir: Path, command: str = "",
     return result
 
 
+def _stop_on_sigterm(main: asyncio.Task | None) -> None:
+    """A SIGTERM (a cancelled CI job, `kill`) cancels the run, so the `finally` still stops every process
+    of the trial instead of leaving dashboard, paper exchange, bot and guard running."""
+    if main is None:
+        return
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+    except (NotImplementedError, RuntimeError, ValueError):   # not the main thread, or no signals here
+        pass
+
+
 def _guard_reports(monitor: Monitor) -> bool:
     pid, beat = monitor.guard_heartbeat
     st = monitor.statuses.get("guard", {})
@@ -95,7 +109,7 @@ def _guard_reports(monitor: Monitor) -> bool:
 
 async def _finish(work: WorkDir, params: TrialParams, monitor: Monitor, dashboard: DashboardClient,
                   venue: VenueAdmin, task: asyncio.Task, venue_t0: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"market_ms": monitor.venue_ms() - venue_t0}
+    out: dict[str, Any] = {"market_ms": monitor.observed_venue_ms() - venue_t0}   # as the venue reported it
     await venue.clear_faults()
     out["not_recovered_at_end"] = await monitor.wait_healthy(params.recovery_timeout_s)
     out["frozen_symbols"] = await final.freeze_market(venue)
@@ -172,8 +186,28 @@ def _verdict(result: dict[str, Any], work: WorkDir, monitor: Monitor, scanner: L
     result["kills"] = [res.kill_json(k) for k in monitor.kills]
     result["plan"] = plan_fulfilment(result.get("faults", []), params)
     result["violations"] = sum(i["violations"] for i in invariants)
-    result["passed"] = result["violations"] == 0 and "error" not in result
+    result["end_problems"] = end_problems(result, monitor)
+    result["passed"] = result["violations"] == 0 and "error" not in result and not result["end_problems"]
     result["plan_fulfilled"] = all(p["done"] >= p["planned"] for p in result["plan"].values())
+
+
+def end_problems(result: dict[str, Any], monitor: Monitor) -> list[str]:
+    """How the run ended, beyond the invariants: a run that ends broken, idle or unobserved proves less
+    than its zero counts suggest, so each of these fails it."""
+    if "error" in result:
+        return []       # already failed, with its reason
+    out = [f"not back to normal at the end: {p}" for p in result.get("not_recovered_at_end", [])]
+    if result.get("bot_reconciled_after_freeze") is False:
+        out.append("the bot did not complete two cycles after the market was frozen")
+    out += [f"{name} exited with code {code} when stopped" for name, code in result.get("exit_codes", {}).items()
+            if code != 0]
+    out += [f"left running: {name} pid {pid}" for name, pid in result.get("leftover_processes", {}).items()]
+    if not result.get("totals", {}).get("trades"):
+        out.append("no closed trade: the ledger check had nothing to compare")
+    if monitor.venue_polls == 0:
+        out.append("the monitor never read the venue")
+    out += [f"the monitor could not check a snapshot: {e}" for e in monitor.observe_errors[:5]]
+    return out
 
 
 def _record(data: dict[str, Any]) -> FaultRecord:

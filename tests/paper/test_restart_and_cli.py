@@ -102,3 +102,15 @@ def test_harness_reports_a_child_that_cannot_start(tmp_path):
     with pytest.raises(PaperExchangeError) as e:
         px.start()
     assert "exited with code 2" in str(e.value)
+
+
+def test_a_restart_without_a_held_symbol_is_refused_and_keeps_the_position(tmp_path):
+    with PaperExchange(tmp_path, symbols=("BTCUSDT", "ETHUSDT"), seed=5) as px:
+        a = Api(px.url)
+        a.ok("POST", "/fapi/v1/order", symbol="ETHUSDT", side="BUY", type="MARKET", quantity="0.100")
+    narrower = PaperExchange(tmp_path, symbols=("BTCUSDT",), seed=5)
+    with pytest.raises(PaperExchangeError) as e:
+        narrower.start()
+    assert "exited with code 2" in str(e.value) and "ETHUSDT" in str(e.value) and "--reset" in str(e.value)
+    with PaperExchange(tmp_path, symbols=("BTCUSDT", "ETHUSDT"), seed=5) as px:    # nothing was dropped
+        assert Api(px.url).ok("GET", "/fapi/v3/positionRisk")[0]["positionAmt"] == "0.100"

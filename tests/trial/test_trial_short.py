@@ -24,6 +24,7 @@ def test_the_trial_ran_to_its_end(short_trial):
     assert "error" not in result, explain(result)
     assert result["market_ms"] >= SHORT.market_ms, explain(result)
     assert result["exit_codes"] == {"bot": 0, "guard": 0}, explain(result)   # stopped cleanly at the end
+    assert result["end_problems"] == [] and result["passed"], explain(result)
 
 
 @pytest.mark.parametrize("name", ORDER)
@@ -37,6 +38,7 @@ def test_every_planned_fault_was_carried_out(short_trial):
     result, _ = short_trial
     faults = {f["kind"]: f for f in result["faults"]}
     assert all(f["done"] for f in result["faults"]), explain(result)
+    assert result["plan_fulfilled"], explain(result)           # every kind as often as planned, entry kill landed
     entry = faults["bot_entry_kill"]["details"]
     assert entry["attempts"], explain(result)                 # the bot was SIGKILLed at an entry fill
     assert faults["venue_cancel"]["details"]["stop"], explain(result)   # ... and the venue cancelled a stop

@@ -83,6 +83,7 @@ def _bind(host: str, port: int) -> socket.socket:
 async def serve(config: PaperConfig) -> int:
     import uvicorn
 
+    from .engine.errors import PaperStateError
     from .feeds.select import FeedError, choose_feed
 
     try:
@@ -102,7 +103,14 @@ async def serve(config: PaperConfig) -> int:
         print(f"mraster paper-exchange: {msg}", file=sys.stderr)
         return 1
     host, port = sock.getsockname()[:2]
-    app, venue = build_app(config, feed)
+    try:
+        app, venue = build_app(config, feed)
+    except PaperStateError as exc:
+        sock.close()
+        await feed.close()
+        log.error("paper.state_refused", str(exc))
+        print(f"mraster paper-exchange: {exc}", file=sys.stderr)
+        return 2
     await venue.start()
     url = f"http://{config.host}:{port}"
     log.info("paper.feed", f"market feed: {feed.describe().get('name')} ({why})", feed=feed.describe(), reason=why,

@@ -6,6 +6,7 @@ user-stream events are published, before the HTTP answer goes out.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -56,8 +57,17 @@ class Venue:
         self.engine = Engine(self.specs, maker_fee=config.maker_fee, taker_fee=config.taker_fee,
                              start_balance=config.balance, next_order_id=max(1_000_001, orders + 1),
                              next_trade_id=max(1, trades + 1), next_tran_id=max(1, trans + 1))
-        self.engine.restore(self.store.load_accounts(), self.store.load_open_orders())
+        try:
+            self.engine.restore(self.store.load_accounts(), self.store.load_open_orders())
+        except Exception:
+            self.store.close()
+            raise
         self.same_feed = self.store.get_meta("feed") == self.feed_identity()
+        if self.same_feed:
+            seeded = self.engine.seed_marks(self._saved_marks())
+            if seeded:
+                log.info("paper.marks_restored", f"last marks restored for {len(seeded)} held symbol(s) until the "
+                         "first quotes", symbols=seeded)
         self.clock = self._make_clock()
         self.holds: dict[str, Hold] = {}
         self.seq: dict[str, int] = {}                    # book update ids, per symbol
@@ -123,8 +133,18 @@ class Venue:
         self.store.close()
 
     def _clock_meta(self) -> dict[str, Any]:
+        """What must survive a restart (saved every few seconds, so even a SIGKILL loses little): the clock,
+        funding progress, and the last marks, which value held positions until the first quotes arrive."""
         return {"clock_venue_ms": self.now(), "clock_advanced_ms": self.clock.advanced_ms,
-                "funding_until": self.funding_done}
+                "funding_until": self.funding_done, "marks": json.dumps(self.engine.priced_marks())}
+
+    def _saved_marks(self) -> dict[str, int]:
+        try:
+            data = json.loads(self.store.get_meta("marks") or "{}")
+            return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        except (ValueError, TypeError) as exc:   # a damaged entry only costs the head start it gives
+            log.warning("paper.marks_unreadable", f"saved marks unreadable, ignored: {exc}")
+            return {}
 
     async def _run(self) -> None:
         saved = time.monotonic()

@@ -17,6 +17,7 @@ from decimal import Decimal
 from .accounts import AccountOpsMixin
 from .ledger import LedgerMixin
 from .market import MarketFlowMixin, MarketState
+from .errors import PaperStateError
 from .model import EAccount, EOrder, Event, Fill, Income
 from .orders import OrderFlowMixin
 from .risk import AccountRisk, RiskWatchMixin
@@ -80,14 +81,25 @@ class Engine(OrderFlowMixin, MarketFlowMixin, RiskWatchMixin, LedgerMixin, Accou
         return self.markets[symbol].mark()
 
     def restore(self, accounts: list[EAccount], open_orders: list[EOrder]) -> None:
-        """Load persisted accounts and open orders (after a restart) and re-arm the orders."""
+        """Load persisted accounts and open orders (after a restart) and re-arm the orders. Positions or
+        orders on symbols this market does not list are refused (never dropped): they could be neither
+        priced, protected nor closed."""
+        unlisted = sorted({f"{a.key[:8]}...: position in {p.symbol}" for a in accounts for p in a.positions.values()
+                           if p.amount != 0 and p.symbol not in self.markets}
+                          | {f"order {o.order_id} ({o.client_order_id}) on {o.symbol}" for o in open_orders
+                             if o.symbol not in self.markets})
+        if unlisted:
+            raise PaperStateError("the saved paper accounts hold symbols this feed does not list: "
+                                  + "; ".join(unlisted[:10]) + ("; ..." if len(unlisted) > 10 else "")
+                                  + ". Add the symbols back (ASTER_PAPER_SYMBOLS or the replay files), "
+                                    "or start over with --reset.")
         for acct in accounts:
             acct.open_orders = {}
             acct.client_ids = {}
             self.accounts[acct.key] = acct
         for order in open_orders:
             acct = self.accounts.get(order.account)
-            if acct is None or order.symbol not in self.specs:
+            if acct is None:
                 continue
             acct.open_orders[order.order_id] = order
             acct.client_ids[(order.symbol, order.client_order_id)] = order.order_id
@@ -104,6 +116,21 @@ class Engine(OrderFlowMixin, MarketFlowMixin, RiskWatchMixin, LedgerMixin, Accou
                     self.markets[pos.symbol].holders.add(acct.key)
         self.dirty_orders.clear()
         self.dirty_accounts.clear()
+
+    def seed_marks(self, marks: dict[str, int]) -> list[str]:
+        """Before the first quote after a restart: give each held symbol the mark (ticks) it had when the
+        exchange stopped, so no margin figure values a position at price 0. Returns the symbols seeded."""
+        seeded = []
+        for symbol, mark_t in marks.items():
+            m = self.markets.get(symbol)
+            if m is not None and m.mark_t <= 0 < mark_t and m.holders:
+                m.mark_t = mark_t
+                seeded.append(symbol)
+        return seeded
+
+    def priced_marks(self) -> dict[str, int]:
+        """The mark (ticks) of every symbol that has one, to persist."""
+        return {s: m.mark_t for s, m in self.markets.items() if m.mark_t > 0}
 
     def drain(self) -> Outbox:
         """Everything that happened since the last drain, for publishing and persisting."""

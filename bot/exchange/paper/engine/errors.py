@@ -35,3 +35,8 @@ def no_such_order() -> VenueError:
 
 def unknown_order() -> VenueError:
     return VenueError(-2011, "Unknown order sent.")
+
+
+class PaperStateError(ValueError):
+    """The saved paper state cannot be served by this market (e.g. a position on a symbol the feed does
+    not list); the exchange refuses to start rather than drop it."""

@@ -13,7 +13,8 @@ leverage, margin type) drops its cached figures.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import TYPE_CHECKING, Callable
 
 from .margin import account_view, cross_breach, isolated_breach
 from .model import EAccount, MarginCallEvent
@@ -74,11 +75,6 @@ class RiskWatchMixin:
             acct = self.accounts.get(key)
             if acct is None:
                 continue
-            if any(p.amount != 0 and p.symbol in self.markets and self.markets[p.symbol].mark_t <= 0
-                   for p in acct.positions.values()):
-                # a held symbol has no price yet (the first quotes after a restart arrive one symbol at a
-                # time): a missing mark is not a mark of 0, so no account is judged until all are priced
-                continue
             r = self.risk.get(key)
             if r is None or r.version != acct.version or not self._refresh(r):
                 self._exact_check(acct, now)
@@ -116,7 +112,7 @@ class RiskWatchMixin:
 
     def _exact_check(self: "Engine", acct: EAccount, now: int) -> None:
         """The Decimal margin check (liquidates on a breach) and fresh figures for the fast path."""
-        view = account_view(acct, self.specs, self._mark_of, with_orders=False)
+        view = account_view(acct, self.specs, self._judging_marks(acct), with_orders=False)
         doomed = [r.pos for r in view.positions if isolated_breach(r)]
         if cross_breach(view):
             doomed += [r.pos for r in view.positions if not r.isolated]
@@ -144,6 +140,17 @@ class RiskWatchMixin:
             for symbol in risk.base_marks:
                 risk.bands[symbol] = (self.markets[symbol].mark_t, self.markets[symbol].mark_t)
                 self.markets[symbol].safe = None
+
+    def _judging_marks(self: "Engine", acct: EAccount) -> Callable[[str], Decimal]:
+        """The marks an account is judged by. A held symbol with no price yet (its first quote after a
+        restart with no saved mark has not come) counts at the position's entry price: a missing mark is not
+        a mark of 0, and the account's priced positions are still judged. Its band stays empty, so its first
+        quote brings a fresh exact check at the real price."""
+        unpriced = {p.symbol: p.entry_price for p in acct.positions.values()
+                    if p.amount != 0 and self.markets[p.symbol].mark_t <= 0}
+        if not unpriced:
+            return self._mark_of
+        return lambda symbol: unpriced[symbol] if symbol in unpriced else self._mark_of(symbol)
 
     def _margin_call(self: "Engine", acct: EAccount, view, now: int) -> None:
         """MARGIN_CALL once when the margin ratio enters the warning zone (again after it left it)."""
