@@ -65,6 +65,9 @@ def run(loaded: Any, args: argparse.Namespace) -> int:
     except (ValueError, FileExistsError) as exc:
         print(f"mraster trial: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except asyncio.CancelledError:          # SIGTERM: the run's own cleanup has stopped every process
+        print(f"mraster trial: stopped by SIGTERM; every process of the trial was stopped ({out})", file=sys.stderr)
+        return 128 + 15
     for inv in result["invariants"]:
         print(f"{inv['violations']:4d}  {inv['title']}")
     print(f"report: {Path(result['work_dir']) / 'report.md'}")

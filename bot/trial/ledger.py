@@ -208,12 +208,22 @@ def reconcile_ledger(closed: Iterable[Trade], open_trades: Iterable[Trade],
             if id(lc) in claimed:
                 problems.append(f"{trade.trade_id} and {claimed[id(lc)]} claim the same venue position")
             claimed[id(lc)] = trade.trade_id
+    known = {t.trade_id for t in closed}
     for trade in open_trades:
+        known.add(trade.trade_id)
         lc = match(trade, cycles, entry_ids)
         if lc is not None:
             claimed[id(lc)] = trade.trade_id
             if lc.closed:
                 problems.append(f"{trade.trade_id} is open in the state, but its position is closed on the venue")
+        elif trade.entry_qty:
+            problems.append(f"{trade.trade_id} is open in the state with a filled entry, but the venue never had "
+                            "its position")
+    # a row still 'pending' is an entry the bot meant to send when it was killed (journal first, then state):
+    # an intent, not a trade; a real position behind it would show up below as a venue position of no trade
+    problems += [f"{tid} is in the journal ({journal_rows[tid].get('status')}) but in neither the open nor the "
+                 "closed trades of the state file" for tid in sorted(set(journal_rows) - known)
+                 if journal_rows[tid].get("status") != "pending"]
     for lc in cycles:
         if lc.flipped:
             problems.append(f"{lc.symbol} position flipped by one fill at {lc.open_time}")

@@ -92,6 +92,23 @@ def test_venue_positions_nobody_accounts_for_and_stale_open_trades_are_problems(
     assert any("open in the state, but its position is closed" in p for p in stale.problems)
 
 
+def test_trades_missing_on_either_side_are_problems_but_an_unsent_pending_entry_is_not():
+    cycles = lifecycles(day())
+    closed = [trade("BTCUSDT.a", "BTCUSDT", 11, "10", "0.0840"),
+              trade("ETHUSDT.b", "ETHUSDT", 21, "-10", "0.084", side="SHORT")]
+    rows = {t.trade_id: {"status": "closed", "realized_pnl": str(t.realized_pnl), "fees": str(t.fees)} for t in closed}
+    fills = {t.trade_id: {"realized_pnl": t.realized_pnl, "fees": t.fees} for t in closed}
+    open_ = [trade("BTCUSDT.c", "BTCUSDT", 13, None, None, status="open")]
+    rows["SOLUSDT.killed"] = {"status": "pending"}          # journal written, bot killed before the state save
+    assert reconcile_ledger(closed, open_, rows, fills, cycles).problems == []
+    rows["SOLUSDT.lost"] = {"status": "closed"}
+    ghost = trade("XRPUSDT.g", "XRPUSDT", 99, None, None, status="open", entry_time=4_500)
+    result = reconcile_ledger(closed, open_ + [ghost], rows, fills, cycles)
+    assert sorted(result.problems) == [
+        "SOLUSDT.lost is in the journal (closed) but in neither the open nor the closed trades of the state file",
+        "XRPUSDT.g is open in the state with a filled entry, but the venue never had its position"]
+
+
 def test_a_dropped_entry_that_the_venue_filled_is_a_problem():
     cycles = lifecycles(day())
     dropped = trade("BTCUSDT.a", "BTCUSDT", 11, None, None, exit_reason="entry_not_filled")
