@@ -83,8 +83,8 @@ class Engine(OrderFlowMixin, MarketFlowMixin, RiskWatchMixin, LedgerMixin, Accou
     def restore(self, accounts: list[EAccount], open_orders: list[EOrder]) -> None:
         """Load persisted accounts and open orders (after a restart) and re-arm the orders. Positions or
         orders on symbols this market does not list are refused (never dropped): they could be neither
-        priced, protected nor closed."""
-        unlisted = sorted({f"{a.key[:8]}...: position in {p.symbol}" for a in accounts for p in a.positions.values()
+        priced, protected nor closed. (Accounts are named by their API key, so the message names no account.)"""
+        unlisted = sorted({f"a position in {p.symbol}" for a in accounts for p in a.positions.values()
                            if p.amount != 0 and p.symbol not in self.markets}
                           | {f"order {o.order_id} ({o.client_order_id}) on {o.symbol}" for o in open_orders
                              if o.symbol not in self.markets})
