@@ -53,13 +53,17 @@ def test_a_flip_closes_one_position_and_opens_the_next():
     assert cycles[0].flipped
 
 
-def test_everything_agrees_when_all_sources_sum_the_same_fills():
-    cycles = lifecycles(day())
+def agreeing_day():
+    """day() as every source records it: two closed trades and one open, journal rows and fill sums alike."""
     closed = [trade("BTCUSDT.a", "BTCUSDT", 11, "10", "0.0840"),
               trade("ETHUSDT.b", "ETHUSDT", 21, "-10", "0.084", side="SHORT")]
     rows = {t.trade_id: {"status": "closed", "realized_pnl": str(t.realized_pnl), "fees": str(t.fees)} for t in closed}
     fills = {t.trade_id: {"realized_pnl": t.realized_pnl, "fees": t.fees} for t in closed}
-    open_ = [trade("BTCUSDT.c", "BTCUSDT", 13, None, None, status="open")]
+    return lifecycles(day()), closed, [trade("BTCUSDT.c", "BTCUSDT", 13, None, None, status="open")], rows, fills
+
+
+def test_everything_agrees_when_all_sources_sum_the_same_fills():
+    cycles, closed, open_, rows, fills = agreeing_day()
     result = reconcile_ledger(closed, open_, rows, fills, cycles)
     assert result.violations == 0, [c.problems for c in result.checks] + result.problems
     assert [c.ok for c in result.checks] == [True, True]
@@ -93,12 +97,7 @@ def test_venue_positions_nobody_accounts_for_and_stale_open_trades_are_problems(
 
 
 def test_trades_missing_on_either_side_are_problems_but_an_unsent_pending_entry_is_not():
-    cycles = lifecycles(day())
-    closed = [trade("BTCUSDT.a", "BTCUSDT", 11, "10", "0.0840"),
-              trade("ETHUSDT.b", "ETHUSDT", 21, "-10", "0.084", side="SHORT")]
-    rows = {t.trade_id: {"status": "closed", "realized_pnl": str(t.realized_pnl), "fees": str(t.fees)} for t in closed}
-    fills = {t.trade_id: {"realized_pnl": t.realized_pnl, "fees": t.fees} for t in closed}
-    open_ = [trade("BTCUSDT.c", "BTCUSDT", 13, None, None, status="open")]
+    cycles, closed, open_, rows, fills = agreeing_day()
     rows["SOLUSDT.killed"] = {"status": "pending"}          # journal written, bot killed before the state save
     assert reconcile_ledger(closed, open_, rows, fills, cycles).problems == []
     rows["SOLUSDT.lost"] = {"status": "closed"}
