@@ -5,7 +5,14 @@ Every order carries a client order id. When a placement's outcome is unknown
 it, so before placing again we look the order up by that id:
 
     found          -> return it (it was placed; nothing is sent again)
-    -2013 unknown  -> place again, with the SAME client id
+    -2013 unknown  -> place again, with the SAME client id -- except an order that
+                      opens or adds to a position at once (MARKET, or LIMIT IOC/FOK,
+                      not reduce-only): the venue may still process the first send
+                      late, after the look-up said "unknown", and a second send would
+                      double the position. Such an order is never sent again here:
+                      `ExecutionUnknownError` goes to the caller, which keeps the trade
+                      pending and resolves it from the venue (reconciliation by client
+                      id; concluded "not taken" only once recvWindow has passed).
     look-up fails  -> wait (backoff) and look up again
 
 A `-4116` duplicate-client-id answer means an open order with this id already
@@ -82,6 +89,16 @@ def order_params(req: OrderRequest) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in params if v is not None]
 
 
+def never_resend(req: OrderRequest) -> bool:
+    """An order that takes liquidity at once and opens or adds to a position: one look-up answering
+    "unknown" is not proof that the venue did not (or will not) execute it."""
+    if req.reduce_only or req.close_position:
+        return False
+    if req.type is OrderType.MARKET:
+        return True
+    return req.type is OrderType.LIMIT and req.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)
+
+
 async def place_without_doubling(req: OrderRequest, *, send: Callable[[], Awaitable[Order]],
                                  lookup: Callable[[], Awaitable[Order]], retry: RetryPolicy, sleep: Sleep,
                                  rng: random.Random) -> Order:
@@ -93,7 +110,12 @@ async def place_without_doubling(req: OrderRequest, *, send: Callable[[], Awaita
         if uncertain:
             try:
                 found = await lookup()
-            except UnknownOrderError:
+            except UnknownOrderError as unknown:
+                if never_resend(req):
+                    last_error = unknown
+                    log.warning("order.unknown_not_resent", f"{cid} not found after an unclear answer; not sent "
+                                "again (the venue may still process it late)", symbol=req.symbol, client_id=cid)
+                    break
                 log.info("order.lookup_unknown", f"{cid} was not taken by the venue; placing it again with the same "
                          "client id", symbol=req.symbol, client_id=cid)
             except (RateLimitedError, BannedError):

@@ -5,14 +5,22 @@ SQLite in WAL mode with synchronous=FULL: a row is on disk before the state file
 are unique per (symbol, venue trade id) and funding per income key, so
 reconciliation may re-read the venue's history as often as it likes.
 The policy's `policy_events` table (ml_policy.eventlog) lives in the same file.
+
+A journal opened with `on_write_error` never raises on a failed write (disk full, read-only file):
+the error is handed to the callback (the bot refuses new entries and says why) and the write is
+skipped, so an order that protects a position is never held back by the disk; `on_write_ok` is
+called at the first successful write after a failure. Without the callbacks, writes raise.
+Trades are keyed by trade id; the bot gives every trade (adoptions too) its own id, so a row is
+never overwritten by another trade.
 """
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from ..domain.types import IncomeRecord, UserTrade
 from ..state.model import Trade
@@ -88,8 +96,34 @@ def _dump(obj: Any) -> str:
     return json.dumps(obj, default=str, sort_keys=True)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _write(fn: F) -> F:
+    """A journal write: with `on_write_error` set, a failure is reported and skipped (returns None)."""
+    @functools.wraps(fn)
+    def wrapper(self: "Journal", *args: Any, **kw: Any) -> Any:
+        try:
+            out = fn(self, *args, **kw)
+        except (sqlite3.Error, OSError) as exc:
+            if self.on_write_error is None:
+                raise
+            self.failing = True
+            self.on_write_error("journal", exc)
+            return None
+        if self.failing:
+            self.failing = False
+            if self.on_write_ok is not None:
+                self.on_write_ok("journal")
+        return out
+    return wrapper  # type: ignore[return-value]
+
+
 class Journal:
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, on_write_error: Callable[[str, BaseException], None] | None = None,
+                 on_write_ok: Callable[[str], None] | None = None):
+        self.on_write_error, self.on_write_ok = on_write_error, on_write_ok
+        self.failing = False
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0)
@@ -105,6 +139,7 @@ class Journal:
         self.conn.close()
 
     # ---------------------------------------------------------------- orders
+    @_write
     def order_sending(self, *, time_ms: int, trade_id: str, symbol: str, role: str, client_id: str, action: str,
                       request: dict[str, Any]) -> int:
         """Written before the request goes out, so a crash after the send leaves a trace."""
@@ -114,10 +149,17 @@ class Journal:
             (time_ms, trade_id, symbol, role, client_id, action, _dump(request)))
         return int(cur.lastrowid)
 
+    @_write
     def order_result(self, row_id: int, *, status: str, order_id: int | None = None,
                      result: dict[str, Any] | None = None, error: str | None = None) -> None:
         self.conn.execute("UPDATE orders SET status=?, order_id=?, result=?, error=? WHERE id=?",
                           (status, order_id, None if result is None else _dump(result), error, row_id))
+
+    def client_ids_of(self, trade_id: str, role: str) -> list[str]:
+        """Every client id the journal has sent (or tried to) for this trade and role."""
+        rows = self.conn.execute("SELECT DISTINCT client_id FROM orders WHERE trade_id=? AND role=? "
+                                 "AND action='place'", (trade_id, role)).fetchall()
+        return [r[0] for r in rows]
 
     def orders_for(self, trade_id: str) -> list[dict[str, Any]]:
         cur = self.conn.execute("SELECT * FROM orders WHERE trade_id=? ORDER BY id", (trade_id,))
@@ -125,6 +167,7 @@ class Journal:
         return [dict(zip(cols, row)) for row in cur.fetchall()]
 
     # ----------------------------------------------------------------- fills
+    @_write
     def record_fills(self, trade_id: str, fills: Iterable[UserTrade]) -> int:
         """Idempotent; returns how many fills were new."""
         before = self.conn.total_changes
@@ -145,6 +188,7 @@ class Journal:
     def funding_uid(rec: IncomeRecord) -> str:
         return rec.tran_id or f"{rec.symbol}:{rec.time}:{rec.income}"
 
+    @_write
     def record_funding(self, trade_id: str, records: Iterable[IncomeRecord]) -> int:
         before = self.conn.total_changes
         with self.conn:
@@ -158,6 +202,7 @@ class Journal:
         return sum((Decimal(r[0]) for r in rows), Decimal(0))
 
     # ---------------------------------------------------------------- trades
+    @_write
     def upsert_trade(self, t: Trade) -> None:
         def s(v: Any) -> str | None:
             return None if v is None else str(v)

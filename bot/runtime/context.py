@@ -5,6 +5,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..logs import get_logger
+
 from ..exchange.interface import Exchange
 from ..journal import Journal
 from ..state.model import BotState, Trade
@@ -15,6 +17,7 @@ from .policy_gate import PolicyGate
 
 EQUITY_CURVE_MAX = 2000
 NOTICES_MAX = 50
+log = get_logger("bot")
 
 
 @dataclass
@@ -28,14 +31,53 @@ class Runtime:
     settings: Any
     market: MarketData
     counters: dict[str, int] = field(default_factory=dict)
+    disk_errors: dict[str, str] = field(default_factory=dict)     # "state" / "journal" -> last write error
 
     def now_ms(self) -> int:
         return self.exchange.now_ms()
 
-    def save(self) -> None:
-        """Atomic write of the whole state (after any journal rows it references)."""
+    @property
+    def disk_problem(self) -> str:
+        """Why the state file or the journal cannot be written now ("" when both can). While set, no new
+        entry is sent; protection of what is held goes on."""
+        return "; ".join(f"{k}: {v}" for k, v in sorted(self.disk_errors.items()))
+
+    def disk_failed(self, what: str, exc: BaseException) -> None:
+        """A write of the state file or the journal failed (disk full, read-only, file too large)."""
+        text = f"{type(exc).__name__}: {exc}"
+        first = what not in self.disk_errors
+        self.disk_errors[what] = text
+        self.state.disk_problem = self.disk_problem
+        if first:
+            msg = (f"the {what} cannot be written ({text}); open positions stay protected, no new entries "
+                   "until it can be written again")
+            log.error("disk.unwritable", msg, what=what, error=text, activity=True)
+            self.notice("error", msg)
+
+    def disk_ok(self, what: str) -> None:
+        if self.disk_errors.pop(what, None) is not None:
+            self.state.disk_problem = self.disk_problem
+            msg = f"the {what} can be written again" + ("" if self.disk_errors else "; entries resume")
+            log.warning("disk.recovered", msg, what=what, activity=True)
+            self.notice("warning", msg)
+
+    def save(self) -> bool:
+        """Atomic write of the whole state (after any journal rows it references). A failed write (disk
+        full, permissions) is reported, never raised: the caller goes on protecting positions."""
         self.state.updated_ms = self.now_ms()
-        self.store.save(self.state)
+        try:
+            self.store.save(self.state)
+        except OSError as exc:
+            self.disk_failed("state file", exc)
+            return False
+        if "state file" in self.disk_errors:
+            self.disk_ok("state file")
+            try:                              # the recovery notice itself goes to disk
+                self.store.save(self.state)
+            except OSError as exc:
+                self.disk_failed("state file", exc)
+                return False
+        return True
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n

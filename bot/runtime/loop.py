@@ -120,7 +120,7 @@ class Bot:
     def _build(self) -> Runtime:
         s = self.settings
         exchange = self.exchange_factory(s)
-        journal = Journal(s.journal_file)
+        journal = Journal(s.journal_file, on_write_error=self._disk_failed, on_write_ok=self._disk_ok)
         policy = PolicyGate(s, s.state_file)
         policy.ensure_schema(journal.conn)
         store = StateStore(s.state_file)
@@ -128,13 +128,24 @@ class Bot:
         if corrupt is not None:
             log.error("state.corrupt", f"{corrupt}; rebuilding the state from the venue", activity=True,
                       quarantined=str(corrupt.quarantined))
-        orders = OrderExecutor(exchange, journal, lambda: self.rt.settings.working_type if self.rt else s.working_type)
+        orders = OrderExecutor(exchange, journal, lambda: self.rt.settings.working_type if self.rt else s.working_type,
+                               on_disk_error=self._disk_failed)
         rt = Runtime(exchange, journal, orders, policy, store, state, s, MarketData(exchange))
         if corrupt is not None:
             rt.notice("error", f"state file was unreadable and was moved to {corrupt.quarantined}")
         state.pid = os.getpid()
         state.mode = "paper" if s.paper else "live"
         return rt
+
+    def _disk_failed(self, what: str, exc: BaseException) -> None:
+        if self.rt is not None:
+            self.rt.disk_failed(what, exc)
+        else:
+            log.error("disk.unwritable", f"the {what} cannot be written: {exc}", activity=True)
+
+    def _disk_ok(self, what: str) -> None:
+        if self.rt is not None:
+            self.rt.disk_ok(what)
 
     async def _paper_info(self) -> None:
         """The paper exchange's feed and clock, for the state file (at most once a minute)."""

@@ -2,7 +2,15 @@
 
 Executes the pure plan of reconcile_plan.py: closes trades whose position is gone (with the
 reason, PnL, fees and funding read from the venue, journalled, and credited to the policy),
-resolves pending entries by client id, adopts unknown positions and protects them.
+resolves pending entries by client id, adopts unknown positions and protects them, and retries the
+market close of trades whose close failed (they stay open until the venue shows them flat).
+
+A pending entry is never sent again. It is resolved from the venue only: found by client id and
+final -> filled (protected) or dropped; found and still open (accepted, not filled) -> followed,
+cancelled once it is older than the patience window; not found -> kept pending until the window has
+passed in both venue and wall time, because a venue may process a send late (after a look-up said
+"unknown"); a position that appears meanwhile is this entry's fill. The window is the recvWindow
+(ASTER_RECV_WINDOW) plus a margin: a request older than that is refused by the venue.
 """
 from __future__ import annotations
 
@@ -20,12 +28,13 @@ from ..logs import get_logger
 from ..state.model import Trade
 from .context import Runtime
 from .orders import trade_entry_side
-from .reconcile_plan import Adopt, Keep, Protect, ResolvePending, TradeGone, plan_reconcile
+from .reconcile_plan import Adopt, CloseAgain, Keep, Protect, ResolvePending, TradeGone, plan_reconcile
 from .closing import finalise
 from .trading import drop_pending, on_entry_filled
 
 log = get_logger("bot.reconcile")
 AtrSource = Callable[[str], Awaitable[float | None]]
+PENDING_MARGIN_MS = 5_000           # beyond the recvWindow before a pending entry is judged
 
 
 @dataclass
@@ -60,8 +69,19 @@ async def reconcile(rt: Runtime, rules: dict[str, SymbolRules], atr_of: AtrSourc
                          symbol=t.symbol, trade_id=t.trade_id, qty=action.position.qty)
                 t.qty = action.position.qty
                 t.updated_ms = rt.now_ms()
-            elif isinstance(action, Protect):
+            elif isinstance(action, CloseAgain):
                 t = rt.state.open_trades[action.trade_id]
+                log.warning("close.retry", f"{t.symbol}: retrying the market close ({action.why})", symbol=t.symbol,
+                            trade_id=t.trade_id, activity=True)
+                if await rt.orders.close_now_or_warn(t, action.why):
+                    await finalise(rt, t, "closed after a retried market close")
+                    report.closed.append(action.trade_id)
+                else:
+                    rt.journal.upsert_trade(t)
+            elif isinstance(action, Protect):
+                t = rt.state.open_trades.get(action.trade_id)
+                if t is None:                       # closed by a CloseAgain of this pass
+                    continue
                 await protect(rt, t, action.missing, marks.get(t.symbol), rules, atr_of)
                 report.protected.append(action.trade_id)
             elif isinstance(action, Adopt):
@@ -87,9 +107,23 @@ async def resolve_pending(rt: Runtime, trade: Trade, position: Position | None,
         except UnknownOrderError:
             order = None
     if order is not None and order.is_open:
-        await rt.exchange.cancel_order(trade.symbol, client_order_id=cid)
-        log.warning("entry.cancelled", f"{trade.symbol}: stale entry order cancelled", symbol=trade.symbol,
-                    client_id=cid)
+        if not pending_window_over(rt, trade):
+            log.info("entry.following", f"{trade.symbol}: entry {cid} accepted ({order.status.value}), not final "
+                     "yet; followed", symbol=trade.symbol, trade_id=trade.trade_id, client_id=cid)
+            return
+        try:
+            order = await rt.exchange.cancel_order(trade.symbol, client_order_id=cid)
+            log.warning("entry.cancelled", f"{trade.symbol}: entry {cid} still not final after the patience "
+                        f"window; cancelled ({order.executed_qty} filled)", symbol=trade.symbol, client_id=cid,
+                        activity=True)
+        except UnknownOrderError:       # it became final meanwhile
+            order = await rt.exchange.get_order(trade.symbol, client_order_id=cid)
+        position = next((p for p in await rt.exchange.positions(trade.symbol)
+                         if p.position_side.value == trade.position_side and not p.is_flat), None)
+    if order is None and position is None and not pending_window_over(rt, trade):
+        log.info("entry.unknown_waiting", f"{trade.symbol}: entry {cid} not found yet; the venue may still "
+                 "process it, so it is neither sent again nor dropped before the recvWindow has passed",
+                 symbol=trade.symbol, trade_id=trade.trade_id, client_id=cid)
         return
     filled = order is not None and order.executed_qty > 0
     if position is not None and (filled or order is None):
@@ -109,6 +143,14 @@ async def resolve_pending(rt: Runtime, trade: Trade, position: Position | None,
         drop_pending(rt, trade, "entry_not_filled" if order is not None else "entry_unknown")
 
 
+def pending_window_over(rt: Runtime, trade: Trade) -> bool:
+    """True once the entry was sent longer ago than recvWindow + a margin, in venue AND wall time."""
+    window = int(getattr(rt.settings, "recv_window", 10_000) or 10_000) + PENDING_MARGIN_MS
+    venue_age = rt.now_ms() - trade.entry_time_ms
+    wall_age = rt.wall_ms() - trade.entry_sent_wall_ms if trade.entry_sent_wall_ms else venue_age
+    return venue_age > window and wall_age > window
+
+
 def _stub_order(trade: Trade, position: Position) -> Order:
     return Order(symbol=trade.symbol, order_id=0, client_order_id=trade.client_ids.get(Role.ENTRY.value, ""),
                  side=position.side, type=OrderType.MARKET, status=OrderStatus.FILLED, orig_qty=position.qty,
@@ -123,7 +165,7 @@ async def protect(rt: Runtime, trade: Trade, missing: tuple[Role, ...], mark: De
     log.warning("bracket.missing", f"{trade.symbol}: {'/'.join(r.name for r in missing)} missing on the venue; "
                 "placing it", symbol=trade.symbol, trade_id=trade.trade_id, roles=[r.value for r in missing])
     rt.save()
-    await rt.orders.place_brackets(trade, missing, price_now=mark if mark else None)
+    await rt.orders.place_brackets(trade, missing, price_now=mark if mark else None, again=True)
     rt.journal.upsert_trade(trade)
 
 
@@ -140,9 +182,24 @@ async def _levels_from_atr(rt: Runtime, trade: Trade, rules: dict[str, SymbolRul
     trade.risk_per_unit = trade.risk_per_unit or abs(trade.entry_price - trade.stop_price)
 
 
+def new_adopted_id(rt: Runtime, pos: Position) -> str:
+    """A trade id no earlier trade (open, closed or journalled) carried: adoptions never share a row."""
+    at = rt.now_ms()
+    while True:
+        tid = trade_id_for_adopted(pos.symbol, pos.position_side.value, at)
+        known = tid in rt.state.open_trades or any(t.trade_id == tid for t in rt.state.closed_trades)
+        try:
+            known = known or rt.journal.trade_row(tid) is not None
+        except Exception:  # noqa: BLE001 - an unreadable journal must not stop an adoption
+            pass
+        if not known:
+            return tid
+        at += 1000
+
+
 async def adopt(rt: Runtime, action: Adopt, rules: dict[str, SymbolRules], atr_of: AtrSource) -> str | None:
     pos = action.position
-    tid = trade_id_for_adopted(pos.symbol, pos.position_side.value)
+    tid = new_adopted_id(rt, pos)
     trade = Trade(trade_id=tid, symbol=pos.symbol, side="LONG" if pos.is_long else "SHORT", status="open",
                   position_side=pos.position_side.value, qty=pos.qty, entry_qty=pos.qty,
                   entry_price=pos.entry_price, entry_time_ms=rt.now_ms(), adopted=True, leverage=pos.leverage,

@@ -6,6 +6,8 @@ The venue is the truth:
 - a position no trade knows                   -> Adopt (protect it with brackets from ATR)
 - a position on the other side than its trade -> TradeGone for the old trade, then Adopt the new one
 - an open trade with its position             -> Keep (qty synced), plus Protect if a bracket is missing
+- an open trade whose market close failed     -> Keep, CloseAgain (retried every cycle until flat), and
+  (close_requested) with its position            Protect if the stop is missing meanwhile
 """
 from __future__ import annotations
 
@@ -33,6 +35,13 @@ class Protect:
 
 
 @dataclass(frozen=True, slots=True)
+class CloseAgain:
+    trade_id: str
+    position: Position
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class TradeGone:
     trade_id: str
     why: str = "no position on the venue"
@@ -51,7 +60,7 @@ class Adopt:
     existing_take_profit: Order | None = None
 
 
-Action = Keep | Protect | TradeGone | ResolvePending | Adopt
+Action = Keep | Protect | CloseAgain | TradeGone | ResolvePending | Adopt
 
 
 @dataclass(slots=True)
@@ -114,6 +123,8 @@ def plan_reconcile(trades: Mapping[str, Trade], positions: Iterable[Position], o
             continue
         claimed.add(key)
         plan.actions.append(Keep(tid, pos, qty_changed=(t.qty is None or t.qty != pos.qty)))
+        if t.close_requested:
+            plan.actions.append(CloseAgain(tid, pos, t.close_requested))
         stops, tps = protective_orders(t.symbol, pos.side, t.position_side, orders)
         missing = tuple(r for r, have in ((Role.STOP, stops), (Role.TAKE_PROFIT, tps)) if not have)
         if missing:

@@ -3,6 +3,11 @@
 entry:  leverage/margin type set once per symbol -> pending trade written (journal, then state)
         -> entry sent -> fill: levels from the AVERAGE fill price written to state -> stop, then
         take-profit placed -> entry fills journalled -> policy told.
+        No entry is sent while the state file or journal cannot be written (rt.disk_problem); a fill
+        still gets its brackets when the disk fails between the entry and the brackets.
+        An entry whose outcome is unknown (5xx, timeout, -1006/-1007) or that the venue answered NEW
+        (accepted, not filled yet) stays pending: reconciliation follows it by client id until it is
+        final, never sending it again.
 FastTP: new take-profit level written to state first -> old take-profit cancelled -> new one placed
         under the same client id (so the guard, reading state, converges on the same order).
 """
@@ -16,7 +21,7 @@ from ..domain.fasttp import FastTPParams, fasttp_decide
 from ..domain.ids import Role, client_order_id, trade_id_for_entry
 from ..domain.rules import NoValidOrderError, SymbolRules, to_decimal
 from ..domain.types import Kline, MarginType, Order, OrderRequest, OrderType, Side, TimeInForce
-from ..exchange.errors import ExchangeError, OrderWouldTriggerError
+from ..exchange.errors import ExchangeError, OrderWouldTriggerError, RetryableError
 from ..logs import get_logger
 from ..state.model import Trade
 from .closing import finalise
@@ -25,6 +30,7 @@ from .decide import EntryPlan
 from .orders import trade_entry_side
 
 log = get_logger("bot.trading")
+UNKNOWN_CODES = (-1006, -1007)      # "unexpected response" / "timeout": the order may have been executed
 
 
 async def ensure_symbol_setup(rt: Runtime, symbol: str) -> str | None:
@@ -84,6 +90,8 @@ def apply_fill(trade: Trade, price: Decimal, qty: Decimal, rules: SymbolRules, s
 async def enter(rt: Runtime, plan: EntryPlan) -> tuple[Trade | None, str]:
     """Open one trade. Returns (trade or None, outcome reason)."""
     s = rt.settings
+    if rt.disk_problem:
+        return None, "disk_unwritable"
     problem = await ensure_symbol_setup(rt, plan.symbol)
     if problem:
         return None, "leverage_failed"
@@ -100,19 +108,32 @@ async def enter(rt: Runtime, plan: EntryPlan) -> tuple[Trade | None, str]:
                   updated_ms=now)
     req = entry_request(plan, trade.trade_id, s.entry_order, s.entry_band)
     trade.client_ids[Role.ENTRY.value] = req.client_order_id
+    trade.entry_sent_wall_ms = rt.wall_ms()
     rt.journal.upsert_trade(trade)
+    rt.state.open_trades[trade.trade_id] = trade
+    if not rt.save() or rt.disk_problem:           # pending trade on disk before the entry is sent
+        rt.state.open_trades.pop(trade.trade_id, None)
+        return None, "disk_unwritable"
     rt.policy.record_decision(rt.journal.conn, trade.trade_id, now, plan.ctx, plan.decision)
     rt.policy.note_entry(trade.trade_id, plan.ctx, plan.decision)    # dropped again if it never fills
-    rt.state.open_trades[trade.trade_id] = trade
-    rt.save()                                      # pending trade on disk before the entry is sent
     try:
         order = await rt.orders.submit(trade, Role.ENTRY, req)
     except OrderWouldTriggerError:
         order = None
     except ExchangeError as exc:
-        log.warning("entry.unresolved", f"{plan.symbol}: entry outcome unknown ({exc}); reconciliation "
-                    "resolves it by client id", symbol=plan.symbol, trade_id=trade.trade_id)
-        return trade, "entry_unknown"
+        if isinstance(exc, RetryableError) or exc.code in UNKNOWN_CODES:
+            log.warning("entry.unresolved", f"{plan.symbol}: entry outcome unknown ({exc}); it is not sent again: "
+                        "reconciliation follows it by client id", symbol=plan.symbol, trade_id=trade.trade_id,
+                        activity=True)
+            return trade, "entry_unknown"
+        drop_pending(rt, trade, "entry_rejected")  # a clear refusal: the venue did not take it
+        return None, "entry_rejected"
+    if order is not None and order.is_open and order.executed_qty <= 0:
+        trade.order_ids[Role.ENTRY.value] = order.order_id
+        log.info("entry.accepted", f"{plan.symbol}: entry accepted ({order.status.value}), not filled yet; "
+                 "followed until it is final", symbol=plan.symbol, trade_id=trade.trade_id, order_id=order.order_id)
+        rt.save()
+        return trade, "entry_pending"
     if order is None or order.executed_qty <= 0:
         drop_pending(rt, trade, "entry_not_filled")
         return None, "entry_not_filled"
@@ -151,7 +172,7 @@ async def on_entry_filled(rt: Runtime, trade: Trade, order: Order, rules: Symbol
         await rt.orders.close_now_or_warn(trade, trade.exit_detail)
         return trade, "brackets_invalid"
     rt.journal.upsert_trade(trade)
-    rt.save()                                      # intended levels on disk before the brackets go out
+    rt.save()       # intended levels on disk before the brackets go out (a failed write does not hold them)
     log.info("fill", f"{trade.side} {trade.symbol} {qty} @ {price} (bucket {trade.bucket})", symbol=trade.symbol,
              trade_id=trade.trade_id, side=trade.side, qty=qty, price=price, client_id=order.client_order_id,
              bucket=trade.bucket, notional=trade.notional, activity=True)
@@ -160,6 +181,8 @@ async def on_entry_filled(rt: Runtime, trade: Trade, order: Order, rules: Symbol
     rt.save()
     await record_entry_fills(rt, trade, order)
     if not protected:
+        if trade.close_requested:       # the close failed too: the trade stays open, retried every cycle
+            return trade, "stop_failed"
         await finalise(rt, trade, "closed at once: no stop could be placed")
         return trade, "stop_failed"
     return trade, "enter"

@@ -64,6 +64,9 @@ class Trade:
     entry_qty: Decimal | None = None           # quantity filled at entry (the R denominator uses it)
     exit_detail: str = ""                      # how the exit reason was found (order, fill, venue text)
     updated_ms: int = 0                        # venue time of the last change to this trade
+    close_requested: str = ""                  # why a market close was wanted but the venue is not flat yet:
+                                               # the trade stays open and the close is retried every cycle
+    entry_sent_wall_ms: int = 0                # local wall ms the entry was first sent (pending resolution)
 
     _DECIMALS = ("qty", "entry_price", "stop_price", "take_profit_price", "trailing_callback",
                  "trailing_activation", "risk_per_unit", "notional", "exit_price", "realized_pnl", "fees",
@@ -125,6 +128,7 @@ class BotState:
     universe: list[str] = field(default_factory=list)             # symbols scanned in the last cycle
     symbol_setup: dict[str, dict[str, Any]] = field(default_factory=dict)  # symbol -> {leverage, margin_type}
     paper: dict[str, Any] = field(default_factory=dict)           # GET /paper/info of the paper exchange
+    disk_problem: str = ""         # why the state file or journal could not be written ("" = fine): no entries
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -47,14 +47,40 @@ async def test_503_after_acceptance_is_found_not_replaced(venue, make_client):
     assert order.close_position and order.type is OrderType.STOP_MARKET
 
 
-async def test_503_before_acceptance_is_placed_again_with_the_same_client_id(venue, make_client):
+def resting_limit(cid: str = CID) -> OrderRequest:
+    return OrderRequest("BTCUSDT", Side.BUY, OrderType.LIMIT, cid, quantity=Decimal("0.010"),
+                        price=Decimal("20000"), time_in_force=TimeInForce.GTC)
+
+
+@pytest.mark.parametrize("req", [resting_limit(), stop(CID),
+                                 OrderRequest("BTCUSDT", Side.SELL, OrderType.MARKET, CID, quantity=Decimal("0.010"),
+                                              reduce_only=True)],
+                         ids=["limit-gtc", "close-position-stop", "reduce-only-market"])
+async def test_503_before_acceptance_is_placed_again_with_the_same_client_id(venue, make_client, req):
+    """Orders that cannot open or add to a position at once may be sent again after a look-up."""
     venue.add_fault("POST", ORDER, "status", status=503, body={"code": -1001, "msg": "Internal error"})
     client = make_client()
-    order = await client.place_order(market())
+    order = await client.place_order(req)
     assert len(venue.orders) == 1
     assert placed_ids(venue) == [CID, CID]
     assert venue.requests("GET", ORDER)[0].params["origClientOrderId"] == CID     # looked up in between
     assert order.order_id == next(iter(venue.orders))
+
+
+@pytest.mark.parametrize("req", [market(), OrderRequest("BTCUSDT", Side.BUY, OrderType.LIMIT, CID,
+                                                        quantity=Decimal("0.010"), price=Decimal("20000"),
+                                                        time_in_force=TimeInForce.IOC)],
+                         ids=["market", "limit-ioc"])
+@pytest.mark.parametrize("status, code", [(503, -1001), (503, -1007), (500, -1006)])
+async def test_market_or_ioc_entry_with_an_unknown_result_is_never_sent_again(venue, make_client, req, status, code):
+    """Issue 12 item 3: the venue may process the first send late, after the look-up said "unknown";
+    a second send would double the position. The caller gets ExecutionUnknownError naming the id."""
+    venue.add_fault("POST", ORDER, "status", status=status, body={"code": code, "msg": "unknown"}, times=5)
+    client = make_client(retries=3)
+    with pytest.raises(ExecutionUnknownError, match=CID):
+        await client.place_order(req)
+    assert venue.count("POST", ORDER) == 1                  # sent once, never again
+    assert venue.requests("GET", ORDER)[0].params["origClientOrderId"] == CID
 
 
 async def test_lookup_that_fails_is_retried_before_any_new_placement(venue, make_client, sleep):
