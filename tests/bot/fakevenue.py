@@ -17,8 +17,8 @@ from bot.domain.rules import SymbolRules
 from bot.domain.types import (AccountInfo, BookTicker, ClientStatus, IncomeRecord, Kline, LeverageInfo, MarkPrice,
                               Order, OrderRequest, OrderStatus, OrderType, Position, PositionSide, Side,
                               Ticker24h, UserTrade)
-from bot.exchange.errors import (DuplicateClientOrderIdError, ExecutionUnknownError, OrderWouldTriggerError,
-                                 ReduceOnlyRejectedError, UnknownOrderError)
+from bot.exchange.errors import (DuplicateClientOrderIdError, ExchangeError, ExecutionUnknownError,
+                                 OrderWouldTriggerError, ReduceOnlyRejectedError, UnknownOrderError)
 from bot.exchange.interface import Exchange
 
 FEE = D("0.0004")
@@ -40,6 +40,10 @@ class FakeVenue(Exchange):
         self.ids = itertools.count(1)
         self.reject_stops = False
         self.lose_next_entry = False
+        self.fail_closes = False              # market closes (reduce-only) are refused (-4131)
+        self.entries_rest = False             # entries are answered NEW and fill only at fill_resting()
+        self.late_next_entry = False          # the next entry answers "unknown", executes at process_late()
+        self.late: list[OrderRequest] = []
         self.entry_fill_ratio = D(1)          # < 1: entries fill only partly (IOC remainder expires)
         self.funding = {s: 0.0001 for s in symbols}
         self.spread = D("0.01")
@@ -158,6 +162,18 @@ class FakeVenue(Exchange):
             o = Order(req.symbol, oid, req.client_order_id, req.side, req.type, OrderStatus.NEW, D(0),
                       stop_price=req.stop_price, close_position=req.close_position, reduce_only=req.reduce_only,
                       working_type=req.working_type, time=self.clock)
+            self.orders[oid] = o
+            return o
+        if self.fail_closes and req.reduce_only:
+            raise ExchangeError("The counterparty's best price does not meet the PERCENT_PRICE filter limit.",
+                                code=-4131, status=400)
+        if self.late_next_entry and req.client_order_id.endswith("-EN"):
+            self.late_next_entry = False
+            self.late.append(req)
+            raise ExecutionUnknownError("Timeout waiting for response from backend server.", code=-1007, status=503)
+        if self.entries_rest and req.client_order_id.endswith("-EN"):
+            o = Order(req.symbol, oid, req.client_order_id, req.side, req.type, OrderStatus.NEW, req.quantity,
+                      time=self.clock)
             self.orders[oid] = o
             return o
         fill_px = px + self.spread / 2 if req.side is Side.BUY else px - self.spread / 2
@@ -283,3 +299,17 @@ class FakeVenue(Exchange):
     def pay_funding(self, symbol: str, amount: str) -> None:
         self.incomes.append(IncomeRecord(symbol, "FUNDING_FEE", D(amount), "USDT", self.clock,
                                          tran_id=str(len(self.incomes) + 1)))
+
+    def fill_resting(self) -> None:
+        """Fill every entry that was answered NEW (entries_rest)."""
+        for oid, o in list(self.orders.items()):
+            if o.is_open and o.client_order_id.endswith("-EN"):
+                px = self.price[o.symbol] + (self.spread / 2 if o.side is Side.BUY else -self.spread / 2)
+                self._fill(o.symbol, oid, o.client_order_id, o.side, o.type, o.orig_qty, px)
+
+    def process_late(self) -> None:
+        """The venue executes the entries it answered "unknown" to (late_next_entry)."""
+        late, self.late = self.late, []
+        for req in late:
+            px = self.price[req.symbol] + (self.spread / 2 if req.side is Side.BUY else -self.spread / 2)
+            self._fill(req.symbol, next(self.ids), req.client_order_id, req.side, req.type, req.quantity, px)

@@ -69,6 +69,24 @@ def test_lost_order_response_executes_the_order(px, api):
     assert again.json()["code"] == -4116                                   # a blind retry cannot double it
 
 
+def test_late_order_answers_unknown_then_executes_after_the_lookup(px, api):
+    """The order is answered 503 -1007, a look-up right after says -2013, and the venue executes it later:
+    the situation in which a client that places again doubles its position (issue 12 item 3)."""
+    px.admin("POST", "/faults", late_order=1, late_order_ms=800)
+    assert px.admin("GET", "/faults")["faults"] == {"late_order": 1, "late_order_ms": 800}
+    r = api.signed("POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.002",
+                   newClientOrderId="mr-BTCUSDT.t1-EN")
+    assert r.status_code == 503 and r.json()["code"] == -1007
+    assert api.err("GET", "/fapi/v1/order", symbol="BTCUSDT", origClientOrderId="mr-BTCUSDT.t1-EN") == (400, -2013)
+    found = wait_for(lambda: api.signed("GET", "/fapi/v1/order", symbol="BTCUSDT",
+                                        origClientOrderId="mr-BTCUSDT.t1-EN").json().get("status"),
+                     timeout=5, what="the late execution")
+    assert found == "FILLED"
+    (pos,) = [p for p in api.ok("GET", "/fapi/v2/positionRisk", symbol="BTCUSDT") if float(p["positionAmt"])]
+    assert pos["positionAmt"] == "0.002"
+    assert px.admin("GET", "/faults")["faults"] == {"late_order_ms": 800}    # one placement only
+
+
 def test_ban_418_until_it_ends(px, api):
     px.admin("POST", "/faults", ban_418=1)
     r = httpx.get(f"{px.url}/fapi/v1/ping")

@@ -13,6 +13,8 @@ Faults apply to the venue API (`/fapi/...`, WebSocket streams), never to `/admin
 | clock_skew_ms=N | the venue's API clock (`/fapi/v1/time`, timestamp check) runs N ms off: clients get -1021 until they resync |
 | ws_disconnect=1 | every open WebSocket is dropped now (one-shot) |
 | lose_order_response=N | the next N order placements are executed, but the connection is closed instead of answering |
+| late_order=N | the next N order placements are answered HTTP 503 `-1007` (execution unknown) at once and executed `late_order_ms` later (default 1500 ms), after a client's look-up has answered "unknown order" |
+| late_order_ms=N | the delay of `late_order` (wall ms) |
 
 Random choices come from a seeded generator, so a fault scenario repeats exactly.
 """
@@ -22,7 +24,9 @@ import random
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-INT_FAULTS = ("latency_ms", "burst_429", "ban_418", "clock_skew_ms", "lose_order_response", "ws_disconnect")
+INT_FAULTS = ("latency_ms", "burst_429", "ban_418", "clock_skew_ms", "lose_order_response", "ws_disconnect",
+              "late_order", "late_order_ms")
+LATE_ORDER_DEFAULT_MS = 1500
 RATE_FAULTS = ("error_rate", "drop_rate")
 ALL_FAULTS = INT_FAULTS + RATE_FAULTS
 
@@ -91,6 +95,8 @@ class Faults:
         self.ban_until_s = 0.0
         self.clock_skew_ms = 0
         self.lose_order_response = 0
+        self.late_order = 0
+        self.late_order_ms = 0
         self.ws_disconnect_epoch = 0          # bumped by ws_disconnect; stream handlers watch it
         if spec:
             self.apply(parse_spec(spec), now_s=0.0)
@@ -109,13 +115,15 @@ class Faults:
 
     def clear(self) -> None:
         self.latency_ms = self.burst_429 = self.clock_skew_ms = self.lose_order_response = 0
+        self.late_order = self.late_order_ms = 0
         self.error_rate = self.drop_rate = 0.0
         self.ban_until_s = 0.0
 
     def active(self, now_s: float) -> dict[str, float]:
         """The faults in force (for /paper/info and the admin API)."""
         out: dict[str, float] = {}
-        for name in ("latency_ms", "error_rate", "drop_rate", "burst_429", "clock_skew_ms", "lose_order_response"):
+        for name in ("latency_ms", "error_rate", "drop_rate", "burst_429", "clock_skew_ms", "lose_order_response",
+                     "late_order", "late_order_ms"):
             value = getattr(self, name)
             if value:
                 out[name] = value
@@ -146,3 +154,10 @@ class Faults:
             self.lose_order_response -= 1
             return True
         return False
+
+    def take_late_order(self) -> float:
+        """Seconds to hold this order placement before executing it (0: execute now)."""
+        if self.late_order > 0:
+            self.late_order -= 1
+            return (self.late_order_ms or LATE_ORDER_DEFAULT_MS) / 1000.0
+        return 0.0

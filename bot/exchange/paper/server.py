@@ -92,10 +92,16 @@ class PaperApp:
         self.hub = hub
         self.routes: dict[tuple[str, str], Route] = {}
         self.usage = Usage()
+        self._late: set[asyncio.Task] = set()       # order placements held by the late_order fault
 
     def add(self, method: str, path: str, handler: Callable, security: str = NONE,
             weight: int | Callable[[Params], int] = 1, order: bool = False) -> None:
         self.routes[(method, path)] = Route(handler, security, weight, order)
+
+    def _hold_late(self, route: Route, req: Req, delay_s: float) -> None:
+        task = asyncio.get_running_loop().create_task(_run_late(self, route, req, delay_s))
+        self._late.add(task)
+        task.add_done_callback(self._late.discard)
 
     # ------------------------------------------------------------------ ASGI
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -150,6 +156,11 @@ class PaperApp:
                 if route.security == SIGNED:
                     self.venue.auth.check_signed(req.key, req.query, body, req.params.get("timestamp"),
                                                  req.params.get("recvWindow"), self.venue.api_now())
+            late_s = self.venue.faults.take_late_order() if route.order and faulted else 0.0
+            if late_s:                            # fault: answered "unknown" now, executed later
+                self._hold_late(route, req, late_s)
+                raise VenueError(-1007, "Timeout waiting for response from backend server. Send status unknown; "
+                                 "execution status unknown.", status=503)
             result = route.handler(req)
             if inspect.isawaitable(result):
                 result = await result
@@ -177,6 +188,21 @@ class PaperApp:
                 extra += [(b"x-mbx-order-count-1m", str(o).encode()),
                           (b"x-mbx-order-count-10s", str(o10).encode())]
         await _respond(send, status, payload, extra)
+
+
+async def _run_late(app: "PaperApp", route: Route, req: Req, delay_s: float) -> None:
+    await asyncio.sleep(delay_s)
+    before = app.venue.last_write
+    try:
+        result = route.handler(req)
+        if inspect.isawaitable(result):
+            await result
+        log.info("paper.late_order", f"{req.method} {req.path} executed {delay_s:g} s late (fault late_order)")
+    except VenueError as exc:
+        log.info("paper.late_order", f"{req.method} {req.path} executed late and refused: {exc.body()}")
+    except Exception as exc:  # noqa: BLE001 - a late execution must not take the server down
+        log.exception("paper.handler_failed", f"late {req.method} {req.path} failed: {exc}", path=req.path)
+    await app.venue.durable(before)
 
 
 async def _respond(send: Callable, status: int, payload: bytes, extra: list | None = None) -> None:
