@@ -70,6 +70,10 @@ CREATE TABLE IF NOT EXISTS funding (
     time_ms   INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS funding_trade ON funding(trade_id);
+CREATE TABLE IF NOT EXISTS journal_meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS trades (
     trade_id      TEXT PRIMARY KEY,
     symbol        TEXT NOT NULL,
@@ -154,6 +158,12 @@ class Journal:
                      result: dict[str, Any] | None = None, error: str | None = None) -> None:
         self.conn.execute("UPDATE orders SET status=?, order_id=?, result=?, error=? WHERE id=?",
                           (status, order_id, None if result is None else _dump(result), error, row_id))
+
+    @_write
+    def probe(self, time_ms: int) -> bool:
+        """A small real write, to learn whether the journal can be written again after a failure."""
+        self.conn.execute("INSERT OR REPLACE INTO journal_meta(key, value) VALUES ('probe', ?)", (str(time_ms),))
+        return True
 
     def client_ids_of(self, trade_id: str, role: str) -> list[str]:
         """Every client id the journal has sent (or tried to) for this trade and role."""

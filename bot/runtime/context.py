@@ -31,7 +31,9 @@ class Runtime:
     settings: Any
     market: MarketData
     counters: dict[str, int] = field(default_factory=dict)
-    disk_errors: dict[str, str] = field(default_factory=dict)     # "state" / "journal" -> last write error
+    disk_errors: dict[str, str] = field(default_factory=dict)     # "state file" / "journal" -> last write error
+    journal_outage_ms: int | None = None     # venue ms the journal first failed (None: it works)
+    journal_resync_from: int | None = None   # after an outage: rewrite trades changed since then
 
     def now_ms(self) -> int:
         return self.exchange.now_ms()
@@ -46,6 +48,8 @@ class Runtime:
         """A write of the state file or the journal failed (disk full, read-only, file too large)."""
         text = f"{type(exc).__name__}: {exc}"
         first = what not in self.disk_errors
+        if what == "journal" and self.journal_outage_ms is None:
+            self.journal_outage_ms = self.now_ms()
         self.disk_errors[what] = text
         self.state.disk_problem = self.disk_problem
         if first:
@@ -55,6 +59,9 @@ class Runtime:
             self.notice("error", msg)
 
     def disk_ok(self, what: str) -> None:
+        if what == "journal" and self.journal_outage_ms is not None:
+            self.journal_resync_from = min(self.journal_outage_ms, self.journal_resync_from or self.journal_outage_ms)
+            self.journal_outage_ms = None
         if self.disk_errors.pop(what, None) is not None:
             self.state.disk_problem = self.disk_problem
             msg = f"the {what} can be written again" + ("" if self.disk_errors else "; entries resume")

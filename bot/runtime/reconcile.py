@@ -29,7 +29,7 @@ from ..state.model import Trade
 from .context import Runtime
 from .orders import trade_entry_side
 from .reconcile_plan import Adopt, CloseAgain, Keep, Protect, ResolvePending, TradeGone, plan_reconcile
-from .closing import finalise
+from .closing import SEVEN_DAYS_MS, finalise
 from .trading import drop_pending, on_entry_filled
 
 log = get_logger("bot.reconcile")
@@ -51,6 +51,10 @@ class ReconcileReport:
 
 
 async def reconcile(rt: Runtime, rules: dict[str, SymbolRules], atr_of: AtrSource) -> ReconcileReport:
+    if "journal" in rt.disk_errors:
+        rt.journal.probe(rt.now_ms())           # a success clears the problem and asks for a resync
+    if rt.journal_resync_from is not None:
+        await resync_journal(rt, rt.journal_resync_from)
     positions, orders = await asyncio.gather(rt.exchange.positions(), rt.exchange.open_orders())
     plan = plan_reconcile(rt.state.open_trades, positions, orders)
     report = ReconcileReport(positions=positions)
@@ -94,6 +98,30 @@ async def reconcile(rt: Runtime, rules: dict[str, SymbolRules], atr_of: AtrSourc
     if any((report.closed, report.adopted, report.protected, report.resolved)):
         rt.save()
     return report
+
+
+async def resync_journal(rt: Runtime, since_ms: int) -> None:
+    """After the journal could not be written: write again every open trade, and every trade closed
+    since the outage began with its fills and funding read from the venue, so the journal agrees with
+    the state and the venue (rows are idempotent)."""
+    for t in list(rt.state.open_trades.values()):
+        rt.journal.upsert_trade(t)
+    for t in [t for t in rt.state.closed_trades if t.updated_ms >= since_ms or t.exit_time_ms >= since_ms]:
+        start = max(t.entry_time_ms, rt.now_ms() - SEVEN_DAYS_MS + 60_000)
+        try:
+            fills = await rt.exchange.user_trades(t.symbol, start_time=start, end_time=t.exit_time_ms or None)
+            income = await rt.exchange.income(t.symbol, income_type="FUNDING_FEE", start_time=start,
+                                              end_time=t.exit_time_ms or None)
+        except ExchangeError as exc:
+            log.warning("journal.resync_later", f"{t.symbol}: fills not read for the journal ({exc}); retried",
+                        symbol=t.symbol, trade_id=t.trade_id)
+            return
+        rt.journal.record_fills(t.trade_id, fills)
+        rt.journal.record_funding(t.trade_id, income)
+        rt.journal.upsert_trade(t)
+    if "journal" not in rt.disk_errors:
+        rt.journal_resync_from = None
+        log.info("journal.resynced", "journal rewritten from the state and the venue after the outage")
 
 
 # ------------------------------------------------------------------ pending

@@ -158,8 +158,8 @@ async def test_unknown_position_is_adopted_then_its_liquidation_is_recognised(px
         await ex.close()
     await run_bot(env)
     st = StateStore(tmp_path / "aster_state.json").load()
-    adopted = st.open_trades["ETHUSDT.gb"]
-    assert adopted.adopted and adopted.side == "LONG" and adopted.qty == Decimal("0.5")
+    (adopted,) = st.open_trades.values()
+    assert adopted.trade_id.startswith("ETHUSDT.gb") and adopted.adopted and adopted.side == "LONG" and adopted.qty == Decimal("0.5")
     positions, orders = await venue_view(env)
     assert_state_equals_venue(st, positions, orders)
     # the stop disappears (as if cancelled by hand), then the venue liquidates the position
@@ -174,7 +174,7 @@ async def test_unknown_position_is_adopted_then_its_liquidation_is_recognised(px
     await run_bot(env)
     st = StateStore(tmp_path / "aster_state.json").load()
     (closed,) = st.closed_trades
-    assert closed.trade_id == "ETHUSDT.gb" and closed.exit_reason == "liquidation"
+    assert closed.trade_id == adopted.trade_id and closed.exit_reason == "liquidation"
     assert closed.realized_pnl < 0 and not st.open_trades
 
 
