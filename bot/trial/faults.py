@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import signal
 import sqlite3
 import time
@@ -23,7 +24,7 @@ from .invariants import STOP_TYPES
 from .monitor import KillRecord, Monitor
 from .params import TrialParams
 from .schedule import (
-    ADMIN, BOT_ENTRY_KILL, BOT_KILL, CONFIG_BURST, GUARD_KILL, PAPER_RESTART, VENUE_CANCEL, FaultEvent,
+    ADMIN, BOT_ENTRY_KILL, BOT_KILL, CONFIG_BURST, DISK_FULL, GUARD_KILL, PAPER_RESTART, VENUE_CANCEL, FaultEvent,
 )
 from .workdir import WorkDir
 
@@ -87,7 +88,7 @@ class FaultExecutor:
     async def execute(self, ev: FaultEvent, rec: FaultRecord) -> None:
         handler = {BOT_KILL: self._kill, GUARD_KILL: self._kill, BOT_ENTRY_KILL: self._entry_kill,
                    PAPER_RESTART: self._paper_restart, ADMIN: self._admin, VENUE_CANCEL: self._venue_cancel,
-                   CONFIG_BURST: self._config_burst}[ev.kind]
+                   CONFIG_BURST: self._config_burst, DISK_FULL: self._disk_full}[ev.kind]
         await handler(ev, rec)
 
     # ----------------------------------------------------------------- kills
@@ -215,6 +216,31 @@ class FaultExecutor:
                 rec.outcome = "no open position with " + ("a stop" if want_stop else "an exit order") + " to cancel"
                 return
             await asyncio.sleep(0.5)
+
+    # ------------------------------------------------------------------ disk
+    async def _disk_full(self, ev: FaultEvent, rec: FaultRecord) -> None:
+        """The bot's disk is full for the window: RLIMIT_FSIZE of its process set to 1 byte (prlimit), so
+        every write that grows a file fails with EFBIG (state file, journal, logs). Then lifted."""
+        st = await self.dashboard.status("bot")
+        pid = int(st.get("pid") or 0)
+        if not pid or not self._ours(pid):
+            raise RuntimeError(f"bot pid {pid} is not a process of this trial")
+        inf = resource.RLIM_INFINITY
+        before = resource.prlimit(pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, before[1]))
+        open_now = self.monitor.position_count()
+        try:
+            await asyncio.sleep(ev.window_s)
+        finally:
+            try:
+                resource.prlimit(pid, resource.RLIMIT_FSIZE, (before[0], before[1]) if before[0] != 1 else (inf, inf))
+                lifted = True
+            except ProcessLookupError:        # the bot was restarted meanwhile: the new process has no limit
+                lifted = False
+        rec.done = True
+        rec.outcome = (f"bot pid {pid} could not grow any file for {ev.window_s:g} s ({open_now} position(s) open)"
+                       + ("" if lifted else "; it had exited before the limit was lifted"))
+        rec.details = {"pid": pid, "lifted": lifted}
 
     # ---------------------------------------------------------------- config
     async def _config_burst(self, ev: FaultEvent, rec: FaultRecord) -> None:

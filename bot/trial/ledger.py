@@ -20,7 +20,7 @@ from ..domain.types import IncomeRecord, Side, UserTrade
 from ..state.model import Trade
 
 ZERO = Decimal(0)
-NOT_FILLED = ("entry_not_filled",)
+NOT_FILLED = ("entry_not_filled", "entry_unknown", "entry_rejected")   # dropped entries (never filled)
 
 
 @dataclass

@@ -10,7 +10,8 @@ from typing import Any, Mapping
 
 from ..settings.fields import DEFAULT_SYMBOLS
 
-ADMIN_FAULTS = ("error_rate", "burst_429", "ban_418", "clock_skew_ms", "ws_disconnect", "lose_order_response")
+ADMIN_FAULTS = ("error_rate", "burst_429", "ban_418", "clock_skew_ms", "ws_disconnect", "lose_order_response",
+                "late_order")
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,13 @@ class FaultPlan:
     venue_cancels: int = 8             # the venue ends a random exit order
     venue_stop_cancels: int = 4        # ... of which at least this many target a stop
     config_bursts: int = 2             # bursts of PATCH/PUT /api/config, some invalid
+    disk_fulls: int = 1                # the bot's disk "fills up" (RLIMIT_FSIZE of its process) for a window
     min_gap_s: float = 12.0            # quiet time after a fault's window before the next may start
     hunt_timeout_s: float = 90.0       # how long an entry kill waits for an entry
 
     def count(self) -> int:
         return (self.bot_kills + self.bot_entry_kills + self.guard_kills + len(self.paper_restarts)
-                + len(self.admin_faults) + self.venue_cancels + self.config_bursts)
+                + len(self.admin_faults) + self.venue_cancels + self.config_bursts + self.disk_fulls)
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ SHORT = TrialParams(
     warmup_s=8.0, tail_s=15.0,
     faults=FaultPlan(bot_kills=0, bot_entry_kills=1, guard_kills=1, paper_restarts=(),
                      admin_faults=("error_rate",), venue_cancels=1, venue_stop_cancels=1, config_bursts=1,
-                     min_gap_s=6.0, hunt_timeout_s=40.0),
+                     disk_fulls=0, min_gap_s=6.0, hunt_timeout_s=40.0),
 )
 
 PRESETS = {"full": FULL, "short": SHORT}

@@ -220,7 +220,7 @@ def plan_fulfilment(faults: list[dict[str, Any]], params: TrialParams) -> dict[s
     planned = {"bot_kill": plan.bot_kills, "bot_entry_kill": plan.bot_entry_kills, "guard_kill": plan.guard_kills,
                "paper_restart": len(plan.paper_restarts), "admin_fault": len(plan.admin_faults),
                "venue_cancel": plan.venue_cancels, "venue_stop_cancel": plan.venue_stop_cancels,
-               "config_burst": plan.config_bursts}
+               "config_burst": plan.config_bursts, "disk_full": plan.disk_fulls}
     done = {k: 0 for k in planned}
     for f in faults:
         if not f["done"]:

@@ -18,6 +18,7 @@ from .params import FaultPlan
 
 BOT_KILL, BOT_ENTRY_KILL, GUARD_KILL = "bot_kill", "bot_entry_kill", "guard_kill"
 PAPER_RESTART, ADMIN, VENUE_CANCEL, CONFIG_BURST = "paper_restart", "admin_fault", "venue_cancel", "config_burst"
+DISK_FULL = "disk_full"
 
 # Valid live settings a burst may change (values close to the defaults: behaviour stays sane) and
 # requests that must be refused with 422 and write nothing. Limits and caps the invariants check
@@ -64,6 +65,8 @@ class FaultEvent:
         if self.kind == PAPER_RESTART:
             return "paper exchange " + ("restarted through the dashboard" if p["mode"] == "api" else
                                         "SIGKILLed (the dashboard restarts it)")
+        if self.kind == DISK_FULL:
+            return f"bot's disk full (RLIMIT_FSIZE 1 byte) for {self.window_s:g} s"
         return {BOT_KILL: "SIGKILL bot", BOT_ENTRY_KILL: "SIGKILL bot right after an entry fill",
                 GUARD_KILL: "SIGKILL guard"}.get(self.kind, self.kind)
 
@@ -84,6 +87,8 @@ def admin_fault(rng: random.Random, name: str) -> tuple[dict[str, Any], float]:
     if name == "ws_disconnect":
         return {"fault": name, "value": 1}, 0.0
     if name == "lose_order_response":
+        return {"fault": name, "value": rng.randint(1, 3)}, float(rng.randint(8, 15))
+    if name == "late_order":        # answered "unknown", executed 1.5 s later (after the client's look-up)
         return {"fault": name, "value": rng.randint(1, 3)}, float(rng.randint(8, 15))
     if name == "latency_ms":
         return {"fault": name, "value": rng.randint(100, 400)}, float(rng.randint(5, 10))
@@ -115,6 +120,7 @@ def _events(plan: FaultPlan, rng: random.Random) -> list[tuple[str, float, dict[
         items.append((VENUE_CANCEL, 0.0, {"target": target, "status": rng.choice(("CANCELED", "EXPIRED")),
                                           "pick": rng.random()}))
     items += [(CONFIG_BURST, 0.0, {"requests": config_requests(rng)}) for _ in range(plan.config_bursts)]
+    items += [(DISK_FULL, float(rng.randint(8, 15)), {}) for _ in range(plan.disk_fulls)]
     rng.shuffle(items)
     return items
 

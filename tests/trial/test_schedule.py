@@ -5,7 +5,8 @@ import pytest
 
 from bot.trial.params import FULL, SHORT, FaultPlan
 from bot.trial.schedule import (
-    ADMIN, BOT_ENTRY_KILL, BOT_KILL, CONFIG_BURST, GUARD_KILL, PAPER_RESTART, VENUE_CANCEL, build_schedule,
+    ADMIN, BOT_ENTRY_KILL, BOT_KILL, CONFIG_BURST, DISK_FULL, GUARD_KILL, PAPER_RESTART, VENUE_CANCEL,
+    build_schedule,
 )
 
 
@@ -34,6 +35,7 @@ def test_every_planned_fault_is_scheduled_once(params):
     assert len(cancels) == plan.venue_cancels
     assert sum(1 for e in cancels if e.params["target"] == "stop") == plan.venue_stop_cancels
     assert kinds.count(CONFIG_BURST) == plan.config_bursts
+    assert kinds.count(DISK_FULL) == plan.disk_fulls
     assert [e.index for e in events] == list(range(len(events)))
 
 
@@ -56,6 +58,15 @@ def test_config_bursts_mix_valid_and_invalid_requests():
         assert any(r["valid"] for r in reqs) and any(not r["valid"] for r in reqs)
         assert all(r["method"] == "PATCH" for r in reqs if r["valid"])   # a PUT would reset the trial's config
         assert sum(r["method"] == "PUT" for r in reqs) == 1
+
+
+def test_full_plan_has_the_late_processing_and_disk_full_faults():
+    events = _build(FULL)
+    (late,) = [e for e in events if e.kind == ADMIN and e.params["fault"] == "late_order"]
+    assert 1 <= late.params["value"] <= 3 and 8 <= late.window_s <= 15
+    (disk,) = [e for e in events if e.kind == DISK_FULL]
+    assert 8 <= disk.window_s <= 15 and "disk full" in disk.describe()
+    assert FULL.faults.count() == len(events)
 
 
 def test_admin_fault_windows_are_bounded():
