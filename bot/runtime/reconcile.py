@@ -28,7 +28,8 @@ from ..logs import get_logger
 from ..state.model import Trade
 from .context import Runtime
 from .orders import trade_entry_side
-from .reconcile_plan import Adopt, CloseAgain, Keep, Protect, ResolvePending, TradeGone, plan_reconcile
+from .reconcile_plan import (Adopt, CloseAgain, Keep, Protect, ResolvePending, TradeGone, plan_reconcile,
+                             protective_orders)
 from .closing import SEVEN_DAYS_MS, finalise
 from .trading import drop_pending, on_entry_filled
 
@@ -190,11 +191,23 @@ async def protect(rt: Runtime, trade: Trade, missing: tuple[Role, ...], mark: De
                   rules: dict[str, SymbolRules], atr_of: AtrSource) -> None:
     if trade.stop_price is None or trade.take_profit_price is None:
         await _levels_from_atr(rt, trade, rules, atr_of)
+    missing = await still_missing(rt, trade, missing)
+    if not missing:
+        return
     log.warning("bracket.missing", f"{trade.symbol}: {'/'.join(r.name for r in missing)} missing on the venue; "
                 "placing it", symbol=trade.symbol, trade_id=trade.trade_id, roles=[r.value for r in missing])
     rt.save()
     await rt.orders.place_brackets(trade, missing, price_now=mark if mark else None, again=True)
     rt.journal.upsert_trade(trade)
+
+
+async def still_missing(rt: Runtime, trade: Trade, missing: tuple[Role, ...]) -> tuple[Role, ...]:
+    """Re-read the symbol's open orders just before placing: the guard may have put the bracket back
+    since the cycle's snapshot (a second one, under another id, would rest as a duplicate)."""
+    orders = await rt.exchange.open_orders(trade.symbol)
+    stops, tps = protective_orders(trade.symbol, trade_entry_side(trade), trade.position_side, orders)
+    have = {Role.STOP: stops, Role.TAKE_PROFIT: tps}
+    return tuple(r for r in missing if not have.get(r))
 
 
 async def _levels_from_atr(rt: Runtime, trade: Trade, rules: dict[str, SymbolRules], atr_of: AtrSource) -> None:
@@ -254,6 +267,8 @@ async def adopt(rt: Runtime, action: Adopt, rules: dict[str, SymbolRules], atr_o
                 activity=True)
     missing = tuple(r for r, o in ((Role.STOP, action.existing_stop), (Role.TAKE_PROFIT, action.existing_take_profit))
                     if o is None)
+    if missing and trade.stop_price is not None:
+        missing = await still_missing(rt, trade, missing)
     if missing and trade.stop_price is not None:
         price_now = pos.mark_price if pos.mark_price else None
         if Role.STOP in missing and price_now and stop_crossed(pos.side, trade.stop_price, price_now):

@@ -21,7 +21,8 @@ from ..domain.fasttp import FastTPParams, fasttp_decide
 from ..domain.ids import Role, client_order_id, trade_id_for_entry
 from ..domain.rules import NoValidOrderError, SymbolRules, to_decimal
 from ..domain.types import Kline, MarginType, Order, OrderRequest, OrderType, Side, TimeInForce
-from ..exchange.errors import ExchangeError, OrderWouldTriggerError, RetryableError
+from ..exchange.errors import (BannedError, ExchangeError, OrderWouldTriggerError, RateLimitedError,
+                               RetryableError)
 from ..logs import get_logger
 from ..state.model import Trade
 from .closing import finalise
@@ -121,12 +122,13 @@ async def enter(rt: Runtime, plan: EntryPlan) -> tuple[Trade | None, str]:
     except OrderWouldTriggerError:
         order = None
     except ExchangeError as exc:
-        if isinstance(exc, RetryableError) or exc.code in UNKNOWN_CODES:
+        unknown = isinstance(exc, RetryableError) and not isinstance(exc, (RateLimitedError, BannedError))
+        if unknown or exc.code in UNKNOWN_CODES:
             log.warning("entry.unresolved", f"{plan.symbol}: entry outcome unknown ({exc}); it is not sent again: "
                         "reconciliation follows it by client id", symbol=plan.symbol, trade_id=trade.trade_id,
                         activity=True)
             return trade, "entry_unknown"
-        drop_pending(rt, trade, "entry_rejected")  # a clear refusal: the venue did not take it
+        drop_pending(rt, trade, "entry_rejected")  # a clear refusal (or 429/418): the venue did not take it
         return None, "entry_rejected"
     if order is not None and order.is_open and order.executed_qty <= 0:
         trade.order_ids[Role.ENTRY.value] = order.order_id
