@@ -149,7 +149,12 @@ async def test_disk_full_keeps_protecting_refuses_entries_says_why_and_recovers(
 
         # ---- the disk fills up: every write that grows a file fails with EFBIG
         resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
-        before = state_file.read_bytes()
+
+        async def said_why():
+            return any(e.get("event") == "disk.unwritable" and e.get("level") == "ERROR" and "File too large"
+                       in e.get("msg", "") for e in out.events())
+        await wait_for(said_why, "the bot to say loudly that it cannot write")
+        before = state_file.read_bytes()          # any write begun before the limit is over by now
         px.admin("POST", "/orders/cancel", account=env["ASTER_PAPER_API_KEY"], symbol=t.symbol,
                  origClientOrderId=t.client_ids["SL"])
 
@@ -158,7 +163,6 @@ async def test_disk_full_keeps_protecting_refuses_entries_says_why_and_recovers(
             return [o for o in orders if o.symbol == t.symbol and o.placed_type is OrderType.STOP_MARKET and o.is_open]
         (stop,) = await wait_for(new_stop, "the stop placed again while the disk is full")
         assert stop.client_order_id != t.client_ids["SL"]             # a fresh id, not the cancelled one's
-        assert any(e.get("event") == "disk.unwritable" for e in out.events())
 
         # the position goes away; the bot must not open a new one while it cannot write
         ex = make_exchange(load_settings(env=env).settings)
