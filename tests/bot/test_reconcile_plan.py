@@ -96,3 +96,20 @@ def test_classify_exit_reasons():
 def test_weighted_price():
     assert weighted_price([(D(100), D(1)), (D(110), D(3))]) == D("107.5")
     assert weighted_price([]) is None
+
+
+def test_trade_whose_close_failed_is_closed_again_while_its_position_lasts():
+    from bot.runtime.reconcile_plan import CloseAgain
+    failed = trade(close_requested="stop would trigger")
+    plan = plan_reconcile({TID: failed}, [pos()], [])
+    assert plan.actions == [Keep(TID, pos(), qty_changed=False), CloseAgain(TID, pos(), "stop would trigger"),
+                            Protect(TID, pos(), (Role.STOP, Role.TAKE_PROFIT))]
+    assert plan_reconcile({TID: failed}, [], []).actions == [TradeGone(TID)]          # flat: finalised
+
+
+def test_sequenced_ids_are_still_our_stops_and_give_the_exit_reason():
+    later = order(Role.STOP, cid=client_order_id(TID, Role.STOP, 2))
+    stops, _ = protective_orders("BTCUSDT", Side.BUY, "BOTH", [later])
+    assert stops == [later]
+    closed = order(Role.CLOSE, kind=OrderType.MARKET, status=OrderStatus.FILLED, cid=client_order_id(TID, Role.CLOSE, 1))
+    assert classify_exit(trade(), [closed])[0] == "closed"
