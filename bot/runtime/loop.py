@@ -32,6 +32,7 @@ log = get_logger("bot")
 CRITICAL_GRACE_S = 20.0
 ERROR_PAUSE_S = 5.0
 PAPER_INFO_EVERY_S = 60.0
+UNRESOLVED_PAUSE_S = 2.0     # next cycle this soon while an entry is unresolved or a failed close waits
 
 
 def default_exchange_factory(settings: Any) -> Exchange:
@@ -263,6 +264,8 @@ class Bot:
                 log.info("bot.stopped", "state written; bye", cycles=self.cycles_done, activity=True)
                 return 1 if failed and rt.settings.run_once else 0
             pause = float(rt.settings.loop_sleep) if not failed else max(float(rt.settings.loop_sleep), ERROR_PAUSE_S)
+            if any(t.status == "pending" or t.close_requested for t in rt.state.open_trades.values()):
+                pause = min(pause, UNRESOLVED_PAUSE_S)     # an entry to resolve or a close to retry: look soon
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=pause)

@@ -187,3 +187,33 @@ async def test_entry_still_new_after_the_patience_window_is_cancelled_and_droppe
     entry = await v.get_order("BTCUSDT", client_order_id=f"mr-{t.trade_id}-EN")
     assert entry.status is OrderStatus.CANCELED
     assert trade_row(tmp_path, t.trade_id)["exit_reason"] == "entry_not_filled"
+
+
+async def test_an_unresolved_entry_brings_the_next_cycle_forward(tmp_path):
+    """With ASTER_LOOP_SLEEP 30 s, a late-executed entry would wait up to 30 s for its stop from the bot;
+    while a trade is pending (or a failed close waits) the next cycle comes after 2 s."""
+    import asyncio
+    import signal
+    import time
+
+    from .runtime_helpers import make_bot
+    v = trending_venue(symbols=("BTCUSDT",))
+    v.late_next_entry = True
+    bot = make_bot(tmp_path, v, ASTER_RUN_ONCE="false", ASTER_LOOP_SLEEP="30")
+    task = asyncio.ensure_future(bot.run())
+    try:
+        deadline = time.monotonic() + 10
+        while bot.cycles_done < 1:
+            assert time.monotonic() < deadline and not task.done()
+            await asyncio.sleep(0.02)
+        v.process_late()
+        t0 = time.monotonic()
+        while bot.cycles_done < 2:
+            assert time.monotonic() - t0 < 6, "the next cycle waited for the full loop sleep"
+            await asyncio.sleep(0.02)
+        (t,) = bot.rt.state.open_trades.values()
+        assert t.status == "open" and set(resting(v, "BTCUSDT")) == {OrderType.STOP_MARKET,
+                                                                     OrderType.TAKE_PROFIT_MARKET}
+    finally:
+        bot.request_stop(signal.SIGTERM)
+        assert await asyncio.wait_for(task, 10) == 0
