@@ -137,8 +137,10 @@ def state_summary(state: BotState | None, problem: str, age_s: float | None) -> 
     if state is None:
         return {"available": False, "problem": problem or "the bot has not written its state yet"}
     return {
-        "available": True, "age_s": None if age_s is None else round(age_s, 1), "problem": problem,
-        "mode": state.mode, "feed": state.feed, "cycle": state.cycle, "pid": state.pid,
+        "available": True, "age_s": None if age_s is None else round(age_s, 1),
+        "problem": problem or (f"the bot cannot write to disk, no new entries: {state.disk_problem}"
+                               if state.disk_problem else ""),
+        "disk_problem": state.disk_problem, "mode": state.mode, "feed": state.feed, "cycle": state.cycle, "pid": state.pid,
         "updated_ms": state.updated_ms, "heartbeat_ms": state.heartbeat_ms, "equity": state.equity,
         "pending_restart": state.pending_restart, "notices": state.notices[-20:], "client": state.client,
         "policy": state.policy, "ai_hints": state.ai_hints, "last_scan": state.last_scan,
