@@ -136,15 +136,16 @@ async def resolve_pending(rt: Runtime, trade: Trade, position: Position | None,
         except UnknownOrderError:
             order = None
     if order is not None and order.is_open:
-        if not pending_window_over(rt, trade):
+        partly = order.executed_qty > 0 and position is not None   # protect what filled now, end the rest
+        if not partly and not pending_window_over(rt, trade):
             log.info("entry.following", f"{trade.symbol}: entry {cid} accepted ({order.status.value}), not final "
                      "yet; followed", symbol=trade.symbol, trade_id=trade.trade_id, client_id=cid)
             return
         try:
             order = await rt.exchange.cancel_order(trade.symbol, client_order_id=cid)
-            log.warning("entry.cancelled", f"{trade.symbol}: entry {cid} still not final after the patience "
-                        f"window; cancelled ({order.executed_qty} filled)", symbol=trade.symbol, client_id=cid,
-                        activity=True)
+            log.warning("entry.cancelled", f"{trade.symbol}: entry {cid} " + ("partly filled; its rest" if partly else
+                        "still not final after the patience window;") + f" cancelled ({order.executed_qty} filled)",
+                        symbol=trade.symbol, client_id=cid, activity=True)
         except UnknownOrderError:       # it became final meanwhile
             order = await rt.exchange.get_order(trade.symbol, client_order_id=cid)
         position = next((p for p in await rt.exchange.positions(trade.symbol)

@@ -139,7 +139,20 @@ async def enter(rt: Runtime, plan: EntryPlan) -> tuple[Trade | None, str]:
     if order is None or order.executed_qty <= 0:
         drop_pending(rt, trade, "entry_not_filled")
         return None, "entry_not_filled"
+    if order.is_open:                   # partly filled and still working: protect what filled, end the rest
+        order = await end_entry_rest(rt, trade, order)
     return await on_entry_filled(rt, trade, order, plan.rules)
+
+
+async def end_entry_rest(rt: Runtime, trade: Trade, order: Order) -> Order:
+    """Cancel the unfilled rest of a partly filled entry; the order as it ended (or as last seen)."""
+    try:
+        return await rt.orders.cancel(trade, Role.ENTRY) or await rt.exchange.get_order(
+            trade.symbol, client_order_id=order.client_order_id)
+    except ExchangeError as exc:
+        log.warning("entry.rest_not_cancelled", f"{trade.symbol}: rest of the entry not cancelled ({exc}); the "
+                    "close-position brackets cover whatever fills later", symbol=trade.symbol, trade_id=trade.trade_id)
+        return order
 
 
 def drop_pending(rt: Runtime, trade: Trade, reason: str) -> None:

@@ -300,12 +300,16 @@ class FakeVenue(Exchange):
         self.incomes.append(IncomeRecord(symbol, "FUNDING_FEE", D(amount), "USDT", self.clock,
                                          tran_id=str(len(self.incomes) + 1)))
 
-    def fill_resting(self) -> None:
-        """Fill every entry that was answered NEW (entries_rest)."""
+    def fill_resting(self, share: D | None = None) -> None:
+        """Fill every entry that was answered NEW (entries_rest); with `share`, only that part of it, the
+        order staying open (PARTIALLY_FILLED)."""
         for oid, o in list(self.orders.items()):
             if o.is_open and o.client_order_id.endswith("-EN"):
                 px = self.price[o.symbol] + (self.spread / 2 if o.side is Side.BUY else -self.spread / 2)
-                self._fill(o.symbol, oid, o.client_order_id, o.side, o.type, o.orig_qty, px)
+                qty = o.orig_qty if share is None else (o.orig_qty * share).quantize(D("0.001"))
+                filled = self._fill(o.symbol, oid, o.client_order_id, o.side, o.type, qty, px)
+                if share is not None:
+                    self.orders[oid] = replace(filled, status=OrderStatus.PARTIALLY_FILLED, orig_qty=o.orig_qty)
 
     def process_late(self) -> None:
         """The venue executes the entries it answered "unknown" to (late_next_entry)."""

@@ -173,6 +173,22 @@ async def test_entry_answered_new_is_followed_until_it_fills(tmp_path):
     assert set(resting(v, "BTCUSDT")) == {OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET}
 
 
+async def test_entry_partly_filled_and_still_working_is_protected_at_once_and_its_rest_cancelled(tmp_path):
+    v = trending_venue(symbols=("BTCUSDT",))
+    v.entries_rest = True
+    await run_once(tmp_path, v)
+    (t,) = state_of(tmp_path).open_trades.values()
+    v.fill_resting(D("0.5"))
+    v.trend("BTCUSDT", "5m", 0.0)
+    await run_once(tmp_path, v)                         # same venue time: well inside the patience window
+    trade = state_of(tmp_path).open_trades[t.trade_id]
+    held = v.positions_["BTCUSDT"][0]
+    assert trade.status == "open" and trade.qty == held == (t.qty * D("0.5")).quantize(D("0.001"))
+    entry = await v.get_order("BTCUSDT", client_order_id=f"mr-{t.trade_id}-EN")
+    assert entry.status is OrderStatus.CANCELED and not entry.is_open
+    assert set(resting(v, "BTCUSDT")) == {OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET}
+
+
 async def test_entry_still_new_after_the_patience_window_is_cancelled_and_dropped(tmp_path, monkeypatch):
     v = trending_venue(symbols=("BTCUSDT",))
     v.entries_rest = True
