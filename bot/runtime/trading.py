@@ -172,6 +172,8 @@ async def on_entry_filled(rt: Runtime, trade: Trade, order: Order, rules: Symbol
     s = rt.settings
     price = price or average_fill_price(order)
     qty = qty or order.executed_qty
+    if order.order_id:                  # also when the entry was resolved by a look-up, not by its answer
+        trade.order_ids[Role.ENTRY.value] = order.order_id
     if price is None:
         positions = await rt.exchange.positions(trade.symbol)
         pos = next((p for p in positions if not p.is_flat), None)
