@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from ..domain.brackets import stop_crossed
-from ..domain.ids import Role, client_order_id, sequence_of
+from ..domain.ids import Role, client_order_id, parse_client_order_id, sequence_of
 from ..domain.rules import fmt
 from ..domain.types import Order, OrderRequest, OrderType, PositionSide, Side, WorkingType
 from ..exchange.errors import (DuplicateClientOrderIdError, ExchangeError, OrderWouldTriggerError, RateLimitedError,
@@ -204,7 +204,8 @@ class OrderExecutor:
         under the free id of the pair (TP / TX) first, then the old one is cancelled. A venue that allows
         only one close-position take-profit gets cancel-then-place instead."""
         old_cid = trade.client_ids.get(Role.TAKE_PROFIT.value) or client_order_id(trade.trade_id, Role.TAKE_PROFIT)
-        new_role = Role.TAKE_PROFIT_ALT if old_cid.endswith("-" + Role.TAKE_PROFIT.value) else Role.TAKE_PROFIT
+        parsed = parse_client_order_id(old_cid)
+        new_role = Role.TAKE_PROFIT_ALT if parsed is not None and parsed[1] is Role.TAKE_PROFIT else Role.TAKE_PROFIT
         assert trade.take_profit_price is not None
         req = self.bracket_request(trade, Role.TAKE_PROFIT, trade.take_profit_price, id_role=new_role)
         cancelled_first = False
