@@ -92,9 +92,10 @@ def create_app(loaded: LoadedSettings | None = None, *,
     app = FastAPI(title="mraster dashboard", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json")
     app.state.services = None
-    app.state.token_getter = lambda: (app.state.services.settings if app.state.services else first.settings) \
-        .dashboard_token
-    app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter())
+    current = lambda: app.state.services.settings if app.state.services else first.settings  # noqa: E731
+    app.state.token_getter = lambda: current().dashboard_token
+    app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter(),
+                       plain_http_allowed=lambda: current().dashboard_allow_plain_http)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (pages, auth, processes, config, logs, state):
         app.include_router(module.router)
@@ -132,7 +133,10 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
 def __getattr__(name: str) -> Any:
     """`uvicorn dashboard.app:app`: build the app from the environment on first access."""
     if name == "app":
-        built = create_app(start_paper_exchange=True)
+        from .main import start_logging
+        loaded = load_settings()
+        start_logging(loaded, "loaded by uvicorn (dashboard.app:app)")
+        built = create_app(loaded, start_paper_exchange=True)
         globals()["app"] = built
         return built
     raise AttributeError(name)

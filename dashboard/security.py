@@ -50,14 +50,29 @@ def split_host(host_header: str) -> tuple[str, str]:
     return (parts.hostname or ""), port
 
 
-def refuse_reason(host: str, token: str) -> str:
-    """Why the dashboard must not start on `host` (empty when it may)."""
-    if token or is_loopback_host(host):
+def refuse_reason(host: str, token: str, *, tls: bool = False, allow_plain_http: bool = False) -> str:
+    """Why the dashboard must not start on `host` (empty when it may).
+
+    Off loopback a token is needed, and the token must not cross the network in clear text: that
+    needs HTTPS (ASTER_DASHBOARD_TLS_CERT / _KEY) unless the operator opts in to plain HTTP."""
+    if is_loopback_host(host):
         return ""
-    return (f"refusing to serve on {host}: the dashboard can start and stop trading and change settings, so "
-            "anything but loopback (127.0.0.1) needs a token. Set ASTER_DASHBOARD_TOKEN in .env (mode 0600) "
-            "or the environment, e.g. ASTER_DASHBOARD_TOKEN=$(python3 -c 'import secrets; "
-            "print(secrets.token_urlsafe(24))'), or bind to 127.0.0.1.")
+    if not token:
+        return (f"refusing to serve on {host}: the dashboard can start and stop trading and change settings, so "
+                "anything but loopback (127.0.0.1) needs a token. Set ASTER_DASHBOARD_TOKEN in .env (mode 0600) "
+                "or the environment, e.g. ASTER_DASHBOARD_TOKEN=$(python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(24))'), or bind to 127.0.0.1.")
+    if not tls and not allow_plain_http:
+        return (f"refusing to serve on {host} over plain HTTP: the token and the session cookie would cross the "
+                "network in clear text. Give a certificate and key (ASTER_DASHBOARD_TLS_CERT, "
+                "ASTER_DASHBOARD_TLS_KEY), or put a TLS proxy in front and bind to 127.0.0.1, or, on a network "
+                "you trust, set ASTER_DASHBOARD_ALLOW_PLAIN_HTTP=true in .env or the environment.")
+    return ""
+
+
+PLAIN_HTTP_MESSAGE = ("this dashboard is reached over plain HTTP on a network address, where the token would travel "
+                      "in clear text: use https:// (ASTER_DASHBOARD_TLS_CERT / _KEY), a TLS proxy on 127.0.0.1, or "
+                      "set ASTER_DASHBOARD_ALLOW_PLAIN_HTTP=true in .env or the environment")
 
 
 @dataclass

@@ -25,6 +25,8 @@ _SCALARS = (str, int, float, bool)
 OVERRIDING_SOURCES = ("environment", "cli")
 # read by the dashboard on every request, so a new token (e.g. after a leak) counts at once
 LIVE_IN_DASHBOARD = {"ASTER_DASHBOARD_TOKEN"}
+# where the dashboard itself reads files (DashboardPaths is built once, at start)
+READ_BY_DASHBOARD = {"ASTER_STATE_FILE", "ASTER_LOG_DIR", "ASTER_RUN_DIR"}
 
 
 class ConfigValidationError(Exception):
@@ -52,6 +54,8 @@ def processes_affected(name: str) -> list[str]:
     spec = FIELDS_BY_ENV[name]
     if spec.group == "dashboard":
         return ["dashboard"]
+    if name in READ_BY_DASHBOARD:
+        return ["bot", "guard", "dashboard"]
     if spec.group == "paper":
         return ["paper", "bot", "guard"] if name == "ASTER_PAPER_URL" else ["paper"]
     if spec.group == "policy":

@@ -32,8 +32,10 @@ def test_refuses_non_loopback_bind_without_token(workspace, capsys):
     err = capsys.readouterr().err
     assert "refusing to serve on 0.0.0.0" in err and "ASTER_DASHBOARD_TOKEN" in err
     assert refuse_reason("127.0.0.1", "") == "" and refuse_reason("::1", "") == ""
-    assert refuse_reason("localhost", "") == "" and refuse_reason("192.168.1.5", "x") == ""
-    assert refuse_reason("192.168.1.5", "") and refuse_reason("example.org", "")
+    assert refuse_reason("localhost", "") == "" and refuse_reason("192.168.1.5", "x", tls=True) == ""
+    assert refuse_reason("192.168.1.5", "x", allow_plain_http=True) == ""
+    assert "plain HTTP" in refuse_reason("192.168.1.5", "x")           # the token would cross the net in clear
+    assert refuse_reason("192.168.1.5", "") and refuse_reason("example.org", "", tls=True)
 
 
 def test_cli_exits_2_with_a_clear_message(workspace):
