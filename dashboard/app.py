@@ -21,7 +21,7 @@ from .deps import Services
 from .middleware import SecurityMiddleware
 from .paths import DashboardPaths
 from .routers import auth, config, logs, pages, processes, state
-from .security import AccessControl
+from .security import SESSIONS_FILE, AccessControl
 from .services.configstore import AuditLog, ConfigStore
 from .services.flatten import FlattenService
 from .services.loghub import LogHub
@@ -125,7 +125,8 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
         return factory(store.settings)
 
     flatten = FlattenService(supervisor, make_exchange, lambda: state_service.read_state()[0])
-    return Services(paths=paths, access=AccessControl(lambda: store.settings.dashboard_token), config=store,
+    return Services(paths=paths, access=AccessControl(lambda: store.settings.dashboard_token,
+                                                       session_file=paths.run_dir / SESSIONS_FILE), config=store,
                     presets=PresetService(store), supervisor=supervisor, logs=hub, state=state_service,
                     flatten=flatten, start_paper_exchange=start_paper_exchange)
 

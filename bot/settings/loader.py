@@ -266,7 +266,8 @@ def validate_updates(current: LoadedSettings, updates: Mapping[str, Any], label:
             errors[key] = f"unknown setting {key}{suggest(key)}"
             continue
         if spec.env_only:
-            errors[key] = f"{key} cannot be changed from here: {_env_only_reason(key)}"
+            where = "" if key in ("ASTER_CONFIG_FILE", "ASTER_DOTENV_FILE") else " or .env, by the operator"
+            errors[key] = f"{key} can only be set in the environment{where}"
             continue
         try:
             parsed[spec.attr] = spec.parse(raw, label)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from bot.settings.docs import schema_json
 
 from ..deps import ApiAccess, ServicesDep, who
-from ..services.configstore import ConfigValidationError
+from ..services.configstore import CONFIRM_KEY, ConfigValidationError, ConfirmationRequired
 from ..services.presets import UnknownPresetError
 
 router = APIRouter(prefix="/api", dependencies=[ApiAccess], tags=["config"])
@@ -47,6 +47,10 @@ async def _change(request: Request, services: Any, replace_all: bool) -> Any:
                                              action="config.put" if replace_all else "config.patch")
     except ConfigValidationError as exc:
         return _invalid(exc.errors)
+    except ConfirmationRequired as exc:
+        return JSONResponse(status_code=409, content={
+            "detail": f"{exc}; nothing was saved", "confirm_hosts": exc.hosts,
+            "how": f'send the same change again with "{CONFIRM_KEY}": {json.dumps(sorted(set(exc.hosts.values())))}'})
     return {**result.to_json(), "running": [n for n in services.supervisor.names
                                             if services.supervisor.is_running(n)]}
 
