@@ -27,7 +27,7 @@ from .services.flatten import FlattenService
 from .services.loghub import LogHub
 from .services.presets import PresetService
 from .services.state import StateService
-from .services.supervisor import Backoff, ChildSpec, Supervisor
+from .services.supervisor import STDOUT_LEVEL_ENV, Backoff, ChildSpec, Supervisor
 from .services.venue import PaperInfo, VenueReader
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -48,7 +48,7 @@ def child_specs(paths: DashboardPaths, commands: Mapping[str, Sequence[str]],
     env = dict(os.environ)
     env.update(extra_env)
     env.update({"ASTER_CONFIG_FILE": str(paths.config_file), "ASTER_DOTENV_FILE": str(paths.dotenv_file),
-                "PYTHONUNBUFFERED": "1"})
+                "PYTHONUNBUFFERED": "1", STDOUT_LEVEL_ENV: "WARNING"})
     return {name: ChildSpec(name=name, argv=tuple(argv), cwd=paths.base_dir, env=env,
                             out_file=paths.log_dir / f"{name}.out", pid_file=paths.run_dir / f"{name}.pid",
                             restartable=True)
