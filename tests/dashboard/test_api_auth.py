@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -39,8 +40,9 @@ def test_refuses_non_loopback_bind_without_token(workspace, capsys):
 
 
 def test_cli_exits_2_with_a_clear_message(workspace):
+    env = {**workspace.env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}   # this checkout's code
     proc = subprocess.run([sys.executable, "-m", "dashboard", "--host", "0.0.0.0", "--port", "1"],
-                          cwd=workspace.root, env=workspace.env, capture_output=True, text=True, timeout=60)
+                          cwd=workspace.root, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "refusing to serve on 0.0.0.0" in proc.stderr
 
