@@ -93,6 +93,9 @@ class VenueReader:
                     await asyncio.wait_for(self._exchange.sync_time(), CALL_TIMEOUT)
                 except Exception:
                     pass  # the client resynchronises by itself on a timestamp error
+            elif hasattr(self._exchange, "reconfigure"):   # retries, backoff, kline cache: live settings
+                from bot.exchange.factory import apply_live_settings
+                apply_live_settings(self._exchange, s)
         return self._exchange
 
     async def _cached(self, key: str, fetch: Callable[[Any], Awaitable[Any]], wait_s: float) -> dict[str, Any]:

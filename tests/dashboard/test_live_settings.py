@@ -19,7 +19,7 @@ from bot.exchange.factory import make_exchange
 from bot.runtime.loop import Bot
 from bot.settings import load_settings
 
-from .conftest import ServerThread, wait_for
+from .conftest import ServerThread, async_wait_for, wait_for
 
 
 class FailingVenue:
@@ -120,3 +120,20 @@ def test_uvicorn_dashboard_app_writes_its_own_log_file(workspace):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
         out.close()
+
+
+async def test_the_dashboards_own_venue_client_follows_live_settings_too(failing_venue):
+    from bot.settings import default_settings
+    from dashboard.services.venue import VenueReader
+    holder = [default_settings().with_values(paper=True, paper_url=failing_venue.server.url, http_backoff=0.0)]
+    reader = VenueReader(lambda: holder[0], ttl=0.0, factory=make_exchange)
+    try:
+        await reader.positions()
+        await async_wait_for(lambda: reader._cache["positions"].task.done(), what="the first venue call")
+        client = reader._exchange
+        assert client._core.retry.retries == 2
+        holder[0] = holder[0].with_values(http_retries=0, kline_cache_sec=7.0)
+        await reader.positions()
+        assert reader._exchange is client and client._core.retry.retries == 0 and client._klines.ttl_s == 7.0
+    finally:
+        await reader.close()
