@@ -207,7 +207,8 @@ FIELDS: tuple[F, ...] = (
       "paper", unit="h", min=1, max=24),
     # ----------------------------------------------------------- dashboard
     F("ASTER_DASHBOARD_HOST", "str", "127.0.0.1",
-      "Address the dashboard binds to; anything but loopback needs ASTER_DASHBOARD_TOKEN.", "dashboard"),
+      "Address the dashboard binds to; anything but loopback needs ASTER_DASHBOARD_TOKEN and HTTPS.",
+      "dashboard"),
     F("ASTER_DASHBOARD_PORT", "int", 8000, "Port of the dashboard.", "dashboard", min=1, max=65535),
     F("ASTER_DASHBOARD_TOKEN", "str", "", "Token (password) required by every page, API and WebSocket.",
       "dashboard", secret=True),
