@@ -1,6 +1,7 @@
 """Settings: effective values with their source, the schema, validated changes, presets, audit."""
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -70,7 +71,7 @@ async def put_config(request: Request, services: ServicesDep) -> Any:
 
 @router.get("/config/audit")
 async def audit(services: ServicesDep, limit: int = 50) -> dict[str, Any]:
-    return {"entries": services.config.audit.recent(max(1, min(limit, 500)))}
+    return {"entries": await asyncio.to_thread(services.config.audit.recent, max(1, min(limit, 500)))}
 
 
 @router.get("/presets")

@@ -125,11 +125,19 @@ class AuditLog:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+    def recent(self, limit: int = 50, tail_bytes: int = 1_000_000) -> list[dict[str, Any]]:
+        """The last `limit` entries, read from the file's end only: the audit log is kept whole (it is
+        the record of who changed what), so it grows with the years and is never read whole."""
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            with open(self.path, "rb") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, size - tail_bytes))
+                data = fh.read()
         except FileNotFoundError:
             return []
+        lines = data.decode("utf-8", "replace").splitlines()
+        if size > tail_bytes and lines:
+            lines = lines[1:]                                   # the first line may be cut
         out = []
         for line in lines[-limit:]:
             try:

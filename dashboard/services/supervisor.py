@@ -184,7 +184,7 @@ class Supervisor:
                 return self.status(name)
             child.restart_at = None
             child.consecutive_crashes = 0
-            self._spawn(child)
+            await self._spawn(child)
         return self.status(name)
 
     async def stop(self, name: str) -> dict[str, Any]:
@@ -206,7 +206,7 @@ class Supervisor:
                 await self._terminate(child)
             child.restart_count += 1
             child.consecutive_crashes = 0
-            self._spawn(child)
+            await self._spawn(child)
         return self.status(name)
 
     # ------------------------------------------------------------------ internals
@@ -216,7 +216,7 @@ class Supervisor:
         except KeyError:
             raise SupervisorError(f"unknown process {name!r}; known: {', '.join(self._children)}") from None
 
-    def _spawn(self, child: _Child) -> None:
+    async def _spawn(self, child: _Child) -> None:
         spec = child.spec
         spec.out_file.parent.mkdir(parents=True, exist_ok=True)
         spec.pid_file.parent.mkdir(parents=True, exist_ok=True)
@@ -238,7 +238,9 @@ class Supervisor:
         child.proc, child.identity, child.adopted = proc, identity, False
         child.state, child.stop_requested, child.message, child.out_tail = "running", False, "", []
         child.started_ms, child.started_mono = self._wall_ms(), self._clock()
-        write_pid_file(spec.pid_file, PidRecord(spec.name, identity, child.started_ms, str(spec.cwd)))
+        # fsync off the event loop (the caller holds child.lock, so nothing else acts on this child)
+        await asyncio.to_thread(write_pid_file, spec.pid_file,
+                                PidRecord(spec.name, identity, child.started_ms, str(spec.cwd)))
         log.info("process.started", f"{spec.name} started (pid {proc.pid})", child=spec.name, pid=proc.pid,
                  activity=True)
 
@@ -342,7 +344,7 @@ class Supervisor:
                     log.info("process.auto_restart", f"restarting {child.spec.name} (attempt "
                              f"{child.consecutive_crashes})", child=child.spec.name, activity=True)
                     try:
-                        self._spawn(child)
+                        await self._spawn(child)
                     except SupervisorError:
                         self._schedule_restart(child, self._clock())
 

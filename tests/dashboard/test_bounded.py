@@ -213,3 +213,15 @@ async def test_saving_sessions_does_not_block_the_event_loop(tmp_path, slow_disk
     assert slow_disk and stall < SLOW_FSYNC_S * 0.8, f"the event loop stood still for {stall:.2f} s"
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert AccessControl(lambda: "tok", session_file=path).check_session(cookie), "kept across a restart"
+
+
+def test_the_audit_view_reads_only_the_end_of_a_long_audit_log(tmp_path):
+    audit = AuditLog(tmp_path / "dashboard_audit.jsonl")
+    with open(audit.path, "w") as fh:
+        for i in range(30_000):
+            fh.write(json.dumps({"ts": "t", "who": "w", "action": "config.patch",
+                                 "changes": [{"name": "ASTER_LEVERAGE", "old": i, "new": i + 1}]}) + "\n")
+    assert audit.path.stat().st_size > 2_000_000
+    recent = audit.recent(50, tail_bytes=200_000)
+    assert len(recent) == 50 and recent[0]["changes"][0]["new"] == 30_000
+    assert recent[-1]["changes"][0]["new"] == 29_951
