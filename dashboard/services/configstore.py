@@ -13,10 +13,10 @@ import asyncio
 import json
 import os
 import time
-from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 from bot.settings import FIELDS, FIELDS_BY_ENV, MASK, LoadedSettings, SettingsError, validate_updates
 from bot.settings.files import write_config_values, write_dotenv_values
@@ -59,10 +59,12 @@ def host_of(url: str) -> str:
 
 
 def is_known_host(name: str, url: str) -> bool:
+    """Loopback, or a known venue host reached over TLS (http:// to a real venue sends the key in clear)."""
     host = host_of(url)
     if is_loopback_host(host):
         return True
-    return name != "ASTER_PAPER_URL" and host in known_hosts()
+    secure = urlsplit(url).scheme in ("https", "wss")
+    return name != "ASTER_PAPER_URL" and secure and host in known_hosts()
 
 
 class ConfirmationRequired(Exception):
@@ -71,8 +73,8 @@ class ConfirmationRequired(Exception):
     def __init__(self, hosts: Mapping[str, str]):
         self.hosts = dict(hosts)
         listed = ", ".join(f"{name} -> {host}" for name, host in self.hosts.items())
-        super().__init__(f"{listed}: not a known venue host. Orders, signed requests and the API key would go "
-                         "there. Check the address, then confirm to save it.")
+        super().__init__(f"{listed}: not a known venue host reached over https/wss. Orders, signed requests "
+                         "and the API key would go there. Check the address, then confirm to save it.")
 
 
 class ConfigValidationError(Exception):

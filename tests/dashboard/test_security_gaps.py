@@ -117,7 +117,8 @@ def test_known_and_loopback_hosts_need_no_confirmation(api, name, url):
 
 
 @pytest.mark.parametrize("name, url", [("ASTER_WS_BASE", "wss://stream.example.org"),
-                                       ("ASTER_PAPER_URL", "http://10.1.2.3:8765")])
+                                       ("ASTER_PAPER_URL", "http://10.1.2.3:8765"),
+                                       ("ASTER_EXCHANGE_BASE", "http://fapi.binance.com")])   # key in clear
 def test_websocket_and_paper_addresses_are_confirmed_too(api, name, url):
     assert api.patch("/api/config", json={name: url}).status_code == 409
 
