@@ -221,7 +221,7 @@ class Supervisor:
         spec.out_file.parent.mkdir(parents=True, exist_ok=True)
         spec.pid_file.parent.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        rotate_out_file(spec.out_file, self.out_max_bytes)
+        await asyncio.to_thread(rotate_out_file, spec.out_file, self.out_max_bytes)
         with open(spec.out_file, "ab") as out:
             out.write(f"--- {stamp} mraster dashboard starts {spec.name}: {' '.join(spec.argv)}\n".encode())
             out.flush()

@@ -65,6 +65,23 @@ async def test_a_chatty_childs_out_file_is_rotated_while_it_runs(workspace):
         await sup.close()
 
 
+async def test_a_big_out_file_is_rotated_when_the_child_starts(workspace):
+    from .conftest import SLEEPER
+    specs = child_specs(DashboardPaths.from_loaded(workspace.loader()()), {"bot": workspace.script("s", SLEEPER)}, {})
+    out = specs["bot"].out_file
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("old run\n" * 30_000)
+    sup = Supervisor(specs, stop_timeout=5, out_max_bytes=100_000, out_check_s=3600)
+    await sup.open()
+    try:
+        await sup.start("bot")
+        assert out.with_name("bot.out.1").read_text().startswith("old run")
+        assert out.read_text().startswith("--- ") and "old run" not in out.read_text()
+    finally:
+        await sup.stop("bot")
+        await sup.close()
+
+
 def test_rotation_keeps_the_newest_backups_and_skips_small_files(tmp_path):
     out = tmp_path / "guard.out"
     out.write_text("a" * 10)
