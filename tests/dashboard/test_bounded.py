@@ -39,7 +39,7 @@ async def test_a_chatty_childs_out_file_is_rotated_while_it_runs(workspace):
     """A real child writes 5 MB to stdout; the .out and its two backups stay far below that."""
     command = workspace.script("chatty", CHATTY)
     specs = child_specs(DashboardPaths.from_loaded(workspace.loader()()), {"bot": command}, {})
-    sup = Supervisor(specs, stop_timeout=5, out_max_bytes=100_000, out_check_s=0.05)
+    sup = Supervisor(specs, stop_timeout=5, out_max_bytes=100_000, out_check_s=0.05, poll_interval=0.05)
     await sup.open()
     try:
         await sup.start("bot")
