@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from bot.logs import STDOUT_LEVEL_ENV
 from bot.settings import LoadedSettings, load_settings
 
 from .actions import ensure_paper_exchange
@@ -27,7 +28,7 @@ from .services.flatten import FlattenService
 from .services.loghub import LogHub
 from .services.presets import PresetService
 from .services.state import StateService
-from .services.supervisor import STDOUT_LEVEL_ENV, Backoff, ChildSpec, Supervisor
+from .services.supervisor import Backoff, ChildSpec, Supervisor
 from .services.venue import PaperInfo, VenueReader
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"

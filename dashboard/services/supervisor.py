@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from bot.logs import STDOUT_LEVEL_ENV, get_logger  # noqa: F401 - re-exported for the app
+from bot.logs import get_logger
 
 from bot.procinfo import (
     PidFileProblem, PidRecord, ProcessIdentity, find_unrecorded, identity_of, is_alive, read_pid_file,
@@ -122,6 +122,7 @@ class Supervisor:
         self.out_max_bytes = out_max_bytes
         self.out_check_s = out_check_s
         self._out_checked = -1e9
+        self._out_lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self.notices: list[str] = []  # what the user must know after a dashboard restart
 
@@ -221,7 +222,8 @@ class Supervisor:
         spec.out_file.parent.mkdir(parents=True, exist_ok=True)
         spec.pid_file.parent.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        await asyncio.to_thread(rotate_out_file, spec.out_file, self.out_max_bytes)
+        async with self._out_lock:   # never two rotations of one file at once (watcher and start)
+            await asyncio.to_thread(rotate_out_file, spec.out_file, self.out_max_bytes)
         with open(spec.out_file, "ab") as out:
             out.write(f"--- {stamp} mraster dashboard starts {spec.name}: {' '.join(spec.argv)}\n".encode())
             out.flush()
@@ -234,7 +236,7 @@ class Supervisor:
                 log.error("process.start_failed", f"{spec.name} could not start: {exc}", child=spec.name,
                           activity=True)
                 raise SupervisorError(f"{spec.name} could not start: {exc}") from None
-        identity = identity_of(proc.pid) or ProcessIdentity(proc.pid, -1, spec.argv)
+        identity = await self._identity_after_exec(proc, spec.argv)
         child.proc, child.identity, child.adopted = proc, identity, False
         child.state, child.stop_requested, child.message, child.out_tail = "running", False, "", []
         child.started_ms, child.started_mono = self._wall_ms(), self._clock()
@@ -243,6 +245,19 @@ class Supervisor:
                                 PidRecord(spec.name, identity, child.started_ms, str(spec.cwd)))
         log.info("process.started", f"{spec.name} started (pid {proc.pid})", child=spec.name, pid=proc.pid,
                  activity=True)
+
+    async def _identity_after_exec(self, proc: subprocess.Popen, argv: tuple[str, ...]) -> ProcessIdentity:
+        """The child's identity for its pid file. Popen returns once exec has begun, and for a moment
+        /proc/<pid>/cmdline can still be empty (the kernel sets the new arguments last): a pid file
+        with an empty command line would make a later dashboard refuse to adopt the child."""
+        deadline = self._clock() + 1.0
+        while True:
+            identity = identity_of(proc.pid)
+            if identity is not None and identity.cmdline:
+                return identity
+            if proc.poll() is not None or self._clock() >= deadline:   # already gone: nothing to adopt
+                return ProcessIdentity(proc.pid, identity.start_ticks if identity else -1, argv)
+            await asyncio.sleep(0.005)
 
     def _alive(self, child: _Child) -> bool:
         if child.proc is not None:
@@ -324,7 +339,9 @@ class Supervisor:
     async def _rotate_outputs(self) -> None:
         """Bound every child's .out file (a copy of up to out_max_bytes runs in a worker thread)."""
         for child in self._children.values():
-            if await asyncio.to_thread(rotate_out_file, child.spec.out_file, self.out_max_bytes):
+            async with self._out_lock:
+                rotated = await asyncio.to_thread(rotate_out_file, child.spec.out_file, self.out_max_bytes)
+            if rotated:
                 log.info("process.out_rotated", f"{child.spec.out_file.name} rotated (over "
                          f"{self.out_max_bytes} bytes)", child=child.spec.name)
 
