@@ -1,6 +1,7 @@
 """Entry point of `mraster dashboard`: checks the address is safe, then serves the app."""
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -78,6 +79,9 @@ def run(loaded, args) -> int:
     url_host = f"[{s.dashboard_host}]" if ":" in s.dashboard_host else s.dashboard_host
     url = f"{scheme}://{url_host}:{s.dashboard_port}/"
     start_logging(loaded, f"on {url}")
+    key = options.get("ssl_keyfile")
+    if key and os.stat(key).st_mode & 0o077:
+        log.warning("settings.warning", f"{key} (the TLS private key) is readable by other users; run: chmod 600 {key}")
     overrides = cli_overrides(args)
     # --set NAME=VALUE given to the dashboard reach the children as environment variables
     child_env = {k: v for k, v in overrides.items() if k not in ("ASTER_CONFIG_FILE", "ASTER_DOTENV_FILE")}
