@@ -111,7 +111,7 @@ class HttpCore:
         self.profile = profile or get_profile(None)
         self.auth: Auth = auth or HmacAuth(api_key, api_secret, recv_window_ms=recv_window_ms,
                                            missing_hint=missing_keys_hint)
-        self._order_paths = self.profile.order_paths() | {("POST", "/fapi/v1/batchOrders")}
+        self._order_paths = self.profile.order_paths()
         self.retry = retry or RetryPolicy()
         self.budget = RateBudget(rate_limit_share)
         self._clock, self._sleep = clock, sleep
