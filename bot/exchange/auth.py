@@ -122,6 +122,8 @@ class V3Auth:
         self._now_us: Callable[[], int] | None = None
         self.nonces: NonceSource | None = None
         self.last_nonce = 0
+        self._problems: list[str] | None = None
+        self._signer = ""
 
     def bind_clock(self, now_us: Callable[[], int]) -> None:
         """Nonces follow the venue's clock (local + measured offset), which is what the venue judges."""
@@ -155,14 +157,16 @@ class V3Auth:
                 ) -> tuple[str, dict[str, str]]:
         if not (signed or api_key):
             return encode_params(items), {}
-        problems = self.creds.problems()
-        if problems or not self.creds.signer_address:
-            raise AuthError(f"V3 API wallet not usable: {'; '.join(problems) or 'no signer'}; {self.missing_hint}",
-                            endpoint=endpoint)
+        if self._problems is None:       # the credentials are fixed: judged once
+            self._problems = self.creds.problems()
+            self._signer = "" if self._problems else self.creds.signer_address
+        if self._problems or not self._signer:
+            raise AuthError(f"V3 API wallet not usable: {'; '.join(self._problems) or 'no signer'}; "
+                            f"{self.missing_hint}", endpoint=endpoint)
         business = [(k, v) for k, v in items if k not in ("timestamp", "recvWindow")]
         nonce = self._source().next()
         self.last_nonce = nonce
-        query = v3sign.signed_payload(business, signer=self.creds.signer_address, private_key=self.creds.private_key,
+        query = v3sign.signed_payload(business, signer=self._signer, private_key=self.creds.private_key,
                                       nonce_us=nonce, chain_id=self.creds.chain_id,
                                       user=self.creds.user if self.send_user and self.creds.user else None)
         return query, {}
