@@ -99,3 +99,13 @@ async def test_binance_wrong_secret_is_named(exchange_info, tmp_path):
 async def test_offline_mistakes(tmp_path, env, expected):
     result = await mraster(tmp_path, "--offline", env=env)
     assert result.returncode == 2 and expected in result.stderr, result.stderr
+
+
+def test_config_show_masks_the_signer_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
+    env.update(PYTHONPATH=str(ROOT), ASTER_VENUE_PROFILE="aster-v3", ASTER_V3_SIGNER_KEY=KEY)
+    for args in (["config", "show"], ["config", "show", "--json"]):
+        out = subprocess.run([sys.executable, "-m", "bot.cli.main", *args], capture_output=True, text=True,
+                             env=env, cwd=tmp_path, timeout=60)
+        assert out.returncode == 0 and KEY[2:] not in out.stdout + out.stderr
+        assert "ASTER_V3_SIGNER_KEY" in out.stdout and "********" in out.stdout

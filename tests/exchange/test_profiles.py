@@ -115,3 +115,13 @@ def test_algo_update_event_parses_as_an_order_update():
     assert user_event(finished).execution_type is ExecutionType.TRADE
     rejected = dict(raw, o=dict(raw["o"], X="REJECTED", ai="", rm="Reduce Only reject"))
     assert user_event(rejected).order.status is OrderStatus.REJECTED
+
+
+def test_algo_service_weights_and_order_count():
+    from bot.exchange.ratelimit import request_weight
+    assert request_weight("POST", "/fapi/v1/algoOrder", {}) == 0
+    assert request_weight("GET", "/fapi/v1/openAlgoOrders", {}) == 40
+    assert request_weight("GET", "/fapi/v1/openAlgoOrders", {"symbol": "BTCUSDT"}) == 1
+    bn = P.get_profile("binance-usdm")
+    assert ("POST", "/fapi/v1/algoOrder") in bn.order_paths()
+    assert ("POST", "/fapi/v3/order") in P.get_profile("aster-v3").order_paths()
