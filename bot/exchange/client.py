@@ -80,6 +80,7 @@ class BinanceCompatibleClient(Exchange):
         self._rules: dict[str, SymbolRules] | None = None
         self._rules_lock: asyncio.Lock | None = None
         self._account_path = self.profile.account_paths[0]
+        self._profile_warning = ""
         self._streams: weakref.WeakSet[Any] = weakref.WeakSet()
 
     @property
@@ -152,6 +153,11 @@ class BinanceCompatibleClient(Exchange):
                 endpoint = f"GET {self._p(P.EXCHANGE_INFO)}"
                 data = await self._get(self._p(P.EXCHANGE_INFO))
                 rules, weight_limit, order_limit = wire.parse(endpoint, wire.exchange_info, data)
+                mismatch = P.exchange_info_mismatch(self.profile, data)
+                if mismatch and mismatch != self._profile_warning:
+                    self._profile_warning = mismatch
+                    log.error("venue.profile_mismatch", f"{mismatch}; check ASTER_VENUE_PROFILE",
+                              profile=self.profile.name)
                 self._core.budget.set_limits(weight_limit, order_limit)
                 self._rules = rules
             return dict(self._rules)

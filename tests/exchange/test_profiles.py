@@ -125,3 +125,14 @@ def test_algo_service_weights_and_order_count():
     bn = P.get_profile("binance-usdm")
     assert ("POST", "/fapi/v1/algoOrder") in bn.order_paths()
     assert ("POST", "/fapi/v3/order") in P.get_profile("aster-v3").order_paths()
+
+
+def test_exchange_info_mismatch_both_ways():
+    aster_like = {"symbols": [{"symbol": "BTCUSDT", "filters": [{"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10}]}]}
+    binance_like = {"symbols": [{"symbol": "BTCUSDT", "filters": [{"filterType": "PRICE_FILTER"}]}]}
+    v1, v3, bn = (P.get_profile(n) for n in ("aster-v1", "aster-v3", "binance-usdm"))
+    assert P.exchange_info_mismatch(v1, aster_like) == P.exchange_info_mismatch(v3, aster_like) == ""
+    assert P.exchange_info_mismatch(bn, binance_like) == ""
+    assert "like Aster" in P.exchange_info_mismatch(bn, aster_like)
+    assert "like Binance" in P.exchange_info_mismatch(v1, binance_like)
+    assert P.exchange_info_mismatch(v1, {"symbols": []}) == ""            # nothing listed: no verdict
