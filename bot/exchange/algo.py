@@ -27,7 +27,7 @@ from typing import Any, Awaitable, Callable
 from ..domain.types import Order, OrderRequest, OrderStatus
 from ..logs import get_logger
 from . import wire
-from .errors import ExchangeError, RequestError, UnknownOrderError
+from .errors import ExchangeError, UnknownOrderError
 from .http import HttpCore, RetryPolicy, Sleep
 from .orders import order_params, place_without_doubling
 from .profiles import ALGO_OPEN_ORDERS, ALGO_ORDER, OPEN_ALGO_ORDERS, VenueProfile
@@ -171,7 +171,3 @@ class AlgoOrders:
     async def cancel_all(self, symbol: str) -> None:
         path = self._profile.path(ALGO_OPEN_ORDERS)
         await self._core.request("DELETE", path, {"symbol": symbol}, signed=True)
-
-
-def is_unknown(exc: Exception) -> bool:
-    return isinstance(exc, UnknownOrderError) or (isinstance(exc, RequestError) and exc.code in (-2011, -2013))
