@@ -193,3 +193,12 @@ async def test_algo_updates_reach_the_stream_as_order_events(bvenue, bclient):
     canceled = await client.cancel_order("BTCUSDT", order_id=placed.order_id)
     assert canceled.order_id == child["orderId"] and bvenue.count("DELETE", ALGO) == 0
     await feed.close()
+
+
+async def test_wrong_profile_on_binance_names_the_fix(bvenue, bclient):
+    from bot.exchange.errors import RequestError
+    client = bclient(profile="aster-v1")
+    with pytest.raises(RequestError) as err:
+        await client.place_order(stop())
+    assert err.value.code == -4120 and "ASTER_VENUE_PROFILE=binance-usdm" in str(err.value)
+    assert not bvenue.algos and bvenue.count("POST", "/fapi/v1/order") == 1      # refused, never retried
