@@ -250,7 +250,8 @@ class BinanceCompatibleClient(Exchange):
         if self._algo.book.knows(order_id, client_order_id):
             return await self._algo.get(symbol, order_id=order_id, client_order_id=client_order_id)
         try:
-            return await self._get_regular_order(symbol, order_id=order_id, client_order_id=client_order_id)
+            order = await self._get_regular_order(symbol, order_id=order_id, client_order_id=client_order_id)
+            return self._algo.book.as_child(order)
         except UnknownOrderError as regular_error:
             try:
                 return await self._algo.get(symbol, order_id=order_id, client_order_id=client_order_id)

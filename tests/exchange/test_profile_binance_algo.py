@@ -202,3 +202,15 @@ async def test_wrong_profile_on_binance_names_the_fix(bvenue, bclient):
         await client.place_order(stop())
     assert err.value.code == -4120 and "ASTER_VENUE_PROFILE=binance-usdm" in str(err.value)
     assert not bvenue.algos and bvenue.count("POST", "/fapi/v1/order") == 1      # refused, never retried
+
+
+async def test_fills_of_a_triggered_stop_lead_back_to_its_role(bvenue, bclient):
+    """The bot reads an exit's reason from the client id of the order behind the closing fill: the child
+    order keeps the algo's client id and conditional type, even if the venue named it differently."""
+    client = bclient()
+    placed = await client.place_order(stop())
+    child = bvenue.trigger(placed.order_id)
+    child["clientOrderId"], child["origType"] = "x-venue-generated", "MARKET"
+    await client.get_order("BTCUSDT", order_id=placed.order_id)            # stream or query taught the link
+    by_fill = await client.get_order("BTCUSDT", order_id=child["orderId"])   # as bot/runtime/closing.py asks
+    assert by_fill.client_order_id == SL and by_fill.orig_type is OrderType.STOP_MARKET
