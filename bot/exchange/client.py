@@ -11,6 +11,7 @@ can be injected, so tests run against local servers with no patching.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 import weakref
@@ -22,7 +23,8 @@ import httpx
 from ..domain.rules import SymbolRules
 from ..domain.types import (
     AccountInfo, AggTrade, Balance, BookTicker, ClientStatus, DepthSnapshot, IncomeRecord, Kline, KlinesStatus,
-    LeverageInfo, MarginType, MarkPrice, Order, OrderRequest, OrderStatus, Position, Ticker24h, UserTrade,
+    LeverageInfo, MarginType, MarkPrice, Order, OrderRequest, OrderStatus, OrderUpdate, Position, Ticker24h,
+    UserTrade,
 )
 from ..logs import get_logger
 from . import wire
@@ -335,6 +337,13 @@ class BinanceCompatibleClient(Exchange):
                 failure = failure or exc
         if failure is not None:
             raise failure
+
+    def adapt_order_event(self, event: OrderUpdate) -> OrderUpdate:
+        """A child order's ORDER_TRADE_UPDATE shows the algo order's client id and type (Algo Service)."""
+        if self._algo is None:
+            return event
+        order = self._algo.book.as_child(event.order)
+        return event if order is event.order else dataclasses.replace(event, order=order)
 
     def note_algo_event(self, view: AlgoView) -> None:
         """The user stream reports an algo order (ALGO_UPDATE): remember its ids and its child order."""

@@ -189,6 +189,16 @@ async def test_algo_updates_reach_the_stream_as_order_events(bvenue, bclient):
     assert [u.order.order_id for u in updates] == [placed.order_id, placed.order_id]
     assert all(u.order.client_order_id == SL and u.order.type is OrderType.STOP_MARKET for u in updates)
     assert all(u.order.status is OrderStatus.NEW and u.last_filled_qty == 0 for u in updates)
+    # the child's own ORDER_TRADE_UPDATE shows the algo's identity even under another client id
+    child_event = {"e": "ORDER_TRADE_UPDATE", "E": 2, "T": 2, "o": {
+        "s": "BTCUSDT", "c": "x-venue-generated", "S": "SELL", "o": "LIMIT", "f": "GTC", "q": "0.010", "p": "58000",
+        "ap": "0", "sp": "0", "x": "NEW", "X": "NEW", "i": child["orderId"], "l": "0", "z": "0", "L": "0",
+        "T": 2, "t": 0, "R": True, "wt": "MARK_PRICE", "ot": "LIMIT", "ps": "BOTH", "cp": False, "rp": "0"}}
+    await bvenue.push_user(json.dumps(child_event))
+    await feed.wait_for(lambda ev: len([e for e in ev if isinstance(e, OrderUpdate)]) == 3)
+    child_update = feed.of(OrderUpdate)[2]
+    assert child_update.order.order_id == child["orderId"] and child_update.order.client_order_id == SL
+    assert child_update.order.orig_type is OrderType.STOP_MARKET
     # the stream taught the client the child: a cancel now goes to the regular order endpoint
     canceled = await client.cancel_order("BTCUSDT", order_id=placed.order_id)
     assert canceled.order_id == child["orderId"] and bvenue.count("DELETE", ALGO) == 0
