@@ -46,7 +46,7 @@ Sleep = Callable[[float], Awaitable[Any]]
 ParamsIn = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 
 _BAN_UNTIL_RE = re.compile(r"banned until (\d{12,14})")
-_SIGNATURE_RE = re.compile(r"signature=[0-9a-fA-F]+")
+_SIGNATURE_RE = re.compile(r"signature=(?:0[xX])?[0-9a-fA-F]+")     # HMAC hex or V3 0x-hex
 ALGO_ONLY = -4120          # Binance: conditional order types only through /fapi/v1/algoOrder
 NONCE_REJECTED = -4225     # Aster V3 "Nonce Expired": refused before execution, safe to re-sign and resend
 
