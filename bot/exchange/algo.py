@@ -122,12 +122,15 @@ class AlgoOrders:
             return view.order
         return dataclasses.replace(self.book.as_child(child), stop_price=child.stop_price or view.order.stop_price)
 
-    async def open(self, symbol: str | None = None) -> list[Order]:
-        """Untriggered algo orders (triggered ones appear as their child in the regular open orders)."""
+    async def open(self, symbol: str | None = None, listed: set[int] | frozenset[int] = frozenset()) -> list[Order]:
+        """Open algo orders. A triggered one whose child is among the regular open orders (`listed` ids) is
+        left out (the child stands for it); one whose child is not listed is still in flight (TRIGGERING,
+        or a market child executing) and is kept as working, so a check in that moment sees the stop."""
         path = self._profile.path(OPEN_ALGO_ORDERS)
         data = await self._core.request("GET", path, {"symbol": symbol}, signed=True)
         views = wire.parse(f"GET {path}", lambda d: wire.many(algo_order, d, "algo orders"), data)
-        return [self.book.note(v).order for v in views if v.is_open and v.child_order_id is None]
+        return [self.book.note(v).order for v in views
+                if v.is_open and (v.child_order_id is None or v.child_order_id not in listed)]
 
     # ---------------------------------------------------------------- writes
     async def place(self, req: OrderRequest, *, retry: RetryPolicy) -> Order:

@@ -236,7 +236,7 @@ class BinanceCompatibleClient(Exchange):
         regular = await self._read_all(self._p(P.OPEN_ORDERS), wire.order, "orders", {"symbol": symbol}, signed=True)
         if self._algo is None:
             return regular
-        return regular + await self._algo.open(symbol)
+        return regular + await self._algo.open(symbol, {o.order_id for o in regular})
 
     async def _get_regular_order(self, symbol: str, *, order_id: int | None = None,
                                  client_order_id: str | None = None) -> Order:

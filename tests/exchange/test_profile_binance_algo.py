@@ -224,3 +224,13 @@ async def test_fills_of_a_triggered_stop_lead_back_to_its_role(bvenue, bclient):
     await client.get_order("BTCUSDT", order_id=placed.order_id)            # stream or query taught the link
     by_fill = await client.get_order("BTCUSDT", order_id=child["orderId"])   # as bot/runtime/closing.py asks
     assert by_fill.client_order_id == SL and by_fill.orig_type is OrderType.STOP_MARKET
+
+
+async def test_a_triggered_algo_in_flight_still_counts_as_working(bvenue, bclient):
+    """TRIGGERED with its child not (or no longer) resting: the stop is shown as working, not missing."""
+    client = bclient()
+    placed = await client.place_order(stop())
+    child = bvenue.trigger(placed.order_id, fill=False, child_type="MARKET")
+    child["status"] = "FILLED"                       # the market child executed; the algo still says TRIGGERED
+    open_ = await client.open_orders("BTCUSDT")
+    assert [(o.order_id, o.status) for o in open_] == [(placed.order_id, OrderStatus.NEW)]
