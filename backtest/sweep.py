@@ -96,7 +96,7 @@ def make_tasks(configs: pd.DataFrame, strategy: str, sizes: dict[str, int], sett
     tasks = []
     for sym, cs in configs.groupby("symbol", sort=True):
         n = sizes[sym]
-        split = n if float(settings["train_frac"]) >= 1 else int(n * float(settings["train_frac"]))
+        split = n if float(settings["train_frac"]) >= 1 else int(round(n * float(settings["train_frac"])))
         for _, g in cs.groupby(GROUP_KEYS[strategy], sort=True):
             for k in range(0, len(g), chunk):
                 tasks.append(Task(sym, g.iloc[k:k + chunk], split))
@@ -119,7 +119,9 @@ def _local_map(tasks, arrays, strategy, settings):
 
 def _dask_map(client, tasks, arrays, strategy, settings):
     from distributed import as_completed
-    scattered = {s: client.scatter(a, broadcast=True) for s, a in arrays.items()}
+    # a list, not the dict itself: scattering a dict would key each array by its field name ("c", "o"...),
+    # so every symbol would overwrite the previous one's data on the workers
+    scattered = {s: client.scatter([a], broadcast=True)[0] for s, a in arrays.items()}
     futs = {client.submit(run_task, t, scattered[t.symbol], strategy, settings, pure=False): t for t in tasks}
     try:
         for fut in as_completed(futs):
