@@ -244,17 +244,14 @@ def run_chunk(bars: dict, sig: np.ndarray, params: np.ndarray, kind: int, fee_bp
     n = len(bars["c"])
     end = n if end is None else end
     m = sig.shape[1]
-    if record:
-        trades = np.zeros((m, max(1, (end - start) // 2 + 2), NT))
-        equity = np.full((m, n), np.nan)
-    else:
-        trades = np.zeros((m, 0, NT))
-        equity = np.zeros((m, 0))
-    metrics, counts = run_chunk_nb(bars["o"], bars["h"], bars["l"], bars["c"], bars["px"], bars["slip"],
-                                   bars["aux_a"], bars["aux_b"], bars["aux_c"], np.ascontiguousarray(sig),
-                                   np.ascontiguousarray(params, dtype=np.float64), int(kind), fee_bps / 1e4,
-                                   float(fee_bps), float(notional), int(exit_mode), int(start), int(end),
-                                   bool(record), trades, equity)
+    args = (bars["o"], bars["h"], bars["l"], bars["c"], bars["px"], bars["slip"], bars["aux_a"], bars["aux_b"],
+            bars["aux_c"], np.ascontiguousarray(sig), np.ascontiguousarray(params, dtype=np.float64), int(kind),
+            fee_bps / 1e4, float(fee_bps), float(notional), int(exit_mode), int(start), int(end))
+    metrics, counts = run_chunk_nb(*args, False, np.zeros((m, 0, NT)), np.zeros((m, 0)))
     if not record:
         return metrics, None, None
+    # a second pass with the trade arrays sized from the first pass's counts (closed + open at the end)
+    trades = np.zeros((m, max(1, int((metrics[:, 1] + metrics[:, 16]).max(initial=0))), NT))
+    equity = np.full((m, n), np.nan)
+    metrics, counts = run_chunk_nb(*args, True, trades, equity)
     return metrics, [trades[j, :counts[j]] for j in range(m)], equity
