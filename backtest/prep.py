@@ -51,22 +51,29 @@ def momentum_group_key(row: pd.Series) -> tuple:
     return (int(row["T"]), int(row["V"]))
 
 
+SIGNAL_KEYS = ["k", "T", "n", "V", "spread_max", "funding_max"]
+
+
 def momentum_signals(a: dict, cfg: pd.DataFrame) -> np.ndarray:
-    """bars x configs sides, computed per (T, V) group with the configurations broadcast."""
+    """bars x configs sides. Only the signal parameters matter, so each distinct set is computed once
+    (per (T, V) group, the distinct sets broadcast) and shared by the configurations that differ only
+    in their exits."""
     n = len(a["c"])
-    out = np.zeros((n, len(cfg)), dtype=np.int8)
+    uniq, inverse = np.unique(cfg[SIGNAL_KEYS].to_numpy(np.float64), axis=0, return_inverse=True)
+    u = pd.DataFrame(uniq, columns=SIGNAL_KEYS)
+    out_u = np.zeros((n, len(u)), dtype=np.int8)
     ret = mom.ret_bps(a["o"], a["c"])
     rsv = mom.rs_var(a["o"], a["h"], a["l"], a["c"])
-    for (T, V), idx in cfg.groupby(["T", "V"], sort=False).indices.items():
+    col = lambda x: x[:, None]  # noqa: E731
+    for (T, V), idx in u.groupby(["T", "V"], sort=False).indices.items():
         vol_prev = mom.previous(mom.rs_vol_bps(rsv, int(T)))
         avg_prev = mom.previous(mom.rolling_mean(a["vol"], int(V)))
-        sub = cfg.iloc[idx]
+        sub = u.iloc[idx]
         row = lambda c: sub[c].to_numpy(np.float64)[None, :]  # noqa: E731
-        col = lambda x: x[:, None]  # noqa: E731
-        out[:, idx] = mom.momentum_side(col(ret), col(vol_prev), col(a["vol"]), col(avg_prev), col(a["spread"]),
-                                        col(a["funding"]), col(a["ol_long"]), col(a["ol_short"]), row("k"),
-                                        row("n"), row("spread_max"), row("funding_max"))
-    return out
+        out_u[:, idx] = mom.momentum_side(col(ret), col(vol_prev), col(a["vol"]), col(avg_prev), col(a["spread"]),
+                                          col(a["funding"]), col(a["ol_long"]), col(a["ol_short"]), row("k"),
+                                          row("n"), row("spread_max"), row("funding_max"))
+    return out_u[:, np.ravel(inverse)]
 
 
 def momentum_params(cfg: pd.DataFrame, cooldown_default: int) -> np.ndarray:
