@@ -161,7 +161,7 @@ def _run_one(j, o, h, lo, c, px, slip, aux_a, aux_b, aux_c, sig, params, kind, f
                 next_ok = i + 1 + cooldown
                 exited = True
         if side == 0 and not exited and i >= next_ok and i >= 1:
-            s = sig[i - 1, j]
+            s = sig[j, i - 1]
             if s != 0:
                 js = i - 1
                 p0 = px[i]
@@ -227,9 +227,9 @@ def _run_one(j, o, h, lo, c, px, slip, aux_a, aux_b, aux_c, sig, params, kind, f
 @njit(parallel=True, cache=True)
 def run_chunk_nb(o, h, lo, c, px, slip, aux_a, aux_b, aux_c, sig, params, kind, fee, fee_bps, notional,
                  exit_mode, start, end, record, trades, equity):
-    """Metrics (configs x NM) of every configuration (column of `sig`, row of `params`) over bars
-    [start, end); with `record`, trades (configs x max_trades x NT) and equity (configs x bars) too."""
-    n_cfg = sig.shape[1]
+    """Metrics (configs x NM) of every configuration (row of `sig`, configs x bars, and of `params`) over
+    bars [start, end); with `record`, trades (configs x max_trades x NT) and equity (configs x bars) too."""
+    n_cfg = sig.shape[0]
     metrics = np.zeros((n_cfg, NM))
     counts = np.zeros(n_cfg, dtype=np.int64)
     for j in prange(n_cfg):
@@ -245,7 +245,7 @@ def run_chunk(bars: dict, sig: np.ndarray, params: np.ndarray, kind: int, fee_bp
     end = n if end is None else end
     m = sig.shape[1]
     args = (bars["o"], bars["h"], bars["l"], bars["c"], bars["px"], bars["slip"], bars["aux_a"], bars["aux_b"],
-            bars["aux_c"], np.ascontiguousarray(sig), np.ascontiguousarray(params, dtype=np.float64), int(kind),
+            bars["aux_c"], np.ascontiguousarray(sig.T), np.ascontiguousarray(params, dtype=np.float64), int(kind),
             fee_bps / 1e4, float(fee_bps), float(notional), int(exit_mode), int(start), int(end))
     metrics, counts = run_chunk_nb(*args, False, np.zeros((m, 0, NT)), np.zeros((m, 0)))
     if not record:
