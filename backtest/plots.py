@@ -60,6 +60,11 @@ def plot_top(ranked: pd.DataFrame, strategy: str, arrays: dict[str, dict], confi
         ax[1].set_ylabel("equity")
         ax[2].fill_between(time, dd, 0, color="tab:red", alpha=0.4)
         ax[2].set_ylabel("drawdown")
+        split = pd.Timestamp(r["split_time_utc"], tz="UTC") if isinstance(r.get("split_time_utc"), str) else None
+        if split is not None:
+            for x in ax:
+                x.axvline(split, color="tab:orange", ls="--", lw=1)
+            ax[0].text(split, ax[0].get_ylim()[1], " held-out", color="tab:orange", va="top", fontsize=8)
         fig.suptitle(title, fontsize=10)
         png = out / f"top{int(r['rank'])}_config{cid}_{sym}.png"
         fig.savefig(png, dpi=110)
@@ -78,6 +83,8 @@ def plot_top(ranked: pd.DataFrame, strategy: str, arrays: dict[str, dict], confi
                                      marker={"symbol": "x", "color": "black"}, name="exit"), row=1, col=1)
             f.add_trace(go.Scattergl(x=time, y=eq, name="equity"), row=2, col=1)
             f.add_trace(go.Scattergl(x=time, y=dd, name="drawdown", fill="tozeroy"), row=3, col=1)
+            if split is not None:
+                f.add_vline(x=split.timestamp() * 1000, line_dash="dash", line_color="orange")
             f.update_layout(title=title, height=800)
             html = png.with_suffix(".html")
             f.write_html(html, include_plotlyjs=True)
