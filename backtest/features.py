@@ -212,38 +212,56 @@ def load_log_dir(log_dir: str | Path, symbols: Sequence[str] | None = None, star
 
 def load_store(path: str | Path, symbols: Sequence[str] | None = None, start: str | None = None,
                end: str | None = None) -> dict[str, SymbolData]:
-    """A DuckDB database file with tables kline/book_ticker/mark_price, or a directory of Parquet files
-    (`<table>/**/*.parquet` or `<table>*.parquet`), seed 002 column names."""
+    """A DuckDB database file with tables or views kline/book_ticker/mark_price, or a directory of Parquet
+    files (the recorder store's `parquet/<table>/date=.../symbol=.../*.parquet`, or `<table>/**/*.parquet`,
+    or `<table>*.parquet`), seed 002 column names. Symbols and dates are filtered in the query."""
     try:
         import duckdb
-    except ModuleNotFoundError as exc:  # pragma: no cover - duckdb is a dependency of the store
-        raise FeatureError("--store needs duckdb (pip install duckdb)") from exc
+    except ModuleNotFoundError as exc:  # pragma: no cover - duckdb is in the backtest extra
+        raise FeatureError("--store needs duckdb (pip install 'mraster[backtest]')") from exc
     p = Path(path)
     if not p.exists():
         raise FeatureError(f"store {p} does not exist")
     con = duckdb.connect(str(p), read_only=True) if p.is_file() else duckdb.connect()
+    lo, hi = _date_bounds_ms(start, end)
 
     def source(table: str) -> str | None:
         if p.is_file():
             names = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
             return table if table in names else None
-        for pattern in (p / table / "**" / "*.parquet", p / f"{table}*.parquet"):
+        for pattern in (p / "parquet" / table / "**" / "*.parquet", p / table / "**" / "*.parquet",
+                        p / f"{table}*.parquet"):
             if list(p.glob(str(pattern.relative_to(p)))):
-                return f"read_parquet('{pattern}', union_by_name=true)"
+                return f"read_parquet('{pattern}', union_by_name=true, hive_partitioning=false)"
         return None
 
-    def read(table: str, cols: list[str]) -> pd.DataFrame:
+    def read(table: str, cols: list[str], time_col: str, slack_ms: int) -> pd.DataFrame:
         src = source(table)
         if src is None:
             return pd.DataFrame(columns=cols)
-        return con.execute(f"select {', '.join(cols)} from {src}").df()
+        where, params = [], []
+        if symbols:
+            where.append(f"symbol in ({', '.join('?' for _ in symbols)})")
+            params += list(symbols)
+        if lo is not None:
+            where.append(f"{time_col} >= ?")
+            params.append(lo - slack_ms)
+        if hi is not None:
+            where.append(f"{time_col} < ?")
+            params.append(hi)
+        sql = f"select {', '.join(cols)} from {src}" + (f" where {' and '.join(where)}" if where else "")
+        return con.execute(sql, params).df()
 
-    k = read("kline", KLINE_COLS)
-    if k.empty:
-        raise FeatureError(f"store {p}: no kline rows")
-    out = _split_by_symbol(k, read("book_ticker", BOOK_COLS), read("mark_price", MARK_COLS), symbols, start, end)
-    con.close()
-    return out
+    try:
+        k = read("kline", KLINE_COLS, "k1_start_ms", 0)
+        if k.empty:
+            raise FeatureError(f"store {p}: no kline rows for the selection")
+        # quotes and funding from an hour before the first bar, so the first minutes are forward-filled
+        b = read("book_ticker", BOOK_COLS, "ts_unix_ms", 3_600_000)
+        m = read("mark_price", MARK_COLS, "ts_unix_ms", 3_600_000)
+    finally:
+        con.close()
+    return _split_by_symbol(k, b, m, symbols, start, end)
 
 
 # ------------------------------------------------------------------------------------------ kline files

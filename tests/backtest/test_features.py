@@ -112,11 +112,18 @@ def test_store_duckdb_and_parquet_give_the_same_features(tmp_path):
         con.unregister("df")
     con.close()
     check_against_pandas(build_features(load_store(db), [5, 10]), k, b, m)
-    pq = tmp_path / "parquet"
+    # the recorder store's layout: <store>/parquet/<table>/date=YYYY-MM-DD/symbol=<SYMBOL>/data.parquet
+    store = tmp_path / "store"
     for name, df in (("kline", k), ("book_ticker", b), ("mark_price", m)):
-        (pq / name).mkdir(parents=True)
-        df.to_parquet(pq / name / "part-0.parquet")
-    check_against_pandas(build_features(load_store(pq), [5, 10]), k, b, m)
+        for sym, part in df.groupby("symbol"):
+            d = store / "parquet" / name / "date=2026-02-01" / f"symbol={sym}"
+            d.mkdir(parents=True)
+            part.to_parquet(d / "data.parquet")
+    check_against_pandas(build_features(load_store(store), [5, 10]), k, b, m)
+    one = build_features(load_store(store, ["AAAUSDT"], "2026-02-01", "2026-02-01"), [5])
+    assert set(one.symbol) == {"AAAUSDT"} and len(one) == 40
+    with pytest.raises(FeatureError, match="no kline rows"):
+        load_store(store, ["AAAUSDT"], "2026-03-01", "2026-03-02")
 
 
 def test_kline_fallback_with_bid_ask_bars():
