@@ -83,3 +83,30 @@ def test_python_dash_m_entry_point():
     r = subprocess.run([sys.executable, "-m", "backtest", "sweep", "--help"], cwd=ROOT, capture_output=True,
                        text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=60)
     assert r.returncode == 0 and "--scheduler" in r.stdout and "--plot-top" in r.stdout
+
+
+def test_sweep_fails_loudly_on_a_planted_look_ahead(tmp_path, capsys, monkeypatch):
+    """A signal that peeks at the next bar's close (planted by wrapping the preparation step) stops the
+    sweep before anything is ranked."""
+    import numpy as np
+
+    import backtest.lookahead as la
+
+    real_prepare = la.prepare
+
+    def leaky(strategy, arrays, cfg, cooldown):
+        bars, sig, params, kind = real_prepare(strategy, arrays, cfg, cooldown)
+        nxt = np.r_[arrays["c"][1:], np.nan]
+        peek = np.where(nxt > arrays["c"], 1, 0).astype(np.int8)
+        return bars, sig | peek[:, None], params, kind
+
+    monkeypatch.setattr(la, "prepare", leaky)
+    inputs = build(tmp_path)
+    grid = tmp_path / "g.json"
+    grid.write_text(json.dumps({"symbols": {"LINKUSDT": GRID}}))
+    rc = main(["backtest", "sweep", "--config-file", str(grid), "--inputs-csv", str(inputs),
+               "--out-config-map-csv", str(tmp_path / "m.csv"), "--out-ranked-csv", str(tmp_path / "r.csv"),
+               "--no-progress"])
+    assert rc == 1
+    assert "LOOK-AHEAD CHECK FAILED" in capsys.readouterr().err
+    assert not (tmp_path / "r.csv").exists()
