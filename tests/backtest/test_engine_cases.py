@@ -133,3 +133,16 @@ def test_metrics_range_and_equity():
     assert m[0][11] == 1                        # bars in position (bar 1; exits on bar 2)
     m2, _, _ = run_chunk(b, sig, params, KIND_MOMENTUM, 0.0, 1000.0, EXIT_STOP_MARKET, start=3, end=5)
     assert m2[0][1] == 0 and m2[0][0] == 0.0    # a range after the trade sees nothing of it
+
+
+def test_short_trailing_activation_then_trail_and_gap():
+    rows = [FLAT, FLAT,
+            (100.0, 100.1, 99.5, 99.6, 99.8),        # best 99.5 reaches the activation level 99.7
+            (99.6, 99.75, 99.55, 99.7, 99.65),       # trail 99.5 * 1.002 = 99.699 is hit inside the bar
+            FLAT]
+    _, t = run(rows, [0], side=-1, sl=50, tp=200, act=30, cb=20)
+    assert t[0][2] == -1 and t[0][1] == 3
+    assert t[0][5] == pytest.approx(99.5 * 1.002) and REASONS[int(t[0][9])] == "trail"
+    gap = rows[:3] + [(99.9, 100.0, 99.8, 99.9, 99.9), FLAT]     # opens beyond the trail: filled at the open
+    _, t = run(gap, [0], side=-1, sl=50, tp=200, act=30, cb=20)
+    assert t[0][5] == 99.9 and REASONS[int(t[0][9])] == "trail"
