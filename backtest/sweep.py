@@ -184,6 +184,8 @@ def ranked_table(res: SweepResult) -> pd.DataFrame:
     cfg = res.configs
     m = res.metrics
     df = cfg.merge(m, on="config_id", how="inner")
+    if "is_total_pnl" not in df:                     # interrupted before any chunk finished
+        return df.assign(n_configs_tried=len(cfg), complete=res.complete)
     df["rank"] = df["is_total_pnl"].rank(ascending=False, method="first").astype(int)
     df["symbol_rank"] = df.groupby("symbol")["is_total_pnl"].rank(ascending=False, method="first").astype(int)
     if "oos_total_pnl" in df:

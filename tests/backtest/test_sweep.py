@@ -64,6 +64,15 @@ def test_interrupt_keeps_finished_chunks(real_inputs):
     ranked = ranked_table(res)
     assert len(ranked) == 16 and not ranked["complete"].any()
 
+    def stop_at_once(done, total):
+        raise KeyboardInterrupt
+
+    res = run_sweep(real_inputs, strategy, configs, settings, on_progress=stop_at_once)
+    assert res.n_done == 1 and len(ranked_table(res)) == 8
+    from backtest.sweep import SweepResult
+    none = ranked_table(SweepResult(strategy, configs, pd.DataFrame(columns=["config_id"]), settings, 8, 0))
+    assert len(none) == 0 and "complete" in none
+
 
 def test_lookahead_check_passes_on_real_signals(real_arrays):
     for strategy, grid in (("momentum", GRID), ("scanner", {
