@@ -110,3 +110,37 @@ def test_sweep_fails_loudly_on_a_planted_look_ahead(tmp_path, capsys, monkeypatc
     assert rc == 1
     assert "LOOK-AHEAD CHECK FAILED" in capsys.readouterr().err
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_ctrl_c_keeps_the_finished_chunks(tmp_path):
+    """A real SIGINT to a running sweep (child process): exit 130, the finished chunks in the ranked CSV,
+    marked incomplete."""
+    import re
+    import signal
+    import threading
+    import time
+
+    inputs = build(tmp_path)
+    big = {**GRID, "k": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0], "tp_bps": [20, 30, 40, 50, 60, 80, 100, 120],
+           "sl_bps": [10, 20, 30, 40, 50, 60, 80, 100], "callback_bps": [3, 5, 8, 12]}
+    grid = tmp_path / "g.json"
+    grid.write_text(json.dumps({"settings": {"chunk_size": 2}, "symbols": {"LINKUSDT": big, "DOTUSDT": big}}))
+    ranked = tmp_path / "r.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "backtest", "sweep", "--config-file", str(grid), "--inputs-csv",
+                             str(inputs), "--out-config-map-csv", str(tmp_path / "m.csv"), "--out-ranked-csv",
+                             str(ranked)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    seen = bytearray()
+    threading.Thread(target=lambda: [seen.extend(b) for b in iter(lambda: proc.stderr.read(1), b"")],
+                     daemon=True).start()
+    deadline = time.monotonic() + 90
+    done = re.compile(rb"\| *[1-9][0-9]*/[0-9]+ \[")          # tqdm: some configurations finished
+    while not done.search(bytes(seen)) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    df = pd.read_csv(ranked)
+    total = 2 * 8 * 2 * 2 * 8 * 8 * 4
+    assert 0 < len(df) < total and not df["complete"].any() and (df["n_configs_tried"] == total).all()
+    assert b"interrupted" in bytes(seen)
