@@ -8,6 +8,8 @@ range. Tasks are pure functions of their inputs, so every executor gives identic
 from __future__ import annotations
 
 import math
+import signal
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -146,6 +148,19 @@ def run_sweep(inputs: pd.DataFrame, strategy: str, configs: pd.DataFrame, settin
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(configs), unit="cfg", desc=f"sweep {strategy}", smoothing=0.1)
+    # Ctrl+C lets the running chunk finish, then stops (an interrupt inside the compiled engine's dispatch
+    # would surface as a SystemError); a second Ctrl+C interrupts at once
+    stop = {"requested": False}
+
+    def on_sigint(signum, frame):
+        if stop["requested"]:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+
+    previous = None
+    it = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         if scheduler or workers > 0:
             from distributed import Client, LocalCluster
@@ -164,9 +179,15 @@ def run_sweep(inputs: pd.DataFrame, strategy: str, configs: pd.DataFrame, settin
                 bar.update(len(t.configs))
             if on_progress is not None:
                 on_progress(len(parts), len(tasks))
+            if stop["requested"]:
+                break
     except KeyboardInterrupt:
         pass
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if it is not None:
+            it.close()                       # cancels the Dask futures still pending
         if bar is not None:
             bar.close()
         if client is not None:

@@ -139,7 +139,7 @@ def test_ctrl_c_keeps_the_finished_chunks(tmp_path):
         time.sleep(0.05)
     assert proc.poll() is None, "the sweep finished before it could be interrupted"
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 130
+    assert proc.wait(timeout=60) == 130, bytes(seen[-3000:]).decode(errors="replace")
     df = pd.read_csv(ranked)
     total = 2 * 8 * 2 * 2 * 8 * 8 * 4
     assert 0 < len(df) < total and not df["complete"].any() and (df["n_configs_tried"] == total).all()
