@@ -92,7 +92,7 @@ def sweep(_loaded: Any, args: argparse.Namespace) -> int:
     from .grid import GridError, expand, load_grid, settings_of
     from .lookahead import LookaheadError, check_sweep
     from .prep import InputError, check_inputs
-    from .sweep import ranked_table, run_sweep, split_inputs
+    from .sweep import arrays_for, ranked_table, run_sweep
 
     try:
         cfg = load_grid(args.config_file)
@@ -103,7 +103,7 @@ def sweep(_loaded: Any, args: argparse.Namespace) -> int:
     except (GridError, InputError, OSError, ValueError) as exc:
         return _fail(str(exc))
     _write_csv(mapping_table_from(strategy, configs, settings), args.out_config_map_csv)
-    arrays = split_inputs(inputs, sorted(configs["symbol"].unique()), float(settings["extra_slippage_bps"]))
+    arrays = arrays_for(inputs, sorted(configs["symbol"].unique()), settings)
     try:
         n_checked = check_sweep(strategy, arrays, configs, int(settings["cooldown_min"]))
     except LookaheadError as exc:

@@ -17,6 +17,9 @@ gives the same trades; docs/backtest.md explains each):
   is checked, so the bar that activates or extends the trail moves the stop from the next bar on;
 - one position per symbol and configuration; signals while in a position are ignored; after an exit
   at bar j the earliest entry is bar j + 1 + cooldown;
+- optional daily schedule (the live engine's): no entry on bars from the entry-halt time to midnight UTC;
+  a position still open at the force-exit bar is closed at that bar's price plus slippage, after the
+  bar's stops were checked (a stop hit in that bar wins);
 - a bar with a missing open/high/low/close/price/slippage is skipped entirely;
 - a position still open at the end of the range is valued at the last close (no exit fee) and
   reported with reason `open`.
@@ -30,13 +33,13 @@ from bot.strategies.momentum import exit_levels_bps
 
 KIND_MOMENTUM, KIND_ATR = 0, 1
 EXIT_STOP_MARKET, EXIT_PRICE = 0, 1
-R_SL, R_TRAIL, R_TP, R_OPEN = 0, 1, 2, 3
-REASONS = ("sl", "trail", "tp", "open")
+R_SL, R_TRAIL, R_TP, R_OPEN, R_FORCE = 0, 1, 2, 3, 4
+REASONS = ("sl", "trail", "tp", "open", "force")
 
 # metric accumulator columns
 M_COLS = ("total_pnl", "trades", "wins", "gross_profit", "gross_loss", "fees", "max_dd", "sum_d", "sum_d2",
           "sum_neg2", "n_bars", "bars_in_pos", "hold_bars", "n_sl", "n_trail", "n_tp", "open_at_end",
-          "n_long", "n_short")
+          "n_long", "n_short", "n_force")
 NM = len(M_COLS)
 # trade record columns
 T_COLS = ("entry_i", "exit_i", "side", "qty", "entry_price", "exit_price", "entry_fee", "exit_fee", "pnl",
@@ -70,7 +73,7 @@ def _stop_level(side, init, peak, sl, act, cb):
 
 
 @njit(cache=True)
-def _run_one(j, o, h, lo, c, px, slip, aux_a, aux_b, aux_c, sig, params, kind, fee, fee_bps, notional,
+def _run_one(j, o, h, lo, c, px, slip, aux_a, aux_b, aux_c, force, sig, params, kind, fee, fee_bps, notional,
              exit_mode, start, end, metrics, record, trades, equity):
     sl_p, tp_p, act_p, buf_p, cb_p, gap_p = (params[j, 0], params[j, 1], params[j, 2], params[j, 3],
                                              params[j, 4], params[j, 5])
@@ -133,8 +136,13 @@ def _run_one(j, o, h, lo, c, px, slip, aux_a, aux_b, aux_c, sig, params, kind, f
                         stop_px = tp_level
                 if lo[i] < peak:
                     peak = lo[i]
+            p = np.nan
             if not np.isnan(stop_px):
                 p = stop_px if exit_mode == EXIT_STOP_MARKET else px[i]
+            elif force[i]:
+                p = px[i]                      # the daily force-exit: at market (tw_mid) after the stops
+                reason = R_FORCE
+            if not np.isnan(p):
                 if side > 0:
                     fill = p * (1.0 - slip[i])
                 else:
@@ -151,7 +159,10 @@ def _run_one(j, o, h, lo, c, px, slip, aux_a, aux_b, aux_c, sig, params, kind, f
                     m[4] -= pnl
                 m[5] += exit_fee
                 m[12] += i - entry_i
-                m[13 + reason] += 1.0
+                if reason == R_FORCE:
+                    m[19] += 1.0
+                else:
+                    m[13 + reason] += 1.0
                 if record:
                     t = trades[j, nt]
                     t[0], t[1], t[2], t[3], t[4] = entry_i, i, side, qty, entry_fill
@@ -225,7 +236,7 @@ def _run_one(j, o, h, lo, c, px, slip, aux_a, aux_b, aux_c, sig, params, kind, f
 
 
 @njit(parallel=True, cache=True)
-def run_chunk_nb(o, h, lo, c, px, slip, aux_a, aux_b, aux_c, sig, params, kind, fee, fee_bps, notional,
+def run_chunk_nb(o, h, lo, c, px, slip, aux_a, aux_b, aux_c, force, sig, params, kind, fee, fee_bps, notional,
                  exit_mode, start, end, record, trades, equity):
     """Metrics (configs x NM) of every configuration (row of `sig`, configs x bars, and of `params`) over
     bars [start, end); with `record`, trades (configs x max_trades x NT) and equity (configs x bars) too."""
@@ -233,19 +244,22 @@ def run_chunk_nb(o, h, lo, c, px, slip, aux_a, aux_b, aux_c, sig, params, kind, 
     metrics = np.zeros((n_cfg, NM))
     counts = np.zeros(n_cfg, dtype=np.int64)
     for j in prange(n_cfg):
-        counts[j] = _run_one(j, o, h, lo, c, px, slip, aux_a, aux_b, aux_c, sig, params, kind, fee, fee_bps,
-                             notional, exit_mode, start, end, metrics, record, trades, equity)
+        counts[j] = _run_one(j, o, h, lo, c, px, slip, aux_a, aux_b, aux_c, force, sig, params, kind, fee,
+                             fee_bps, notional, exit_mode, start, end, metrics, record, trades, equity)
     return metrics, counts
 
 
 def run_chunk(bars: dict, sig: np.ndarray, params: np.ndarray, kind: int, fee_bps: float, notional: float,
               exit_mode: int, start: int = 0, end: int | None = None, record: bool = False):
-    """Python face of the kernel. `bars` holds float64 arrays o, h, l, c, px, slip, aux_a, aux_b, aux_c."""
+    """Python face of the kernel. `bars` holds float64 arrays o, h, l, c, px, slip, aux_a, aux_b, aux_c and
+    optionally `force` (bool: close any position at this bar's price, the daily force-exit)."""
     n = len(bars["c"])
     end = n if end is None else end
     m = sig.shape[1]
+    force = bars.get("force")
+    force = np.zeros(n, dtype=np.bool_) if force is None else np.asarray(force, dtype=np.bool_)
     args = (bars["o"], bars["h"], bars["l"], bars["c"], bars["px"], bars["slip"], bars["aux_a"], bars["aux_b"],
-            bars["aux_c"], np.ascontiguousarray(sig.T), np.ascontiguousarray(params, dtype=np.float64), int(kind),
+            bars["aux_c"], force, np.ascontiguousarray(sig.T), np.ascontiguousarray(params, dtype=np.float64), int(kind),
             fee_bps / 1e4, float(fee_bps), float(notional), int(exit_mode), int(start), int(end))
     metrics, counts = run_chunk_nb(*args, False, np.zeros((m, 0, NT)), np.zeros((m, 0)))
     if not record:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     "stop_exit_price": "stop_market",   # or "price" (seed 002's literal vectorbt setting)
     "train_frac": 0.7,              # walk-forward: first 70 % of each symbol's bars in-sample
     "chunk_size": 256,              # configurations per engine call
+    "entry_halt_utc": None,         # "HH:MM": no entries from then to midnight (the live engine: "23:00")
+    "force_exit_utc": None,         # "HH:MM": close open positions from then on (the live engine: "23:50")
 }
 STOP_EXIT_MODES = {"stop_market": 0, "price": 1}
 
@@ -70,6 +73,10 @@ def settings_of(cfg: dict) -> dict[str, Any]:
         raise GridError(f"settings.stop_exit_price must be one of {sorted(STOP_EXIT_MODES)}")
     if not 0 < float(s["train_frac"]) <= 1:
         raise GridError("settings.train_frac must be in (0, 1]")
+    for key in ("entry_halt_utc", "force_exit_utc"):
+        v = s[key]
+        if v is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", str(v)):
+            raise GridError(f"settings.{key} must be \"HH:MM\" (UTC) or null, got {v!r}")
     return s
 
 

@@ -31,16 +31,30 @@ def check_inputs(df: pd.DataFrame) -> None:
         raise InputError(f"inputs lack columns {missing} (build them with 'mraster backtest build')")
 
 
-def symbol_arrays(d: pd.DataFrame, extra_slippage_bps: float) -> dict[str, np.ndarray]:
+def minute_of_day(hhmm: str | None) -> int | None:
+    if hhmm is None:
+        return None
+    h, m = str(hhmm).split(":")
+    return int(h) * 60 + int(m)
+
+
+def symbol_arrays(d: pd.DataFrame, extra_slippage_bps: float, entry_halt_utc: str | None = None,
+                  force_exit_utc: str | None = None) -> dict[str, np.ndarray]:
     """Engine arrays of one symbol (rows sorted by time): execution at tw_mid, slippage = half the
-    time-weighted spread + extra (fractions)."""
+    time-weighted spread + extra (fractions); the daily schedule as `no_entry` (bars from the entry halt,
+    or the force-exit, to midnight UTC) and `force` (bars from the force-exit to midnight)."""
     f = lambda c: np.ascontiguousarray(d[c].to_numpy(dtype=np.float64))  # noqa: E731
     tw_bid, tw_ask = f("tw_bid_px"), f("tw_ask_px")
     px = (tw_bid + tw_ask) / 2.0
     with np.errstate(invalid="ignore", divide="ignore"):
         slip = (tw_ask - tw_bid) / (2.0 * px) + extra_slippage_bps / 1e4
     o, h, lo, c = f("open"), f("high"), f("low"), f("close")
-    return {"t": d["open_time_ms"].to_numpy(np.int64), "o": o, "h": h, "l": lo, "c": c, "px": px, "slip": slip,
+    t = d["open_time_ms"].to_numpy(np.int64)
+    mod = (t // MINUTE_MS) % 1440
+    halt, fx = minute_of_day(entry_halt_utc), minute_of_day(force_exit_utc)
+    force = mod >= fx if fx is not None else np.zeros(len(t), dtype=bool)
+    no_entry = force | (mod >= halt) if halt is not None else force.copy()
+    return {"t": t, "force": force, "no_entry": no_entry, "o": o, "h": h, "l": lo, "c": c, "px": px, "slip": slip,
             "vol": f("vol1m"), "spread": f("spread_bps"), "funding": f("funding_bps"),
             "ol_long": f("open_loss_long_bps"), "ol_short": f("open_loss_short_bps"),
             "aux_a": f("open_loss_long_bps"), "aux_b": f("open_loss_short_bps"), "aux_c": f("funding_bps")}
@@ -144,13 +158,19 @@ def scanner_params(cfg: pd.DataFrame, cooldown_default: int) -> np.ndarray:
 
 def prepare(strategy: str, a: dict, cfg: pd.DataFrame, cooldown_default: int
             ) -> tuple[dict, np.ndarray, np.ndarray, int]:
-    """(bars for the engine, signals, params, kind) for configurations that share one group key."""
+    """(bars for the engine, signals, params, kind) for configurations that share one group key. A signal
+    whose entry bar falls in the daily no-entry window is dropped."""
     if strategy == "momentum":
-        return a, momentum_signals(a, cfg), momentum_params(cfg, cooldown_default), KIND_MOMENTUM
-    row = cfg.iloc[0]
-    ind = scanner_indicators(a, row["interval"], row["htf_interval"])
-    bars = {**a, **scanner_aux(a, ind)}
-    return bars, scanner_signals(a, cfg, ind), scanner_params(cfg, cooldown_default), KIND_ATR
+        bars, sig, params, kind = a, momentum_signals(a, cfg), momentum_params(cfg, cooldown_default), KIND_MOMENTUM
+    else:
+        row = cfg.iloc[0]
+        ind = scanner_indicators(a, row["interval"], row["htf_interval"])
+        bars = {**a, **scanner_aux(a, ind)}
+        sig, params, kind = scanner_signals(a, cfg, ind), scanner_params(cfg, cooldown_default), KIND_ATR
+    no_entry = a.get("no_entry")
+    if no_entry is not None and len(no_entry) > 1 and no_entry.any():
+        sig[np.flatnonzero(no_entry[1:]), :] = 0
+    return bars, sig, params, kind
 
 
 GROUP_KEYS = {"momentum": ["T", "V"], "scanner": ["interval", "htf_interval"]}

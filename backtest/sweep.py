@@ -23,7 +23,7 @@ from .prep import GROUP_KEYS, check_inputs, prepare, symbol_arrays
 MINUTES_PER_YEAR = 365 * 24 * 60
 METRIC_NAMES = ["total_pnl", "trades", "win_rate", "profit_factor", "expectancy", "max_drawdown", "sharpe",
                 "sortino", "avg_hold_min", "exposure", "fees", "n_long", "n_short", "exits_sl", "exits_trail",
-                "exits_tp", "open_at_end"]
+                "exits_tp", "exits_force", "open_at_end"]
 
 
 @dataclass
@@ -73,7 +73,8 @@ def finalize(acc: np.ndarray) -> pd.DataFrame:
             "exposure": a["bars_in_pos"] / nb, "fees": a["fees"],
             "n_long": a["n_long"].astype(int), "n_short": a["n_short"].astype(int),
             "exits_sl": a["n_sl"].astype(int), "exits_trail": a["n_trail"].astype(int),
-            "exits_tp": a["n_tp"].astype(int), "open_at_end": a["open_at_end"].astype(int)})
+            "exits_tp": a["n_tp"].astype(int), "exits_force": a["n_force"].astype(int),
+            "open_at_end": a["open_at_end"].astype(int)})
     return out
 
 
@@ -105,13 +106,19 @@ def make_tasks(configs: pd.DataFrame, strategy: str, sizes: dict[str, int], sett
     return tasks
 
 
-def split_inputs(inputs: pd.DataFrame, symbols: Iterable[str], extra_slippage_bps: float) -> dict[str, dict]:
+def split_inputs(inputs: pd.DataFrame, symbols: Iterable[str], extra_slippage_bps: float,
+                 entry_halt_utc: str | None = None, force_exit_utc: str | None = None) -> dict[str, dict]:
     check_inputs(inputs)
     out = {}
     for sym in symbols:
         d = inputs[inputs["symbol"] == sym].sort_values("open_time_ms", kind="stable")
-        out[sym] = symbol_arrays(d, extra_slippage_bps)
+        out[sym] = symbol_arrays(d, extra_slippage_bps, entry_halt_utc, force_exit_utc)
     return out
+
+
+def arrays_for(inputs: pd.DataFrame, symbols: Iterable[str], settings: dict) -> dict[str, dict]:
+    return split_inputs(inputs, symbols, float(settings["extra_slippage_bps"]), settings.get("entry_halt_utc"),
+                        settings.get("force_exit_utc"))
 
 
 def _local_map(tasks, arrays, strategy, settings):
@@ -139,7 +146,7 @@ def run_sweep(inputs: pd.DataFrame, strategy: str, configs: pd.DataFrame, settin
     """Run every configuration. `scheduler`: a Dask scheduler address; else `workers` > 0 starts a local
     Dask cluster on 127.0.0.1; else this process. Ctrl+C returns the finished tasks (complete=False)."""
     symbols = sorted(configs["symbol"].unique())
-    arrays = split_inputs(inputs, symbols, float(settings["extra_slippage_bps"]))
+    arrays = arrays_for(inputs, symbols, settings)
     tasks = make_tasks(configs, strategy, {s: len(a["c"]) for s, a in arrays.items()}, settings)
     split_ms = {s: int(arrays[s]["t"][t.split]) for t in tasks for s in [t.symbol] if t.split < len(arrays[s]["t"])}
     parts: list[pd.DataFrame] = []
@@ -237,4 +244,6 @@ def mapping_table(res: SweepResult) -> pd.DataFrame:
     df["taker_fee_bps"] = res.settings["taker_fee_bps"]
     df["extra_slippage_bps"] = res.settings["extra_slippage_bps"]
     df["notional_usd"] = res.settings["notional_usd"]
+    df["entry_halt_utc"] = res.settings.get("entry_halt_utc")
+    df["force_exit_utc"] = res.settings.get("force_exit_utc")
     return df

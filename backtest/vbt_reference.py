@@ -4,8 +4,9 @@ nothing in the application imports this module.
 
 Mapping of the engine's conventions onto vectorbt 1.2.0:
 - entries: a `signal_func_nb` that enters on bar i when the signal of bar i-1 is set, the column is
-  flat, and the cooldown since the last stop exit has passed (a stop exit is the only reason vectorbt
-  skips the signal function on a bar, which is how the function learns about exits);
+  flat, and the cooldown since the last exit has passed (a stop exit is the only reason vectorbt skips
+  the signal function on a bar, which is how the function learns about stop exits); it also issues the
+  daily force-exit on the bars marked `force`;
 - price = tw_mid, slippage = half spread + extra (fraction), fees = taker fee, size = notional / price
   (`SizeType.Amount`), `stop_entry_price=Price`, `stop_exit_price=StopMarket` (or `Price`);
 - `sl_trail=True` with an `adjust_sl_func_nb` that keeps the base stop level until the best price
@@ -28,12 +29,17 @@ def _funcs():
     from numba import njit
 
     @njit
-    def signal_func_nb(c, sig, cooldown, last_called, last_exit):
+    def signal_func_nb(c, sig, cooldown, last_called, last_exit, force):
         i, col = c.i, c.col
         if last_called[col] >= 0 and last_called[col] < i - 1:
             last_exit[col] = i - 1
         last_called[col] = i
-        if c.position_now != 0 or i < 1:
+        if c.position_now != 0:
+            if force[i]:                    # daily force-exit (called only when no stop fired this bar)
+                last_exit[col] = i
+                return False, c.position_now > 0, False, c.position_now < 0
+            return False, False, False, False
+        if i < 1:
             return False, False, False, False
         if i < last_exit[col] + 1 + cooldown[col]:
             return False, False, False, False
@@ -104,7 +110,8 @@ def run_vbt(bars: dict, sig: np.ndarray, params: np.ndarray, kind: int, fee_bps:
         fees=fee_bps / 1e4, slippage=col(bars["slip"]),
         signal_func_nb=signal_func_nb,
         signal_args=(np.ascontiguousarray(sig), cooldown, np.full(m, -1, dtype=np.int64),
-                     np.full(m, -(10 ** 9), dtype=np.int64)),
+                     np.full(m, -(10 ** 9), dtype=np.int64),
+                     np.asarray(bars["force"] if bars.get("force") is not None else np.zeros(n), dtype=np.bool_)),
         sl_stop=sl_fill, sl_trail=True, tp_stop=tp,
         stop_entry_price=StopEntryPrice.Price,
         stop_exit_price=StopExitPrice.Price if exit_mode == EXIT_PRICE else StopExitPrice.StopMarket,

@@ -146,3 +146,38 @@ def test_short_trailing_activation_then_trail_and_gap():
     gap = rows[:3] + [(99.9, 100.0, 99.8, 99.9, 99.9), FLAT]     # opens beyond the trail: filled at the open
     _, t = run(gap, [0], side=-1, sl=50, tp=200, act=30, cb=20)
     assert t[0][5] == 99.9 and REASONS[int(t[0][9])] == "trail"
+
+
+def test_daily_force_exit_after_the_stops():
+    rows = [FLAT, FLAT, FLAT, (100.0, 100.2, 99.9, 100.1, 100.05), FLAT]
+    b = bars(rows, slip=0.0001)
+    b["force"] = np.array([False, False, False, True, True])
+    sig = np.zeros((5, 1), dtype=np.int8)
+    sig[0, 0] = 1
+    params = np.array([[50.0, 100.0, 60.0, 0.0, 20.0, 0.0, 0.0]])
+    m, t, _ = run_chunk(b, sig, params, KIND_MOMENTUM, 0.0, 1000.0, EXIT_STOP_MARKET, record=True)
+    assert t[0][0][1] == 3 and t[0][0][5] == pytest.approx(100.05 * 0.9999) and REASONS[int(t[0][0][9])] == "force"
+    assert m[0][19] == 1 and m[0][1] == 1
+    rows[3] = (100.0, 100.2, 99.4, 99.6, 99.8)           # the stop inside the force-exit bar wins
+    b = bars(rows)
+    b["force"] = np.array([False, False, False, True, True])
+    _, t, _ = run_chunk(b, sig, params, KIND_MOMENTUM, 0.0, 1000.0, EXIT_STOP_MARKET, record=True)
+    assert t[0][0][5] == pytest.approx(99.5) and REASONS[int(t[0][0][9])] == "sl"
+
+
+def test_schedule_blocks_entries_and_forces_exits_on_real_bars(real_inputs):
+    from backtest.prep import prepare
+    from backtest.sweep import split_inputs
+    a = split_inputs(real_inputs, ["LINKUSDT"], 0.5, "20:00", "20:30")["LINKUSDT"]
+    mod = (a["t"] // 60_000) % 1440
+    assert (a["force"] == (mod >= 1230)).all() and (a["no_entry"] == (mod >= 1200)).all()
+    cfg = __import__("pandas").DataFrame([dict(k=0.5, T=10, n=1.0, V=10, spread_max=5, funding_max=5, tp_bps=500,
+                                               sl_bps=500, activation_bps=400, activation_buffer_bps=0,
+                                               callback_bps=10, min_tp_gap_bps=0, cooldown_min=0)])
+    bars_, sig, params, kind = prepare("momentum", a, cfg, 0)
+    assert not sig[:-1][a["no_entry"][1:]].any() and sig.any()
+    _, t, _ = run_chunk(bars_, sig, params, kind, 5.0, 1000.0, EXIT_STOP_MARKET, record=True)
+    tr = t[0]
+    assert not a["no_entry"][tr[:, 0].astype(int)].any()                 # no entry inside the window
+    forced = tr[tr[:, 9] == 4]
+    assert len(forced) == 2 and (mod[forced[:, 1].astype(int)] == 1230).all()   # one per day, at 20:30

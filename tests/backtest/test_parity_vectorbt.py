@@ -59,6 +59,19 @@ def test_momentum_parity(real_arrays, mode):
         assert {0, 1, 2, 3} <= set(reasons.astype(int).tolist())
 
 
+def test_momentum_parity_with_daily_schedule(real_inputs):
+    """The live engine's schedule (no entries after the halt, force-exit at market) matches too."""
+    from backtest.sweep import split_inputs
+    a = split_inputs(real_inputs, ["LINKUSDT"], 0.5, "20:00", "20:30")["LINKUSDT"]
+    cfg = momentum_grid().assign(tp_bps=400.0, sl_bps=300.0)          # wide exits: positions reach 20:30
+    bars, sig, params, kind = prepare("momentum", a, cfg, 5)
+    _, ours, _ = run_chunk(bars, sig, params, kind, 5.0, 1000.0, EXIT_STOP_MARKET, record=True)
+    pf = run_vbt(bars, sig, params, kind, 5.0, 1000.0, EXIT_STOP_MARKET)
+    assert compare(ours, vbt_trades(pf, len(cfg))) > 1000
+    forced = sum(int((t[:, 9] == 4).sum()) for t in ours)
+    assert forced >= 50
+
+
 def test_scanner_parity(real_arrays):
     cfg = scanner_grid()
     assert len(cfg) >= 100
