@@ -144,3 +144,24 @@ def test_ctrl_c_keeps_the_finished_chunks(tmp_path):
     total = 2 * 8 * 2 * 2 * 8 * 8 * 4
     assert 0 < len(df) < total and not df["complete"].any() and (df["n_configs_tried"] == total).all()
     assert b"interrupted" in bytes(seen)
+
+
+def test_build_from_recorder_logs_then_sweep(tmp_path):
+    """The recorder path end to end: seed-002 CSV families -> features -> sweep with trades."""
+    from .test_features import recorder_rows, write_logs
+    k, b, m = recorder_rows(seed=11, minutes=240)
+    write_logs(tmp_path / "logs", k, b, m)
+    inputs = tmp_path / "inputs.csv"
+    assert main(["backtest", "build", "--log_dir", str(tmp_path / "logs"), "--out_csv", str(inputs),
+                 "--windows", "5,10"]) == 0
+    small = {**GRID, "k": [0.2, 0.5], "T": [5, 10], "n": [0.5, 1.0], "V": 10, "spread_max": 10, "funding_max": 10,
+             "tp_bps": 8, "sl_bps": 8, "activation_bps": 4, "callback_bps": 2}
+    grid = tmp_path / "g.json"
+    grid.write_text(json.dumps({"settings": {"taker_fee_bps": 0.5, "cooldown_min": 0},
+                                "symbols": {"AAAUSDT": small, "BBBUSDT": small}}))
+    rc = main(["backtest", "sweep", "--config_file", str(grid), "--inputs_csv", str(inputs),
+               "--out_config_map_csv", str(tmp_path / "m.csv"), "--out_ranked_csv", str(tmp_path / "r.csv"),
+               "--no-progress"])
+    assert rc == 0
+    ranked = pd.read_csv(tmp_path / "r.csv")
+    assert len(ranked) == 16 and ranked["is_trades"].sum() > 0 and ranked["complete"].all()
