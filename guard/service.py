@@ -244,6 +244,9 @@ class GuardService:
             st.kill_switch.safety_multiple = None if sm is None else round(float(sm), 6)
         if report.killed:
             st.kill_switch.triggered_ms, st.kill_switch.reason = self._wall_ms(), report.killed
+        st.kill_switch.positions = [m.to_json() for m in report.margins]
+        if report.latch is not None:
+            st.kill_switch.latch = report.latch.to_json()
         for problem in report.problems:     # said at ERROR when it changes, not at every check
             say = self.log.debug if problem == self._last_problem else self.log.error
             say("guard.unsettled", f"repairs did not settle: {problem}; retrying at the next check")
