@@ -14,6 +14,7 @@ import contextlib
 import os
 import random
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,6 +31,8 @@ from .reconcile import CheckReport, Reconciler
 from .status import GuardStatus
 
 DEBOUNCE_S = 0.05
+DANGER_FACTOR = 1.5        # an isolated position within 1.5 x the kill threshold ...
+DANGER_INTERVAL_S = 1.0    # ... has its symbol checked every second (positions 5 + its orders 1 weight)
 AUTH_RETRY_S = 30.0
 ONCE_ATTEMPTS = 6
 
@@ -150,10 +153,11 @@ class GuardService:
         return await self.run_once(Flatten(Role.CLOSE, "flatten requested", "flatten", every_order=True))
 
     # ------------------------------------------------------------------ scheduling
-    def schedule(self, symbol: str) -> None:
+    def schedule(self, symbol: str, delay: float = 0.0) -> None:
+        """Check `symbol` after the debounce (plus `delay`); an earlier request wins."""
         self._pending.add(symbol)
-        if self._pending_since is None:
-            self._pending_since = self.monotonic()
+        at = self.monotonic() + delay
+        self._pending_since = at if self._pending_since is None else min(self._pending_since, at)
         self._wake.set()
 
     def schedule_full(self, sweep: bool = False) -> None:
@@ -245,6 +249,11 @@ class GuardService:
         if report.killed:
             st.kill_switch.triggered_ms, st.kill_switch.reason = self._wall_ms(), report.killed
         st.kill_switch.positions = [m.to_json() for m in report.margins]
+        threshold = Decimal(str(self.settings.kill_safety_multiple))
+        if threshold > 0 and not report.killed:       # near the switch: look every second, not every interval
+            for m in report.margins:
+                if m.safety_multiple <= threshold * Decimal(str(DANGER_FACTOR)):
+                    self.schedule(m.symbol, DANGER_INTERVAL_S)
         if report.latch is not None:
             st.kill_switch.latch = report.latch.to_json()
         for problem in report.problems:     # said at ERROR when it changes, not at every check
