@@ -28,7 +28,7 @@ from bot.logs import EventLogger, get_logger
 from bot.safety.killswitch import Latch, LatchReader, PositionMargin, fire, position_margin
 from bot.state import BotState, read_state_readonly
 
-from .classify import PositionKey, is_exit_order
+from .classify import PositionKey, exit_key, is_exit_order
 from .executor import Executor
 from .levels import atr_of, intent_from_trade, match_trade, needs_atr, with_computed_levels
 from .planner import ActionKind, Flatten, Intent, Plan, PositionView, Snapshot, plan
@@ -139,6 +139,19 @@ class Reconciler:
             if current.done:
                 report.settled = not current.blocked
                 break
+            if flatten is None and _orphan_cancels(current, positions):
+                # An exit on a symbol that looked flat may be a stop the bot placed between our two reads
+                # (positions, then orders): its entry filled after we read positions. Read positions again
+                # (after the orders) before cancelling anything as a leftover.
+                fresh = await self.exchange.positions()
+                if _keys(fresh) != _keys(positions):
+                    positions = fresh
+                    current = await self._plan(positions, orders, state, snap_scope, flatten)
+                    report.views = list(current.views) if round_no == 0 else [
+                        v for v in report.views if v.position.symbol not in snap_scope] + list(current.views)
+                    if current.done:
+                        report.settled = not current.blocked
+                        break
             outcomes = await self.executor.run(current.actions)
             report.actions += sum(o.ok for o in outcomes)
             if not any(o.ok for o in outcomes):
@@ -311,6 +324,17 @@ class Reconciler:
 
 async def _none() -> None:
     return None
+
+
+def _keys(positions: list[Position]) -> set[tuple[str, object]]:
+    return {(p.symbol, p.position_side) for p in positions if not p.is_flat}
+
+
+def _orphan_cancels(current: Plan, positions: list[Position]) -> bool:
+    """Does the plan cancel an exit order of a position that does not exist (a leftover)?"""
+    held = _keys(positions)
+    return any(a.kind is ActionKind.CANCEL and a.order is not None and is_exit_order(a.order)
+               and exit_key(a.order) not in held for a in current.actions)
 
 
 def _kill_reason(report: CheckReport, threshold: Decimal) -> str:
