@@ -29,6 +29,7 @@ from bot.safety.killswitch import Latch, LatchReader, PositionMargin, fire, posi
 from bot.state import BotState, read_state_readonly
 
 from .classify import PositionKey, exit_key, is_exit_order
+from .bounded import LruDict, LruSet
 from .executor import Executor
 from .levels import atr_of, intent_from_trade, match_trade, needs_atr, with_computed_levels
 from .planner import ActionKind, Flatten, Intent, Plan, PositionView, Snapshot, plan
@@ -36,6 +37,8 @@ from .planner import ActionKind, Flatten, Intent, Plan, PositionView, Snapshot, 
 MAX_ROUNDS = 4
 SWEEP_EVERY_S = 60.0
 RULES_REFRESH_S = 30.0
+ATR_MAX = 256              # ATRs measured (per symbol, side, entry price): far more than positions held
+SAID_MAX = 2000            # "said once" keys; an old one dropped is at worst said once more
 MANY_SYMBOLS = 20          # from here on, one all-symbol open-orders call is cheaper than one per symbol
 
 
@@ -93,8 +96,8 @@ class Reconciler:
         self.monotonic = monotonic
         self.rules: dict[str, SymbolRules] = {}
         self._rules_at: float | None = None
-        self._atr: dict[tuple[str, str, Decimal], float] = {}
-        self._said: set[str] = set()
+        self._atr: LruDict[tuple[str, str, Decimal], float] = LruDict(ATR_MAX)
+        self._said: LruSet[str] = LruSet(SAID_MAX)
         self.watched: set[str] = set()       # symbols where exit orders were last seen
         self._last_sweep: float | None = None
 
@@ -124,7 +127,7 @@ class Reconciler:
         if flatten is None and kill_threshold > 0:
             report.killed = _kill_reason(report, kill_threshold)
             if report.killed:
-                flatten = self._fire(report)
+                flatten = await self._fire(report)
         await self._ensure_rules({p.symbol for p in positions})
         snap_scope = None if symbols is None else frozenset(symbols)
         self._update_watched(orders, snap_scope)
@@ -170,7 +173,7 @@ class Reconciler:
             report.problems.append(f"not settled after {MAX_ROUNDS} rounds")
         return report
 
-    def _fire(self, report: CheckReport) -> Flatten:
+    async def _fire(self, report: CheckReport) -> Flatten:
         """Latch first (every engine stops opening positions), then flatten everything."""
         worst = min(report.margins, key=lambda m: m.safety_multiple, default=None)
         self.log.error("kill_switch", f"KILL-SWITCH: {report.killed}; latching (no new positions until a person "
@@ -179,9 +182,9 @@ class Reconciler:
                        threshold=self.settings.kill_safety_multiple,
                        position=worst.to_json() if worst is not None else None)
         try:
-            report.latch = fire(self.latch.path, self.latch.account, "guard", report.killed,
-                                account_safety_multiple=report.safety_multiple,
-                                positions=[m.to_json() for m in report.margins])
+            report.latch = await asyncio.to_thread(         # fsync off the event loop
+                fire, self.latch.path, self.latch.account, "guard", report.killed,
+                account_safety_multiple=report.safety_multiple, positions=[m.to_json() for m in report.margins])
         except OSError as exc:       # the flatten goes on; the latch is retried at the next check
             self.log.error("kill_switch.latch_unwritable", f"cannot write the kill-switch latch {self.latch.path} "
                            f"({exc}): flattening anyway; the bot is NOT blocked until it can be written",

@@ -24,6 +24,7 @@ from bot.domain.types import AccountUpdate, MarginCall, OrderUpdate, StreamResyn
 from bot.exchange.errors import AuthError, BannedError, ExchangeError, RateLimitedError, RetryableError
 from bot.exchange.interface import Exchange, UserStream
 from bot.logs import EventLogger, get_logger
+from bot.storage.atomic import write_json_atomic
 
 from .executor import Executor
 from .planner import Action, Flatten
@@ -87,6 +88,7 @@ class GuardService:
         self._waiting_said = False
         self._written_at = float("-inf")
         self._last_problem = ""
+        self._write_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run modes
     async def run(self, stop: asyncio.Event) -> None:
@@ -105,7 +107,7 @@ class GuardService:
                 if now < not_before:              # backing off: events wait too; the heartbeat goes on
                     await self._wait(min(not_before - now, self.settings.guard_interval))
                     if self.monotonic() - self._written_at >= self.settings.guard_interval:
-                        self._write_status()
+                        await self._write_status()
                     continue
                 due_full = self._full_due or now >= next_full
                 due_events = self._pending_since is not None and now >= self._pending_since + self.debounce_s
@@ -127,10 +129,10 @@ class GuardService:
                 except Exception as exc:      # never exit on an error: back off and redo the work
                     not_before = self.monotonic() + self._on_error(exc)
                     self._give_back(scope, sweep)
-                self._write_status()
+                await self._write_status()
         finally:
             await cancel_and_wait(*tasks)
-            self._write_status()
+            await self._write_status()
             self.log.info("guard.stopped", "guard stopped", activity=True)
 
     async def run_once(self, flatten: Flatten | None = None) -> CheckReport:
@@ -140,12 +142,12 @@ class GuardService:
             try:
                 report = await self.reconciler.check(None, sweep=True, flatten=flatten)
                 self._after_check(report)
-                self._write_status()
+                await self._write_status()
                 return report
             except RetryableError as exc:
                 last = exc
                 delay = self._on_error(exc)
-                self._write_status()
+                await self._write_status()
                 await asyncio.sleep(min(delay, 30.0))
         raise RuntimeError(f"no check completed after {ONCE_ATTEMPTS} attempts: {last}")
 
@@ -298,17 +300,21 @@ class GuardService:
     def _record(self, action: Action, what: str) -> None:
         self.status.note_action(self._wall_ms(), action.symbol, action.event, what)
 
-    def _write_status(self) -> None:
+    async def _write_status(self) -> None:
+        """The status file, written (atomic: fsync, rename) in a worker thread: a slow disk never holds
+        up the event loop, so events and repairs go on while it writes. One write at a time."""
         st = self.status
         st.heartbeat_ms = self._wall_ms()
         self._written_at = self.monotonic()
         stream = self._stream
         st.stream_connected = bool(stream is not None and getattr(stream, "connected", self._stream_ok))
         st.stream_age_s = stream.age_s if stream is not None else None
-        try:
-            st.write(self.status_path)
-        except OSError as exc:
-            self.log.error("guard.status_unwritable", f"cannot write {self.status_path}: {exc}")
+        data = st.to_json()
+        async with self._write_lock:
+            try:
+                await asyncio.to_thread(write_json_atomic, self.status_path, data)
+            except OSError as exc:
+                self.log.error("guard.status_unwritable", f"cannot write {self.status_path}: {exc}")
 
     def _reload(self) -> None:
         if self.reload_settings is None:

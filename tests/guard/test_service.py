@@ -147,6 +147,7 @@ async def test_status_file_has_the_agreed_schema(fake, settings):
     svc = service(fake, settings, use_stream=False)
     async with running(svc):
         await until(lambda: len(fake.open()) == 2, what="brackets")
+        await until(lambda: (Path(settings.run_dir) / "guard_status.json").exists(), what="the status file")
         before = read_status(settings)["heartbeat_ms"]
         await until(lambda: read_status(settings)["heartbeat_ms"] > before, what="a later heartbeat")
         status = read_status(settings)
