@@ -46,8 +46,10 @@ def account_key(settings: Any) -> str:
     return f"{'paper' if settings.paper else 'live'}-{digest}"
 
 
-def latch_path(settings: Any) -> Path:
-    return Path(settings.run_dir) / f"{FILE_PREFIX}{account_key(settings)}.json"
+def latch_path(settings: Any, run_dir: Path | str | None = None) -> Path:
+    """`<run dir>/killswitch-<account>.json`; `run_dir` for a process whose working directory is not
+    the one the settings' relative paths mean (the dashboard resolves them against its config file)."""
+    return Path(settings.run_dir if run_dir is None else run_dir) / f"{FILE_PREFIX}{account_key(settings)}.json"
 
 
 # --------------------------------------------------------------------------- the latch
