@@ -35,7 +35,9 @@ async def close_trade(rt: Runtime, trade: Trade, why: str, *, qty: Decimal | Non
         return CloseResult(trade.symbol, _position_side(trade), trade_entry_side(trade).opposite,
                            requested=Decimal(0), remaining=Decimal(0), start=Decimal(0))
     rules = (await rt.market.rules()).get(trade.symbol)
-    return await close_position(rt.exchange, pos, client_order_id(trade.trade_id, role), rules=rules, qty=qty,
+    fresh = getattr(rt.orders, "next_client_id", None)   # a new id per order where ids carry a sequence
+    ids = (lambda n: fresh(trade, role)) if fresh else client_order_id(trade.trade_id, role)
+    return await close_position(rt.exchange, pos, ids, rules=rules, qty=qty,
                                 send=lambda req: rt.orders.submit(trade, role, req))
 
 

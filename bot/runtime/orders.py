@@ -201,8 +201,9 @@ class OrderExecutor:
             log.info("position.already_flat", f"{trade.symbol}: nothing to close ({why})", symbol=trade.symbol,
                      trade_id=trade.trade_id)
             return None
-        result = await close_position(self.ex, pos, client_order_id(trade.trade_id, Role.CLOSE),
-                                      send=lambda req: self.submit(trade, Role.CLOSE, req))
+        fresh = getattr(self, "next_client_id", None)      # a new id per order where ids carry a sequence
+        ids = (lambda n: fresh(trade, Role.CLOSE)) if fresh else client_order_id(trade.trade_id, Role.CLOSE)
+        result = await close_position(self.ex, pos, ids, send=lambda req: self.submit(trade, Role.CLOSE, req))
         if not result.done:
             raise ExchangeError(f"{trade.symbol}: close incomplete, {result.remaining} still held ({result.error})")
         return result.orders[-1] if result.orders else None

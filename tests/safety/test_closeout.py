@@ -176,3 +176,29 @@ class ex_view:
 
     async def close(self) -> None:
         pass
+
+
+async def test_runtime_close_trade_partial_exit_is_journalled_under_its_role(ex, tmp_path):
+    """`bot.runtime.closing.close_trade`, the entry FastTP's partial exits use (a stand-in runtime with the
+    three parts the routine uses: the real client, the real journal and order executor, the venue's rules)."""
+    from types import SimpleNamespace
+
+    from bot.runtime.closing import close_trade
+
+    pos = await _big_long(ex)
+    journal = Journal(tmp_path / "journal.sqlite")
+
+    async def rules():
+        return await ex.symbol_rules()
+
+    rt = SimpleNamespace(exchange=ex, market=SimpleNamespace(rules=rules),
+                         orders=OrderExecutor(ex, journal, lambda: "MARK_PRICE"))
+    trade = Trade(trade_id="SOLUSDT.lq3k2x1b", symbol=SYM, side="LONG", status="open", qty=pos.qty,
+                  entry_price=pos.entry_price, entry_time_ms=1)
+    result = await close_trade(rt, trade, "FastTP partial exit", qty=D("24000"), role=Role.FAST_TP)
+    assert result.done and result.closed == D("24000") and await _held(ex) == D("6000.0")
+    rows = journal.conn.execute("SELECT role, status FROM orders WHERE action='place'").fetchall()
+    assert rows == [("FT", "FILLED"), ("FT", "FILLED")]
+    short = Trade(trade_id="SOLUSDT.lq3k2x1c", symbol=SYM, side="SHORT", status="open", entry_time_ms=2)
+    nothing = await close_trade(rt, short, "no short position held")
+    assert nothing.done and nothing.closed == 0 and not nothing.orders
