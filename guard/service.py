@@ -121,9 +121,10 @@ class GuardService:
                 try:
                     if scope is None:
                         self._reload()
-                    self._after_check(await self.reconciler.check(scope, sweep=sweep))
+                    report = await self.reconciler.check(scope, sweep=sweep)
+                    self._after_check(report)
                     if scope is None:
-                        next_full = self.monotonic() + self.settings.guard_interval
+                        next_full = self.monotonic() + self._full_interval(report)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:      # never exit on an error: back off and redo the work
@@ -263,6 +264,15 @@ class GuardService:
             say("guard.unsettled", f"repairs did not settle: {problem}; retrying at the next check")
             st.note_error(self._wall_ms(), problem)
         self._last_problem = report.problems[-1] if report.problems else ""
+
+    def _full_interval(self, report: CheckReport) -> float:
+        """ASTER_GUARD_INTERVAL; one second while the account-wide margin multiple is within
+        DANGER_FACTOR x the kill threshold (cross positions near liquidation)."""
+        threshold = Decimal(str(self.settings.kill_safety_multiple))
+        sm = report.safety_multiple
+        if threshold > 0 and sm is not None and sm <= threshold * Decimal(str(DANGER_FACTOR)):
+            return min(float(self.settings.guard_interval), DANGER_INTERVAL_S)
+        return float(self.settings.guard_interval)
 
     def _on_error(self, exc: Exception) -> float:
         """Log the error, note it in the status, and return how long to wait before the next try."""
