@@ -20,7 +20,7 @@ from .engine.errors import VenueError, bad_symbol, invalid, mandatory
 from .engine.margin import liquidation_prices
 from .faults import FaultSpecError, parse_spec
 from .server import NONE, PaperApp, Req
-from .wire import fixed, money, order_json, plain_price
+from .wire import algo_json, fixed, money, order_json, plain_price
 
 if TYPE_CHECKING:
     from .streams import StreamHub
@@ -97,7 +97,11 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
                            "unrealizedPnl": money(r.unrealized), "isolatedWallet": money(r.pos.isolated_wallet),
                            "maintMargin": money(r.maint), "liquidationPrice": plain_price(liq.get(id(r.pos), Decimal(0)))}
                           for r in view.positions],
-            "open_orders": [order_json(o, f) for o in sorted(acct.open_orders.values(), key=lambda o: o.order_id)],
+            "open_orders": [order_json(o, f) for o in sorted(acct.open_orders.values(), key=lambda o: o.order_id)
+                            if not o.algo_service],
+            "open_algo_orders": [algo_json(o, f, listing=True) for o in sorted(acct.open_orders.values(),
+                                                                             key=lambda o: o.order_id)
+                                 if o.algo_service],
         }
 
     def state(req: Req) -> dict[str, Any]:
@@ -159,8 +163,8 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
 
     def order_target(req: Req, body: dict) -> tuple[str, str, int | None, str | None]:
         key, symbol = account_of(req, body), symbol_of(body)
-        oid = body.get("orderId")
-        cid = body.get("origClientOrderId") or body.get("clientOrderId")
+        oid = body.get("orderId", body.get("algoId"))
+        cid = body.get("origClientOrderId") or body.get("clientOrderId") or body.get("clientAlgoId")
         if oid is None and not cid:
             raise VenueError(-1102, "Either orderId or origClientOrderId must be sent.")
         return key, symbol, int(oid) if oid is not None else None, str(cid) if cid else None
@@ -172,10 +176,10 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
         if status not in ("CANCELED", "EXPIRED"):
             raise invalid("status")
         try:
-            order = eng.cancel(key, symbol, oid, cid, v.now(), status=OrderStatus(status))
+            order = eng.cancel(key, symbol, oid, cid, v.now(), status=OrderStatus(status), algo=None)
         finally:
             v.commit()
-        return order_json(order, f)
+        return algo_json(order, f, query=True) if order.algo_service else order_json(order, f)
 
     def fill(req: Req) -> dict[str, Any]:
         body = _body(req)

@@ -34,6 +34,10 @@ class PaperConfig:
     funding_hours: int = 8
     warm_intervals: tuple[str, ...] = ()   # kline intervals synthesised at start (the bot's two)
     warm_bars: int = 0
+    profile: str = "aster-v1"             # profiles.py: aster-v1, aster-v3, binance-usdm
+    chain_id: int = 1666                  # EIP-712 chain id of V3 signatures (Aster mainnet 1666, testnet 714)
+    nonce_window_s: float = 60.0          # V3 nonces must be within this of venue time
+    agents: str = ""                      # V3 agents registered at start: "user:agent[,user:agent...]"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,4 +72,8 @@ def from_settings(settings: Any, args: Any = None) -> PaperConfig:
         run_dir=Path(settings.run_dir), funding_hours=int(getattr(settings, "paper_funding_hours", 8)),
         warm_intervals=tuple(dict.fromkeys((settings.interval, settings.htf_interval))),
         warm_bars=int(settings.klines) + 1,
+        profile=getattr(args, "profile", None) or getattr(settings, "paper_profile", "aster-v1"),
+        chain_id=int(getattr(settings, "paper_chain_id", 1666)),
+        nonce_window_s=float(getattr(settings, "paper_nonce_window", 60.0)),
+        agents=str(getattr(settings, "paper_agents", "") or ""),
     )

@@ -27,7 +27,7 @@ ANNOUNCE_FILE = "paper_exchange.json"
 
 def build_app(config: PaperConfig, feed: Any) -> tuple[Any, Any]:
     """(ASGI app, venue) for a config and feed; used by `run` and by in-process tests and benchmarks."""
-    from . import admin, routes_account, routes_market, routes_trade
+    from . import admin, routes_account, routes_algo, routes_market, routes_trade
     from .market_data import MarketData
     from .server import PaperApp
     from .streams import StreamHub
@@ -41,6 +41,8 @@ def build_app(config: PaperConfig, feed: Any) -> tuple[Any, Any]:
     routes_market.register(app, venue, data)
     routes_trade.register(app, venue, hub)
     routes_account.register(app, venue, data)
+    if venue.profile.algo_service:
+        routes_algo.register(app, venue)
     if config.admin:
         admin.register(app, venue, hub)
     return app, venue

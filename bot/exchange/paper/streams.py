@@ -20,9 +20,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ...logs import get_logger
 from ...aio import cancel_and_wait
 from .engine.errors import VenueError
-from .engine.model import AccountEvent, ConfigEvent, MarginCallEvent, OrderEvent
+from .engine.model import AccountEvent, AlgoEvent, ConfigEvent, MarginCallEvent, OrderEvent
 from .feeds.klines import INTERVAL_MS, bar_open
-from .wire import account_update_json, config_update_json, force_order_json, margin_call_json, order_update_json
+from .wire import (
+    account_update_json, algo_update_json, config_update_json, force_order_json, margin_call_json, order_update_json,
+)
 
 if TYPE_CHECKING:
     from .market_data import MarketData
@@ -281,6 +283,8 @@ class StreamHub:
                 self._send(key, config_update_json(event))
             elif isinstance(event, MarginCallEvent):
                 self._send(key, margin_call_json(event, f))
+            elif isinstance(event, AlgoEvent):
+                self._send(key, algo_update_json(event.order, event.time, f))
         for order in out.liquidations:
             payload = force_order_json(order, f)
             wanted = f"{order.symbol.lower()}@forceorder"

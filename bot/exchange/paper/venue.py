@@ -18,6 +18,8 @@ from .auth import Authenticator
 from .clock import VenueClock
 from .config import PaperConfig
 from .engine import Engine
+from .engine.algo import ALGO_ID_BASE
+from .profiles import profile_of
 from .engine.errors import VenueError, bad_symbol
 from .faults import Faults
 from .feeds.base import BarPath, Feed, Quote
@@ -54,11 +56,16 @@ class Venue:
         self.formats = Formats(self.specs)
         self.tick_text = {s: TickText(sp.tick, self.formats.pp[s]) for s, sp in self.specs.items()}
         orders, trades, trans = self.store.max_ids()
+        self.profile = profile_of(config.profile)
         self.engine = Engine(self.specs, maker_fee=config.maker_fee, taker_fee=config.taker_fee,
                              start_balance=config.balance, next_order_id=max(1_000_001, orders + 1),
-                             next_trade_id=max(1, trades + 1), next_tran_id=max(1, trans + 1))
+                             next_trade_id=max(1, trades + 1), next_tran_id=max(1, trans + 1),
+                             next_algo_id=max(ALGO_ID_BASE + 1, self.store.max_algo_id() + 1),
+                             callback_max=self.profile.callback_max, algo_cap=self.profile.algo_cap)
         try:
-            self.engine.restore(self.store.load_accounts(), self.store.load_open_orders())
+            open_orders = self.store.load_open_orders()
+            parents = self.store.algo_parents(o.parent_algo for o in open_orders if o.parent_algo)
+            self.engine.restore(self.store.load_accounts(), open_orders, parents)
         except Exception:
             self.store.close()
             raise
@@ -315,7 +322,7 @@ class Venue:
             "open_orders": len(self.engine.open_by_id), "fixed_key": self.config.fixed_key,
             "maker_fee": str(self.config.maker_fee), "taker_fee": str(self.config.taker_fee),
             "funding_interval_hours": self.feed.funding_interval_ms // 3_600_000,
-            "started": self.started_wall_ms, "history_warm": self.history_warm,
+            "started": self.started_wall_ms, "history_warm": self.history_warm, "profile": self.profile.name,
         }
 
 
