@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ...domain.types import OrderStatus, PositionSide
+from ..v3sign import is_address
+from .auth_v3 import Agent
 from .config import DEFAULT_KEY
 from .engine.errors import VenueError, bad_symbol, invalid, mandatory
 from .engine.margin import liquidation_prices
@@ -67,7 +69,8 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
     eng, f = v.engine, v.formats
 
     def account_of(req: Req, body: dict) -> str:
-        return str(body.get("account") or req.header("x-mbx-apikey") or DEFAULT_KEY)
+        key = str(body.get("account") or req.header("x-mbx-apikey") or DEFAULT_KEY)
+        return key.lower() if is_address(key) else key      # V3 accounts are named by the owner's address
 
     def symbol_of(body: dict) -> str:
         symbol = str(body.get("symbol") or "").upper()
@@ -254,7 +257,45 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
         v.store.put_api_key(key, secret)
         return {"registered": key}
 
+    def agents(req: Req) -> dict[str, Any]:
+        if v.v3 is None:
+            raise VenueError(-1130, "API wallets exist in the aster-v3 profile only (--profile aster-v3).")
+        return {"agents": [a.to_dict() for a in sorted(v.v3.agents.values(), key=lambda a: a.agent)]}
+
+    def add_agent(req: Req) -> dict[str, Any]:
+        """Register an API wallet (agent) of a user; `agent` = `user` lets the main wallet sign for itself."""
+        if v.v3 is None:
+            raise VenueError(-1130, "API wallets exist in the aster-v3 profile only (--profile aster-v3).")
+        body = _body(req)
+        user = str(body.get("user") or "")
+        agent = str(body.get("agent") or body.get("agentAddress") or user)
+        for name, value in (("user", user), ("agent", agent)):
+            if not is_address(value):
+                raise invalid(name)
+        whitelist = body.get("ipWhitelist") or ()
+        if isinstance(whitelist, str):
+            whitelist = whitelist.replace(",", " ").split()
+        a = v.v3.register(Agent(user.lower(), agent.lower(), str(body.get("name") or body.get("agentName") or ""),
+                                int(body.get("expired") or 0), _bool(body, "canPerpTrade", True),
+                                tuple(str(x) for x in whitelist)))
+        v.store.put_agent(a.agent, a.to_dict())
+        return a.to_dict()
+
+    def remove_agent(req: Req) -> dict[str, Any]:
+        if v.v3 is None:
+            raise VenueError(-1130, "API wallets exist in the aster-v3 profile only (--profile aster-v3).")
+        agent = str(_body(req).get("agent") or "")
+        if not is_address(agent):
+            raise invalid("agent")
+        removed = v.v3.remove(agent)
+        if removed:
+            v.store.delete_agent(agent.lower())
+        return {"agent": agent.lower(), "removed": removed}
+
     add = app.add
+    add("GET", "/admin/agents", agents, NONE)
+    add("POST", "/admin/agents", add_agent, NONE)
+    add("DELETE", "/admin/agents", remove_agent, NONE)
     add("GET", "/admin/state", state, NONE)
     add("POST", "/admin/balance", set_balance, NONE)
     add("POST", "/admin/price", set_price, NONE)

@@ -27,7 +27,7 @@ ANNOUNCE_FILE = "paper_exchange.json"
 
 def build_app(config: PaperConfig, feed: Any) -> tuple[Any, Any]:
     """(ASGI app, venue) for a config and feed; used by `run` and by in-process tests and benchmarks."""
-    from . import admin, routes_account, routes_algo, routes_market, routes_trade
+    from . import admin, routes_account, routes_algo, routes_market, routes_trade, routes_v3
     from .market_data import MarketData
     from .server import PaperApp
     from .streams import StreamHub
@@ -43,6 +43,8 @@ def build_app(config: PaperConfig, feed: Any) -> tuple[Any, Any]:
     routes_account.register(app, venue, data)
     if venue.profile.algo_service:
         routes_algo.register(app, venue)
+    if venue.profile.v3_auth:
+        routes_v3.register(app, venue)
     if config.admin:
         admin.register(app, venue, hub)
     return app, venue

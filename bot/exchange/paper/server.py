@@ -31,6 +31,7 @@ class Route:
     security: str = NONE
     weight: int | Callable[[Params], int] = 1
     order: bool = False          # places orders: order-count headers, lose_order_response applies
+    v3: bool = False             # API-wallet signatures only (aster-v3 profile, /fapi/v3/...)
 
 
 @dataclass(slots=True)
@@ -94,8 +95,8 @@ class PaperApp:
         self.usage = Usage()
 
     def add(self, method: str, path: str, handler: Callable, security: str = NONE,
-            weight: int | Callable[[Params], int] = 1, order: bool = False) -> None:
-        self.routes[(method, path)] = Route(handler, security, weight, order)
+            weight: int | Callable[[Params], int] = 1, order: bool = False, v3: bool = False) -> None:
+        self.routes[(method, path)] = Route(handler, security, weight, order, v3)
 
     # ------------------------------------------------------------------ ASGI
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -145,7 +146,9 @@ class PaperApp:
         status, payload = 200, b""
         before = self.venue.last_write
         try:
-            if route.security != NONE:
+            if route.security != NONE and self.venue.v3 is not None and (route.v3 or "signer" in req.params):
+                req.key = self.venue.v3.authenticate(req.query, body, self.venue.api_now(), client)
+            elif route.security != NONE:
                 req.key = self.venue.auth.api_key(req.header("x-mbx-apikey"))
                 if route.security == SIGNED:
                     self.venue.auth.check_signed(req.key, req.query, body, req.params.get("timestamp"),

@@ -28,6 +28,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (key TEXT PRIMARY KEY, secret TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agents (agent TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (
     order_id INTEGER PRIMARY KEY, account TEXT NOT NULL, symbol TEXT NOT NULL, client_id TEXT NOT NULL,
     status TEXT NOT NULL, is_open INTEGER NOT NULL, time INTEGER NOT NULL, update_time INTEGER NOT NULL,
@@ -354,3 +355,14 @@ class Store:
 
     def put_api_key(self, key: str, secret: str) -> asyncio.Future | None:
         return self._submit([("INSERT OR REPLACE INTO api_keys VALUES (?, ?)", [(key, secret)])])
+
+    # ------------------------------------------------------------------ V3 agents (API wallets)
+    def agents(self) -> list[dict]:
+        self.flush()
+        return [json.loads(d) for (d,) in self.db.execute("SELECT data FROM agents ORDER BY agent")]
+
+    def put_agent(self, agent: str, data: dict) -> asyncio.Future | None:
+        return self._submit([("INSERT OR REPLACE INTO agents VALUES (?, ?)", [(agent, orjson.dumps(data).decode())])])
+
+    def delete_agent(self, agent: str) -> asyncio.Future | None:
+        return self._submit([("DELETE FROM agents WHERE agent=?", [(agent,)])])

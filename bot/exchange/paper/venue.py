@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ...logs import get_logger
 from ...aio import cancel_and_wait
 from .auth import Authenticator
+from .auth_v3 import Agent, V3Auth, parse_agents
 from .clock import VenueClock
 from .config import PaperConfig
 from .engine import Engine
@@ -52,6 +53,7 @@ class Venue:
         if not config.fixed_key:
             known.update(self.store.api_keys())
         self.auth = Authenticator(known, config.api_key or None)
+        self.v3 = self._v3_auth() if profile_of(config.profile).v3_auth else None
         self.specs = feed.specs
         self.formats = Formats(self.specs)
         self.tick_text = {s: TickText(sp.tick, self.formats.pp[s]) for s, sp in self.specs.items()}
@@ -91,6 +93,17 @@ class Venue:
         self._stopping = False
         self.started_wall_ms = int(wall() * 1000)
         self.history_warm = False       # set once recent klines of every symbol are synthesised (main.py)
+
+    def _v3_auth(self) -> V3Auth:
+        """API-wallet authentication: agents from the database, plus ASTER_PAPER_AGENTS (saved too)."""
+        auth = V3Auth(self.config.chain_id, int(self.config.nonce_window_s * 1000))
+        for d in self.store.agents():
+            auth.register(Agent(d["user"], d["agent"], d.get("name", ""), int(d.get("expired", 0)),
+                                bool(d.get("canPerpTrade", True)), tuple(d.get("ipWhitelist", ()))))
+        for user, agent in parse_agents(self.config.agents):
+            a = auth.register(Agent(user.lower(), agent.lower(), "config"))
+            self.store.put_agent(a.agent, a.to_dict())
+        return auth
 
     # ------------------------------------------------------------------ clock
     def _make_clock(self) -> VenueClock:

@@ -1,0 +1,39 @@
+"""The aster-v3 profile's `/fapi/v3/...` routes (aster-v3.md 1.3, 7).
+
+Every V1/V2 route is served under `/fapi/v3/` too, with the same handler and weight: market data needs no
+authentication, everything else (the listenKey calls included) an API-wallet signature (auth_v3.py). The
+V3-only `accountWithJoinMargin` (formerly `account`) and `noop` are added. Guarded cancels, order
+modification, strategy orders, MMP and sub-accounts are not served (404).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .server import KEY, NONE, SIGNED, PaperApp, Req
+
+if TYPE_CHECKING:
+    from .venue import Venue
+
+
+def register(app: PaperApp, v: "Venue") -> None:
+    for (method, path), route in list(app.routes.items()):
+        if not path.startswith(("/fapi/v1/", "/fapi/v2/")):
+            continue
+        target = "/fapi/v3/" + path.split("/", 3)[3]
+        if (method, target) in app.routes:
+            continue            # e.g. /fapi/v2/positionRisk: /fapi/v3/positionRisk has its own (open positions)
+        security = route.security
+        if security == KEY:     # listenKey is USER_STREAM (signed in V3); historicalTrades is market data
+            security = SIGNED if "listenKey" in path else NONE
+        app.add(method, target, route.handler, security, route.weight, route.order, v3=security != NONE)
+    for (method, path), route in list(app.routes.items()):
+        if path.startswith("/fapi/v3/") and route.security != NONE:
+            route.v3 = True     # the V1 profile's /fapi/v3/balance etc. take HMAC; here API-wallet signatures only
+    account = app.routes[("GET", "/fapi/v3/account")]
+    app.add("GET", "/fapi/v3/accountWithJoinMargin", account.handler, SIGNED, account.weight, v3=True)
+
+    def noop(req: Req) -> dict:
+        """Consumes its nonce (checked by the authentication); nothing is queued here, so nothing to drop."""
+        return {"code": 200, "msg": "success"}
+
+    app.add("POST", "/fapi/v3/noop", noop, SIGNED, v3=True)
