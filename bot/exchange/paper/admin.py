@@ -109,7 +109,7 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
 
     def state(req: Req) -> dict[str, Any]:
         body = _body(req)
-        keys = [str(body["account"])] if body.get("account") else sorted(eng.accounts)
+        keys = [account_of(req, body)] if body.get("account") else sorted(eng.accounts)
         now = v.now()
         markets = {}
         for s, m in eng.markets.items():
