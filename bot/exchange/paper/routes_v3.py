@@ -2,7 +2,8 @@
 
 Every V1/V2 route is served under `/fapi/v3/` too, with the same handler and weight: market data needs no
 authentication, everything else (the listenKey calls included) an API-wallet signature (auth_v3.py). The
-V3-only `accountWithJoinMargin` (formerly `account`) and `noop` are added. Guarded cancels, order
+V3-only `accountWithJoinMargin` (formerly `account`) and `noop` are added, and an empty spot
+`/api/v3/exchangeInfo` (ccxt's aster class loads it before the futures markets). Guarded cancels, order
 modification, strategy orders, MMP and sub-accounts are not served (404).
 """
 from __future__ import annotations
@@ -37,3 +38,10 @@ def register(app: PaperApp, v: "Venue") -> None:
         return {"code": 200, "msg": "success"}
 
     app.add("POST", "/fapi/v3/noop", noop, SIGNED, v3=True)
+
+    def spot_info(req: Req) -> dict:
+        """Aster's spot exchangeInfo, which ccxt's aster class loads with the futures one: no spot markets here."""
+        return {"timezone": "UTC", "serverTime": v.api_now(), "rateLimits": [], "exchangeFilters": [],
+                "assets": [], "symbols": []}
+
+    app.add("GET", "/api/v3/exchangeInfo", spot_info)
