@@ -24,7 +24,7 @@ async def test_paper_mode(values, keys):
     client = make_exchange(settings)
     try:
         assert client.base_url == "http://127.0.0.1:9999" and client.ws_base == "ws://127.0.0.1:9999"
-        assert (client._core._key, client._core._secret) == keys
+        assert (client._core.auth._key, client._core.auth._secret) == keys
     finally:
         await client.close()
 
@@ -35,7 +35,7 @@ async def test_live_mode_uses_venue_settings_and_refuses_signed_calls_without_ke
     client = make_exchange(settings)
     try:
         assert client.base_url == "https://fapi.binance.com" and client.ws_base == "wss://fstream.binance.com"
-        assert client._core.retry.retries == 4 and client._core.recv_window_ms == 6000
+        assert client._core.retry.retries == 4 and client._core.auth.recv_window_ms == 6000
         client._core._time_sync_tried = True              # no network: fail before anything is sent
         with pytest.raises(AuthError, match="ASTER_API_KEY and ASTER_API_SECRET"):
             await client.balances()
