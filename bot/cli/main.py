@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reset", action="store_true", help="start with fresh accounts, orders and trades")
     p.add_argument("--faults", metavar="SPEC", help="fault injection at start, e.g. 'latency_ms=50,error_rate=0.1'")
     p.add_argument("--profile", choices=("aster-v1", "aster-v3", "binance-usdm"),
-                   help="venue the exchange behaves like (ASTER_PAPER_PROFILE)")
+                   help="venue the exchange behaves like (default: the account's ASTER_VENUE_PROFILE)")
     _common(p)
 
     config_cmd.add_parser(sub, _common)
@@ -108,7 +108,6 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, str]:
         ("guard", "interval"): "ASTER_GUARD_INTERVAL",
         ("paper-exchange", "feed"): "ASTER_PAPER_FEED", ("paper-exchange", "speed"): "ASTER_PAPER_SPEED",
         ("paper-exchange", "seed"): "ASTER_PAPER_SEED", ("paper-exchange", "db"): "ASTER_PAPER_DB",
-        ("paper-exchange", "profile"): "ASTER_PAPER_PROFILE",
     }
     for (command, attr), env in mapping.items():
         value = getattr(args, attr, None)

@@ -209,4 +209,23 @@ def test_agents_survive_a_restart(tmp_path):
         assert V3(px.url, agent).ok("GET", "/fapi/v3/balance")
         px.restart()
         assert V3(px.url, agent).ok("GET", "/fapi/v3/balance")[0]["balance"] == "10000.00000000"
-        assert [a["name"] for a in px.admin("GET", "/agents")["agents"]] == ["bot"]
+        assert [a["name"] for a in px.admin("GET", "/agents")["agents"] if a["agent"] == agent.address.lower()] \
+            == ["bot"]
+
+
+def test_the_accounts_own_wallet_and_the_development_agent_are_known_from_the_start(tmp_path):
+    """One .env serves the bot and its paper exchange: ASTER_V3_USER with the address of ASTER_V3_SIGNER_KEY
+    is registered at start, and so is the public development agent the client uses in paper mode without a
+    wallet. ASTER_V3_NETWORK=testnet makes the exchange verify with chain id 714."""
+    from bot.exchange.factory import PAPER_V3_KEY, PAPER_V3_SIGNER, PAPER_V3_USER
+    rng = random.Random(5)
+    user, agent = keypair(rng), keypair(rng)
+    env = {"ASTER_V3_USER": user.address, "ASTER_V3_SIGNER_KEY": agent.key.hex(), "ASTER_V3_NETWORK": "testnet"}
+    with PaperExchange(tmp_path, symbols=("BTCUSDT",), profile="aster-v3", env=env) as px:
+        assert V3(px.url, agent, chain_id=714).ok("GET", "/fapi/v3/balance")
+        assert V3(px.url, agent, chain_id=1666).code("GET", "/fapi/v3/balance") == -1022
+        dev = Account.from_key(PAPER_V3_KEY)
+        assert dev.address == PAPER_V3_SIGNER
+        assert V3(px.url, dev, user=PAPER_V3_USER, chain_id=714).ok("GET", "/fapi/v3/balance")
+        assert "ASTER_V3_SIGNER_KEY" not in px.out_path.read_text() and agent.key.hex()[2:] not in \
+            px.log_path.read_text()

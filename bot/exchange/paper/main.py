@@ -150,7 +150,14 @@ async def serve(config: PaperConfig) -> int:
 def run(loaded: Any, args: Any) -> int:
     s = loaded.settings
     setup_logging("paper", s.loglevel, s.log_dir,
-                  secrets=[s.paper_api_key, s.paper_api_secret, s.api_key, s.api_secret])
+                  secrets=[s.paper_api_key, s.paper_api_secret, s.api_key, s.api_secret,
+                           getattr(s, "v3_signer_key", "")])
+    from .profiles import profile_of
+    try:
+        profile_of(getattr(args, "profile", None) or getattr(s, "venue_profile", None))
+    except ValueError as exc:
+        print(f"mraster paper-exchange: {exc}", file=sys.stderr)
+        return 2
     config = from_settings(s, args)
     try:
         parse_spec(config.faults or None)

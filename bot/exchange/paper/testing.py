@@ -82,7 +82,7 @@ class PaperExchange:
             "ASTER_PAPER_SYMBOLS": ",".join(self.symbols),
             "ASTER_PAPER_SEED": str(self.seed),
             "ASTER_PAPER_SPEED": str(self.speed),
-            "ASTER_PAPER_PROFILE": self.profile,
+            "ASTER_VENUE_PROFILE": self.profile,
         }
         for name in ("ASTER_PAPER_API_KEY", "ASTER_PAPER_API_SECRET"):
             if self.extra_env.get(name):
@@ -101,7 +101,7 @@ class PaperExchange:
             "ASTER_PAPER_BALANCE": str(self.balance),
             "ASTER_PAPER_DB": str(self.db_path),
             "ASTER_PAPER_ADMIN": "true" if self.admin_enabled else "false",
-            "ASTER_PAPER_PROFILE": self.profile,
+            "ASTER_VENUE_PROFILE": self.profile,
             "ASTER_LOG_DIR": str(self.workdir / "logs"),
             "ASTER_RUN_DIR": str(self.workdir / "run"),
             "PYTHONUNBUFFERED": "1",
