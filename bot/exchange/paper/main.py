@@ -159,6 +159,12 @@ def run(loaded: Any, args: Any) -> int:
         print(f"mraster paper-exchange: {exc}", file=sys.stderr)
         return 2
     config = from_settings(s, args)
+    from .auth_v3 import parse_agents
+    try:
+        parse_agents(config.agents)
+    except ValueError as exc:
+        print(f"mraster paper-exchange: {exc}", file=sys.stderr)
+        return 2
     try:
         parse_spec(config.faults or None)
     except FaultSpecError as exc:
