@@ -336,6 +336,8 @@ class Venue:
             "maker_fee": str(self.config.maker_fee), "taker_fee": str(self.config.taker_fee),
             "funding_interval_hours": self.feed.funding_interval_ms // 3_600_000,
             "started": self.started_wall_ms, "history_warm": self.history_warm, "profile": self.profile.name,
+            **({"v3": {"chain_id": self.v3.chain_id, "nonce_window_s": self.v3.window_us / 1e6,
+                       "agents": len(self.v3.agents)}} if self.v3 is not None else {}),
         }
 
 
