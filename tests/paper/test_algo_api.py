@@ -157,3 +157,30 @@ def test_algo_orders_and_their_links_survive_a_restart(tmp_path):
                        type="STOP_MARKET", triggerPrice=str(round(price * 1.3)), quantity="0.002")
         assert again["algoId"] > resting["algoId"]                   # ids continue after a restart
         api.close()
+
+
+def test_event_mixing_switch_drops_triggered_and_shuffles(bpx, api):
+    """The admin switch reproduces what Binance clients meet (no TRIGGERED; fills before algo events), so a
+    client's reconciliation by ids can be tested; every event but TRIGGERED still arrives."""
+    key = api.ok("POST", "/fapi/v1/listenKey")["listenKey"]
+    assert bpx.admin("POST", "/algo-events", shuffle=True, drop_triggered=True) == {"shuffle": True,
+                                                                                     "drop_triggered": True}
+    try:
+        with WsReader(f"{bpx.ws_url}/ws/{key}") as ws:
+            api.ok("POST", "/fapi/v1/order", symbol="ETHUSDT", side="SELL", type="MARKET", quantity="0.05")
+            eth = float(httpx.get(bpx.url + "/fapi/v1/premiumIndex", params={"symbol": "ETHUSDT"}).json()["markPrice"])
+            trigger = round(eth * 1.1, 2)
+            algo = api.ok("POST", "/fapi/v1/algoOrder", algoType="CONDITIONAL", symbol="ETHUSDT", side="BUY",
+                          type="STOP_MARKET", triggerPrice=str(trigger), closePosition="true")
+            bpx.admin("POST", "/price", api_key=api.key, symbol="ETHUSDT", price=str(round(trigger * 1.01, 2)))
+            try:
+                ws.until(lambda ms: any(m.get("e") == "ALGO_UPDATE" and m["o"]["X"] == "FINISHED" for m in ms)
+                         and any(m.get("e") == "ORDER_TRADE_UPDATE" and m["o"]["X"] == "FILLED"
+                                 and m["o"]["c"] == algo["clientAlgoId"] for m in ms), what="the fired stop")
+            finally:
+                bpx.admin("DELETE", "/price", symbol="ETHUSDT")
+        statuses = {m["o"]["X"] for m in ws.messages if m.get("e") == "ALGO_UPDATE"}
+        assert statuses == {"NEW", "TRIGGERING", "FINISHED"}                     # TRIGGERED dropped
+    finally:
+        assert bpx.admin("POST", "/algo-events") == {"shuffle": False, "drop_triggered": False}
+    assert api.ok("GET", "/fapi/v1/algoOrder", algoId=algo["algoId"])["actualOrderId"] != ""   # REST still links

@@ -8,6 +8,7 @@ The full reference is docs/paper-exchange.md.
 """
 from __future__ import annotations
 
+import random
 import time
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ import orjson
 from ...domain.types import OrderStatus, PositionSide
 from ..v3sign import is_address
 from .auth_v3 import Agent
+from .venue import AlgoMixing
 from .config import DEFAULT_KEY
 from .engine.errors import VenueError, bad_symbol, invalid, mandatory
 from .engine.margin import liquidation_prices
@@ -292,7 +294,17 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
             v.store.delete_agent(agent.lower())
         return {"agent": agent.lower(), "removed": removed}
 
+    def algo_events(req: Req) -> dict[str, Any]:
+        """binance-usdm: shuffle the user-stream events of each commit and/or drop ALGO_UPDATE TRIGGERED."""
+        if not v.profile.algo_service:
+            raise VenueError(-1130, "ALGO_UPDATE exists in the binance-usdm profile only (--profile binance-usdm).")
+        body = _body(req)
+        shuffle, drop = _bool(body, "shuffle", False), _bool(body, "drop_triggered", False)
+        v.algo_mixing = AlgoMixing(shuffle, drop, random.Random(v.config.seed)) if shuffle or drop else None
+        return {"shuffle": shuffle, "drop_triggered": drop}
+
     add = app.add
+    add("POST", "/admin/algo-events", algo_events, NONE)
     add("GET", "/admin/agents", agents, NONE)
     add("POST", "/admin/agents", add_agent, NONE)
     add("DELETE", "/admin/agents", remove_agent, NONE)

@@ -34,6 +34,15 @@ MAX_MISSED_SETTLEMENTS = 90       # funding catch-up after a long downtime
 
 
 @dataclass(slots=True)
+class AlgoMixing:
+    """Binance does not keep the order of ALGO_UPDATE and ORDER_TRADE_UPDATE, and sometimes sends no TRIGGERED
+    (binance-algo-orders.md 5.2): a test switch to check that a client reconciles by ids, not by order."""
+    shuffle: bool
+    drop_triggered: bool
+    rng: Any
+
+
+@dataclass(slots=True)
 class Hold:
     """A price pinned by the admin API until released."""
     last_t: int
@@ -54,6 +63,7 @@ class Venue:
             known.update(self.store.api_keys())
         self.auth = Authenticator(known, config.api_key or None)
         self.v3 = self._v3_auth() if profile_of(config.profile).v3_auth else None
+        self.algo_mixing: AlgoMixing | None = None      # admin switch (binance-usdm): shuffle / drop ALGO_UPDATEs
         self.specs = feed.specs
         self.formats = Formats(self.specs)
         self.tick_text = {s: TickText(sp.tick, self.formats.pp[s]) for s, sp in self.specs.items()}
