@@ -28,6 +28,9 @@ class Auth(Protocol):
                 ) -> tuple[str, dict[str, str]]:
         """(query string, headers) of one attempt; raises AuthError when credentials are missing."""
 
+    def explain(self, code: int | None, msg: str = "") -> str:
+        """The likely configuration mistake behind an authentication refusal ('' when none applies)."""
+
 
 class HmacAuth:
     """V1 / Binance: `X-MBX-APIKEY` header; signed calls add recvWindow, timestamp and an HMAC-SHA256."""
@@ -50,6 +53,16 @@ class HmacAuth:
         if not signed:
             return encode_params(items), headers
         return signed_query(items, self._secret, timestamp_ms=now_ms, recv_window_ms=self.recv_window_ms), headers
+
+    def explain(self, code: int | None, msg: str = "") -> str:
+        """The likely configuration mistake behind an authentication refusal ('' when none applies)."""
+        if code == -1022:
+            return "ASTER_API_SECRET does not belong to ASTER_API_KEY."
+        if code in (-2015, -2014, -1002):
+            return "wrong API key, IP not whitelisted, or futures trading not enabled for it."
+        if code == -1021:
+            return "sync the system clock (NTP)."
+        return ""
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,8 @@ class V3Auth:
         self._now_us: Callable[[], int] | None = None
         self.nonces: NonceSource | None = None
         self.last_nonce = 0
+        self._problems: list[str] | None = None
+        self._signer = ""
 
     def bind_clock(self, now_us: Callable[[], int]) -> None:
         """Nonces follow the venue's clock (local + measured offset), which is what the venue judges."""
@@ -121,18 +136,37 @@ class V3Auth:
             self.nonces = NonceSource(self.creds.signer_address, self._run_dir, **kwargs)
         return self.nonces
 
+    def explain(self, code: int | None, msg: str = "") -> str:
+        """The likely configuration mistake behind a refusal (aster-v3.md §2.7, §6; '' when none applies)."""
+        c = self.creds
+        if code == -1022:
+            return (f"the usual cause is the chain id: this account signs for chain id {c.chain_id} "
+                    "(ASTER_V3_NETWORK); mainnet needs 1666, testnet 714. Also check that ASTER_V3_SIGNER_KEY is the "
+                    "API wallet's key.")
+        if code in (-1002, -2015, -2014, -1011):
+            return (f"signer {c.signer_address} must be an approved, unexpired API wallet (agent) of user "
+                    f"{c.user or '(ASTER_V3_USER not set)'} with futures trading allowed (API wallet page, 'Pro API' "
+                    "tab), and ASTER_V3_USER must be the main wallet that approved it.")
+        if code in (-4225, -1021):
+            return ("nonces are microseconds since the epoch (16 digits), within the venue's window of its clock; a "
+                    "millisecond nonce or a clock off by more than a few seconds is refused. Sync the system clock "
+                    "(NTP).")
+        return ""
+
     def prepare(self, items: Params, *, signed: bool, api_key: bool, now_ms: int, endpoint: str
                 ) -> tuple[str, dict[str, str]]:
         if not (signed or api_key):
             return encode_params(items), {}
-        problems = self.creds.problems()
-        if problems or not self.creds.signer_address:
-            raise AuthError(f"V3 API wallet not usable: {'; '.join(problems) or 'no signer'}; {self.missing_hint}",
-                            endpoint=endpoint)
+        if self._problems is None:       # the credentials are fixed: judged once
+            self._problems = self.creds.problems()
+            self._signer = "" if self._problems else self.creds.signer_address
+        if self._problems or not self._signer:
+            raise AuthError(f"V3 API wallet not usable: {'; '.join(self._problems) or 'no signer'}; "
+                            f"{self.missing_hint}", endpoint=endpoint)
         business = [(k, v) for k, v in items if k not in ("timestamp", "recvWindow")]
         nonce = self._source().next()
         self.last_nonce = nonce
-        query = v3sign.signed_payload(business, signer=self.creds.signer_address, private_key=self.creds.private_key,
+        query = v3sign.signed_payload(business, signer=self._signer, private_key=self.creds.private_key,
                                       nonce_us=nonce, chain_id=self.creds.chain_id,
                                       user=self.creds.user if self.send_user and self.creds.user else None)
         return query, {}

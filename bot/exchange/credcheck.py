@@ -59,37 +59,13 @@ def static_problems(settings: Any, profile: VenueProfile) -> list[str]:
 
 
 def _diagnose(exc: ExchangeError, profile: VenueProfile, client: Any, url: str) -> str:
-    code = exc.code
-    if profile.auth == EIP712:
-        auth = getattr(client._core, "auth", None)
-        creds = auth.creds if isinstance(auth, V3Auth) else None
-        chain = creds.chain_id if creds else "?"
-        who = f"signer {creds.signer_address} of user {creds.user or '(not set)'}" if creds else "the signer"
-        if code == -1022:
-            return (f"the venue refused the signature (-1022). The usual cause is the chain id: this account signs "
-                    f"for chain id {chain} (ASTER_V3_NETWORK); mainnet needs 1666, testnet 714. Also check that "
-                    "ASTER_V3_SIGNER_KEY is the API wallet's key.")
-        if code in (-1002, -2015, -2014, -1011):
-            return (f"the venue does not accept {who} ({code}: {exc.msg}): the signer must be an approved, unexpired "
-                    "API wallet (agent) of that user with futures trading allowed (API wallet page, 'Pro API' tab), "
-                    "and ASTER_V3_USER must be the main wallet that approved it.")
-        if code in (-4225, -1021):
-            return (f"the venue refused the nonce ({code}: {exc.msg}): nonces are microseconds since the epoch "
-                    "(16 digits), within the venue's window of its clock; a millisecond nonce or a clock off by "
-                    "more than a few seconds is refused. Sync the system clock (NTP).")
-    else:
-        if code == -1022:
-            return "the venue refused the signature (-1022): ASTER_API_SECRET does not belong to ASTER_API_KEY."
-        if code in (-2015, -2014, -1002):
-            return (f"the venue does not accept the API key ({code}: {exc.msg}): wrong key, IP not whitelisted, or "
-                    "futures trading not enabled for it.")
-        if isinstance(exc, InvalidTimestampError):
-            return "the venue refused our timestamp (-1021): sync the system clock (NTP)."
     if isinstance(exc, RequestError) and exc.status == 404:
         return (f"{url} does not serve {exc.endpoint.split(' ')[-1]}: ASTER_VENUE_PROFILE={profile.name} does "
                 "not seem to be this venue's API.")
     if isinstance(exc, RetryableError):
         return f"the venue at {url} did not answer usably ({exc}); try again later."
+    if isinstance(exc, (AuthError, InvalidTimestampError)) or exc.code == -4225:
+        return f"the venue refused the signed read ({exc.code}: {exc.msg})"   # HttpCore appended the likely cause
     return f"the signed read failed: {exc}"
 
 

@@ -31,7 +31,7 @@ from ..domain.rules import fmt
 from ..logs import get_logger
 from .auth import MISSING_KEYS_HINT, Auth, HmacAuth
 from .errors import (
-    BannedError, ExchangeError, ExecutionUnknownError, InvalidTimestampError, MalformedResponseError,
+    AuthError, BannedError, ExchangeError, ExecutionUnknownError, InvalidTimestampError, MalformedResponseError,
     RateLimitedError, RequestError, RetryableError, error_from_response,
 )
 from .profiles import TIME, VenueProfile, get_profile
@@ -111,7 +111,7 @@ class HttpCore:
         self.profile = profile or get_profile(None)
         self.auth: Auth = auth or HmacAuth(api_key, api_secret, recv_window_ms=recv_window_ms,
                                            missing_hint=missing_keys_hint)
-        self._order_paths = self.profile.order_paths() | {("POST", "/fapi/v1/batchOrders")}
+        self._order_paths = self.profile.order_paths()
         self.retry = retry or RetryPolicy()
         self.budget = RateBudget(rate_limit_share)
         self._clock, self._sleep = clock, sleep
@@ -283,6 +283,10 @@ class HttpCore:
             return data
         msg = str(data.get("msg", "")) if isinstance(data, dict) else text[:200]
         exc = error_from_response(resp.status_code, code, msg, endpoint, dict(resp.headers), self.now_ms())
+        if isinstance(exc, AuthError) or code in (-1021, NONCE_REJECTED):
+            hint = self.auth.explain(code, msg)
+            if hint:       # name the likely configuration mistake in the message every engine logs
+                exc = type(exc)(f"{msg} ({hint})", code=code, status=resp.status_code, endpoint=endpoint)
         ban_until = _ban_until_from_msg(msg)
         if isinstance(exc, RateLimitedError) and ban_until is not None:
             exc = BannedError(msg, until_ms=ban_until, code=code, status=resp.status_code, endpoint=endpoint)

@@ -32,6 +32,11 @@ from eth_utils import is_hex_address, keccak, to_checksum_address
 
 from .signing import encode_params
 
+try:                                # optional speed-up (a core dependency; eth_keys also uses it when present)
+    import coincurve as _coincurve
+except ImportError:                 # pragma: no cover - pure-Python eth_keys backend
+    _coincurve = None
+
 MAINNET_CHAIN_ID = 1666
 TESTNET_CHAIN_ID = 714
 #: network name -> EIP-712 chain id of ordinary V3 requests (never "corrected" to another chain's id)
@@ -106,6 +111,7 @@ def _private_key(key: str) -> eth_keys.PrivateKey:
         raise SignatureError("the signer private key is not a valid secp256k1 key") from None
 
 
+@lru_cache(maxsize=8)
 def address_of(private_key: str) -> str:
     """Checksum address of a hex private key (with or without 0x)."""
     return _private_key(private_key).public_key.to_checksum_address()
@@ -119,10 +125,23 @@ def _rsv_hex(sig: eth_keys.Signature) -> str:
     return "0x" + (sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v + 27])).hex()
 
 
+@lru_cache(maxsize=8)
+def _fast_key(key: str) -> Any:
+    """libsecp256k1 key object (coincurve), built once per key: eth_keys would rebuild it on every signature."""
+    if _coincurve is None:
+        return None
+    return _coincurve.PrivateKey(_private_key(key).to_bytes())
+
+
 def sign_msg(msg: str, private_key: str, chain_id: int) -> str:
     """`0x` + r‖s‖v hex (v 27/28, lower case) of `msg` under the EIP-712 wrapper; RFC 6979 deterministic,
     so equal to the official demo's and ccxt's output for the same string and key."""
-    return _rsv_hex(_private_key(private_key).sign_msg_hash(digest(msg, chain_id)))
+    hashed = digest(msg, chain_id)
+    fast = _fast_key(private_key)
+    if fast is None:
+        return _rsv_hex(_private_key(private_key).sign_msg_hash(hashed))
+    sig = fast.sign_recoverable(hashed, hasher=None)        # r(32) ‖ s(32) ‖ recovery id (0/1), low-s
+    return "0x" + (sig[:64] + bytes([sig[64] + 27])).hex()
 
 
 def signed_payload(params: Iterable[tuple[str, str]], *, signer: str, private_key: str, nonce_us: int,
@@ -175,13 +194,18 @@ def recover_msg(msg: str, signature: str | bytes, chain_id: int) -> str:
     """Checksum address that signed `msg` (EIP-712, `chain_id`). A wrong chain id or a changed byte
     recovers some other address; an unrecoverable signature raises SignatureError."""
     sig = parse_signature(signature) if isinstance(signature, str) else parse_signature(signature.hex())
+    hashed = digest(msg, chain_id)
     try:
+        if _coincurve is not None:
+            pub = _coincurve.PublicKey.from_signature_and_message(sig[:64] + bytes([sig[64] - 27]), hashed,
+                                                                  hasher=None)
+            return to_checksum_address(keccak(pub.format(compressed=False)[1:])[-20:])
         vrs = eth_keys.Signature(vrs=(sig[64] - 27, int.from_bytes(sig[:32], "big"),
                                       int.from_bytes(sig[32:64], "big")))
-        return vrs.recover_public_key_from_msg_hash(digest(msg, chain_id)).to_checksum_address()
+        return vrs.recover_public_key_from_msg_hash(hashed).to_checksum_address()
     except SignatureError:
         raise
-    except Exception as exc:   # noqa: BLE001 - eth_keys raises BadSignature / ValidationError
+    except Exception as exc:   # noqa: BLE001 - coincurve / eth_keys raise their own errors for bad points
         raise SignatureError(f"signature cannot be recovered: {type(exc).__name__}") from None
 
 

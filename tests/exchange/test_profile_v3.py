@@ -97,7 +97,8 @@ async def test_signer_not_an_approved_agent_is_an_auth_error(v3venue, v3client):
     client = v3client(V3Credentials(USER, "", OTHER_KEY, 1666))
     with pytest.raises(AuthError) as err:
         await client.balances()
-    assert err.value.code == -1002
+    assert err.value.code == -1002 and "approved, unexpired API wallet (agent)" in str(err.value)
+    assert OTHER_KEY[2:] not in str(err.value)
 
 
 async def test_wrong_chain_id_is_refused_as_a_bad_signature(v3venue, v3client):
@@ -105,6 +106,7 @@ async def test_wrong_chain_id_is_refused_as_a_bad_signature(v3venue, v3client):
     with pytest.raises(AuthError) as err:
         await client.balances()
     assert err.value.code == -1022
+    assert "chain id 714" in str(err.value) and "mainnet needs 1666" in str(err.value)   # what every engine logs
 
 
 async def test_signer_that_does_not_match_the_key_fails_before_sending(v3venue, v3client):

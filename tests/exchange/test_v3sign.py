@@ -209,3 +209,15 @@ def test_legacy_l0_documentation_vector_hash():
     sig = ("0x0337dd720a21543b80ff861cd3c26646b75b3a6a4b5d45805d4c1d6ad6fc33e65f0722778dd97525466560c69fbddbe6874eb4ed"
            "6f5fa7e576e486d9b5da67f31b")
     assert v3sign.legacy_recover(L0_PARAMS, user, signer, nonce, sig) == signer
+
+
+@pytest.mark.parametrize("msg,struct,dig,sig", VECTORS, ids=["E1", "E2", "E3"])
+def test_pure_python_fallback_gives_the_same_bytes(monkeypatch, msg, struct, dig, sig):
+    """Without coincurve (an optional speed-up) eth_keys signs and recovers the same bytes."""
+    monkeypatch.setattr(v3sign, "_coincurve", None)
+    v3sign._fast_key.cache_clear()
+    try:
+        assert v3sign.sign_msg(msg, KEY, 1666) == sig
+        assert v3sign.recover_msg(msg, sig, 1666) == SIGNER
+    finally:
+        v3sign._fast_key.cache_clear()
