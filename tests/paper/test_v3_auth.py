@@ -229,3 +229,7 @@ def test_the_accounts_own_wallet_and_the_development_agent_are_known_from_the_st
         assert V3(px.url, dev, user=PAPER_V3_USER, chain_id=714).ok("GET", "/fapi/v3/balance")
         assert "ASTER_V3_SIGNER_KEY" not in px.out_path.read_text() and agent.key.hex()[2:] not in \
             px.log_path.read_text()
+        for name in ("ASTER_V3_USER", "ASTER_V3_SIGNER_KEY"):      # the wallet taken out of the settings:
+            del px.extra_env[name]
+        px.restart()
+        assert V3(px.url, agent, chain_id=714).code("GET", "/fapi/v3/balance") == -1002     # gone after a restart

@@ -105,14 +105,15 @@ class Venue:
         self.history_warm = False       # set once recent klines of every symbol are synthesised (main.py)
 
     def _v3_auth(self) -> V3Auth:
-        """API-wallet authentication: agents from the database, plus ASTER_PAPER_AGENTS (saved too)."""
+        """API-wallet authentication: the configured agents (ASTER_PAPER_AGENTS, the account's own wallet, the
+        development agent), registered at each start and not saved, so one taken out of the settings is gone
+        after a restart; then those registered through the admin API (saved in the database; they win)."""
         auth = V3Auth(self.config.chain_id, int(self.config.nonce_window_s * 1000))
+        for user, agent in parse_agents(self.config.agents):
+            auth.register(Agent(user.lower(), agent.lower(), "config"))
         for d in self.store.agents():
             auth.register(Agent(d["user"], d["agent"], d.get("name", ""), int(d.get("expired", 0)),
                                 bool(d.get("canPerpTrade", True)), tuple(d.get("ipWhitelist", ()))))
-        for user, agent in parse_agents(self.config.agents):
-            a = auth.register(Agent(user.lower(), agent.lower(), "config"))
-            self.store.put_agent(a.agent, a.to_dict())
         return auth
 
     # ------------------------------------------------------------------ clock
