@@ -113,3 +113,14 @@ def test_stop_limit_algo_child_rests_and_the_algo_finishes_when_it_is_cancelled(
     eng.cancel("k", "BTCUSDT", child.order_id, None, T0 + 2)
     assert algo.algo_status == "FINISHED" and algo.executed_qty == 0
     assert eng.find_algo("k", None, algo.client_order_id) is algo
+
+
+def test_the_paper_exchange_serves_every_client_profile():
+    """The client's venue profiles and the paper exchange's are the same names (the paper exchange starts with
+    the account's ASTER_VENUE_PROFILE)."""
+    from bot.exchange.paper.profiles import PROFILES, profile_of
+    from bot.exchange.profiles import PROFILE_NAMES
+    assert set(PROFILES) == set(PROFILE_NAMES)
+    assert profile_of(None).name == "aster-v1" and profile_of("BINANCE_USDM").algo_service
+    with pytest.raises(ValueError, match="aster-v3"):
+        profile_of("kraken")
