@@ -70,10 +70,14 @@ def test_ccxt_binanceusdm_whole_scenario(binance_px):
     assert sorted(o["id"] for o in triggers) == sorted([stop["id"], take["id"]])
     assert {o["triggerPrice"] for o in triggers} == {round(price * 0.9, 1), round(price * 1.1, 1)}
     assert all(o["reduceOnly"] for o in triggers)
+    assert ex.fetch_order(stop["id"], sym, params={"trigger": True})["status"] == "open"
+    ex.cancel_order(take["id"], sym, params={"trigger": True})
+    assert ex.fetch_order(take["id"], sym, params={"trigger": True})["status"] == "canceled"
     ex.cancel_all_orders(sym)
     assert ex.fetch_open_orders(sym) == []
     ex.cancel_all_orders(sym, params={"trigger": True})
     assert ex.fetch_open_orders(sym, params={"trigger": True}) == []
+    assert ex.fetch_order(stop["id"], sym, params={"trigger": True})["status"] == "canceled"
     close = ex.create_order(sym, "market", "sell", 0.004, None, {"reduceOnly": True})
     assert close["status"] == "closed"
     positions = [p for p in ex.fetch_positions([sym]) if p["contracts"]]
