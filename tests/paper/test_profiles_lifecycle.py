@@ -123,3 +123,37 @@ async def test_bracket_life_cycle_with_bot_and_guard(venue, tmp_path):
     assert not st.open_trades
     (closed,) = st.closed_trades
     assert closed.trade_id == trade.trade_id and closed.exit_reason == "stop" and closed.realized_pnl < 0
+
+
+@pytest.mark.parametrize("profile", ["aster-v3", "binance-usdm"])
+def test_mraster_bot_once_starts_a_paper_exchange_of_the_accounts_profile(profile, tmp_path):
+    """`ASTER_PAPER=true ASTER_VENUE_PROFILE=... mraster bot --once` with no credentials at all: the paper
+    exchange it starts speaks the account's profile (aster-v3: the client's development API wallet is known to
+    it), and the cycle's signed reads go through."""
+    import json
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASTER_", "FAST_TP", "FASTTP"))}
+    env.update({"ASTER_PAPER": "true", "ASTER_RUN_ONCE": "true", "ASTER_VENUE_PROFILE": profile,
+                "ASTER_PAPER_URL": f"http://127.0.0.1:{port}", "ASTER_PAPER_FEED": "synthetic",
+                "ASTER_PAPER_SYMBOLS": "BTCUSDT,ETHUSDT", "ASTER_INCLUDE_SYMBOLS": "BTCUSDT,ETHUSDT",
+                "ASTER_PAPER_DB": str(tmp_path / "paper.sqlite"), "ASTER_MAX_OPEN_GLOBAL": "0"})
+    proc = subprocess.run([sys.executable, "-m", "bot.cli.main", "bot"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=90)
+    info = json.loads((tmp_path / "run" / "paper.pid").read_text())
+    try:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        import httpx
+        assert httpx.get(f"http://127.0.0.1:{port}/paper/info").json()["profile"] == profile
+        events = [json.loads(x) for x in (tmp_path / "logs" / "bot.jsonl").read_text().splitlines() if x.strip()]
+        assert next(e for e in events if e["event"] == "cycle.summary")["scanned"] == 2
+        assert [e["event"] for e in events if e["level"] in ("ERROR", "CRITICAL")] == []
+    finally:
+        os.kill(info["pid"], signal.SIGTERM)
