@@ -6,11 +6,18 @@ trade as stopped out. aster-v1 (HMAC), aster-v3 (API-wallet signatures, /fapi/v3
 and take-profits as Algo Service orders, ALGO_UPDATE on the user stream)."""
 from __future__ import annotations
 
+import json
+import os
 import random
+import signal
+import socket
+import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 from eth_account import Account
 
@@ -130,13 +137,6 @@ def test_mraster_bot_once_starts_a_paper_exchange_of_the_accounts_profile(profil
     """`ASTER_PAPER=true ASTER_VENUE_PROFILE=... mraster bot --once` with no credentials at all: the paper
     exchange it starts speaks the account's profile (aster-v3: the client's development API wallet is known to
     it), and the cycle's signed reads go through."""
-    import json
-    import os
-    import signal
-    import socket
-    import subprocess
-    import sys
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -150,7 +150,6 @@ def test_mraster_bot_once_starts_a_paper_exchange_of_the_accounts_profile(profil
     info = json.loads((tmp_path / "run" / "paper.pid").read_text())
     try:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        import httpx
         assert httpx.get(f"http://127.0.0.1:{port}/paper/info").json()["profile"] == profile
         events = [json.loads(x) for x in (tmp_path / "logs" / "bot.jsonl").read_text().splitlines() if x.strip()]
         assert next(e for e in events if e["event"] == "cycle.summary")["scanned"] == 2
