@@ -27,7 +27,7 @@ from typing import Any, Awaitable, Callable
 from ..domain.types import Order, OrderRequest, OrderStatus
 from ..logs import get_logger
 from . import wire
-from .errors import ExchangeError, RequestError, UnknownOrderError
+from .errors import ExchangeError, UnknownOrderError
 from .http import HttpCore, RetryPolicy, Sleep
 from .orders import order_params, place_without_doubling
 from .profiles import ALGO_OPEN_ORDERS, ALGO_ORDER, OPEN_ALGO_ORDERS, VenueProfile
@@ -55,11 +55,23 @@ class AlgoBook:
     def __init__(self) -> None:
         self.views: dict[int, AlgoView] = {}
         self.by_client: dict[str, int] = {}
+        self.by_child: dict[int, int] = {}
 
     def note(self, view: AlgoView) -> AlgoView:
         self.views[view.algo_id] = view
         self.by_client[view.order.client_order_id] = view.algo_id
+        if view.child_order_id is not None:
+            self.by_child[view.child_order_id] = view.algo_id
         return view
+
+    def as_child(self, order: Order) -> Order:
+        """A regular order that a known algo order became carries the algo's client id and conditional type
+        (the venue is observed to reuse the client id, but does not document it)."""
+        algo_id = self.by_child.get(order.order_id)
+        if algo_id is None:
+            return order
+        algo = self.views[algo_id].order
+        return dataclasses.replace(order, client_order_id=algo.client_order_id, orig_type=algo.type)
 
     def knows(self, order_id: int | None, client_order_id: str | None) -> bool:
         return (order_id is not None and order_id in self.views) or (
@@ -108,16 +120,17 @@ class AlgoOrders:
             log.warning("algo.child_unknown", f"algo order {view.algo_id} triggered into order {view.child_order_id}, "
                         "which the venue does not show; reporting the algo order", symbol=view.order.symbol)
             return view.order
-        return dataclasses.replace(child, client_order_id=view.order.client_order_id,
-                                   orig_type=view.order.type,
-                                   stop_price=child.stop_price or view.order.stop_price)
+        return dataclasses.replace(self.book.as_child(child), stop_price=child.stop_price or view.order.stop_price)
 
-    async def open(self, symbol: str | None = None) -> list[Order]:
-        """Untriggered algo orders (triggered ones appear as their child in the regular open orders)."""
+    async def open(self, symbol: str | None = None, listed: set[int] | frozenset[int] = frozenset()) -> list[Order]:
+        """Open algo orders. A triggered one whose child is among the regular open orders (`listed` ids) is
+        left out (the child stands for it); one whose child is not listed is still in flight (TRIGGERING,
+        or a market child executing) and is kept as working, so a check in that moment sees the stop."""
         path = self._profile.path(OPEN_ALGO_ORDERS)
         data = await self._core.request("GET", path, {"symbol": symbol}, signed=True)
         views = wire.parse(f"GET {path}", lambda d: wire.many(algo_order, d, "algo orders"), data)
-        return [self.book.note(v).order for v in views if v.is_open and v.child_order_id is None]
+        return [self.book.note(v).order for v in views
+                if v.is_open and (v.child_order_id is None or v.child_order_id not in listed)]
 
     # ---------------------------------------------------------------- writes
     async def place(self, req: OrderRequest, *, retry: RetryPolicy) -> Order:
@@ -165,13 +178,8 @@ class AlgoOrders:
     async def _cancel_child(self, view: AlgoView) -> Order:
         log.info("algo.cancel_child", f"algo order {view.algo_id} has triggered; cancelling the order it became "
                  f"({view.child_order_id})", symbol=view.order.symbol, client_id=view.order.client_order_id)
-        child = await self._cancel_regular(view.order.symbol, order_id=view.child_order_id)
-        return dataclasses.replace(child, client_order_id=view.order.client_order_id, orig_type=view.order.type)
+        return self.book.as_child(await self._cancel_regular(view.order.symbol, order_id=view.child_order_id))
 
     async def cancel_all(self, symbol: str) -> None:
         path = self._profile.path(ALGO_OPEN_ORDERS)
         await self._core.request("DELETE", path, {"symbol": symbol}, signed=True)
-
-
-def is_unknown(exc: Exception) -> bool:
-    return isinstance(exc, UnknownOrderError) or (isinstance(exc, RequestError) and exc.code in (-2011, -2013))

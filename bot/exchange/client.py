@@ -11,6 +11,7 @@ can be injected, so tests run against local servers with no patching.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 import weakref
@@ -22,7 +23,8 @@ import httpx
 from ..domain.rules import SymbolRules
 from ..domain.types import (
     AccountInfo, AggTrade, Balance, BookTicker, ClientStatus, DepthSnapshot, IncomeRecord, Kline, KlinesStatus,
-    LeverageInfo, MarginType, MarkPrice, Order, OrderRequest, OrderStatus, Position, Ticker24h, UserTrade,
+    LeverageInfo, MarginType, MarkPrice, Order, OrderRequest, OrderStatus, OrderUpdate, Position, Ticker24h,
+    UserTrade,
 )
 from ..logs import get_logger
 from . import wire
@@ -80,6 +82,7 @@ class BinanceCompatibleClient(Exchange):
         self._rules: dict[str, SymbolRules] | None = None
         self._rules_lock: asyncio.Lock | None = None
         self._account_path = self.profile.account_paths[0]
+        self._profile_warning = ""
         self._streams: weakref.WeakSet[Any] = weakref.WeakSet()
 
     @property
@@ -152,6 +155,11 @@ class BinanceCompatibleClient(Exchange):
                 endpoint = f"GET {self._p(P.EXCHANGE_INFO)}"
                 data = await self._get(self._p(P.EXCHANGE_INFO))
                 rules, weight_limit, order_limit = wire.parse(endpoint, wire.exchange_info, data)
+                mismatch = P.exchange_info_mismatch(self.profile, data)
+                if mismatch and mismatch != self._profile_warning:
+                    self._profile_warning = mismatch
+                    log.error("venue.profile_mismatch", f"{mismatch}; check ASTER_VENUE_PROFILE",
+                              profile=self.profile.name)
                 self._core.budget.set_limits(weight_limit, order_limit)
                 self._rules = rules
             return dict(self._rules)
@@ -228,7 +236,7 @@ class BinanceCompatibleClient(Exchange):
         regular = await self._read_all(self._p(P.OPEN_ORDERS), wire.order, "orders", {"symbol": symbol}, signed=True)
         if self._algo is None:
             return regular
-        return regular + await self._algo.open(symbol)
+        return regular + await self._algo.open(symbol, {o.order_id for o in regular})
 
     async def _get_regular_order(self, symbol: str, *, order_id: int | None = None,
                                  client_order_id: str | None = None) -> Order:
@@ -244,7 +252,8 @@ class BinanceCompatibleClient(Exchange):
         if self._algo.book.knows(order_id, client_order_id):
             return await self._algo.get(symbol, order_id=order_id, client_order_id=client_order_id)
         try:
-            return await self._get_regular_order(symbol, order_id=order_id, client_order_id=client_order_id)
+            order = await self._get_regular_order(symbol, order_id=order_id, client_order_id=client_order_id)
+            return self._algo.book.as_child(order)
         except UnknownOrderError as regular_error:
             try:
                 return await self._algo.get(symbol, order_id=order_id, client_order_id=client_order_id)
@@ -328,6 +337,13 @@ class BinanceCompatibleClient(Exchange):
                 failure = failure or exc
         if failure is not None:
             raise failure
+
+    def adapt_order_event(self, event: OrderUpdate) -> OrderUpdate:
+        """A child order's ORDER_TRADE_UPDATE shows the algo order's client id and type (Algo Service)."""
+        if self._algo is None:
+            return event
+        order = self._algo.book.as_child(event.order)
+        return event if order is event.order else dataclasses.replace(event, order=order)
 
     def note_algo_event(self, view: AlgoView) -> None:
         """The user stream reports an algo order (ALGO_UPDATE): remember its ids and its child order."""

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 from .auth import V3Auth
 from .errors import AuthError, ExchangeError, InvalidTimestampError, RequestError, RetryableError
-from .profiles import EIP712, VenueProfile, profile_for_host
+from .profiles import EIP712, EXCHANGE_INFO, VenueProfile, exchange_info_mismatch, profile_for_host
 
 MAX_SKEW_MS = 1_000
 
@@ -92,6 +92,15 @@ async def check_credentials(client: Any) -> CredentialCheck:
             result.problem = (f"the nonce source gives {nonce}, not microseconds near the venue's time ({venue_us}); "
                               "the venue would refuse every request")
             return result
+    try:
+        info = await client._core.request("GET", profile.path(EXCHANGE_INFO))
+    except ExchangeError as exc:
+        result.problem = _diagnose(exc, profile, client, url)
+        return result
+    mismatch = exchange_info_mismatch(profile, info)
+    if mismatch:
+        result.problem = f"{mismatch}; set ASTER_VENUE_PROFILE to this venue's profile"
+        return result
     try:
         balances = await client.balances()
     except (AuthError, RequestError, ExchangeError) as exc:

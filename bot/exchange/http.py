@@ -46,7 +46,8 @@ Sleep = Callable[[float], Awaitable[Any]]
 ParamsIn = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 
 _BAN_UNTIL_RE = re.compile(r"banned until (\d{12,14})")
-_SIGNATURE_RE = re.compile(r"signature=[0-9a-fA-F]+")
+_SIGNATURE_RE = re.compile(r"signature=(?:0[xX])?[0-9a-fA-F]+")     # HMAC hex or V3 0x-hex
+ALGO_ONLY = -4120          # Binance: conditional order types only through /fapi/v1/algoOrder
 NONCE_REJECTED = -4225     # Aster V3 "Nonce Expired": refused before execution, safe to re-sign and resend
 
 
@@ -283,6 +284,9 @@ class HttpCore:
             return data
         msg = str(data.get("msg", "")) if isinstance(data, dict) else text[:200]
         exc = error_from_response(resp.status_code, code, msg, endpoint, dict(resp.headers), self.now_ms())
+        if code == ALGO_ONLY and not self.profile.uses_algo_service:
+            exc = type(exc)(f"{msg} (this venue takes stops and take-profits only through its Algo Service: set "
+                            "ASTER_VENUE_PROFILE=binance-usdm)", code=code, status=resp.status_code, endpoint=endpoint)
         if isinstance(exc, AuthError) or code in (-1021, NONCE_REJECTED):
             hint = self.auth.explain(code, msg)
             if hint:       # name the likely configuration mistake in the message every engine logs

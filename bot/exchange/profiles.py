@@ -147,3 +147,21 @@ def profile_for_host(url: str) -> list[str]:
     """Names of the profiles whose real venue lives at `url`'s host (empty for local/unknown hosts)."""
     host = (urlparse(url).hostname or "").lower()
     return [p.name for p in PROFILES.values() if host in p.hosts]
+
+
+def exchange_info_mismatch(profile: VenueProfile, data: Any) -> str:
+    """A sign in exchangeInfo that the venue is not the profile's (binance-algo-orders.md §9.3): Aster lists
+    MAX_NUM_ALGO_ORDERS on its symbols, Binance removed it when conditional orders moved to the Algo
+    Service. Either mismatch leaves brackets refused (-4120 on Binance, 404 for algoOrder on Aster)."""
+    symbols = data.get("symbols") if isinstance(data, dict) else None
+    if not symbols:
+        return ""
+    has_filter = any(isinstance(f, dict) and f.get("filterType") == "MAX_NUM_ALGO_ORDERS"
+                     for sym in symbols if isinstance(sym, dict) for f in sym.get("filters") or ())
+    if profile.uses_algo_service and has_filter:
+        return (f"the venue lists MAX_NUM_ALGO_ORDERS like Aster, but ASTER_VENUE_PROFILE={profile.name} sends "
+                "stops and take-profits to Binance's Algo Service")
+    if not profile.uses_algo_service and not has_filter:
+        return (f"the venue lists no MAX_NUM_ALGO_ORDERS filter, like Binance since its conditional orders moved to "
+                f"the Algo Service, but ASTER_VENUE_PROFILE={profile.name} places them on the order endpoint")
+    return ""

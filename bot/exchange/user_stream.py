@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, AsyncIterator, Callable
 
 from ..aio import cancel_and_wait
-from ..domain.types import ListenKeyExpired, StreamResynced, UserEvent
+from ..domain.types import ListenKeyExpired, OrderUpdate, StreamResynced, UserEvent
 from ..logs import get_logger
 from .errors import AuthError, BannedError, ExchangeError, RequestError
 from .interface import UserStream
@@ -97,6 +97,8 @@ class UserDataStream(UserStream):
                     self._client.note_algo_event(view)
                 else:
                     event = user_event(item)
+                    if isinstance(event, OrderUpdate):
+                        event = self._client.adapt_order_event(event)
             except (WireError, KeyError, TypeError, ValueError) as exc:
                 log.error("userstream.malformed", f"unreadable user-data event ({exc}); resynchronising over REST",
                           sample=str(item)[:160])

@@ -227,12 +227,22 @@ FIELDS: tuple[F, ...] = (
       "comma-separated), besides ASTER_V3_USER/ASTER_V3_SIGNER and POST /admin/agents.", "paper"),
     # ----------------------------------------------------------- dashboard
     F("ASTER_DASHBOARD_HOST", "str", "127.0.0.1",
-      "Address the dashboard binds to; anything but loopback needs ASTER_DASHBOARD_TOKEN.", "dashboard"),
+      "Address the dashboard binds to; anything but loopback needs ASTER_DASHBOARD_TOKEN and HTTPS.",
+      "dashboard"),
     F("ASTER_DASHBOARD_PORT", "int", 8000, "Port of the dashboard.", "dashboard", min=1, max=65535),
     F("ASTER_DASHBOARD_TOKEN", "str", "", "Token (password) required by every page, API and WebSocket.",
       "dashboard", secret=True),
     F("ASTER_AUTO_RESTART", "bool", True,
       "Restart a crashed bot or guard automatically, with backoff.", "dashboard", live=True),
+    # ---------------------------------- dashboard: HTTPS and plain HTTP (issue 12 item 15; one block)
+    F("ASTER_DASHBOARD_TLS_CERT", "str", "",
+      "PEM certificate (with its chain) for HTTPS; with ASTER_DASHBOARD_TLS_KEY the dashboard serves https://.",
+      "dashboard", tags=("path",)),
+    F("ASTER_DASHBOARD_TLS_KEY", "str", "", "PEM private key of ASTER_DASHBOARD_TLS_CERT (keep it mode 0600).",
+      "dashboard", tags=("path",)),
+    F("ASTER_DASHBOARD_ALLOW_PLAIN_HTTP", "bool", False,
+      "Accept the token over plain HTTP on a non-loopback address (a network you trust); otherwise such a "
+      "bind needs ASTER_DASHBOARD_TLS_CERT. Only in .env or the environment.", "dashboard", env_only=True),
 )
 
 FIELDS_BY_ENV: dict[str, F] = {f.env: f for f in FIELDS}

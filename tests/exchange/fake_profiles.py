@@ -95,6 +95,12 @@ class FakeV3Venue(FakeVenue):
 class FakeBinanceVenue(FakeVenue):
     def __init__(self, **kw: Any):
         super().__init__(**kw)
+        # Binance dropped the MAX_NUM_ALGO_ORDERS filter when conditional orders moved to the Algo Service
+        info = dict(self.exchange_info)
+        info["symbols"] = [dict(sym, filters=[f for f in sym.get("filters", [])
+                                              if f.get("filterType") != "MAX_NUM_ALGO_ORDERS"])
+                           for sym in info.get("symbols", [])]
+        self.exchange_info = info
         self.algos: dict[int, dict[str, Any]] = {}
         self.next_algo_id = 3_000_000_000_000_000
 

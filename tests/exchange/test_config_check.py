@@ -99,3 +99,27 @@ async def test_binance_wrong_secret_is_named(exchange_info, tmp_path):
 async def test_offline_mistakes(tmp_path, env, expected):
     result = await mraster(tmp_path, "--offline", env=env)
     assert result.returncode == 2 and expected in result.stderr, result.stderr
+
+
+def test_config_show_masks_the_signer_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
+    env.update(PYTHONPATH=str(ROOT), ASTER_VENUE_PROFILE="aster-v3", ASTER_V3_SIGNER_KEY=KEY)
+    for args in (["config", "show"], ["config", "show", "--json"]):
+        out = subprocess.run([sys.executable, "-m", "bot.cli.main", *args], capture_output=True, text=True,
+                             env=env, cwd=tmp_path, timeout=60)
+        assert out.returncode == 0 and KEY[2:] not in out.stdout + out.stderr
+        assert "ASTER_V3_SIGNER_KEY" in out.stdout and "********" in out.stdout
+
+
+async def test_exchange_info_that_does_not_fit_the_profile_is_refused(exchange_info, tmp_path):
+    """An Aster profile on a Binance-shaped venue (custom host) would see every bracket refused (-4120)."""
+    venue = FakeBinanceVenue(exchange_info=exchange_info)
+    await venue.start()
+    try:
+        result = await mraster(tmp_path, env={"ASTER_EXCHANGE_BASE": venue.url, "ASTER_API_KEY": venue.api_key,
+                                              "ASTER_API_SECRET": venue.api_secret})
+        assert result.returncode == 2
+        assert "no MAX_NUM_ALGO_ORDERS filter" in result.stderr and "aster-v1" in result.stderr
+        assert venue.count("GET", "/fapi/v2/balance") == 0          # refused before the signed read
+    finally:
+        await venue.stop()

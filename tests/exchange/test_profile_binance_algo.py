@@ -189,7 +189,48 @@ async def test_algo_updates_reach_the_stream_as_order_events(bvenue, bclient):
     assert [u.order.order_id for u in updates] == [placed.order_id, placed.order_id]
     assert all(u.order.client_order_id == SL and u.order.type is OrderType.STOP_MARKET for u in updates)
     assert all(u.order.status is OrderStatus.NEW and u.last_filled_qty == 0 for u in updates)
+    # the child's own ORDER_TRADE_UPDATE shows the algo's identity even under another client id
+    child_event = {"e": "ORDER_TRADE_UPDATE", "E": 2, "T": 2, "o": {
+        "s": "BTCUSDT", "c": "x-venue-generated", "S": "SELL", "o": "LIMIT", "f": "GTC", "q": "0.010", "p": "58000",
+        "ap": "0", "sp": "0", "x": "NEW", "X": "NEW", "i": child["orderId"], "l": "0", "z": "0", "L": "0",
+        "T": 2, "t": 0, "R": True, "wt": "MARK_PRICE", "ot": "LIMIT", "ps": "BOTH", "cp": False, "rp": "0"}}
+    await bvenue.push_user(json.dumps(child_event))
+    await feed.wait_for(lambda ev: len([e for e in ev if isinstance(e, OrderUpdate)]) == 3)
+    child_update = feed.of(OrderUpdate)[2]
+    assert child_update.order.order_id == child["orderId"] and child_update.order.client_order_id == SL
+    assert child_update.order.orig_type is OrderType.STOP_MARKET
     # the stream taught the client the child: a cancel now goes to the regular order endpoint
     canceled = await client.cancel_order("BTCUSDT", order_id=placed.order_id)
     assert canceled.order_id == child["orderId"] and bvenue.count("DELETE", ALGO) == 0
     await feed.close()
+
+
+async def test_wrong_profile_on_binance_names_the_fix(bvenue, bclient):
+    from bot.exchange.errors import RequestError
+    client = bclient(profile="aster-v1")
+    with pytest.raises(RequestError) as err:
+        await client.place_order(stop())
+    assert err.value.code == -4120 and "ASTER_VENUE_PROFILE=binance-usdm" in str(err.value)
+    assert not bvenue.algos and bvenue.count("POST", "/fapi/v1/order") == 1      # refused, never retried
+
+
+async def test_fills_of_a_triggered_stop_lead_back_to_its_role(bvenue, bclient):
+    """The bot reads an exit's reason from the client id of the order behind the closing fill: the child
+    order keeps the algo's client id and conditional type, even if the venue named it differently."""
+    client = bclient()
+    placed = await client.place_order(stop())
+    child = bvenue.trigger(placed.order_id)
+    child["clientOrderId"], child["origType"] = "x-venue-generated", "MARKET"
+    await client.get_order("BTCUSDT", order_id=placed.order_id)            # stream or query taught the link
+    by_fill = await client.get_order("BTCUSDT", order_id=child["orderId"])   # as bot/runtime/closing.py asks
+    assert by_fill.client_order_id == SL and by_fill.orig_type is OrderType.STOP_MARKET
+
+
+async def test_a_triggered_algo_in_flight_still_counts_as_working(bvenue, bclient):
+    """TRIGGERED with its child not (or no longer) resting: the stop is shown as working, not missing."""
+    client = bclient()
+    placed = await client.place_order(stop())
+    child = bvenue.trigger(placed.order_id, fill=False, child_type="MARKET")
+    child["status"] = "FILLED"                       # the market child executed; the algo still says TRIGGERED
+    open_ = await client.open_orders("BTCUSDT")
+    assert [(o.order_id, o.status) for o in open_] == [(placed.order_id, OrderStatus.NEW)]

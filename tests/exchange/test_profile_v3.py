@@ -145,3 +145,14 @@ async def test_main_wallet_key_is_refused_locally(v3venue, v3client):
     with pytest.raises(AuthError) as err:
         await client.balances()
     assert "main wallet's key" in str(err.value) and not v3venue.verified
+
+
+async def test_values_that_need_encoding_are_signed_exactly_as_sent(v3venue, v3client):
+    """The venue verifies the raw query string: a client id with ':' '/' '.' survives the HTTP library."""
+    client = v3client()
+    cid = "mr-BTC:x/y.z_1"
+    order = await client.place_order(OrderRequest("BTCUSDT", Side.SELL, OrderType.STOP_MARKET, cid,
+                                                  stop_price=Decimal("58000.5"), close_position=True))
+    assert order.client_order_id == cid
+    raw = v3venue.requests("POST", "/fapi/v3/order")[0].raw_query
+    assert "newClientOrderId=mr-BTC%3Ax%2Fy.z_1" in raw and v3venue.verified[-1].params["newClientOrderId"] == cid

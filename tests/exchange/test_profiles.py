@@ -115,3 +115,24 @@ def test_algo_update_event_parses_as_an_order_update():
     assert user_event(finished).execution_type is ExecutionType.TRADE
     rejected = dict(raw, o=dict(raw["o"], X="REJECTED", ai="", rm="Reduce Only reject"))
     assert user_event(rejected).order.status is OrderStatus.REJECTED
+
+
+def test_algo_service_weights_and_order_count():
+    from bot.exchange.ratelimit import request_weight
+    assert request_weight("POST", "/fapi/v1/algoOrder", {}) == 0
+    assert request_weight("GET", "/fapi/v1/openAlgoOrders", {}) == 40
+    assert request_weight("GET", "/fapi/v1/openAlgoOrders", {"symbol": "BTCUSDT"}) == 1
+    bn = P.get_profile("binance-usdm")
+    assert ("POST", "/fapi/v1/algoOrder") in bn.order_paths()
+    assert ("POST", "/fapi/v3/order") in P.get_profile("aster-v3").order_paths()
+
+
+def test_exchange_info_mismatch_both_ways():
+    aster_like = {"symbols": [{"symbol": "BTCUSDT", "filters": [{"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10}]}]}
+    binance_like = {"symbols": [{"symbol": "BTCUSDT", "filters": [{"filterType": "PRICE_FILTER"}]}]}
+    v1, v3, bn = (P.get_profile(n) for n in ("aster-v1", "aster-v3", "binance-usdm"))
+    assert P.exchange_info_mismatch(v1, aster_like) == P.exchange_info_mismatch(v3, aster_like) == ""
+    assert P.exchange_info_mismatch(bn, binance_like) == ""
+    assert "like Aster" in P.exchange_info_mismatch(bn, aster_like)
+    assert "like Binance" in P.exchange_info_mismatch(v1, binance_like)
+    assert P.exchange_info_mismatch(v1, {"symbols": []}) == ""            # nothing listed: no verdict
