@@ -200,14 +200,19 @@ def test_official_demo_encoding_and_unprefixed_signature_verify(v3px):
     assert r.status_code == 200, r.text
 
 
-def test_agents_survive_a_restart(tmp_path):
+def test_agents_and_used_nonces_survive_a_restart(tmp_path):
     rng = random.Random(3)
     user, agent = keypair(rng), keypair(rng)
     with PaperExchange(tmp_path, symbols=("BTCUSDT",), profile="aster-v3") as px:
         px.admin("POST", "/agents", user=user.address, agent=agent.address, name="bot")
         assert V3(px.url, agent).ok("GET", "/fapi/v3/balance")
+        api = V3(px.url, agent)
+        captured = api.payload({"symbol": "BTCUSDT"})
+        assert api.http.get(f"/fapi/v3/openOrders?{captured}").status_code == 200
         px.restart()
         assert V3(px.url, agent).ok("GET", "/fapi/v3/balance")[0]["balance"] == "10000.00000000"
+        r = httpx.get(f"{px.url}/fapi/v3/openOrders?{captured}")       # a replay across the restart
+        assert r.json()["code"] == -4225
         assert [a["name"] for a in px.admin("GET", "/agents")["agents"] if a["agent"] == agent.address.lower()] \
             == ["bot"]
 

@@ -13,8 +13,9 @@ official demo, ccxt, the project's client) all verify. The recovery itself is bo
    all of them, -4225; else it is kept and the oldest dropped.
 
 The account is the owner's address (lower case). A user registered as its own agent signs with its
-main key (ccxt's default mode). Nonces are kept in memory: a paper restart forgets them, and the time
-window alone then bars replays older than the window.
+main key (ccxt's default mode). The kept nonces still inside the window are saved with the venue clock
+(every few seconds and at a clean stop), so a restart does not reopen them to a replay (after a SIGKILL,
+those of the last few seconds can be replayed once within the window).
 """
 from __future__ import annotations
 
@@ -84,6 +85,18 @@ class V3Auth:
         self.window_us = int(window_ms) * 1000
         self.agents: dict[str, Agent] = {a.agent: a for a in agents}
         self.nonces: dict[str, NonceBook] = {}
+
+    def nonces_state(self, now_ms: int) -> dict[str, list[int]]:
+        """The kept nonces still inside the window, per agent (saved with the clock, so a restart keeps them)."""
+        low = now_ms * 1000 - self.window_us
+        return {a: sorted(n for n in book.heap if n >= low) for a, book in self.nonces.items()
+                if any(n >= low for n in book.heap)}
+
+    def restore_nonces(self, state: dict) -> None:
+        for agent, nonces in state.items():
+            book = self.nonces.setdefault(str(agent), NonceBook())
+            for n in sorted(int(x) for x in nonces)[-NONCES_KEPT:]:
+                book.take(n)
 
     def register(self, agent: Agent) -> Agent:
         self.agents[agent.agent] = agent

@@ -114,6 +114,10 @@ class Venue:
         for d in self.store.agents():
             auth.register(Agent(d["user"], d["agent"], d.get("name", ""), int(d.get("expired", 0)),
                                 bool(d.get("canPerpTrade", True)), tuple(d.get("ipWhitelist", ()))))
+        try:
+            auth.restore_nonces(json.loads(self.store.get_meta("v3_nonces") or "{}"))
+        except (ValueError, TypeError, AttributeError) as exc:   # a damaged entry: the time window still holds
+            log.warning("paper.nonces_unreadable", f"saved V3 nonces unreadable, ignored: {exc}")
         return auth
 
     # ------------------------------------------------------------------ clock
@@ -166,8 +170,11 @@ class Venue:
     def _clock_meta(self) -> dict[str, Any]:
         """What must survive a restart (saved every few seconds, so even a SIGKILL loses little): the clock,
         funding progress, and the last marks, which value held positions until the first quotes arrive."""
-        return {"clock_venue_ms": self.now(), "clock_advanced_ms": self.clock.advanced_ms,
+        meta = {"clock_venue_ms": self.now(), "clock_advanced_ms": self.clock.advanced_ms,
                 "funding_until": self.funding_done, "marks": json.dumps(self.engine.priced_marks())}
+        if self.v3 is not None:
+            meta["v3_nonces"] = json.dumps(self.v3.nonces_state(self.api_now()))
+        return meta
 
     def _saved_marks(self) -> dict[str, int]:
         try:
