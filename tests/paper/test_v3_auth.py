@@ -5,6 +5,7 @@ Real child paper exchange on 127.0.0.1; requests are signed here with bot/exchan
 project's signer) or with a reimplementation of the official demo's way of building the string."""
 from __future__ import annotations
 
+import json
 import random
 import time
 from urllib.parse import urlencode
@@ -174,6 +175,30 @@ def test_expired_and_permissionless_agents(v3px):
     assert V3(v3px.url, no_perp).code("GET", "/fapi/v3/balance") == -2015
     v3px.admin("DELETE", "/agents", agent=no_perp.address)
     assert V3(v3px.url, no_perp).code("GET", "/fapi/v3/balance") == -1002
+
+
+def test_guarded_cancel_repeats_the_placement_nonce(v3px):
+    """aster-v3.md 1.4: a guarded cancel carries the nonce that placed the order (the one exception to the
+    repeat rule); any other nonce leaves the order alone."""
+    api = V3(v3px.url, v3px.agent)
+    limit = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.002", "price": "20000",
+             "timeInForce": "GTC"}
+    n1 = api.nonce()
+    first = api.ok("POST", "/fapi/v3/order", nonce=n1, **limit)
+    second = api.ok("POST", "/fapi/v3/order", **limit)
+    assert api.code("DELETE", "/fapi/v3/guardedCancelOrder", nonce=n1, symbol="BTCUSDT",
+                    orderId=second["orderId"]) == -4225                          # not the nonce that placed it
+    assert api.ok("DELETE", "/fapi/v3/guardedCancelOrder", nonce=n1, symbol="BTCUSDT",
+                  orderId=first["orderId"])["status"] == "CANCELED"
+    assert api.code("POST", "/fapi/v3/order", nonce=n1, **limit) == -4225         # still a used nonce otherwise
+    n2 = api.nonce()
+    batch = json.dumps([limit, limit])
+    placed = api.ok("POST", "/fapi/v3/batchOrders", nonce=n2, batchOrders=batch)
+    ids = json.dumps([o["orderId"] for o in placed] + [second["orderId"]])
+    out = api.ok("DELETE", "/fapi/v3/guardedBatchOrders", nonce=n2, symbol="BTCUSDT", orderIdList=ids)
+    assert [o.get("status") or o["code"] for o in out] == ["CANCELED", "CANCELED", -4225]
+    assert [o["orderId"] for o in api.ok("GET", "/fapi/v3/openOrders", symbol="BTCUSDT")] == [second["orderId"]]
+    api.ok("DELETE", "/fapi/v3/allOpenOrders", symbol="BTCUSDT")
 
 
 def demo_string(params: list[tuple[str, str]], signer: str, nonce: int) -> str:

@@ -10,7 +10,8 @@ official demo, ccxt, the project's client) all verify. The recovery itself is bo
    an agent without `canPerpTrade`, or outside its IP whitelist, -2015;
 3. the nonce (microseconds) lies within the window around venue time: older -4225 "Nonce Expired",
    further ahead -1021; then the agent's last 100 nonces: a repeat, or (with 100 kept) one older than
-   all of them, -4225; else it is kept and the oldest dropped.
+   all of them, -4225; else it is kept and the oldest dropped. Guarded cancels are the exception: their
+   nonce must be the placement nonce of the order(s) they cancel (routes_v3.py).
 
 The account is the owner's address (lower case). A user registered as its own agent signs with its
 main key (ccxt's default mode). The kept nonces still inside the window are saved with the venue clock
@@ -105,8 +106,11 @@ class V3Auth:
     def remove(self, address: str) -> bool:
         return self.agents.pop(address.lower(), None) is not None
 
-    def authenticate(self, query: bytes, body: bytes, now_ms: int, client_ip: str = "") -> str:
-        """The account (owner address, lower case) of a V3-signed request, or the venue's VenueError."""
+    def authenticate(self, query: bytes, body: bytes, now_ms: int, client_ip: str = "",
+                     guarded: bool = False) -> tuple[str, int]:
+        """(account = owner address in lower case, nonce) of a V3-signed request, or the venue's VenueError.
+        `guarded` (guardedCancelOrder / guardedBatchOrders): the nonce repeats the placement nonce of the
+        order(s), so the repeat rule is not applied here (the handler compares); the window still is."""
         q_signed = query.startswith(b"signature=") or b"&signature=" in query
         if q_signed and body and b"=" in body:
             raise VenueError(-1022, _INVALID + " (parameters in both the query string and the body)")
@@ -134,9 +138,11 @@ class V3Auth:
             raise VenueError(-4225, "Nonce Expired")
         if nonce > now_us + self.window_us:
             raise VenueError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+        if guarded:
+            return agent.user, nonce
         book = self.nonces.get(agent.agent)
         if book is None:
             book = self.nonces[agent.agent] = NonceBook()
         if not book.take(nonce):
             raise VenueError(-4225, "Nonce Expired")
-        return agent.user
+        return agent.user, nonce

@@ -23,13 +23,14 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
     f = v.formats
     algo_service = v.profile.algo_service
 
-    def place_one(key: str, p) -> dict[str, Any]:
+    def place_one(key: str, p, nonce: int = 0) -> dict[str, Any]:
         req = new_order(p)
         if algo_service and req.type.is_conditional:      # Binance since 2025-12-09: the Algo Service only
             raise VenueError(-4120, SWITCH_TO_ALGO)
         now = v.now()
         events_before = len(v.engine.events)
         order = v.engine.place(key, req, now)
+        order.nonce = nonce                      # aster-v3: a guarded cancel must repeat it (saved at commit)
         ack = next((e.order for e in v.engine.events[events_before:]
                     if isinstance(e, OrderEvent) and e.order.order_id == order.order_id
                     and e.execution_type is ExecutionType.NEW), order)
@@ -37,7 +38,7 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
 
     def post_order(req: Req) -> dict[str, Any]:
         try:
-            return place_one(req.key, req.params)
+            return place_one(req.key, req.params, req.nonce)
         finally:
             v.commit()
 
@@ -62,7 +63,7 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
                 try:
                     if not isinstance(item, dict):
                         raise VenueError(-1130, "Data sent for parameter 'batchOrders' is not valid.")
-                    out.append(place_one(req.key, batch_params(item)))
+                    out.append(place_one(req.key, batch_params(item), req.nonce))
                 except VenueError as exc:
                     out.append(exc.body())
         finally:

@@ -73,6 +73,7 @@ class EOrder:
     actual_order_id: int = 0      # an algo order once triggered: its child's order id
     trigger_time: int = 0
     reject_reason: str = ""
+    nonce: int = 0                # aster-v3: the nonce of the request that placed it (guarded cancels)
 
     @property
     def remaining(self) -> Decimal:
