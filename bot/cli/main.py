@@ -86,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
-    """Subcommands contributed by other packages (policy, trial), registered if present."""
-    for module_name in ("ml_policy.cli", "bot.trial.cli"):
+    """Subcommands contributed by other packages (policy, trial, backtest), registered if present."""
+    for module_name in ("ml_policy.cli", "bot.trial.cli", "backtest.cli"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
