@@ -149,7 +149,8 @@ async def test_bot_emergency_close_above_the_lot_maximum(ex, tmp_path):
     assert await _held(ex) == 0
     rows = journal.conn.execute("SELECT client_id, status FROM orders WHERE action='place'").fetchall()
     assert [r[1] for r in rows] == ["FILLED", "FILLED"], "every chunk journalled"
-    assert {r[0] for r in rows} == {client_order_id(trade.trade_id, Role.CLOSE)}
+    # issue 12 item 4: every chunk is its own order with its own client id, so no look-up finds another one
+    assert [r[0] for r in rows] == [client_order_id(trade.trade_id, Role.CLOSE, n) for n in range(2)]
 
 
 async def test_dashboard_stop_all_and_flatten_above_the_lot_maximum(ex):
