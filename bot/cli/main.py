@@ -83,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
-    """Subcommands contributed by other packages (policy, trial), registered if present."""
-    for module_name in ("ml_policy.cli", "bot.trial.cli"):
+    """Subcommands contributed by other packages (policy, trial, recorder), registered if present."""
+    for module_name in ("ml_policy.cli", "bot.trial.cli", "recorder.cli"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

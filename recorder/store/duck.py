@@ -1,0 +1,279 @@
+"""The embedded analytic store: CSV days -> Parquet (partitioned by date and symbol) + a DuckDB database.
+
+Layout under the store directory:
+    parquet/<table>/date=YYYY-MM-DD/symbol=<SYMBOL>/data.parquet
+    market.duckdb      views named as the seed's tables over those files, and `_loads` (what was
+                       loaded from which CSV file, with row counts and the verification result)
+Loading a day rewrites that day's partitions as a whole (built aside, then swapped in), so loading
+twice never doubles a row. A load is verified by reading the Parquet row counts back and comparing
+them with the CSV's complete lines; a torn last line (a killed recorder) is not loaded.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ..csvfiles import complete_length
+from ..gaps import GAPS
+from ..schema import DUCKDB_TYPES, TABLES, Table
+
+ALL_TABLES: tuple[Table, ...] = (*TABLES, GAPS)
+ARROW_TYPES = {"INT64": pa.int64(), "FLOAT64": pa.float64(), "STRING": pa.string(), "BOOL": pa.bool_(),
+               "DATE": pa.date32()}
+ALL_SYMBOLS = "ALL"         # partition name of rows whose symbol is "*" (gaps of every symbol)
+
+
+class StoreError(RuntimeError):
+    """A CSV file cannot be loaded as it is (wrong header, unreadable row); the message says which."""
+
+
+@dataclass
+class TableLoad:
+    table: str
+    day: str
+    csv_path: str
+    csv_rows: int
+    parquet_rows: int
+    symbols: int
+    verified: bool
+    note: str = ""
+
+
+class _Limited(io.RawIOBase):
+    """The first `limit` bytes of a file: readers never see a torn last line."""
+
+    def __init__(self, path: Path, limit: int):
+        self._f = open(path, "rb")
+        self._left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._left <= 0:
+            return 0
+        n = self._f.readinto(memoryview(b)[:min(len(b), self._left)])
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def _day_iso(day: str) -> str:
+    return f"{day[:4]}-{day[4:6]}-{day[6:]}"
+
+
+def read_csv_day(path: Path, table: Table) -> tuple[pa.Table, int]:
+    """(rows, complete data lines) of one CSV family file; the header must be the table's columns."""
+    end = complete_length(path)
+    if end == 0:
+        return pa.table({c: pa.array([], ARROW_TYPES[t]) for c, t in table.columns}), 0
+    with open(path, "rb") as f:
+        header = f.readline().decode("utf-8", "replace").rstrip("\r\n")
+        lines = header and sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    if header.split(",") != table.names:
+        raise StoreError(f"{path}: header is not the columns of table {table.name} (seed 002); not loaded")
+    lines = int(lines)      # newlines after the header: a torn tail has none, so it is not counted
+    types = {c: ARROW_TYPES[t] for c, t in table.columns}
+    raw = _Limited(path, end)
+    try:
+        data = pacsv.read_csv(io.BufferedReader(raw, 1 << 20),
+                              read_options=pacsv.ReadOptions(block_size=1 << 24),
+                              convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
+                                                                   null_values=[""], true_values=["true", "True"],
+                                                                   false_values=["false", "False"]))
+    except (pa.ArrowInvalid, ValueError) as exc:
+        raise StoreError(f"{path}: unreadable row ({exc}); not loaded") from None
+    finally:
+        raw.close()
+    return data.select(table.names), lines
+
+
+class Store:
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self.parquet = self.root / "parquet"
+        self.db_path = self.root / "market.duckdb"
+
+    # ------------------------------------------------------------------ database
+    def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        self.root.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.db_path), read_only=read_only)
+        if not read_only:
+            con.execute("CREATE TABLE IF NOT EXISTS _loads (day VARCHAR, table_name VARCHAR, csv_path VARCHAR, "
+                        "csv_bytes BIGINT, csv_rows BIGINT, parquet_rows BIGINT, symbols INTEGER, "
+                        "verified BOOLEAN, loaded_at TIMESTAMP)")
+            self.refresh_views(con)
+        return con
+
+    def refresh_views(self, con: duckdb.DuckDBPyConnection) -> None:
+        """One view per table over its Parquet files (an empty view with the seed's columns if none yet)."""
+        for t in ALL_TABLES:
+            files = list((self.parquet / t.name).glob("date=*/symbol=*/data.parquet"))
+            if files:
+                glob = (self.parquet / t.name).resolve().as_posix() + "/date=*/symbol=*/data.parquet"
+                con.execute(f"CREATE OR REPLACE VIEW {t.name} AS SELECT * FROM "
+                            f"read_parquet('{glob}', hive_partitioning = false)")
+            else:
+                cols = ", ".join(f"CAST(NULL AS {DUCKDB_TYPES[ty]}) AS {c}" for c, ty in t.columns)
+                con.execute(f"CREATE OR REPLACE VIEW {t.name} AS SELECT {cols} WHERE false")
+
+    # ------------------------------------------------------------------ load
+    @staticmethod
+    def csv_days(log_dir: Path | str) -> list[str]:
+        days = set()
+        for t in ALL_TABLES:
+            for p in Path(log_dir).glob(f"{t.family}_[0-9]*.csv"):
+                day = p.stem[len(t.family) + 1:]
+                if len(day) == 8 and day.isdigit():
+                    days.add(day)
+        return sorted(days)
+
+    def load_day(self, log_dir: Path | str, day: str) -> list[TableLoad]:
+        """Load every family file of `day` (idempotent), verify row counts, record the result."""
+        results = []
+        con = self.connect()
+        try:
+            for t in ALL_TABLES:
+                path = Path(log_dir) / t.csv_name(day)
+                if not path.exists():
+                    continue
+                results.append(self._load_table(con, path, t, day))
+            self.refresh_views(con)
+        finally:
+            con.close()
+        return results
+
+    def _load_table(self, con: duckdb.DuckDBPyConnection, path: Path, t: Table, day: str) -> TableLoad:
+        end = complete_length(path)
+        data, lines = read_csv_day(path, t)
+        if data.num_rows != lines:
+            raise StoreError(f"{path}: {lines} lines but {data.num_rows} rows parsed; not loaded")
+        target = self.parquet / t.name / f"date={_day_iso(day)}"
+        build = target.with_name(target.name + f".building-{os.getpid()}")
+        shutil.rmtree(build, ignore_errors=True)
+        symbols = pc.unique(data.column("symbol")).to_pylist() if data.num_rows else []
+        for sym in symbols:
+            part = data.filter(pc.equal(data.column("symbol"), sym))
+            if "ts_unix_ms" in t.names:
+                part = part.sort_by([("ts_unix_ms", "ascending")])
+            out = build / f"symbol={ALL_SYMBOLS if sym == '*' else sym}"
+            out.mkdir(parents=True, exist_ok=True)
+            pq.write_table(part, out / "data.parquet", compression="zstd", row_group_size=1 << 17)
+        # swap the day in: the old partitions go only once the new ones are complete
+        old = target.with_name(target.name + f".old-{os.getpid()}")
+        if target.exists():
+            os.replace(target, old)
+        if build.exists():
+            os.replace(build, target)
+        shutil.rmtree(old, ignore_errors=True)
+        written = sum(pq.ParquetFile(p).metadata.num_rows for p in target.glob("symbol=*/data.parquet")) \
+            if target.exists() else 0
+        verified = written == lines
+        con.execute("DELETE FROM _loads WHERE day = ? AND table_name = ?", [day, t.name])
+        con.execute("INSERT INTO _loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [day, t.name, str(path.resolve()), end, lines, written, len(symbols), verified,
+                     datetime.now(timezone.utc).replace(tzinfo=None)])
+        note = "" if end == path.stat().st_size else f"{path.stat().st_size - end} bytes of a torn last line skipped"
+        return TableLoad(t.name, day, str(path), lines, written, len(symbols), verified, note)
+
+    # ------------------------------------------------------------------ query
+    def query(self, sql: str) -> tuple[list[str], list[tuple]]:
+        con = self.connect()
+        try:
+            cur = con.execute(sql)
+            cols = [d[0] for d in cur.description] if cur.description else []
+            return cols, cur.fetchall() if cols else []
+        finally:
+            con.close()
+
+    def loads(self) -> dict[tuple[str, str], dict]:
+        cols, rows = self.query("SELECT * FROM _loads")
+        return {(r[0], r[1]): dict(zip(cols, r)) for r in rows}
+
+    def coverage(self) -> list[dict]:
+        """Per symbol and day: rows per table, first/last second, share of the day covered, gap seconds."""
+        con = self.connect()
+        try:
+            per: dict[tuple[str, str], dict] = {}
+            for t in TABLES:
+                for date, sym, n, first, last in con.execute(
+                        f"SELECT CAST(date AS VARCHAR), symbol, count(*), min(ts_unix_ms), max(ts_unix_ms) "
+                        f"FROM {t.name} GROUP BY ALL").fetchall():
+                    row = per.setdefault((date, sym), {"date": date, "symbol": sym})
+                    row[f"{t.name}_rows"] = n
+                    row["first_utc"] = min(row.get("first_utc", first), first)
+                    row["last_utc"] = max(row.get("last_utc", last), last)
+            gaps = {}
+            for date, sym, kind, secs in con.execute(
+                    "SELECT CAST(date AS VARCHAR), symbol, kind, sum(seconds) FROM gaps GROUP BY ALL").fetchall():
+                gaps.setdefault(date, []).append((sym, kind, secs))
+        finally:
+            con.close()
+        out = []
+        for (date, sym), row in sorted(per.items()):
+            secs = row.get("agg_trade_1s_rows", 0)
+            span = (row["last_utc"] - row["first_utc"]) // 1000 + 1
+            for t in TABLES:
+                row.setdefault(f"{t.name}_rows", 0)
+            g = [(k, s) for gs, k, s in gaps.get(date, []) if gs in (sym, "*")]
+            row.update(day_pct=round(100.0 * secs / 86400, 2), span_pct=round(100.0 * secs / span, 2),
+                       gap_seconds=round(sum(s for k, s in g if k in ("missing_seconds", "recorder_down")), 1),
+                       stale_seconds=round(sum(s for k, s in g if k == "stale"), 1),
+                       reconnects=sum(1 for k, _ in g if k == "reconnect"),
+                       first_utc=_utc(row["first_utc"]), last_utc=_utc(row["last_utc"]))
+            out.append(row)
+        return out
+
+    # ------------------------------------------------------------------ cleanup
+    def cleanup(self, log_dir: Path | str, retention_days: int, *, dry_run: bool = False,
+                today: str | None = None) -> tuple[list[Path], list[str]]:
+        """(files deleted or to delete, days kept with the reason). Only days older than the retention whose
+        every family file was loaded, verified and not changed since are deleted; never today's."""
+        if retention_days < 1:
+            raise StoreError("--retention-days must be at least 1 (today is never deleted)")
+        today = today or datetime.now(timezone.utc).strftime("%Y%m%d")
+        cutoff = (datetime.strptime(today, "%Y%m%d") - timedelta(days=retention_days)).strftime("%Y%m%d")
+        loads = self.loads()
+        doomed: list[Path] = []
+        kept: list[str] = []
+        for day in self.csv_days(log_dir):
+            if day >= today or day >= cutoff:
+                continue
+            files = [(t, Path(log_dir) / t.csv_name(day)) for t in ALL_TABLES]
+            files = [(t, p) for t, p in files if p.exists()]
+            problems = []
+            for t, p in files:
+                rec = loads.get((day, t.name))
+                if rec is None:
+                    problems.append(f"{p.name} not loaded")
+                elif not rec["verified"]:
+                    problems.append(f"{p.name} loaded but not verified")
+                elif rec["csv_bytes"] != complete_length(p):
+                    problems.append(f"{p.name} changed since it was loaded")
+            if problems:
+                kept.append(f"{day}: kept ({'; '.join(problems)})")
+                continue
+            doomed += [p for _, p in files]
+        if not dry_run:
+            for p in doomed:
+                p.unlink()
+        return doomed, kept
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
