@@ -27,7 +27,7 @@ def fmt(v: Any) -> str:
     if v is False:
         return "false"
     if isinstance(v, float):
-        return repr(v) if v == v else ""
+        return f"{v:.12g}" if v == v else ""      # 12 significant digits: no float noise in derived columns
     return str(v)
 
 

@@ -69,6 +69,7 @@ class Recorder:
         self.recent_gaps: list[dict] = []
         self._reconnects_seen = 0
         self._resumed: dict[str, int] = {}
+        self._last_files: dict[str, dict] = {}
         self._stop = asyncio.Event()
         self._lock_fd: int | None = None
         self._rates: dict[str, tuple[float, int, float]] = {}   # kind -> (local s, count, rate)
@@ -222,6 +223,8 @@ class Recorder:
                 now = self.now_ms()
                 for gap in self.tracker.close_all(now):
                     self._gap(gap, now)
+            self.files.flush()
+            self.status()                    # keep the last file figures for the final status
             self.files.close()
             self.gap_files.close()
             if self.state != "failed":
@@ -249,9 +252,9 @@ class Recorder:
     def status(self) -> dict:
         now_ms = self.now_ms()
         ages = self.cache.staleness()
-        files = {}
-        for name, f in self.files.files.items():
-            files[f.table.family] = {"path": str(f.path), "rows_today": f.rows + len(f._buf), "bytes": f.size}
+        files = {f.table.family: {"path": str(f.path), "rows_today": f.rows + len(f._buf), "bytes": f.size}
+                 for f in self.files.files.values()} or self._last_files
+        self._last_files = files
         last_age = {k: (min((a[k] for a in ages.values() if a[k] is not None), default=None)) for k in STREAM_KINDS}
         return {
             "name": self.cfg.name, "state": self.state, "pid": os.getpid(), "error": self.error,
