@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -85,16 +86,19 @@ GROUP BY ALL ORDER BY ALL
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--symbols", type=int, default=10)
+    ap.add_argument("--reuse", metavar="DIR", help="a work dir of an earlier run: skip writing the CSV day")
     args = ap.parse_args()
     symbols = [f"SYM{i:02d}USDT" for i in range(args.symbols)]
-    work = Path(tempfile.mkdtemp(prefix="bench_store_"))
+    work = Path(args.reuse) if args.reuse else Path(tempfile.mkdtemp(prefix="bench_store_"))
     logs = work / "logs"
-    logs.mkdir()
     t = time.perf_counter()
-    write_day(logs, symbols)
+    if not args.reuse:
+        logs.mkdir()
+        write_day(logs, symbols)
+    shutil.rmtree(work / "store", ignore_errors=True)
     size = sum(p.stat().st_size for p in logs.iterdir())
     print(f"day of {len(symbols)} symbols: 5 files, {size / 2**20:.0f} MiB of CSV, "
-          f"{86_400 * len(symbols)} rows each (written in {time.perf_counter() - t:.1f}s)")
+          f"{86_400 * len(symbols)} rows each (written in {time.perf_counter() - t:.1f}s) in {work}")
 
     t = time.perf_counter()
     frames = {tb.name: pd.read_csv(logs / tb.csv_name(DAY)) for tb in TABLES}

@@ -1,7 +1,8 @@
 """The recorder loop: one snapshot per symbol per venue second from the live cache, into five CSV families.
 
-Each tick waits until the venue clock passes second S by `SETTLE_MS` (so trades of [S-1, S) have
-arrived), writes the rows of S, flushes, and every `STATUS_EVERY_S` rewrites the status file the
+At each venue second S the cache's state is taken (so a row never holds an event from after S); once
+the clock passes S by `SETTLE_MS` (trades of [S-1 s, S) have arrived) the rows of S are written and
+flushed, and every `STATUS_EVERY_S` rewrites the status file the
 dashboard reads. Days, rolls and `ts_unix_ms` follow the venue's clock (event times), injectable.
 """
 from __future__ import annotations
@@ -148,7 +149,17 @@ class Recorder:
                 log.error("recorder.foreign_file", f"{opened.path.name} had other columns; kept aside as "
                           f"{opened.set_aside.name}", path=str(opened.set_aside))
 
+    async def _pause(self, delay_s: float, deadline: float | None) -> None:
+        if deadline is not None:
+            delay_s = min(delay_s, max(0.0, deadline - time.monotonic()))
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=max(0.001, delay_s))
+        except TimeoutError:
+            pass
+
     async def _loop(self) -> None:
+        """At each venue second S: take the cache's state (no later event in it: no look-ahead), then, once
+        trades of [S-1 s, S) have had SETTLE_MS to arrive, write the rows of S."""
         deadline = None if self.cfg.poll_time is None else time.monotonic() + self.cfg.poll_time
         last_status = 0.0
         while not self._stop.is_set():
@@ -156,24 +167,22 @@ class Recorder:
                 log.info("recorder.poll_time", f"--poll-time {self.cfg.poll_time:g}s reached; stopping")
                 break
             now = self.now_ms()
-            second = (now - SETTLE_MS) // 1000 * 1000
-            wait_ms = second + 1000 + SETTLE_MS - now
-            if self.ticks and second <= max(self.last_ts.values(), default=0):
-                delay = wait_ms / 1000.0
-                if deadline is not None:
-                    delay = min(delay, max(0.0, deadline - time.monotonic()))
-                try:
-                    await asyncio.wait_for(self._stop.wait(), timeout=max(0.001, delay))
-                except TimeoutError:
-                    pass
+            second = now // 1000 * 1000
+            if second <= max(self.last_ts.values(), default=0) or (not self.ticks and now - second > SETTLE_MS):
+                await self._pause((second + 1000 - now) / 1000.0, deadline)      # wait for the next boundary
                 continue
-            self.tick(second)
+            state = {sym: self.cache.snapshot(sym) for sym in self.cache.symbols}
+            settle = second + SETTLE_MS - self.now_ms()
+            if settle > 0:
+                await self._pause(settle / 1000.0, None)
+            self.tick(second, state)
             if time.monotonic() - last_status >= STATUS_EVERY_S:
                 self._write_status()
                 last_status = time.monotonic()
 
-    def tick(self, ts: int) -> None:
-        """Write the rows of venue second `ts` for every symbol (public for tests with a fake clock)."""
+    def tick(self, ts: int, state: dict | None = None) -> None:
+        """Write the rows of venue second `ts` for every symbol from `state` (snapshots taken at ts; default:
+        the cache now) and the trades of [ts - 1 s, ts). Public for tests with a fake clock."""
         day = day_of(ts)
         if day != self.files.day:
             self.gaps_today = 0
@@ -189,7 +198,8 @@ class Recorder:
                 gap = GapTracker.missing(sym, last, ts, kind)
                 if gap is not None:
                     self._gap(gap, now)
-            lines = snapshot_lines(ts, self.cache.snapshot(sym), self.cache.trade_second(sym, ts - 1000))
+            snap = state[sym] if state is not None else self.cache.snapshot(sym)
+            lines = snapshot_lines(ts, snap, self.cache.trade_second(sym, ts - 1000))
             for table, line in lines.items():
                 self.files.add(table, line)
             self.last_ts[sym] = ts

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -88,17 +89,19 @@ def read_csv_day(path: Path, table: Table) -> tuple[pa.Table, int]:
         raise StoreError(f"{path}: header is not the columns of table {table.name} (seed 002); not loaded")
     lines = int(lines)      # newlines after the header: a torn tail has none, so it is not counted
     types = {c: ARROW_TYPES[t] for c, t in table.columns}
-    raw = _Limited(path, end)
+    # a torn tail is cut off by reading only the complete bytes (through Python, slower); else the path
+    raw = _Limited(path, end) if end < os.path.getsize(path) else None
+    source: Any = io.BufferedReader(raw, 1 << 20) if raw is not None else str(path)
     try:
-        data = pacsv.read_csv(io.BufferedReader(raw, 1 << 20),
-                              read_options=pacsv.ReadOptions(block_size=1 << 24),
+        data = pacsv.read_csv(source, read_options=pacsv.ReadOptions(block_size=1 << 24),
                               convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
                                                                    null_values=[""], true_values=["true", "True"],
                                                                    false_values=["false", "False"]))
     except (pa.ArrowInvalid, ValueError) as exc:
         raise StoreError(f"{path}: unreadable row ({exc}); not loaded") from None
     finally:
-        raw.close()
+        if raw is not None:
+            raw.close()
     return data.select(table.names), lines
 
 
@@ -144,35 +147,46 @@ class Store:
 
     def load_day(self, log_dir: Path | str, day: str) -> list[TableLoad]:
         """Load every family file of `day` (idempotent), verify row counts, record the result."""
+        todo = [(t, Path(log_dir) / t.csv_name(day)) for t in ALL_TABLES]
+        todo = [(t, p) for t, p in todo if p.exists()]
+        # files are converted in parallel (pyarrow works outside the GIL); the database is written after
+        with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
+            built = list(pool.map(lambda tp: self._build(tp[1], tp[0], day), todo))
         results = []
         con = self.connect()
         try:
-            for t in ALL_TABLES:
-                path = Path(log_dir) / t.csv_name(day)
-                if not path.exists():
-                    continue
-                results.append(self._load_table(con, path, t, day))
+            for (t, path), b in zip(todo, built):
+                results.append(self._swap_in(con, path, t, day, *b))
             self.refresh_views(con)
         finally:
             con.close()
         return results
 
-    def _load_table(self, con: duckdb.DuckDBPyConnection, path: Path, t: Table, day: str) -> TableLoad:
+    def _build(self, path: Path, t: Table, day: str) -> tuple[Path, int, int, int]:
+        """Parquet partitions of one CSV file, built aside: (build dir, complete bytes, lines, symbols)."""
         end = complete_length(path)
         data, lines = read_csv_day(path, t)
         if data.num_rows != lines:
             raise StoreError(f"{path}: {lines} lines but {data.num_rows} rows parsed; not loaded")
-        target = self.parquet / t.name / f"date={_day_iso(day)}"
-        build = target.with_name(target.name + f".building-{os.getpid()}")
+        build = self.parquet / t.name / f"date={_day_iso(day)}.building-{os.getpid()}"
         shutil.rmtree(build, ignore_errors=True)
-        symbols = pc.unique(data.column("symbol")).to_pylist() if data.num_rows else []
-        for sym in symbols:
-            part = data.filter(pc.equal(data.column("symbol"), sym))
-            if "ts_unix_ms" in t.names:
-                part = part.sort_by([("ts_unix_ms", "ascending")])
+        build.mkdir(parents=True)
+        keys = [("symbol", "ascending")] + ([("ts_unix_ms", "ascending")] if "ts_unix_ms" in t.names else [])
+        data = data.sort_by(keys)                       # one sort; each symbol is then a contiguous slice
+        counts = pc.value_counts(data.column("symbol")) if data.num_rows else []
+        offset = 0
+        for item in sorted(counts, key=lambda c: c["values"].as_py()):
+            sym, n = item["values"].as_py(), item["counts"].as_py()
             out = build / f"symbol={ALL_SYMBOLS if sym == '*' else sym}"
-            out.mkdir(parents=True, exist_ok=True)
-            pq.write_table(part, out / "data.parquet", compression="zstd", row_group_size=1 << 17)
+            out.mkdir()
+            pq.write_table(data.slice(offset, n), out / "data.parquet", compression="zstd", compression_level=1,
+                           row_group_size=1 << 17)
+            offset += n
+        return build, end, lines, len(counts)
+
+    def _swap_in(self, con: duckdb.DuckDBPyConnection, path: Path, t: Table, day: str, build: Path, end: int,
+                 lines: int, n_symbols: int) -> TableLoad:
+        target = self.parquet / t.name / f"date={_day_iso(day)}"
         # swap the day in: the old partitions go only once the new ones are complete
         old = target.with_name(target.name + f".old-{os.getpid()}")
         if target.exists():
@@ -185,10 +199,10 @@ class Store:
         verified = written == lines
         con.execute("DELETE FROM _loads WHERE day = ? AND table_name = ?", [day, t.name])
         con.execute("INSERT INTO _loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [day, t.name, str(path.resolve()), end, lines, written, len(symbols), verified,
+                    [day, t.name, str(path.resolve()), end, lines, written, n_symbols, verified,
                      datetime.now(timezone.utc).replace(tzinfo=None)])
         note = "" if end == path.stat().st_size else f"{path.stat().st_size - end} bytes of a torn last line skipped"
-        return TableLoad(t.name, day, str(path), lines, written, len(symbols), verified, note)
+        return TableLoad(t.name, day, str(path), lines, written, n_symbols, verified, note)
 
     # ------------------------------------------------------------------ query
     def query(self, sql: str) -> tuple[list[str], list[tuple]]:

@@ -82,6 +82,27 @@ def test_five_families_with_seed_columns_and_one_row_per_symbol_per_second(px, t
     streams = status["streams"]
     assert streams["depth5@100ms"]["messages"] >= 5 * 3 * 3              # ~10/s per symbol
     assert streams["markPrice@1s"]["messages"] <= 3 * 8
+    # --delete-existing starts today's files afresh (and records no downtime: there is no earlier row)
+    last = max(int(r[0]) for r in rows_of(logs / AGG_TRADE_1S.csv_name(day))[1:])
+    proc = record(px, tmp_path, logs, "--poll-time", "2", "--delete-existing")
+    assert proc.wait(timeout=60) == 0
+    rows = rows_of(logs / AGG_TRADE_1S.csv_name(day))
+    assert rows[0] == AGG_TRADE_1S.names and min(int(r[0]) for r in rows[1:]) > last
+    assert [g for g in rows_of(logs / GAPS.csv_name(day))[1:] if g[3] == "recorder_down"] == []
+
+
+def test_one_recorder_per_directory_and_sigterm_stops_cleanly(px, tmp_path):
+    logs = tmp_path / "logs"
+    first = record(px, tmp_path, logs)
+    status = logs / "recorder_status.json"
+    wait_for(lambda: status.exists() and json.loads(status.read_text())["state"] == "running", 40, "running")
+    second = record(px, tmp_path, logs, "--poll-time", "2")
+    assert second.wait(timeout=60) == 2
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=30) == 0
+    final = json.loads(status.read_text())
+    assert final["state"] == "stopped" and final["seconds_written"] >= 1
+    assert all(f["rows_today"] >= 3 for f in final["files"].values())
 
 
 async def _count(url: str, seconds: float) -> Counter:
