@@ -166,6 +166,8 @@ class Recorder:
             if deadline is not None and time.monotonic() >= deadline:
                 log.info("recorder.poll_time", f"--poll-time {self.cfg.poll_time:g}s reached; stopping")
                 break
+            if not self.cache.healthy():
+                raise RuntimeError("a market connection's consumer stopped; the cache no longer follows the venue")
             now = self.now_ms()
             second = now // 1000 * 1000
             if second <= max(self.last_ts.values(), default=0) or (not self.ticks and now - second > SETTLE_MS):
