@@ -6,7 +6,6 @@ import csv
 import json
 import sys
 import time
-from datetime import datetime, timezone
 from typing import Any, Sequence
 
 import duckdb
@@ -64,9 +63,7 @@ def _load(store: Store, args: argparse.Namespace) -> int:
     if args.date:
         days = [args.date]
     else:
-        loaded = {d for (d, _), rec in store.loads().items() if rec["verified"]} if store.db_path.exists() else set()
-        today = datetime.now(timezone.utc).strftime("%Y%m%d")
-        days = [d for d in store.csv_days(args.log_dir) if d not in loaded or d == today]
+        days = store.pending_days(args.log_dir)
     if not days:
         print(f"nothing to load: no new CSV day in {args.log_dir}")
         return 0

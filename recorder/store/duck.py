@@ -204,6 +204,19 @@ class Store:
         note = "" if end == path.stat().st_size else f"{path.stat().st_size - end} bytes of a torn last line skipped"
         return TableLoad(t.name, day, str(path), lines, written, n_symbols, verified, note)
 
+    def pending_days(self, log_dir: Path | str) -> list[str]:
+        """CSV days with a file not loaded, not verified, or grown since it was loaded."""
+        loads = self.loads() if self.db_path.exists() else {}
+        out = []
+        for day in self.csv_days(log_dir):
+            for t in ALL_TABLES:
+                path = Path(log_dir) / t.csv_name(day)
+                rec = loads.get((day, t.name))
+                if path.exists() and (rec is None or not rec["verified"] or rec["csv_bytes"] != complete_length(path)):
+                    out.append(day)
+                    break
+        return out
+
     # ------------------------------------------------------------------ query
     def query(self, sql: str) -> tuple[list[str], list[tuple]]:
         con = self.connect()

@@ -145,3 +145,12 @@ def test_cli_load_query_coverage_cleanup(tmp_path, logs):
 def test_format_table_aligns_numbers_right():
     text = format_table(["a", "n"], [("x", 1), ("yy", 22)])
     assert text.splitlines()[2] == "x    1" and text.endswith("(2 rows)")
+
+
+def test_pending_days_are_the_unloaded_and_the_grown_ones(tmp_path, logs):
+    store = Store(tmp_path / "store")
+    assert store.pending_days(logs) == ["20260301", "20260302"]
+    store.load_day(logs, "20260301")
+    assert store.pending_days(logs) == ["20260302"]
+    record_day(logs, DAY1 + 3_600_000 + 60_000, 2)              # the recorder went on writing that day
+    assert store.pending_days(logs) == ["20260301", "20260302"]
