@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -83,6 +84,11 @@ GROUP BY ALL ORDER BY ALL
 """
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--symbols", type=int, default=10)
@@ -100,18 +106,18 @@ def main() -> None:
     print(f"day of {len(symbols)} symbols: 5 files, {size / 2**20:.0f} MiB of CSV, "
           f"{86_400 * len(symbols)} rows each (written in {time.perf_counter() - t:.1f}s) in {work}")
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     frames = {tb.name: pd.read_csv(logs / tb.csv_name(DAY)) for tb in TABLES}
-    base_load = time.perf_counter() - t
+    base_load, base_cpu = time.perf_counter() - t, _cpu() - c
     store = Store(work / "store")
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     results = store.load_day(logs, DAY)
-    load = time.perf_counter() - t
+    load, load_cpu = time.perf_counter() - t, _cpu() - c
     assert all(r.verified for r in results)
     parquet = sum(p.stat().st_size for p in store.parquet.rglob("*.parquet"))
     print(f"data load (CSV -> Parquet + DuckDB, verified): {load:.2f}s (target < 10 s); "
           f"pandas.read_csv of the same files: {base_load:.2f}s (ratio {load / base_load:.2f}); "
-          f"Parquet {parquet / 2**20:.0f} MiB")
+          f"Parquet {parquet / 2**20:.0f} MiB; CPU time {load_cpu:.1f}s vs {base_cpu:.1f}s")
 
     t = time.perf_counter()
     cov = store.coverage()
@@ -133,7 +139,8 @@ def main() -> None:
     assert len(g) == len(rows) == 1440 * len(symbols)
     print(f"per-minute aggregation ({len(rows)} rows): DuckDB {q * 1000:.0f} ms (target < 1 s); "
           f"pandas on frames already in memory {base_q * 1000:.0f} ms (ratio {q / base_q:.2f})")
-    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}, load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
