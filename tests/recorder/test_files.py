@@ -101,3 +101,18 @@ def test_missing_seconds_and_stale_streams_become_gaps():
     closed = tr.check_stale(110_000, {"BTCUSDT": {"depth5@100ms": 0.1}}, 0)
     assert [(g.kind, g.start_ms, g.end_ms) for g in closed] == [("stale", 95_000, 109_900)]
     assert tr.stale_now() == []
+
+
+def test_the_paper_replay_feed_reads_a_recorder_directory_as_it_is(tmp_path):
+    from bot.exchange.paper.feeds.replay_files import read_all
+
+    clock = VenueClock(MIDNIGHT)
+    rec = make_recorder(tmp_path, clock)
+    run_seconds(rec, clock, MIDNIGHT, 70)           # a closed minute and part of the next
+    rec.files.close()
+    rec.gap_files.close()
+    data = read_all(tmp_path)
+    assert sorted(data) == sorted(SYMBOLS)
+    btc = data["BTCUSDT"]
+    assert list(btc.bars["open_time"][:2]) == [MIDNIGHT, MIDNIGHT + 60_000]
+    assert len(btc.quotes["time"]) == 70 and len(btc.marks["time"]) == 70
