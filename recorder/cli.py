@@ -118,6 +118,9 @@ def run_record(loaded: Any, args: argparse.Namespace) -> int:
         except RecorderBusy as exc:
             print(f"mraster record: {exc}", file=sys.stderr)
             return 2
+        except Exception as exc:            # logged with its traceback as recorder.failed; the status says failed
+            print(f"mraster record: stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
         finally:
             await client.close()
 
