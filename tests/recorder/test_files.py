@@ -116,3 +116,29 @@ def test_the_paper_replay_feed_reads_a_recorder_directory_as_it_is(tmp_path):
     btc = data["BTCUSDT"]
     assert list(btc.bars["open_time"][:2]) == [MIDNIGHT, MIDNIGHT + 60_000]
     assert len(btc.quotes["time"]) == 70 and len(btc.marks["time"]) == 70
+
+
+def test_reconnects_and_stale_streams_are_written_to_the_gaps_file(tmp_path):
+    from bot.exchange.market_cache import Reconnect
+
+    start = MIDNIGHT + 7_200_000
+    clock = VenueClock(start)
+    rec = make_recorder(tmp_path, clock)
+    rec._resume("20260301")
+    tid = run_seconds(rec, clock, start, 2)
+    rec.cache.reconnects.append(Reconnect(start / 1000 + 2, start + 2000, 2, ("BTCUSDT", "ETHUSDT")))
+    # no message at all for 6 s: depth (3 s) and mark (5 s) go stale, then everything speaks again
+    clock.ms = start + 9_250
+    rec.tick(start + 9_000)
+    run_seconds(rec, clock, start + 9_000, 1, tid)
+    status = rec.status()
+    rec.files.close()
+    rec.gap_files.close()
+    gaps = rows_of(tmp_path / GAPS.csv_name("20260301"))[1:]
+    assert sorted(g[2] for g in gaps if g[3] == "reconnect") == ["BTCUSDT", "ETHUSDT"]
+    stale = {(g[2], g[4]) for g in gaps if g[3] == "stale"}
+    assert stale == {(s, k) for s in SYMBOLS for k in ("depth5@100ms", "markPrice@1s")}
+    missing = [g for g in gaps if g[3] == "missing_seconds"]
+    assert sorted(g[2] for g in missing) == sorted(SYMBOLS) and {float(g[7]) for g in missing} == {6.0}
+    assert status["gaps_today"] == len(gaps) and status["stale_now"] == []
+    assert set(status["files"]) == {t.family for t in TABLES}
