@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.domain.types import AggTradeEvent, BookTickerEvent, DepthEvent, KlineEvent
+from bot.domain.types import BookTickerEvent, DepthEvent
 from bot.exchange.market_cache import MarketCache
 from bot.exchange.wire_stream import market_events
 from recorder.rows import book_values, depth_values, snapshot_lines, time_columns

@@ -4,7 +4,6 @@ no network)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
