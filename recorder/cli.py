@@ -91,7 +91,7 @@ def run_record(loaded: Any, args: argparse.Namespace) -> int:
     from bot.exchange.market_cache import MarketCache
     from bot.logs import get_logger, settings_secrets, setup_logging
 
-    from .runner import Recorder, RecorderBusy, RecorderConfig
+    from .runner import Recorder, RecorderBusy, RecorderConfig, UnknownSymbols
 
     s = loaded.settings
     setup_logging("recorder", s.loglevel, s.log_dir, secrets=settings_secrets(s))
@@ -115,7 +115,7 @@ def run_record(loaded: Any, args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, recorder.stop)
         try:
             return await recorder.run()
-        except RecorderBusy as exc:
+        except (RecorderBusy, UnknownSymbols) as exc:
             print(f"mraster record: {exc}", file=sys.stderr)
             return 2
         except Exception as exc:            # logged with its traceback as recorder.failed; the status says failed

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
+from bot.exchange.errors import ExchangeError
 from bot.exchange.market_cache import STREAM_KINDS, MarketCache
 from bot.logs import get_logger
 from bot.storage.atomic import write_json_atomic
@@ -35,6 +36,10 @@ LOCK_FILE = ".recorder.lock"
 
 class RecorderBusy(RuntimeError):
     """Another recorder writes into the same directory."""
+
+
+class UnknownSymbols(ValueError):
+    """The venue does not list some of the symbols asked for."""
 
 
 @dataclass
@@ -93,7 +98,19 @@ class Recorder:
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
 
+    async def _check_symbols(self) -> None:
+        """Refuse symbols the venue does not list (their streams would stay silent forever)."""
+        try:
+            listed = await self.cache.client.symbol_rules()
+        except ExchangeError as exc:
+            log.warning("recorder.symbols_unchecked", f"symbols not checked against exchangeInfo ({exc})")
+            return
+        unknown = [s for s in self.cache.symbols if s not in listed]
+        if unknown:
+            raise UnknownSymbols(f"the venue does not list {', '.join(unknown)}")
+
     async def run(self) -> int:
+        await self._check_symbols()
         self._lock()
         try:
             self._write_status()

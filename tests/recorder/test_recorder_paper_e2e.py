@@ -90,6 +90,14 @@ def test_five_families_with_seed_columns_and_one_row_per_symbol_per_second(px, t
     assert [g for g in rows_of(logs / GAPS.csv_name(day))[1:] if g[3] == "recorder_down"] == []
 
 
+def test_symbols_the_venue_does_not_list_are_refused(px, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "recorder", "--symbols", "BTCUSDT,NOPEUSDT", "--log-dir",
+                           str(tmp_path / "logs")], env=child_env(px, tmp_path), capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and "does not list NOPEUSDT" in proc.stderr
+    assert list((tmp_path / "logs").glob("*.csv")) == []
+
+
 def test_one_recorder_per_directory_and_sigterm_stops_cleanly(px, tmp_path):
     logs = tmp_path / "logs"
     first = record(px, tmp_path, logs)
