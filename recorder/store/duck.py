@@ -81,33 +81,92 @@ def _day_iso(day: str) -> str:
     return f"{day[:4]}-{day[4:6]}-{day[6:]}"
 
 
-def read_csv_day(path: Path, table: Table) -> tuple[pa.Table, int]:
-    """(rows, complete data lines) of one CSV family file; the header must be the table's columns."""
-    end = complete_length(path)
-    if end == 0:
-        return pa.table({c: pa.array([], ARROW_TYPES[t]) for c, t in table.columns}), 0
+def _check_header(path: Path, table: Table) -> int:
+    """Complete data lines of a family file (a torn tail has no newline, so it is not counted); the header
+    must be the table's columns."""
     with open(path, "rb") as f:
         header = f.readline().decode("utf-8", "replace").rstrip("\r\n")
-        lines = header and sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
     if header.split(",") != table.names:
         raise StoreError(f"{path}: header is not the columns of table {table.name} (seed 002); not loaded")
-    lines = int(lines)      # newlines after the header: a torn tail has none, so it is not counted
+    return lines
+
+
+def csv_batches(path: Path, table: Table, end: int | None = None, block_size: int = 8 << 20):
+    """Record batches of a family file with the seed's types, up to byte `end` (its last complete line):
+    memory stays bounded by the block size, whatever the size of the day."""
+    end = complete_length(path) if end is None else end
     types = {c: ARROW_TYPES[t] for c, t in table.columns}
     # a torn tail is cut off by reading only the complete bytes (through Python, slower); else the path
     raw = _Limited(path, end) if end < os.path.getsize(path) else None
     source: Any = io.BufferedReader(raw, 1 << 20) if raw is not None else str(path)
     try:
-        # single-threaded: the store converts the five files in parallel already, and this costs less CPU
-        data = pacsv.read_csv(source, read_options=pacsv.ReadOptions(block_size=1 << 24, use_threads=False),
-                              convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
-                                                                   null_values=[""], true_values=["true", "True"],
-                                                                   false_values=["false", "False"]))
+        # single-threaded: the store converts the files in parallel already, and this costs less CPU
+        reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=block_size, use_threads=False),
+                                convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
+                                                                     null_values=[""], true_values=["true", "True"],
+                                                                     false_values=["false", "False"]))
+        for batch in reader:
+            yield batch.select(table.names) if hasattr(batch, "select") else batch
     except (pa.ArrowInvalid, ValueError) as exc:
         raise StoreError(f"{path}: unreadable row ({exc}); not loaded") from None
     finally:
         if raw is not None:
             raw.close()
-    return data.select(table.names), lines
+
+
+def read_csv_day(path: Path, table: Table) -> tuple[pa.Table, int]:
+    """(rows, complete data lines) of one CSV family file, a torn last line dropped: for readers such as the
+    backtester (`.to_pandas()`); the store itself converts batch by batch."""
+    end = complete_length(path)
+    schema = pa.schema([(c, ARROW_TYPES[t]) for c, t in table.columns])
+    if end == 0:
+        return schema.empty_table(), 0
+    lines = _check_header(path, table)
+    return pa.Table.from_batches(list(csv_batches(path, table, end)), schema=schema), lines
+
+
+class _SymbolWriters:
+    """One Parquet file per symbol, fed batch by batch; rows are gathered to `ROW_GROUP` rows per group."""
+
+    ROW_GROUP = 32_768
+
+    def __init__(self, build: Path, table: Table):
+        self.build, self.table = build, table
+        self.schema = pa.schema([(c, ARROW_TYPES[t]) for c, t in table.columns])
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.pending: dict[str, list[pa.RecordBatch]] = {}
+        self.rows: dict[str, int] = {}
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        symbols = batch.column(batch.schema.get_field_index("symbol"))
+        for sym in pc.unique(symbols).to_pylist():
+            part = batch.filter(pc.equal(symbols, sym))
+            self.pending.setdefault(sym, []).append(part)
+            self.rows[sym] = self.rows.get(sym, 0) + part.num_rows
+            if sum(b.num_rows for b in self.pending[sym]) >= self.ROW_GROUP:
+                self._flush(sym)
+
+    def _flush(self, sym: str) -> None:
+        batches = self.pending.pop(sym, [])
+        if not batches:
+            return
+        writer = self.writers.get(sym)
+        if writer is None:
+            out = self.build / f"symbol={ALL_SYMBOLS if sym == '*' else sym}"
+            out.mkdir()
+            writer = self.writers[sym] = pq.ParquetWriter(
+                out / "data.parquet", self.schema, compression="zstd", compression_level=1,
+                use_dictionary=[c for c in _DICT_COLUMNS if c in self.table.names],
+                write_statistics=[c for c in _STAT_COLUMNS if c in self.table.names])
+        writer.write_table(pa.Table.from_batches(batches, schema=self.schema), row_group_size=self.ROW_GROUP)
+
+    def close(self) -> int:
+        for sym in list(self.pending):
+            self._flush(sym)
+        for w in self.writers.values():
+            w.close()
+        return len(self.writers)
 
 
 class Store:
@@ -153,7 +212,7 @@ class Store:
     def load_day(self, log_dir: Path | str, day: str) -> list[TableLoad]:
         """Load every family file of `day` (idempotent), verify row counts, record the result."""
         todo = [(t, Path(log_dir) / t.csv_name(day)) for t in ALL_TABLES]
-        todo = [(t, p) for t, p in todo if p.exists()]
+        todo = sorted(((t, p) for t, p in todo if p.exists()), key=lambda tp: -tp[1].stat().st_size)  # big first
         # files are converted in parallel (pyarrow works outside the GIL); the database is written after
         with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
             built = list(pool.map(lambda tp: self._build(tp[1], tp[0], day), todo))
@@ -165,30 +224,29 @@ class Store:
             self.refresh_views(con)
         finally:
             con.close()
-        return results
+        order = [t.name for t in ALL_TABLES]
+        return sorted(results, key=lambda r: order.index(r.table))
 
     def _build(self, path: Path, t: Table, day: str) -> tuple[Path, int, int, int]:
-        """Parquet partitions of one CSV file, built aside: (build dir, complete bytes, lines, symbols)."""
+        """Parquet partitions of one CSV file, built aside: (build dir, complete bytes, lines, symbols).
+        The file is streamed (bounded memory); it is in time order, so each symbol's file is too."""
         end = complete_length(path)
-        data, lines = read_csv_day(path, t)
-        if data.num_rows != lines:
-            raise StoreError(f"{path}: {lines} lines but {data.num_rows} rows parsed; not loaded")
+        lines = _check_header(path, t) if end else 0
         build = self.parquet / t.name / f"date={_day_iso(day)}.building-{os.getpid()}"
         shutil.rmtree(build, ignore_errors=True)
         build.mkdir(parents=True)
-        keys = [("symbol", "ascending")] + ([("ts_unix_ms", "ascending")] if "ts_unix_ms" in t.names else [])
-        data = data.sort_by(keys)                       # one sort; each symbol is then a contiguous slice
-        counts = pc.value_counts(data.column("symbol")) if data.num_rows else []
-        offset = 0
-        for item in sorted(counts, key=lambda c: c["values"].as_py()):
-            sym, n = item["values"].as_py(), item["counts"].as_py()
-            out = build / f"symbol={ALL_SYMBOLS if sym == '*' else sym}"
-            out.mkdir()
-            pq.write_table(data.slice(offset, n), out / "data.parquet", compression="zstd", compression_level=1,
-                           row_group_size=1 << 17, use_dictionary=[c for c in _DICT_COLUMNS if c in t.names],
-                           write_statistics=[c for c in _STAT_COLUMNS if c in t.names])
-            offset += n
-        return build, end, lines, len(counts)
+        writers = _SymbolWriters(build, t)
+        try:
+            if end:
+                for batch in csv_batches(path, t, end):
+                    writers.add(batch)
+        finally:
+            n_symbols = writers.close()
+        parsed = sum(writers.rows.values())
+        if parsed != lines:
+            shutil.rmtree(build, ignore_errors=True)
+            raise StoreError(f"{path}: {lines} lines but {parsed} rows parsed; not loaded")
+        return build, end, lines, n_symbols
 
     def _swap_in(self, con: duckdb.DuckDBPyConnection, path: Path, t: Table, day: str, build: Path, end: int,
                  lines: int, n_symbols: int) -> TableLoad:
