@@ -92,7 +92,7 @@ def _check_header(path: Path, table: Table) -> int:
     return lines
 
 
-def csv_batches(path: Path, table: Table, end: int | None = None, block_size: int = 8 << 20):
+def csv_batches(path: Path, table: Table, end: int | None = None, block_size: int = 1 << 20):
     """Record batches of a family file with the seed's types, up to byte `end` (its last complete line):
     memory stays bounded by the block size, whatever the size of the day."""
     end = complete_length(path) if end is None else end
@@ -130,6 +130,7 @@ class _SymbolWriters:
     """One Parquet file per symbol, fed batch by batch; rows are gathered to `ROW_GROUP` rows per group."""
 
     ROW_GROUP = 32_768
+    MAX_PENDING = 131_072           # rows held across all symbols (bounds memory with many symbols)
 
     def __init__(self, build: Path, table: Table):
         self.build, self.table = build, table
@@ -146,6 +147,9 @@ class _SymbolWriters:
             self.rows[sym] = self.rows.get(sym, 0) + part.num_rows
             if sum(b.num_rows for b in self.pending[sym]) >= self.ROW_GROUP:
                 self._flush(sym)
+        if sum(b.num_rows for bs in self.pending.values() for b in bs) > self.MAX_PENDING:
+            biggest = max(self.pending, key=lambda k: sum(b.num_rows for b in self.pending[k]))
+            self._flush(biggest)
 
     def _flush(self, sym: str) -> None:
         batches = self.pending.pop(sym, [])
