@@ -153,3 +153,16 @@ def test_pending_days_are_the_unloaded_and_the_grown_ones(tmp_path, logs):
     assert store.pending_days(logs) == ["20260302"]
     record_day(logs, DAY1 + 3_600_000 + 60_000, 2)              # the recorder went on writing that day
     assert store.pending_days(logs) == ["20260301", "20260302"]
+
+
+def test_read_csv_day_for_readers_drops_a_torn_line_and_keeps_the_seed_types(logs):
+    from recorder.store import read_csv_day
+
+    path = logs / AGG_TRADE_1S.csv_name("20260301")
+    with open(path, "ab") as f:
+        f.write(b"1772330420000,2026-03-01 01:00:20.000,BTCUSDT,3,1.")
+    table, lines = read_csv_day(path, AGG_TRADE_1S)
+    assert table.num_rows == lines == 60 and table.column_names == AGG_TRADE_1S.names
+    df = table.to_pandas()
+    assert str(df["ts_unix_ms"].dtype) == "int64" and str(df["n_trades_1s"].dtype) == "int64"
+    assert df["vwap_1s"].notna().all()                  # every hand-fed second had a trade
