@@ -312,10 +312,10 @@ class Store:
                     row[f"{t.name}_rows"] = n
                     row["first_utc"] = min(row.get("first_utc", first), first)
                     row["last_utc"] = max(row.get("last_utc", last), last)
-            gaps = {}
-            for date, sym, kind, secs in con.execute(
-                    "SELECT CAST(date AS VARCHAR), symbol, kind, sum(seconds) FROM gaps GROUP BY ALL").fetchall():
-                gaps.setdefault(date, []).append((sym, kind, secs))
+            gaps: dict[str, list[tuple[str, str, float]]] = {}
+            for sym, kind, start, end in con.execute("SELECT symbol, kind, start_ms, end_ms FROM gaps").fetchall():
+                for date, secs in split_by_day(int(start), int(end)):      # a gap over midnight counts on both days
+                    gaps.setdefault(date, []).append((sym, kind, secs))
         finally:
             con.close()
         out = []
@@ -367,6 +367,21 @@ class Store:
             for p in doomed:
                 p.unlink()
         return doomed, kept
+
+
+def split_by_day(start_ms: int, end_ms: int) -> list[tuple[str, float]]:
+    """[(YYYY-MM-DD, seconds)] of the interval [start_ms, end_ms) in each UTC day it touches; an instant
+    (a reconnect) is one entry of 0 s on its day."""
+    day_ms = 86_400_000
+    if end_ms <= start_ms:
+        return [(_utc(start_ms)[:10], 0.0)]
+    out = []
+    day = start_ms // day_ms * day_ms
+    while day < end_ms:
+        lo, hi = max(start_ms, day), min(end_ms, day + day_ms)
+        out.append((_utc(day)[:10], (hi - lo) / 1000.0))
+        day += day_ms
+    return out
 
 
 def _utc(ms: int) -> str:

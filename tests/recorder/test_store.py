@@ -166,3 +166,32 @@ def test_read_csv_day_for_readers_drops_a_torn_line_and_keeps_the_seed_types(log
     df = table.to_pandas()
     assert str(df["ts_unix_ms"].dtype) == "int64" and str(df["n_trades_1s"].dtype) == "int64"
     assert df["vwap_1s"].notna().all()                  # every hand-fed second had a trade
+
+
+def test_gaps_over_midnight_count_on_both_days_and_every_reconnect_counts():
+    from recorder.store.duck import split_by_day
+
+    midnight = DAY1 + 86_400_000
+    assert split_by_day(midnight - 600_000, midnight + 300_000) == [("2026-03-01", 600.0), ("2026-03-02", 300.0)]
+    assert split_by_day(midnight + 5, midnight + 5) == [("2026-03-02", 0.0)]
+
+
+def test_coverage_counts_gaps_and_reconnects(tmp_path):
+    from bot.exchange.market_cache import Reconnect
+
+    logs = tmp_path / "logs"
+    start = DAY1 + 3_600_000
+    clock = VenueClock(start)
+    rec = make_recorder(logs, clock)
+    rec._resume("20260301")
+    tid = run_seconds(rec, clock, start, 3)
+    for n in (2, 3):
+        rec.cache.reconnects.append(Reconnect(0.0, start + 3000, n, ("BTCUSDT",)))
+    run_seconds(rec, clock, start + 8000, 2, tid)          # 5 s missing for every symbol
+    rec.files.close()
+    rec.gap_files.close()
+    store = Store(tmp_path / "store")
+    store.load_day(logs, "20260301")
+    cov = {r["symbol"]: r for r in store.coverage()}
+    assert cov["BTCUSDT"]["reconnects"] == 2 and cov["ETHUSDT"]["reconnects"] == 0
+    assert {r["gap_seconds"] for r in cov.values()} == {5.0}
