@@ -195,3 +195,21 @@ def test_coverage_counts_gaps_and_reconnects(tmp_path):
     cov = {r["symbol"]: r for r in store.coverage()}
     assert cov["BTCUSDT"]["reconnects"] == 2 and cov["ETHUSDT"]["reconnects"] == 0
     assert {r["gap_seconds"] for r in cov.values()} == {5.0}
+
+
+@pytest.mark.parametrize("argv", [["record", "--symbols", "BTC-USDT"], ["record", "--symbols", ""],
+                                  ["record", "--symbols", "BTCUSDT", "--poll-time", "0"],
+                                  ["data", "load", "--date", "2026-03-01"], ["data", "cleanup", "--retention-days", "x"]])
+def test_bad_arguments_are_refused_with_exit_2(argv, capsys):
+    from bot.cli.main import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and "error" in capsys.readouterr().err
+
+
+def test_cleanup_refuses_a_retention_below_one_day(tmp_path, logs):
+    from recorder.store import StoreError
+
+    with pytest.raises(StoreError):
+        Store(tmp_path / "store").cleanup(logs, 0)
