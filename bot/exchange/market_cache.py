@@ -100,6 +100,14 @@ class Reconnect:
     symbols: tuple[str, ...]
 
 
+def _venue_timed(event: MarketEvent) -> bool:
+    """Events whose time is the venue's: the stream's REST seeds of klines, trades and depth carry the
+    client's clock instead (a seeded depth has no previous update id), so they never move the venue clock."""
+    if isinstance(event, (MarkPriceEvent, BookTickerEvent)):
+        return True
+    return isinstance(event, DepthEvent) and event.prev_final_update_id != 0
+
+
 def stream_names_for(symbols: Iterable[str]) -> list[str]:
     return [f"{s.lower()}@{k}" for s in symbols for k in STREAM_KINDS]
 
@@ -203,8 +211,8 @@ class MarketCache:
             return
         st.last_local[kind] = local
         self.counts[kind] += 1
-        if live:
-            self._observe(getattr(event, "event_time", 0), local)
+        if live and _venue_timed(event):
+            self._observe(event.event_time, local)
 
     # ------------------------------------------------------------------ reading
     def snapshot(self, symbol: str) -> SymbolSnapshot:
