@@ -87,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
-    """Subcommands contributed by other packages (policy, trial, backtest), registered if present."""
-    for module_name in ("ml_policy.cli", "bot.trial.cli", "backtest.cli"):
+    """Subcommands contributed by other packages (policy, trial, backtest, recorder), registered if present."""
+    for module_name in ("ml_policy.cli", "bot.trial.cli", "backtest.cli", "recorder.cli"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
