@@ -161,9 +161,21 @@ def htf_missing(s: SignalRow) -> bool:
     return s.raw_side != 0 and not s.aligned and not math.isfinite(s.htf_rsi)
 
 
+def cap_price(side: Side, price: Decimal, rules: SymbolRules, market_order: bool, band: float) -> Decimal:
+    """The highest price an entry may fill at, which the notional cap is checked against.
+
+    A LIMIT_IOC buy cannot fill above its limit (the same price `trading.entry_request` sends), a hard
+    bound. A MARKET buy, and a sell of either kind (it fills higher if the market rises before it
+    arrives), get the slippage allowance ASTER_ENTRY_BAND beyond the price read this cycle."""
+    factor = to_decimal(1 + band)
+    if side is Side.BUY and not market_order:
+        return rules.round_price(price * factor, "down")
+    return price * factor
+
+
 def choose_entries(candidates: list[Candidate], *, open_symbols: list[str], max_global: int, max_per_symbol: int,
                    decide: Any, sizing: SizingParams, sl_mult: float, equity: Decimal | None,
-                   margin_used: Decimal, market_order: bool) -> list[EntryPlan]:
+                   margin_used: Decimal, market_order: bool, entry_band: float = 0.0) -> list[EntryPlan]:
     """Walk the candidates best-first; `decide(ctx) -> GateDecision` is the policy."""
     plans: list[EntryPlan] = []
     taken = list(open_symbols)
@@ -186,7 +198,8 @@ def choose_entries(candidates: list[Candidate], *, open_symbols: list[str], max_
         try:
             size = size_position(equity=equity, price=price, stop_distance=to_decimal(sl_mult * m.signal.atr),
                                  bucket=d.arm, rules=m.rules, params=sizing, margin_in_use=margin,
-                                 market=market_order)
+                                 market=market_order,
+                                 worst_price=cap_price(side, price, m.rules, market_order, entry_band))
         except SizingRejected as exc:
             rec.reason, rec.detail = exc.reason, str(exc)
             continue

@@ -91,7 +91,7 @@ async def enter(rt: Runtime, plan: EntryPlan) -> tuple[Trade | None, str]:
     trade = Trade(trade_id=trade_id_for_entry(plan.symbol, now), symbol=plan.symbol,
                   side="LONG" if plan.side is Side.BUY else "SHORT", status="pending", qty=plan.size.qty,
                   entry_time_ms=now, atr=plan.atr, bucket=plan.decision.arm,
-                  size_mult=float(s.size_mult) * float(getattr(s, f"size_mult_{plan.decision.arm.lower()}")),
+                  size_mult=plan.size.mult,
                   leverage=int(s.leverage), notional=plan.size.notional, context=plan.ctx.to_json(),
                   decision={"arm": plan.decision.arm, "policy_arm": plan.decision.policy_arm,
                             "shadow": plan.decision.shadow, "scores": plan.decision.scores,
