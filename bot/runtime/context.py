@@ -28,6 +28,8 @@ class Runtime:
     settings: Any
     market: MarketData
     counters: dict[str, int] = field(default_factory=dict)
+    setup_problems: dict[str, str] = field(default_factory=dict)   # symbol -> why its setup was refused
+    stale_symbols: dict[str, str] = field(default_factory=dict)    # symbol -> why its candles are too old
 
     def now_ms(self) -> int:
         return self.exchange.now_ms()

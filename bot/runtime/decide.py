@@ -1,9 +1,10 @@
 """The decision step of a cycle, without I/O: market facts in, scan records and entry plans out.
 
 Order for each symbol (the first that applies is the recorded reason):
-no_data / warming_up -> position_open -> no_signal -> htf_disagree -> spread -> wickiness -> funding
+no_data / stale_data / warming_up -> position_open -> no_signal -> htf_disagree -> spread -> wickiness -> funding
 -> edge. Survivors are candidates, taken best edge first through: max_open_symbol /
-max_open_global -> the policy (policy_skip) -> sizing (equity_fraction, size). The policy is
+max_open_global -> setup_failed (the symbol's margin type or leverage refused, cycle.py) -> the policy
+(policy_skip) -> sizing (equity_fraction, size; the cap checked at the worst fill price). The policy is
 asked only for candidates that could really be entered, so it never learns from a trade
 the limits would have refused anyway.
 """
@@ -33,7 +34,8 @@ class SymbolMarket:
     book: BookTicker | None
     mark: MarkPrice | None
     liquidity_rank: float = 0.0
-    data_problem: str | None = None      # "no_data" when candles could not be had
+    data_problem: str | None = None      # "no_data" when candles could not be had, "stale_data" when too old
+    data_detail: str = ""
 
 
 @dataclass(slots=True)
@@ -126,6 +128,7 @@ def screen_symbols(markets: Iterable[SymbolMarket], params: FilterParams, busy_s
         s = m.signal
         if m.data_problem or s is None:
             rec.reason = m.data_problem or "no_data"
+            rec.detail = m.data_detail
             continue
         rec.rsi, rec.htf_rsi, rec.atr, rec.close, rec.wickiness = s.rsi, s.htf_rsi, s.atr, s.close, s.wickiness
         rec.side = s.side
@@ -175,8 +178,10 @@ def cap_price(side: Side, price: Decimal, rules: SymbolRules, market_order: bool
 
 def choose_entries(candidates: list[Candidate], *, open_symbols: list[str], max_global: int, max_per_symbol: int,
                    decide: Any, sizing: SizingParams, sl_mult: float, equity: Decimal | None,
-                   margin_used: Decimal, market_order: bool, entry_band: float = 0.0) -> list[EntryPlan]:
-    """Walk the candidates best-first; `decide(ctx) -> GateDecision` is the policy."""
+                   margin_used: Decimal, market_order: bool, entry_band: float = 0.0,
+                   blocked: Mapping[str, str] | None = None) -> list[EntryPlan]:
+    """Walk the candidates best-first; `decide(ctx) -> GateDecision` is the policy; `blocked` maps the
+    symbols whose setup the venue refused to the reason."""
     plans: list[EntryPlan] = []
     taken = list(open_symbols)
     margin = margin_used
@@ -185,6 +190,9 @@ def choose_entries(candidates: list[Candidate], *, open_symbols: list[str], max_
         limit = open_slots(taken, m.symbol, max_global, max_per_symbol)
         if limit:
             rec.reason = limit
+            continue
+        if blocked and m.symbol in blocked:
+            rec.reason, rec.detail = "setup_failed", blocked[m.symbol]
             continue
         d: GateDecision = decide(c.ctx)
         c.decision = d

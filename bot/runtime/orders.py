@@ -8,7 +8,7 @@ failing after retries), the position is closed at once at market, reduce-only (r
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -156,13 +156,13 @@ class OrderExecutor:
 
     async def move_take_profit(self, trade: Trade) -> None:
         """Replace the take-profit by one at trade.take_profit_price without a gap: the new order goes
-        under the free id of the pair (TP / TX) first, then the old one is cancelled. A venue that allows
-        only one close-position take-profit gets cancel-then-place instead."""
+        under the free id of the pair (TP / TX) first, and the old one is cancelled only once the venue
+        accepted it. A venue that allows only one close-position take-profit gets the replacement as a
+        reduce-only order for the open quantity; if that is refused too, the old one stays (raises)."""
         old_cid = trade.client_ids.get(Role.TAKE_PROFIT.value) or client_order_id(trade.trade_id, Role.TAKE_PROFIT)
         new_role = Role.TAKE_PROFIT_ALT if old_cid.endswith("-" + Role.TAKE_PROFIT.value) else Role.TAKE_PROFIT
         assert trade.take_profit_price is not None
         req = self.bracket_request(trade, Role.TAKE_PROFIT, trade.take_profit_price, id_role=new_role)
-        cancelled_first = False
         try:
             order = await self.submit(trade, new_role, req)
         except OrderWouldTriggerError:
@@ -170,15 +170,15 @@ class OrderExecutor:
             await self.close_now_or_warn(trade, trade.exit_detail)
             return
         except RequestError:
-            await self._cancel_cid(trade, Role.TAKE_PROFIT, old_cid)
-            cancelled_first = True
+            if not trade.qty:
+                raise
+            req = replace(req, close_position=False, quantity=trade.qty, reduce_only=trade.position_side == "BOTH")
             order = await self.submit(trade, new_role, req)
         trade.client_ids[Role.TAKE_PROFIT.value] = req.client_order_id
         trade.order_ids[Role.TAKE_PROFIT.value] = order.order_id
         trade.client_ids.pop(Role.TAKE_PROFIT_ALT.value, None)
         trade.order_ids.pop(Role.TAKE_PROFIT_ALT.value, None)
-        if not cancelled_first:
-            await self._cancel_cid(trade, Role.TAKE_PROFIT, old_cid)
+        await self._cancel_cid(trade, Role.TAKE_PROFIT, old_cid)
 
     async def close_now_or_warn(self, trade: Trade, why: str) -> Order | None:
         try:
@@ -189,8 +189,10 @@ class OrderExecutor:
                       trade_id=trade.trade_id, activity=True)
             return None
 
-    async def close_now(self, trade: Trade, why: str) -> Order | None:
-        """Market close, reduce-only, of whatever the venue holds for this trade's position."""
+    async def close_now(self, trade: Trade, why: str, qty: Decimal | None = None,
+                        role: Role = Role.CLOSE) -> Order | None:
+        """Market close, reduce-only, of whatever the venue holds for this trade's position (or of `qty`
+        of it: FastTP's partial exit, role FT)."""
         positions = await self.ex.positions(trade.symbol)
         pos = next((p for p in positions if p.position_side.value == trade.position_side and not p.is_flat), None)
         if pos is None:
@@ -198,10 +200,11 @@ class OrderExecutor:
                      trade_id=trade.trade_id)
             return None
         req = OrderRequest(symbol=trade.symbol, side=pos.exit_side, type=OrderType.MARKET,
-                           client_order_id=client_order_id(trade.trade_id, Role.CLOSE), quantity=pos.qty,
+                           client_order_id=client_order_id(trade.trade_id, role),
+                           quantity=min(pos.qty, qty) if qty else pos.qty,
                            reduce_only=trade.position_side == "BOTH", position_side=_position_side(trade))
         try:
-            return await self._place_with_retries(trade, Role.CLOSE, req)
+            return await self._place_with_retries(trade, role, req)
         except ReduceOnlyRejectedError:
             return None
 

@@ -1,49 +1,27 @@
 """Entries with brackets, and FastTP actions, in the order that keeps them recoverable:
 
-entry:  leverage/margin type set once per symbol -> pending trade written (journal, then state)
-        -> entry sent -> fill: levels from the AVERAGE fill price written to state -> stop, then
+entry:  leverage/margin type set once per symbol (setup.py; refused = no entry) -> pending trade
+        written (journal, then state) -> entry sent -> fill: levels from the AVERAGE fill price written to state -> stop, then
         take-profit placed -> entry fills journalled -> policy told.
-FastTP: new take-profit level written to state first -> old take-profit cancelled -> new one placed
-        under the same client id (so the guard, reading state, converges on the same order).
+FastTP actions: fasttp_action.py.
 """
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from ..domain.brackets import bracket_prices
-from ..domain.fasttp import FastTPParams, fasttp_decide
 from ..domain.ids import Role, client_order_id, trade_id_for_entry
 from ..domain.rules import NoValidOrderError, SymbolRules, to_decimal
-from ..domain.types import Kline, MarginType, Order, OrderRequest, OrderType, Side, TimeInForce
+from ..domain.types import Order, OrderRequest, OrderType, Side, TimeInForce
 from ..exchange.errors import ExchangeError, OrderWouldTriggerError
 from ..logs import get_logger
 from ..state.model import Trade
 from .closing import finalise
 from .context import Runtime
 from .decide import EntryPlan
-from .orders import trade_entry_side
+from .setup import ensure_symbol_setup
 
 log = get_logger("bot.trading")
-
-
-async def ensure_symbol_setup(rt: Runtime, symbol: str) -> str | None:
-    """Leverage and margin type once per symbol (again when the settings change). Returns a problem text."""
-    s = rt.settings
-    want = {"leverage": int(s.leverage), "margin_type": s.margin_type}
-    if rt.state.symbol_setup.get(symbol) == want:
-        return None
-    try:
-        await rt.exchange.set_margin_type(symbol, MarginType(s.margin_type))
-    except ExchangeError as exc:   # e.g. -4048: cannot change with an open position; not fatal
-        log.warning("symbol.margin_type", f"{symbol}: margin type not changed ({exc})", symbol=symbol)
-    try:
-        info = await rt.exchange.set_leverage(symbol, int(s.leverage))
-    except ExchangeError as exc:
-        return f"leverage {s.leverage}x not set: {exc}"
-    rt.state.symbol_setup[symbol] = want
-    log.info("symbol.setup", f"{symbol}: leverage {info.leverage}x, margin {s.margin_type}", symbol=symbol)
-    return None
 
 
 def entry_request(plan: EntryPlan, trade_id: str, entry_order: str, band: float) -> OrderRequest:
@@ -175,51 +153,3 @@ async def record_entry_fills(rt: Runtime, trade: Trade, order: Order) -> None:
     rt.journal.record_fills(trade.trade_id, mine)
     trade.fees = sum((f.commission for f in mine), Decimal(0))
     rt.journal.upsert_trade(trade)
-
-
-# ------------------------------------------------------------------ FastTP
-async def fasttp_pass(rt: Runtime, candles: dict[str, list[Kline]], prices: dict[str, float],
-                      rules: dict[str, SymbolRules]) -> int:
-    """Check every open trade once; returns how many take-profits were pulled in."""
-    params = FastTPParams.from_settings(rt.settings)
-    if not params.enabled:
-        return 0
-    moved = 0
-    for trade in list(rt.state.open_trades.values()):
-        bars = candles.get(trade.symbol)
-        price = prices.get(trade.symbol)
-        r = rules.get(trade.symbol)
-        if (trade.status != "open" or not bars or price is None or r is None or trade.entry_price is None
-                or trade.atr is None):
-            continue
-        now = rt.now_ms()
-        d = fasttp_decide(side=trade_entry_side(trade), entry=trade.entry_price, risk_per_unit=trade.risk_per_unit,
-                          price=price, closes=[k.close for k in bars[-4:]], atr=float(trade.atr),
-                          take_profit=trade.take_profit_price,
-                          last_action_ms=rt.state.fasttp_cooldowns.get(trade.symbol), now_ms=now, params=params,
-                          rules=r)
-        if not d.fire:
-            continue
-        await apply_fasttp(rt, trade, d.new_take_profit, d.r_now, d.ret1, d.ret3)
-        moved += 1
-    return moved
-
-
-async def apply_fasttp(rt: Runtime, trade: Trade, new_tp: Any, r_now: float, ret1: float, ret3: float) -> None:
-    old = trade.take_profit_price
-    trade.take_profit_price = new_tp
-    trade.fasttp_count += 1
-    trade.updated_ms = rt.now_ms()
-    rt.state.fasttp_cooldowns[trade.symbol] = trade.updated_ms
-    rt.journal.upsert_trade(trade)
-    rt.save()                                      # the guard reads the new level from here
-    log.info("fasttp", f"{trade.symbol}: take-profit pulled in {old} -> {new_tp} at {r_now:.2f} R",
-             symbol=trade.symbol, trade_id=trade.trade_id, old_take_profit=old, take_profit=new_tp,
-             r_now=round(r_now, 4), ret1=ret1, ret3=ret3, activity=True)
-    try:
-        await rt.orders.move_take_profit(trade)
-        rt.journal.upsert_trade(trade)
-        rt.save()
-    except ExchangeError as exc:
-        log.warning("fasttp.failed", f"{trade.symbol}: take-profit not replaced ({exc}); the next "
-                    "reconciliation restores it", symbol=trade.symbol, trade_id=trade.trade_id)
