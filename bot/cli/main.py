@@ -12,7 +12,7 @@ import sys
 from typing import Callable, Sequence
 
 from ..settings import SettingsError, load_settings, parse_assignments
-from . import config_cmd
+from . import config_cmd, legacy_cmd
 
 EXIT_CONFIG = 2
 
@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     config_cmd.add_parser(sub, _common)
+    legacy_cmd.add_parser(sub, _common)
     _add_optional_commands(sub)
     return parser
 

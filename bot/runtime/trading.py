@@ -1,8 +1,8 @@
-"""Entries with brackets, and FastTP actions, in the order that keeps them recoverable:
+"""Entries with brackets, in the order that keeps them recoverable:
 
 entry:  leverage/margin type set once per symbol (setup.py; refused = no entry) -> pending trade
-        written (journal, then state) -> entry sent -> fill: levels from the AVERAGE fill price written to state -> stop, then
-        take-profit placed -> entry fills journalled -> policy told.
+        written (journal, then state) -> entry sent -> fill: levels from the AVERAGE fill price written
+        to state -> stop, then take-profit placed -> entry fills journalled -> policy told.
 FastTP actions: fasttp_action.py.
 """
 from __future__ import annotations
