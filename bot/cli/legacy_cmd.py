@@ -15,6 +15,12 @@ oracle_gap, supertrend, sentinel scores, ...) are not the ones mraster's policy 
 would mean something else here. The command says so and exits 2. A policy file written by mraster itself
 (format mraster-policy) is imported as it is.
 
+The stop and take-profit levels of open trades are snapped to each symbol's tick grid (the stop away
+from the entry, never tighter; the take-profit toward it), from the symbol rules of the configured
+venue (its public exchangeInfo) or of an exchangeInfo file given with --rules: the original stored
+floats such as 2.4816000000000003, and a level off the grid would be refused by the venue when the
+bot re-places the brackets. A symbol the venue does not list is refused (wrong venue configured?).
+
 Every input is read and checked before anything is written; the inputs are never changed; outputs are
 written atomically and an existing output is only replaced with --force (the old one kept next to it).
 """
@@ -49,6 +55,8 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     p.add_argument("--state", required=True, metavar="FILE", help="the original bot's aster_state.json")
     p.add_argument("--policy", metavar="FILE", help="a learned policy file to import (see docs)")
     p.add_argument("--out", metavar="FILE", help="state file to write (default: ASTER_STATE_FILE)")
+    p.add_argument("--rules", metavar="FILE",
+                   help="exchangeInfo JSON with the symbols' tick sizes (default: read from the configured venue)")
     p.add_argument("--force", action="store_true", help="replace existing output files (kept as *.bak-<time>)")
     common(p)
     p.set_defaults(handler=run)
@@ -156,6 +164,51 @@ def convert_state(doc: Any, history_max: int = 100000) -> tuple[BotState, list[s
     return state, notes
 
 
+def snap_levels(state: BotState, rules: dict[str, Any]) -> None:
+    """Stop and take-profit of every open trade on its symbol's tick grid (stop away from the entry,
+    take-profit toward it, as bot.domain.brackets rounds them)."""
+    missing = sorted({t.symbol for t in state.open_trades.values() if t.symbol not in rules})
+    if missing:
+        raise LegacyFormatError(f"the venue does not list {', '.join(missing)}: is ASTER_EXCHANGE_BASE (or --rules) "
+                                "the venue these trades were opened on?")
+    for t in state.open_trades.values():
+        r = rules[t.symbol]
+        long = t.side == "LONG"
+        if t.stop_price is not None:
+            t.stop_price = r.round_price(t.stop_price, "down" if long else "up")
+        if t.take_profit_price is not None:
+            t.take_profit_price = r.round_price(t.take_profit_price, "down" if long else "up")
+        if t.entry_price is not None and t.stop_price is not None:
+            t.risk_per_unit = abs(t.entry_price - t.stop_price) or None
+
+
+def read_rules(path: Path | None, settings: Any) -> dict[str, Any]:
+    """Symbol rules from an exchangeInfo file, or from the configured venue's public exchangeInfo."""
+    from ..exchange import wire
+    if path is not None:
+        try:
+            return wire.parse("exchangeInfo file", wire.exchange_info, _read_json(path, "rules file"))[0]
+        except LegacyFormatError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a malformed file: say so
+            raise LegacyFormatError(f"rules file {path}: not an exchangeInfo document ({exc})") from None
+    import asyncio
+
+    from ..exchange.factory import make_exchange
+
+    async def fetch() -> dict[str, Any]:
+        ex = make_exchange(settings)
+        try:
+            return await ex.symbol_rules()
+        finally:
+            await ex.close()
+    try:
+        return asyncio.run(fetch())
+    except Exception as exc:  # noqa: BLE001 - unreachable venue, refused request: say which and what to do
+        raise LegacyFormatError(f"the symbol rules could not be read from the venue ({type(exc).__name__}: {exc}); "
+                                "pass an exchangeInfo file with --rules") from None
+
+
 def check_policy(doc: Any, cfg: Any) -> None:
     """Raise LegacyFormatError unless `doc` is a policy mraster can use as it is."""
     if isinstance(doc, dict) and "live_trades" in doc and isinstance(doc.get("policy"), dict):
@@ -194,6 +247,8 @@ def run(loaded: Any, args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(s.state_file)
     try:
         state, notes = convert_state(_read_json(Path(args.state), "state file"), int(s.history_max))
+        if state.open_trades:
+            snap_levels(state, read_rules(Path(args.rules) if args.rules else None, s))
         policy_doc = None
         if args.policy:
             from ml_policy import PolicyConfig

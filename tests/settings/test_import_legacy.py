@@ -6,7 +6,24 @@ import json
 
 from bot.state import StateStore
 
-from .test_cli import mraster
+from .test_cli import ROOT, mraster
+
+BINANCE_2021 = ROOT / "bot" / "data" / "exchange_info_binance_um_2021-07.json"
+
+
+def rules_file(tmp_path, cake_tick="0.0001"):
+    """The packaged exchangeInfo (BTCUSDT, ETHUSDT, ...) plus a CAKEUSDT listing with the given tick."""
+    info = json.loads(BINANCE_2021.read_text())
+    btc = next(s for s in info["symbols"] if s["symbol"] == "BTCUSDT")
+    cake = json.loads(json.dumps(btc))
+    cake.update(symbol="CAKEUSDT", baseAsset="CAKE", pair="CAKEUSDT")
+    for f in cake["filters"]:
+        if f["filterType"] == "PRICE_FILTER":
+            f.update(tickSize=cake_tick, minPrice=cake_tick)
+    info["symbols"].append(cake)
+    path = tmp_path / "exchange_info.json"
+    path.write_text(json.dumps(info))
+    return str(path)
 
 LEGACY_STATE = {
     "live_trades": {
@@ -36,15 +53,16 @@ def test_open_trades_and_history_are_imported_and_the_original_is_untouched(tmp_
     src = tmp_path / "old" / "aster_state.json"
     src.parent.mkdir()
     before = write(src, LEGACY_STATE)
-    result = mraster("import-legacy", "--state", str(src), cwd=tmp_path)
+    result = mraster("import-legacy", "--state", str(src), "--rules", rules_file(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert src.read_bytes() == before
     st = StateStore(tmp_path / "aster_state.json").load()
     by_symbol = {t.symbol: t for t in st.open_trades.values()}
     cake = by_symbol["CAKEUSDT"]
     assert cake.side == "LONG" and cake.status == "open" and cake.adopted
-    assert str(cake.entry_price) == "2.4888" and str(cake.stop_price) == "2.4816000000000003"
+    assert str(cake.entry_price) == "2.4888" and str(cake.stop_price) == "2.4816"      # snapped to the tick grid
     assert str(cake.take_profit_price) == "2.5013" and cake.qty == cake.entry_qty == 54
+    assert cake.risk_per_unit == cake.entry_price - cake.stop_price
     assert cake.entry_time_ms == 1761995125510 and cake.trade_id.startswith("CAKEUSDT.")
     assert by_symbol["ETHUSDT"].side == "SHORT"
     (hist,) = st.closed_trades
@@ -56,10 +74,11 @@ def test_existing_output_needs_force_and_is_kept_as_a_backup(tmp_path):
     src = tmp_path / "legacy.json"
     write(src, LEGACY_STATE)
     (tmp_path / "aster_state.json").write_text("{}")
-    refused = mraster("import-legacy", "--state", str(src), cwd=tmp_path)
+    rules = rules_file(tmp_path)
+    refused = mraster("import-legacy", "--state", str(src), "--rules", rules, cwd=tmp_path)
     assert refused.returncode == 2 and "already exists" in refused.stderr
     assert (tmp_path / "aster_state.json").read_text() == "{}"
-    forced = mraster("import-legacy", "--state", str(src), "--force", cwd=tmp_path)
+    forced = mraster("import-legacy", "--state", str(src), "--rules", rules, "--force", cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
     assert [p.read_text() for p in tmp_path.glob("aster_state.json.bak-*")] == ["{}"]
 
@@ -70,7 +89,7 @@ def test_unknown_formats_get_a_clear_error_and_nothing_is_written(tmp_path):
                        ({"schema_version": 1, "open_trades": {}}, "already a mraster state")]:
         src = tmp_path / "in.json"
         write(src, doc)
-        result = mraster("import-legacy", "--state", str(src), cwd=tmp_path)
+        result = mraster("import-legacy", "--state", str(src), "--rules", rules_file(tmp_path), cwd=tmp_path)
         assert result.returncode == 2 and words in result.stderr, (doc, result.stderr)
         assert not (tmp_path / "aster_state.json").exists()
     (tmp_path / "bad.json").write_text("{not json")
@@ -82,7 +101,8 @@ def test_the_original_learned_policy_is_refused_with_the_reason_and_nothing_is_w
     src, pol = tmp_path / "legacy.json", tmp_path / "old_policy.json"
     write(src, LEGACY_STATE)
     write(pol, LEGACY_STATE["policy"])
-    result = mraster("import-legacy", "--state", str(src), "--policy", str(pol), cwd=tmp_path)
+    result = mraster("import-legacy", "--state", str(src), "--policy", str(pol), "--rules", rules_file(tmp_path),
+                     cwd=tmp_path)
     assert result.returncode == 2 and "cannot be carried over" in result.stderr
     assert not (tmp_path / "aster_state.json").exists() and not (tmp_path / "aster_policy.json").exists()
 
@@ -98,6 +118,20 @@ def test_a_mraster_policy_file_is_imported_as_it_is(tmp_path):
     write(src, LEGACY_STATE)
     out = tmp_path / "new" / "aster_state.json"
     out.parent.mkdir()
-    result = mraster("import-legacy", "--state", str(src), "--policy", str(mine), "--out", str(out), cwd=tmp_path)
+    result = mraster("import-legacy", "--state", str(src), "--policy", str(mine), "--out", str(out),
+                     "--rules", rules_file(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads((out.parent / "aster_policy.json").read_text()) == json.loads(mine.read_text())
+
+
+def test_symbols_the_venue_does_not_list_or_an_unreachable_venue_are_refused(tmp_path):
+    src = tmp_path / "legacy.json"
+    write(src, LEGACY_STATE)
+    bare = tmp_path / "bare.json"
+    bare.write_text(BINANCE_2021.read_text())                        # no CAKEUSDT
+    result = mraster("import-legacy", "--state", str(src), "--rules", str(bare), cwd=tmp_path)
+    assert result.returncode == 2 and "does not list CAKEUSDT" in result.stderr
+    result = mraster("import-legacy", "--state", str(src), cwd=tmp_path,
+                     env={"ASTER_EXCHANGE_BASE": "http://127.0.0.1:9", "ASTER_HTTP_RETRIES": "0"})
+    assert result.returncode == 2 and "could not be read from the venue" in result.stderr and "--rules" in result.stderr
+    assert not (tmp_path / "aster_state.json").exists()
