@@ -64,7 +64,7 @@ async def enter(rt: Runtime, plan: EntryPlan) -> tuple[Trade | None, str]:
     s = rt.settings
     problem = await ensure_symbol_setup(rt, plan.symbol)
     if problem:
-        return None, "leverage_failed"
+        return None, "setup_failed"
     now = rt.now_ms()
     trade = Trade(trade_id=trade_id_for_entry(plan.symbol, now), symbol=plan.symbol,
                   side="LONG" if plan.side is Side.BUY else "SHORT", status="pending", qty=plan.size.qty,
