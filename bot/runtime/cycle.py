@@ -16,6 +16,7 @@ from ..logs import get_logger
 from ..strategies.blockers import FilterParams
 from ..strategies.signals import SignalParams, latest_signals
 from ..strategies.universe import UniverseParams, select_universe
+from .caps import enforce_notional_cap
 from .context import Runtime
 from .decide import DEFAULT_TAKER_FEE, ScanRecord, SymbolMarket, choose_entries, screen_symbols
 from .reconcile import reconcile
@@ -149,6 +150,8 @@ async def run_cycle(rt: Runtime, fees: FeeBook, critical: Critical, stopping: Ca
             plan.record.decision, plan.record.reason = "skip", "stopping"
             continue
         trade, outcome = await critical(enter(rt, plan))
+        if outcome == "enter":
+            await critical(enforce_notional_cap(rt, trade, plan.rules))
         plan.record.reason = outcome
         plan.record.decision = "enter" if trade is not None else "skip"
         if trade is not None:

@@ -25,8 +25,9 @@ log = get_logger("bot.fasttp")
 
 
 def trimmed(trade: Trade) -> bool:
-    """A trade whose open quantity is below what it filled at entry has had its partial exit."""
-    return trade.entry_qty is not None and trade.qty is not None and trade.qty < trade.entry_qty
+    """FastTP acted on this trade already (its count is saved before the partial exit is sent, so a
+    restart in between does not trim twice)."""
+    return trade.fasttp_count > 0
 
 
 async def fasttp_pass(rt: Runtime, candles: dict[str, list[Kline]], prices: dict[str, float],

@@ -122,3 +122,19 @@ def test_fasttp_one_tick_minimum_from_an_off_grid_mark_price_is_snapped():
                       closes=[100.0, 101.5, 101.6, 101.04], atr=0.001, take_profit=D(104), last_action_ms=None,
                       now_ms=1, rules=rules, params=FastTPParams(mode="pull_in"))
     assert d.fire and d.new_take_profit == D("101.2")
+
+
+@SETTINGS
+@given(market(), st.integers(1, 10 ** 5), st.floats(0.001, 0.5))
+def test_cap_trim_is_a_valid_quantity_that_brings_the_rest_under_the_cap(m, lots, over):
+    from bot.runtime.caps import excess_qty
+    rules, price = m
+    qty = rules.min_qty + rules.step_size * (lots - 1)
+    cap = qty * price / D(str(1 + over))                 # the fill is `over` above the cap
+    trim = excess_qty(qty, price, cap, rules)
+    keep = rules.round_qty(cap / price, market=True, mode="down")        # the largest valid rest under the cap
+    if trim is None:                  # only when no valid rest exists: it never closes the whole position
+        assert keep < rules.min_qty or qty - max(qty - keep, rules.min_qty) < rules.min_qty
+        return
+    assert rules.qty_problem(trim, market=True) is None
+    assert (qty - trim) * price <= cap and qty - trim >= rules.min_qty

@@ -101,6 +101,25 @@ async def test_market_entry_is_sized_so_the_cap_allows_for_the_slippage_band(tmp
     assert t.qty * ask * D("1.01") <= D(300) < (t.qty + D("0.001")) * ask * D("1.01") + D("0.01")
 
 
+async def test_market_fill_beyond_the_band_is_cut_back_under_the_cap_at_once(tmp_path):
+    """MARKET entry: the price jumps 1 % (five times the 0.2 % band) before the order arrives; the fill is
+    above the cap, and the excess is closed reduce-only right away, the brackets stay on the rest."""
+    v = trending_venue(symbols=("BTCUSDT",))
+    reached, release = v.hold("place MARKET")
+    task = asyncio.create_task(run_once(tmp_path, v, ASTER_MAX_NOTIONAL_USDT=300))
+    await asyncio.wait_for(reached.wait(), 10)
+    v.price["BTCUSDT"] = v.price["BTCUSDT"] * D("1.01")
+    release.set()
+    await asyncio.wait_for(task, 10)
+    amount, entry = v.positions_["BTCUSDT"]
+    assert amount * entry <= D(300) < (amount + D("0.001")) * entry            # just under the cap
+    (t,) = state_of(tmp_path).open_trades.values()
+    assert t.qty == amount < t.entry_qty and t.entry_qty * entry > D(300)
+    trims = [o for o in v.orders.values() if o.client_order_id.startswith(f"mr-{t.trade_id}-CL")]
+    assert len(trims) == 1 and trims[0].executed_qty == t.entry_qty - amount
+    assert set(resting(v, "BTCUSDT")) == {OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET}
+
+
 class LaggingVenue(FakeVenue):
     """Serves candles that stopped `lag_ms` ago, or says its client served them stale from a cache."""
     lag_ms = 0
