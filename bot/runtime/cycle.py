@@ -19,9 +19,9 @@ from ..strategies.universe import UniverseParams, select_universe
 from .caps import enforce_notional_cap
 from .context import Runtime
 from .decide import DEFAULT_TAKER_FEE, ScanRecord, SymbolMarket, choose_entries, screen_symbols
+from .fasttp_action import fasttp_pass
 from .reconcile import reconcile
 from .setup import ensure_symbol_setup
-from .fasttp_action import fasttp_pass
 from .trading import enter
 
 log = get_logger("bot.cycle")

@@ -1,8 +1,8 @@
 """The decision step of a cycle, without I/O: market facts in, scan records and entry plans out.
 
 Order for each symbol (the first that applies is the recorded reason):
-no_data / stale_data / warming_up -> position_open -> no_signal -> htf_disagree -> spread -> wickiness -> funding
--> edge. Survivors are candidates, taken best edge first through: max_open_symbol /
+no_data / stale_data / warming_up -> position_open -> no_signal -> htf_disagree -> spread -> wickiness
+-> funding -> edge. Survivors are candidates, taken best edge first through: max_open_symbol /
 max_open_global -> setup_failed (the symbol's margin type or leverage refused, cycle.py) -> the policy
 (policy_skip) -> sizing (equity_fraction, size; the cap checked at the worst fill price). The policy is
 asked only for candidates that could really be entered, so it never learns from a trade
