@@ -3,6 +3,8 @@
 partial: cooldown and action count written to state first -> reduce-only MARKET close of part of the
          position (client id role FT) through the bot's close helper -> the trade's quantity follows the
          venue. The stop and take-profit are close-position orders: they keep protecting the rest.
+         A refused close gives the count back (tried again after the cooldown); an unknown outcome
+         does not (it may have been executed: never sent twice).
 pull_in: new take-profit level written to state first -> replacement placed -> old one cancelled only
          after the venue accepted the replacement. If the replacement is refused, the old take-profit
          stays and the state goes back to its level.
@@ -15,7 +17,7 @@ from ..domain.fasttp import FastTPDecision, FastTPParams, fasttp_decide
 from ..domain.ids import Role
 from ..domain.rules import SymbolRules
 from ..domain.types import Kline
-from ..exchange.errors import ExchangeError
+from ..exchange.errors import ExchangeError, RequestError
 from ..logs import get_logger
 from ..state.model import Trade
 from .context import Runtime
@@ -74,9 +76,18 @@ async def apply_partial(rt: Runtime, trade: Trade, d: FastTPDecision) -> bool:
     why = f"FastTP partial exit of {d.exit_qty} at {d.r_now:.2f} R"
     try:
         order = await rt.orders.close_now(trade, why, qty=d.exit_qty, role=Role.FAST_TP)
-    except ExchangeError as exc:
-        log.warning("fasttp.failed", f"{trade.symbol}: partial exit not done ({exc}); the stop and take-profit "
-                    "still protect the whole position", symbol=trade.symbol, trade_id=trade.trade_id)
+    except RequestError as exc:             # refused: nothing happened, it may try again after the cooldown
+        trade.fasttp_count -= 1
+        rt.journal.upsert_trade(trade)
+        rt.save()
+        log.warning("fasttp.failed", f"{trade.symbol}: partial exit refused ({exc}); the stop and take-profit "
+                    "still protect the whole position; tried again after the cooldown", symbol=trade.symbol,
+                    trade_id=trade.trade_id)
+        return False
+    except ExchangeError as exc:            # outcome unknown: it may have been executed, so never sent twice
+        log.warning("fasttp.failed", f"{trade.symbol}: partial exit outcome unknown ({exc}); not sent again; "
+                    "reconciliation takes the quantity from the venue", symbol=trade.symbol,
+                    trade_id=trade.trade_id)
         return False
     if order is None or order.executed_qty <= 0:
         return False

@@ -239,3 +239,31 @@ async def test_bandit_off_means_plain_sizing_base_times_size_mult(tmp_path):
     assert m_sized.qty >= t.qty * D("1.39")                  # the old fixed M bucket would be 1.4x this
 
 
+
+
+class RefuseFastTPVenue(FakeVenue):
+    refuse_ft = True
+
+    async def place_order(self, req):
+        if req.client_order_id.endswith("-FT") and self.refuse_ft:
+            self.calls.append(f"refused {req.client_order_id}")
+            raise RequestError("Margin is insufficient.", code=-2019)
+        return await super().place_order(req)
+
+
+async def test_a_refused_partial_exit_is_tried_again_after_the_cooldown(tmp_path):
+    v = trend(RefuseFastTPVenue(symbols=("BTCUSDT",)))
+    await run_once(tmp_path, v)
+    (t,) = state_of(tmp_path).open_trades.values()
+    v.clock += 300_000
+    v.move("BTCUSDT", float(t.entry_price + t.risk_per_unit * D("0.6")))
+    v.trend("BTCUSDT", "5m", -0.002)
+    await run_once(tmp_path, v)
+    t1 = state_of(tmp_path).open_trades[t.trade_id]
+    assert t1.fasttp_count == 0 and t1.qty == t.qty and v.calls.count(f"refused mr-{t.trade_id}-FT") == 1
+    v.refuse_ft = False
+    v.clock += 60_000
+    v.move("BTCUSDT", float(v.price["BTCUSDT"]) - 0.02)
+    await run_once(tmp_path, v)
+    t2 = state_of(tmp_path).open_trades[t.trade_id]
+    assert t2.fasttp_count == 1 and t2.qty < t.qty
