@@ -44,7 +44,7 @@ async def fasttp_pass(rt: Runtime, candles: dict[str, list[Kline]], prices: dict
         price = prices.get(trade.symbol)
         r = rules.get(trade.symbol)
         if (trade.status != "open" or not bars or price is None or r is None or trade.entry_price is None
-                or trade.atr is None):
+                or trade.atr is None or getattr(trade, "close_requested", "")):   # a full close is under way
             continue
         now = rt.now_ms()
         d = fasttp_decide(side=trade_entry_side(trade), entry=trade.entry_price, risk_per_unit=trade.risk_per_unit,
