@@ -3,8 +3,8 @@
 Sizing checks the cap at the worst price the entry may fill at (decide.cap_price): for a LIMIT_IOC long
 that is a hard bound, for a MARKET entry (and any short) only an allowance of ASTER_ENTRY_BAND. When a
 fill still lands above the cap (the market moved further between the cycle's book read and the
-order's arrival), the excess is closed at once, reduce-only at market, through the bot's close helper
-(role CL): the smallest valid quantity that brings the position back under the cap. The stop and
+order's arrival), the excess is closed at once, reduce-only at market, through the bot's close routine
+(partial_close.py, role CL): the smallest valid quantity that brings the position back under the cap. The stop and
 take-profit are close-position orders, so they cover what remains unchanged.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ..exchange.errors import ExchangeError
 from ..logs import get_logger
 from ..state.model import Trade
 from .context import Runtime
+from .partial_close import close_part
 
 log = get_logger("bot.caps")
 
@@ -52,17 +53,17 @@ async def enforce_notional_cap(rt: Runtime, trade: Trade | None, rules: SymbolRu
     log.warning("cap.exceeded", f"{trade.symbol}: {why}; closing {trim} at once", symbol=trade.symbol,
                 trade_id=trade.trade_id, qty=trim, notional=notional, cap=cap, activity=True)
     try:
-        order = await rt.orders.close_now(trade, why, qty=trim, role=Role.CLOSE)
+        closed, _ = await close_part(rt, trade, trim, why, Role.CLOSE)
     except ExchangeError as exc:
         log.error("cap.trim_failed", f"{trade.symbol}: the excess above the cap was not closed ({exc}); the "
                   "stop and take-profit protect the whole position", symbol=trade.symbol, trade_id=trade.trade_id,
                   activity=True)
         return None
-    if order is None or order.executed_qty <= 0:
+    if closed <= 0:
         return None
-    trade.qty = max(trade.qty - order.executed_qty, Decimal(0))
+    trade.qty = max(trade.qty - closed, Decimal(0))
     trade.notional = trade.qty * trade.entry_price
     trade.updated_ms = rt.now_ms()
     rt.journal.upsert_trade(trade)
     rt.save()
-    return order.executed_qty
+    return closed

@@ -1,7 +1,7 @@
 """FastTP actions on open trades (the rule itself is pure: bot/domain/fasttp.py).
 
 partial: cooldown and action count written to state first -> reduce-only MARKET close of part of the
-         position (client id role FT) through the bot's close helper -> the trade's quantity follows the
+         position (client id role FT) through the bot's close routine (partial_close.py) -> the trade's quantity follows the
          venue. The stop and take-profit are close-position orders: they keep protecting the rest.
          A refused close gives the count back (tried again after the cooldown); an unknown outcome
          does not (it may have been executed: never sent twice).
@@ -22,6 +22,7 @@ from ..logs import get_logger
 from ..state.model import Trade
 from .context import Runtime
 from .orders import trade_entry_side
+from .partial_close import close_part
 
 log = get_logger("bot.fasttp")
 
@@ -75,7 +76,7 @@ async def apply_partial(rt: Runtime, trade: Trade, d: FastTPDecision) -> bool:
     rt.save()                                      # a restart mid-way sees the cooldown and does not trim twice
     why = f"FastTP partial exit of {d.exit_qty} at {d.r_now:.2f} R"
     try:
-        order = await rt.orders.close_now(trade, why, qty=d.exit_qty, role=Role.FAST_TP)
+        closed, cid = await close_part(rt, trade, d.exit_qty, why, Role.FAST_TP)
     except RequestError as exc:             # refused: nothing happened, it may try again after the cooldown
         trade.fasttp_count -= 1
         rt.journal.upsert_trade(trade)
@@ -89,16 +90,16 @@ async def apply_partial(rt: Runtime, trade: Trade, d: FastTPDecision) -> bool:
                     "reconciliation takes the quantity from the venue", symbol=trade.symbol,
                     trade_id=trade.trade_id)
         return False
-    if order is None or order.executed_qty <= 0:
+    if closed <= 0:
         return False
-    trade.qty = max((trade.qty or Decimal(0)) - order.executed_qty, Decimal(0))
+    trade.qty = max((trade.qty or Decimal(0)) - closed, Decimal(0))
     trade.updated_ms = rt.now_ms()
     rt.journal.upsert_trade(trade)
     rt.save()
-    log.info("fasttp", f"{trade.symbol}: FastTP closed {order.executed_qty} of the position at {d.r_now:.2f} R; "
+    log.info("fasttp", f"{trade.symbol}: FastTP closed {closed} of the position at {d.r_now:.2f} R; "
              f"{trade.qty} left under the same stop and take-profit", symbol=trade.symbol, trade_id=trade.trade_id,
-             action="partial", qty=order.executed_qty, remaining=trade.qty, r_now=round(d.r_now, 4), ret1=d.ret1,
-             ret3=d.ret3, client_id=order.client_order_id, activity=True)
+             action="partial", qty=closed, remaining=trade.qty, r_now=round(d.r_now, 4), ret1=d.ret1,
+             ret3=d.ret3, client_id=cid, activity=True)
     return True
 
 

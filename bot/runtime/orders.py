@@ -189,10 +189,8 @@ class OrderExecutor:
                       trade_id=trade.trade_id, activity=True)
             return None
 
-    async def close_now(self, trade: Trade, why: str, qty: Decimal | None = None,
-                        role: Role = Role.CLOSE) -> Order | None:
-        """Market close, reduce-only, of whatever the venue holds for this trade's position (or of `qty`
-        of it: FastTP's partial exit, role FT)."""
+    async def close_now(self, trade: Trade, why: str) -> Order | None:
+        """Market close, reduce-only, of whatever the venue holds for this trade's position."""
         positions = await self.ex.positions(trade.symbol)
         pos = next((p for p in positions if p.position_side.value == trade.position_side and not p.is_flat), None)
         if pos is None:
@@ -200,11 +198,10 @@ class OrderExecutor:
                      trade_id=trade.trade_id)
             return None
         req = OrderRequest(symbol=trade.symbol, side=pos.exit_side, type=OrderType.MARKET,
-                           client_order_id=client_order_id(trade.trade_id, role),
-                           quantity=min(pos.qty, qty) if qty else pos.qty,
+                           client_order_id=client_order_id(trade.trade_id, Role.CLOSE), quantity=pos.qty,
                            reduce_only=trade.position_side == "BOTH", position_side=_position_side(trade))
         try:
-            return await self._place_with_retries(trade, role, req)
+            return await self._place_with_retries(trade, Role.CLOSE, req)
         except ReduceOnlyRejectedError:
             return None
 
