@@ -12,7 +12,7 @@ import sys
 from typing import Callable, Sequence
 
 from ..settings import SettingsError, load_settings, parse_assignments
-from . import config_cmd, legacy_cmd
+from . import config_cmd
 
 EXIT_CONFIG = 2
 
@@ -78,14 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     config_cmd.add_parser(sub, _common)
-    legacy_cmd.add_parser(sub, _common)
     _add_optional_commands(sub)
     return parser
 
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
-    """Subcommands contributed by other packages (policy, trial), registered if present."""
-    for module_name in ("ml_policy.cli", "bot.trial.cli"):
+    """Subcommands contributed by other packages (policy, trial, legacy import), registered if present."""
+    for module_name in ("ml_policy.cli", "bot.trial.cli", "bot.cli.legacy_cmd"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -27,9 +27,9 @@ class Runtime:
     state: BotState
     settings: Any
     market: MarketData
-    counters: dict[str, int] = field(default_factory=dict)
     setup_problems: dict[str, str] = field(default_factory=dict)   # symbol -> why its setup was refused
     stale_symbols: dict[str, str] = field(default_factory=dict)    # symbol -> why its candles are too old
+    counters: dict[str, int] = field(default_factory=dict)
 
     def now_ms(self) -> int:
         return self.exchange.now_ms()

@@ -134,12 +134,12 @@ async def run_cycle(rt: Runtime, fees: FeeBook, critical: Critical, stopping: Ca
         for c in candidates:
             c.record.reason = "stopping" if stopping() else "account_unavailable"
         candidates = []
-    blocked = await setup_candidates(rt, candidates, len(open_symbols) < s.max_open_global)
     plans = choose_entries(candidates, open_symbols=open_symbols, max_global=s.max_open_global,
                            max_per_symbol=s.max_open_per_symbol, decide=rt.policy.decide,
                            sizing=SizingParams.from_settings(s), sl_mult=s.sl_atr_mult, equity=equity,
                            margin_used=margin_in_use(report.positions), market_order=s.entry_order == "MARKET",
-                           entry_band=s.entry_band, blocked=blocked)
+                           entry_band=s.entry_band,
+                           blocked=await setup_candidates(rt, candidates, len(open_symbols) < s.max_open_global))
     planned = {p.symbol: p for p in plans}
     for c in candidates:             # decisions that opened nothing still go to the policy's event log
         if c.decision is not None and c.market.symbol not in planned:
