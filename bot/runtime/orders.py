@@ -8,7 +8,7 @@ failing after retries), the position is closed at once at market, reduce-only (r
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -172,6 +172,7 @@ class OrderExecutor:
         except RequestError:
             if not trade.qty:
                 raise
+            from dataclasses import replace     # (local: keeps this fix apart from the module's imports)
             req = replace(req, close_position=False, quantity=trade.qty, reduce_only=trade.position_side == "BOTH")
             order = await self.submit(trade, new_role, req)
         trade.client_ids[Role.TAKE_PROFIT.value] = req.client_order_id
