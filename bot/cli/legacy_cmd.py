@@ -235,10 +235,15 @@ def _read_json(path: Path, what: str) -> Any:
         raise LegacyFormatError(f"{what} {path}: not JSON ({exc})") from None
 
 
-def _make_room(path: Path, force: bool) -> None:
+def _check_room(paths: list[Path], force: bool) -> None:
+    for path in paths:
+        if path.exists() and not force:
+            raise LegacyFormatError(f"{path} already exists (is the bot running on it?); use --force to replace "
+                                    "it (it is kept as a backup)")
+
+
+def _back_up(path: Path) -> None:
     if path.exists():
-        if not force:
-            raise LegacyFormatError(f"{path} already exists; use --force to replace it (it is kept as a backup)")
         shutil.copy2(path, path.with_name(f"{path.name}.bak-{time.strftime('%Y%m%dT%H%M%S')}"))
 
 
@@ -258,15 +263,15 @@ def run(loaded: Any, args: argparse.Namespace) -> int:
             policy_out = Path(policy_path_for(str(out)))
         if Path(args.state).resolve() == out.resolve():
             raise LegacyFormatError("--out must differ from --state: the original file stays untouched")
-        _make_room(out, args.force)
-        if policy_doc is not None:
-            _make_room(policy_out, args.force)
+        _check_room([out] + ([policy_out] if policy_doc is not None else []), args.force)
     except LegacyFormatError as exc:
         print(f"mraster import-legacy: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    _back_up(out)
     write_json_atomic(out, state.to_json(), indent=1)
     print(f"state written to {out}")
     if policy_doc is not None:
+        _back_up(policy_out)
         write_json_atomic(policy_out, policy_doc)
         print(f"policy written to {policy_out}")
     for note in notes:
