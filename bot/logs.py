@@ -6,7 +6,8 @@ Line format (documented in docs/logs.md, read by the dashboard):
 `activity: true` marks the curated events a newcomer sees in the activity feed
 (fills, bracket placements and repairs, warnings, notices).
 
-Lines go to stdout and to a rotating file `<ASTER_LOG_DIR>/<src>.jsonl`. Known
+Lines go to stdout and to a rotating file `<ASTER_LOG_DIR>/<src>.jsonl`; under the dashboard
+(MRASTER_STDOUT_LEVEL=WARNING) stdout keeps only warnings and errors. Known
 secret values are replaced before a line is written, whatever the caller passed.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import os
 import sys
 import time
 from decimal import Decimal
@@ -23,6 +25,9 @@ from typing import Any, Iterable
 
 _SECRETS: set[str] = set()
 REDACTED = "***"
+# Set by a supervisor that sends stdout to a file: the lowest level also written to stdout when the
+# process writes its own .jsonl file (the dashboard sets WARNING, so lines are not stored twice).
+STDOUT_LEVEL_ENV = "MRASTER_STDOUT_LEVEL"
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
@@ -132,6 +137,9 @@ def setup_logging(source: str, level: str = "INFO", log_dir: str | Path | None =
     if stdout:
         h = logging.StreamHandler(sys.stdout)
         h.setFormatter(formatter)
+        floor = os.environ.get(STDOUT_LEVEL_ENV, "").strip().upper()
+        if log_dir is not None and floor in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            h.setLevel(floor)
         root.addHandler(h)
     path = None
     if log_dir is not None:

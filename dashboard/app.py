@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from bot.logs import STDOUT_LEVEL_ENV
 from bot.settings import LoadedSettings, load_settings
 
 from .actions import ensure_paper_exchange
@@ -21,7 +22,7 @@ from .deps import Services
 from .middleware import SecurityMiddleware
 from .paths import DashboardPaths
 from .routers import auth, config, logs, pages, processes, state
-from .security import AccessControl
+from .security import SESSIONS_FILE, AccessControl
 from .services.configstore import AuditLog, ConfigStore
 from .services.flatten import FlattenService
 from .services.loghub import LogHub
@@ -48,7 +49,7 @@ def child_specs(paths: DashboardPaths, commands: Mapping[str, Sequence[str]],
     env = dict(os.environ)
     env.update(extra_env)
     env.update({"ASTER_CONFIG_FILE": str(paths.config_file), "ASTER_DOTENV_FILE": str(paths.dotenv_file),
-                "PYTHONUNBUFFERED": "1"})
+                "PYTHONUNBUFFERED": "1", STDOUT_LEVEL_ENV: "WARNING"})
     return {name: ChildSpec(name=name, argv=tuple(argv), cwd=paths.base_dir, env=env,
                             out_file=paths.log_dir / f"{name}.out", pid_file=paths.run_dir / f"{name}.pid",
                             restartable=True)
@@ -92,9 +93,10 @@ def create_app(loaded: LoadedSettings | None = None, *,
     app = FastAPI(title="mraster dashboard", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json")
     app.state.services = None
-    app.state.token_getter = lambda: (app.state.services.settings if app.state.services else first.settings) \
-        .dashboard_token
-    app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter())
+    current = lambda: app.state.services.settings if app.state.services else first.settings  # noqa: E731
+    app.state.token_getter = lambda: current().dashboard_token
+    app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter(),
+                       plain_http_allowed=lambda: current().dashboard_allow_plain_http)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (pages, auth, processes, config, logs, state):
         app.include_router(module.router)
@@ -124,7 +126,8 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
         return factory(store.settings)
 
     flatten = FlattenService(supervisor, make_exchange, lambda: state_service.read_state()[0])
-    return Services(paths=paths, access=AccessControl(lambda: store.settings.dashboard_token), config=store,
+    return Services(paths=paths, access=AccessControl(lambda: store.settings.dashboard_token,
+                                                       session_file=paths.run_dir / SESSIONS_FILE), config=store,
                     presets=PresetService(store), supervisor=supervisor, logs=hub, state=state_service,
                     flatten=flatten, start_paper_exchange=start_paper_exchange)
 
@@ -132,7 +135,10 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
 def __getattr__(name: str) -> Any:
     """`uvicorn dashboard.app:app`: build the app from the environment on first access."""
     if name == "app":
-        built = create_app(start_paper_exchange=True)
+        from .main import start_logging
+        loaded = load_settings()
+        start_logging(loaded, "loaded by uvicorn (dashboard.app:app)")
+        built = create_app(loaded, start_paper_exchange=True)
         globals()["app"] = built
         return built
     raise AttributeError(name)

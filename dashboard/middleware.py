@@ -4,6 +4,9 @@
   served (also when started as `uvicorn dashboard.app:app --host 0.0.0.0`, which
   bypasses the check in `mraster dashboard`), so neither the network nor a
   DNS-rebinding web page reaches an unprotected dashboard.
+- With a token, a plain-HTTP connection to a non-loopback address is refused
+  unless ASTER_DASHBOARD_ALLOW_PLAIN_HTTP is set: the token must not travel in
+  clear text (HTTPS, or a TLS proxy on loopback, is the way).
 - Security headers on every HTTP response: no framing (clickjacking could press
   Start), a strict Content-Security-Policy (no inline script), no sniffing.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from .security import is_loopback_host, split_host
+from .security import PLAIN_HTTP_MESSAGE, is_loopback_host, split_host
 
 SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
@@ -28,17 +31,23 @@ NO_TOKEN_MESSAGE = ("this dashboard has no ASTER_DASHBOARD_TOKEN, so it answers 
 
 
 class SecurityMiddleware:
-    def __init__(self, app: Any, token_getter: Callable[[], str]):
+    def __init__(self, app: Any, token_getter: Callable[[], str],
+                 plain_http_allowed: Callable[[], bool] = lambda: False):
         self.app = app
         self.token_getter = token_getter
+        self.plain_http_allowed = plain_http_allowed
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         kind = scope["type"]
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if not self.token_getter() and not _loopback_only_ok(scope):
-            await _refuse(scope, receive, send)
+        if not self.token_getter():
+            if not _loopback_only_ok(scope):
+                await _refuse(scope, receive, send, NO_TOKEN_MESSAGE)
+                return
+        elif _plain_on_network(scope) and not self.plain_http_allowed():
+            await _refuse(scope, receive, send, PLAIN_HTTP_MESSAGE)
             return
         if kind == "websocket":
             await self.app(scope, receive, send)
@@ -53,6 +62,14 @@ class SecurityMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _plain_on_network(scope: dict) -> bool:
+    """Reached without TLS on an address other than loopback (a TLS proxy on loopback is fine)."""
+    if scope.get("scheme") in ("https", "wss"):
+        return False
+    server = scope.get("server")
+    return bool(server and server[0]) and not is_loopback_host(str(server[0]))
 
 
 def _loopback_only_ok(scope: dict) -> bool:
@@ -70,11 +87,12 @@ def _loopback_only_ok(scope: dict) -> bool:
     return bool(host) and is_loopback_host(split_host(host)[0])
 
 
-async def _refuse(scope: dict, receive: Callable, send: Callable) -> None:
+async def _refuse(scope: dict, receive: Callable, send: Callable, message: str) -> None:
     if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 1008, "reason": "loopback only without a token"})
+        reason = "loopback only without a token" if message == NO_TOKEN_MESSAGE else "plain HTTP refused"
+        await send({"type": "websocket.close", "code": 1008, "reason": reason})
         return
-    body = json.dumps({"detail": NO_TOKEN_MESSAGE}).encode()
+    body = json.dumps({"detail": message}).encode()
     await send({"type": "http.response.start", "status": 403,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

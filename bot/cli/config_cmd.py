@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from typing import Any, Callable
@@ -20,7 +21,11 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     s.add_argument("--group", help="only this group (exchange, universe, signals, ...)")
     common(s)
     s.set_defaults(handler=show)
-    c = csub.add_parser("check", help="validate the configuration; exit 2 with a message per bad value")
+    c = csub.add_parser("check", help="validate the configuration and the account's credentials; exit 2 with a "
+                        "message per problem",
+                        description="Validate every setting, show the account's venue profile, and (when "
+                        "credentials are set) make the venue judge them with a harmless signed read.")
+    c.add_argument("--offline", action="store_true", help="do not contact the venue (no credential check)")
     common(c)
     c.set_defaults(handler=check)
     e = csub.add_parser("schema", help="export the settings schema (JSON, or the README's markdown table)")
@@ -56,12 +61,67 @@ def show(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+def profile_summary(settings: Any) -> str:
+    """One line: the account's venue profile, where it points and who signs (no secrets)."""
+    from ..exchange.factory import profile_of, v3_credentials
+    from ..exchange.profiles import EIP712
+    from ..exchange.v3sign import CHAIN_IDS
+    profile = profile_of(settings)
+    url = settings.paper_url if settings.paper else settings.exchange_base
+    where = f"{'paper exchange' if settings.paper else 'LIVE'} {url}"
+    if profile.auth == EIP712:
+        creds = v3_credentials(settings)
+        try:
+            signer = creds.signer_address or "(not set)"
+        except ValueError:
+            signer = creds.signer or "(invalid key)"
+        who = (f"API wallet {signer} of {creds.user or '(user not set)'}, {settings.v3_network} "
+               f"(chain id {CHAIN_IDS[settings.v3_network]})")
+    else:
+        who = "API key " + ("set" if settings.api_key else "not set")
+    return f"venue profile {profile.name}: {profile.title}; {where}; {who}"
+
+
+def credential_check(settings: Any, offline: bool) -> tuple[list[str], str]:
+    """(lines to print, problem or ''). Static checks always; the signed read only with credentials."""
+    from ..exchange.credcheck import check_credentials, has_credentials, static_problems
+    from ..exchange.factory import make_exchange, profile_of
+    profile = profile_of(settings)
+    problems = static_problems(settings, profile)
+    if problems:
+        return [], "; ".join(problems)
+    if offline:
+        return ["credentials not checked (--offline)"], ""
+    if not settings.paper and not has_credentials(settings, profile):
+        return [f"no credentials set for live trading ({profile.docs}); nothing to check"], ""
+
+    async def run() -> Any:
+        client = make_exchange(settings, retries=0, timeout_s=min(10.0, settings.http_timeout))
+        try:
+            return await check_credentials(client)
+        finally:
+            await client.close()
+
+    result = asyncio.run(run())
+    if not result.ok and settings.paper and "cannot read the venue clock" in result.problem:
+        return [f"paper exchange not answering at {settings.paper_url}; credentials not checked"], ""
+    return result.lines, result.problem
+
+
 def check(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    settings = loaded.settings
     changed = sum(1 for f in FIELDS if loaded.source_of(f.env) != "default")
     print(f"configuration OK: {len(FIELDS)} settings, {changed} not at their default "
           f"(config file {loaded.config_file})")
+    print(profile_summary(settings))
+    lines, problem = credential_check(settings, getattr(args, "offline", False))
+    for line in lines:
+        print(f"  {line}")
     if loaded.warnings:
         print(f"{len(loaded.warnings)} warning(s), see above", file=sys.stderr)
+    if problem:
+        print(f"credentials: {problem}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -11,6 +11,7 @@ can be injected, so tests run against local servers with no patching.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 import weakref
@@ -22,16 +23,22 @@ import httpx
 from ..domain.rules import SymbolRules
 from ..domain.types import (
     AccountInfo, AggTrade, Balance, BookTicker, ClientStatus, DepthSnapshot, IncomeRecord, Kline, KlinesStatus,
-    LeverageInfo, MarginType, MarkPrice, Order, OrderRequest, OrderStatus, Position, Ticker24h, UserTrade,
+    LeverageInfo, MarginType, MarkPrice, Order, OrderRequest, OrderStatus, OrderUpdate, Position, Ticker24h,
+    UserTrade,
 )
 from ..logs import get_logger
 from . import wire
+from . import profiles as P
+from .algo import AlgoOrders
+from .auth import Auth
 from .errors import RequestError, UnknownOrderError
 from .http import MISSING_KEYS_HINT, Clock, HttpCore, RetryPolicy, Sleep
 from .interface import Exchange, MarketStream, UserStream
 from .klinecache import KlineCache
 from .market_stream import CombinedMarketStream
-from .orders import ENDPOINT as ORDER_ENDPOINT, order_params, place_without_doubling, validate_request
+from .orders import order_params, place_without_doubling, validate_request
+from .profiles import VenueProfile, get_profile
+from .wire_algo import AlgoView
 from .user_stream import STREAM_NAME as USER_STREAM_NAME, UserDataStream
 from .ws import StreamOptions
 
@@ -40,7 +47,6 @@ T = TypeVar("T")
 
 _NO_NEED_TO_CHANGE_MARGIN = -4046
 _NO_NEED_TO_CHANGE_POSITION_SIDE = -4059
-_ACCOUNT_PATHS = ("/fapi/v4/account", "/fapi/v2/account")
 
 
 def normalise_ws_base(ws_base: str) -> str:
@@ -58,19 +64,25 @@ class BinanceCompatibleClient(Exchange):
                  backoff_s: float = 0.6, kline_cache_s: float = 45.0, rate_limit_share: float = 0.8,
                  stream_options: StreamOptions | None = None, transport: httpx.AsyncBaseTransport | None = None,
                  clock: Clock = time.time, sleep: Sleep = asyncio.sleep, rng: random.Random | None = None,
-                 missing_keys_hint: str = MISSING_KEYS_HINT):
+                 missing_keys_hint: str = MISSING_KEYS_HINT, profile: VenueProfile | str | None = None,
+                 auth: Auth | None = None):
         self._clock, self._sleep = clock, sleep
         self._rng = rng or random.Random()
+        self.profile = profile if isinstance(profile, VenueProfile) else get_profile(profile)
         self._core = HttpCore(base_url, api_key, api_secret, recv_window_ms=recv_window_ms, timeout_s=timeout_s,
                               retry=RetryPolicy(retries, backoff_s), rate_limit_share=rate_limit_share,
                               transport=transport, clock=clock, sleep=sleep, rng=self._rng,
-                              missing_keys_hint=missing_keys_hint)
+                              missing_keys_hint=missing_keys_hint, auth=auth, profile=self.profile)
+        self._algo = AlgoOrders(self._core, self.profile, get_regular=self._get_regular_order,
+                                cancel_regular=self._cancel_regular_order, sleep=sleep, rng=self._rng) \
+            if self.profile.uses_algo_service else None
         self.ws_base = normalise_ws_base(ws_base)
         self.stream_options = stream_options or StreamOptions()
         self._klines = KlineCache(kline_cache_s)
         self._rules: dict[str, SymbolRules] | None = None
         self._rules_lock: asyncio.Lock | None = None
-        self._account_path = _ACCOUNT_PATHS[0]
+        self._account_path = self.profile.account_paths[0]
+        self._profile_warning = ""
         self._streams: weakref.WeakSet[Any] = weakref.WeakSet()
 
     @property
@@ -115,6 +127,9 @@ class BinanceCompatibleClient(Exchange):
             await stream.close()
         await self._core.close()
 
+    def _p(self, op: str) -> str:
+        return self.profile.path(op)
+
     def _forget_stream(self, stream: Any) -> None:
         self._streams.discard(stream)
 
@@ -137,9 +152,14 @@ class BinanceCompatibleClient(Exchange):
             self._rules_lock = asyncio.Lock()
         async with self._rules_lock:
             if self._rules is None or refresh:
-                endpoint = "GET /fapi/v1/exchangeInfo"
-                data = await self._get("/fapi/v1/exchangeInfo")
+                endpoint = f"GET {self._p(P.EXCHANGE_INFO)}"
+                data = await self._get(self._p(P.EXCHANGE_INFO))
                 rules, weight_limit, order_limit = wire.parse(endpoint, wire.exchange_info, data)
+                mismatch = P.exchange_info_mismatch(self.profile, data)
+                if mismatch and mismatch != self._profile_warning:
+                    self._profile_warning = mismatch
+                    log.error("venue.profile_mismatch", f"{mismatch}; check ASTER_VENUE_PROFILE",
+                              profile=self.profile.name)
                 self._core.budget.set_limits(weight_limit, order_limit)
                 self._rules = rules
             return dict(self._rules)
@@ -149,7 +169,7 @@ class BinanceCompatibleClient(Exchange):
         """Klines straight from the venue, bypassing the cache (streams use this to fill gaps)."""
         params = {"symbol": symbol, "interval": interval, "startTime": start_time, "endTime": end_time,
                   "limit": limit}
-        return await self._read("/fapi/v1/klines", wire.klines, params, self.now_ms())
+        return await self._read(self._p(P.KLINES), wire.klines, params, self.now_ms())
 
     async def klines(self, symbol: str, interval: str, limit: int = 500, start_time: int | None = None,
                      end_time: int | None = None) -> list[Kline]:
@@ -162,66 +182,102 @@ class BinanceCompatibleClient(Exchange):
         return self._klines.status(symbol, interval)
 
     async def book_ticker(self, symbol: str) -> BookTicker:
-        return await self._read("/fapi/v1/ticker/bookTicker", wire.book_ticker, {"symbol": symbol})
+        return await self._read(self._p(P.BOOK_TICKER), wire.book_ticker, {"symbol": symbol})
 
     async def book_tickers(self) -> dict[str, BookTicker]:
-        rows = await self._read_all("/fapi/v1/ticker/bookTicker", wire.book_ticker, "book tickers")
+        rows = await self._read_all(self._p(P.BOOK_TICKER), wire.book_ticker, "book tickers")
         return {t.symbol: t for t in rows}
 
     async def mark_price(self, symbol: str) -> MarkPrice:
-        return await self._read("/fapi/v1/premiumIndex", wire.mark_price, {"symbol": symbol})
+        return await self._read(self._p(P.PREMIUM_INDEX), wire.mark_price, {"symbol": symbol})
 
     async def mark_prices(self) -> dict[str, MarkPrice]:
-        rows = await self._read_all("/fapi/v1/premiumIndex", wire.mark_price, "mark prices")
+        rows = await self._read_all(self._p(P.PREMIUM_INDEX), wire.mark_price, "mark prices")
         return {m.symbol: m for m in rows}
 
     async def tickers_24h(self) -> list[Ticker24h]:
-        return await self._read_all("/fapi/v1/ticker/24hr", wire.ticker_24h, "24h tickers")
+        return await self._read_all(self._p(P.TICKER_24H), wire.ticker_24h, "24h tickers")
 
     async def depth(self, symbol: str, limit: int = 5) -> DepthSnapshot:
-        return await self._read("/fapi/v1/depth", wire.depth, {"symbol": symbol, "limit": limit}, symbol)
+        return await self._read(self._p(P.DEPTH), wire.depth, {"symbol": symbol, "limit": limit}, symbol)
 
     async def agg_trades(self, symbol: str, limit: int = 500, start_time: int | None = None,
                          end_time: int | None = None) -> list[AggTrade]:
         params = {"symbol": symbol, "startTime": start_time, "endTime": end_time, "limit": limit}
-        return await self._read_all("/fapi/v1/aggTrades", lambda d: wire.agg_trade(d, symbol), "trades", params)
+        return await self._read_all(self._p(P.AGG_TRADES), lambda d: wire.agg_trade(d, symbol), "trades", params)
 
     # ------------------------------------------------------------------ account
     async def balances(self) -> list[Balance]:
-        return await self._read_all("/fapi/v2/balance", wire.balance, "balances", signed=True)
+        return await self._read_all(self._p(P.BALANCE), wire.balance, "balances", signed=True)
 
     async def account(self) -> AccountInfo:
-        """GET /fapi/v4/account; venues without it (404) get /fapi/v2/account, remembered from then on."""
-        try:
-            data = await self._get(self._account_path, signed=True)
-        except RequestError as exc:
-            if exc.status != 404 or self._account_path == _ACCOUNT_PATHS[1]:
-                raise
-            log.info("account.fallback", f"{self._account_path} not served here; using {_ACCOUNT_PATHS[1]}")
-            self._account_path = _ACCOUNT_PATHS[1]
-            data = await self._get(self._account_path, signed=True)
+        """The profile's account path; a venue without it (404) gets the next one, remembered from then on
+        (aster-v1: /fapi/v4/account then /fapi/v2/account; aster-v3: accountWithJoinMargin then account)."""
+        while True:
+            try:
+                data = await self._get(self._account_path, signed=True)
+                break
+            except RequestError as exc:
+                paths = self.profile.account_paths
+                i = paths.index(self._account_path) if self._account_path in paths else len(paths)
+                if exc.status != 404 or i + 1 >= len(paths):
+                    raise
+                log.info("account.fallback", f"{self._account_path} not served here; using {paths[i + 1]}")
+                self._account_path = paths[i + 1]
         return wire.parse(f"GET {self._account_path}", wire.account_info, data)
 
     async def positions(self, symbol: str | None = None) -> list[Position]:
-        rows = await self._read_all("/fapi/v2/positionRisk", wire.position, "positions", {"symbol": symbol},
+        rows = await self._read_all(self._p(P.POSITION_RISK), wire.position, "positions", {"symbol": symbol},
                                     signed=True)
         return [p for p in rows if not p.is_flat]
 
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return await self._read_all("/fapi/v1/openOrders", wire.order, "orders", {"symbol": symbol}, signed=True)
+        """Regular open orders, plus (Algo Service profiles) the untriggered algo orders."""
+        regular = await self._read_all(self._p(P.OPEN_ORDERS), wire.order, "orders", {"symbol": symbol}, signed=True)
+        if self._algo is None:
+            return regular
+        return regular + await self._algo.open(symbol, {o.order_id for o in regular})
+
+    async def _get_regular_order(self, symbol: str, *, order_id: int | None = None,
+                                 client_order_id: str | None = None) -> Order:
+        return await self._read(self._p(P.ORDER), wire.order, _order_ref(symbol, order_id, client_order_id),
+                                signed=True)
 
     async def get_order(self, symbol: str, *, order_id: int | None = None,
                         client_order_id: str | None = None) -> Order:
-        return await self._read("/fapi/v1/order", wire.order, _order_ref(symbol, order_id, client_order_id),
-                                signed=True)
+        """An algo order (Algo Service profiles) is looked up there and followed to the order it became;
+        an id this client has not seen is tried as a regular order first, then as an algo order."""
+        if self._algo is None:
+            return await self._get_regular_order(symbol, order_id=order_id, client_order_id=client_order_id)
+        if self._algo.book.knows(order_id, client_order_id):
+            return await self._algo.get(symbol, order_id=order_id, client_order_id=client_order_id)
+        try:
+            order = await self._get_regular_order(symbol, order_id=order_id, client_order_id=client_order_id)
+            return self._algo.book.as_child(order)
+        except UnknownOrderError as regular_error:
+            try:
+                return await self._algo.get(symbol, order_id=order_id, client_order_id=client_order_id)
+            except UnknownOrderError:
+                raise regular_error from None
 
     async def place_order(self, request: OrderRequest) -> Order:
         validate_request(request)
+        problem = self.profile.request_problem(request)
+        if problem:
+            raise RequestError(f"{request.symbol} {request.client_order_id!r}: {problem}",
+                               endpoint=f"POST {self._p(P.ORDER)}")
+        if self._algo is not None and request.type.is_conditional:
+            order = await self._algo.place(request, retry=self._core.retry)
+            log.debug("client.algo_order", f"{order.side.value} {order.type.value} {order.symbol} "
+                      f"{order.client_order_id}: algo {order.order_id} {order.status.value}", symbol=order.symbol,
+                      client_id=order.client_order_id, order_id=order.order_id)
+            return order
         params = order_params(request)
+        path = self._p(P.ORDER)
 
         async def send() -> Order:
-            data = await self._core.request("POST", "/fapi/v1/order", params, signed=True, idempotent=False)
-            return wire.parse(ORDER_ENDPOINT, wire.order, data)
+            data = await self._core.request("POST", path, params, signed=True, idempotent=False)
+            return wire.parse(f"POST {path}", wire.order, data)
 
         async def lookup() -> Order:
             return await self.get_order(request.symbol, client_order_id=request.client_order_id)
@@ -234,34 +290,74 @@ class BinanceCompatibleClient(Exchange):
                  order_id=order.order_id, status=order.status.value)
         return order
 
-    async def cancel_order(self, symbol: str, *, order_id: int | None = None,
-                           client_order_id: str | None = None) -> Order:
+    async def _cancel_regular_order(self, symbol: str, *, order_id: int | None = None,
+                                    client_order_id: str | None = None) -> Order:
         """Cancels are retried; if a retry finds the order unknown (-2011) because an earlier attempt
         already cancelled it, the cancelled order is returned. A filled order still raises."""
         ref = _order_ref(symbol, order_id, client_order_id)
+        path = self._p(P.ORDER)
         try:
-            data = await self._core.request("DELETE", "/fapi/v1/order", ref, signed=True)
+            data = await self._core.request("DELETE", path, ref, signed=True)
         except UnknownOrderError as cancel_error:
             try:
-                order = await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
+                order = await self._get_regular_order(symbol, order_id=order_id, client_order_id=client_order_id)
             except UnknownOrderError:
                 raise cancel_error from None
             if order.status is not OrderStatus.CANCELED:
                 raise
             return order
-        return wire.parse("DELETE /fapi/v1/order", wire.order, data)
+        return wire.parse(f"DELETE {path}", wire.order, data)
+
+    async def cancel_order(self, symbol: str, *, order_id: int | None = None,
+                           client_order_id: str | None = None) -> Order:
+        if self._algo is None:
+            return await self._cancel_regular_order(symbol, order_id=order_id, client_order_id=client_order_id)
+        if self._algo.book.knows(order_id, client_order_id):
+            return await self._algo.cancel(symbol, order_id=order_id, client_order_id=client_order_id)
+        try:
+            return await self._cancel_regular_order(symbol, order_id=order_id, client_order_id=client_order_id)
+        except UnknownOrderError as regular_error:
+            try:
+                return await self._algo.cancel(symbol, order_id=order_id, client_order_id=client_order_id)
+            except UnknownOrderError:
+                raise regular_error from None
 
     async def cancel_all(self, symbol: str) -> None:
-        await self._core.request("DELETE", "/fapi/v1/allOpenOrders", {"symbol": symbol}, signed=True)
+        """Every open order of `symbol`; on Algo Service profiles the algo orders too (both are sent even if
+        one fails, then the first failure is raised)."""
+        failure: Exception | None = None
+        try:
+            await self._core.request("DELETE", self._p(P.ALL_OPEN_ORDERS), {"symbol": symbol}, signed=True)
+        except Exception as exc:   # noqa: BLE001 - re-raised below, after the algo side was tried
+            failure = exc
+        if self._algo is not None:
+            try:
+                await self._algo.cancel_all(symbol)
+            except Exception as exc:   # noqa: BLE001
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def adapt_order_event(self, event: OrderUpdate) -> OrderUpdate:
+        """A child order's ORDER_TRADE_UPDATE shows the algo order's client id and type (Algo Service)."""
+        if self._algo is None:
+            return event
+        order = self._algo.book.as_child(event.order)
+        return event if order is event.order else dataclasses.replace(event, order=order)
+
+    def note_algo_event(self, view: AlgoView) -> None:
+        """The user stream reports an algo order (ALGO_UPDATE): remember its ids and its child order."""
+        if self._algo is not None:
+            self._algo.book.note(view)
 
     async def set_leverage(self, symbol: str, leverage: int) -> LeverageInfo:
-        data = await self._core.request("POST", "/fapi/v1/leverage", {"symbol": symbol, "leverage": int(leverage)},
-                                        signed=True)
-        return wire.parse("POST /fapi/v1/leverage", wire.leverage_info, data)
+        path = self._p(P.LEVERAGE)
+        data = await self._core.request("POST", path, {"symbol": symbol, "leverage": int(leverage)}, signed=True)
+        return wire.parse(f"POST {path}", wire.leverage_info, data)
 
     async def set_margin_type(self, symbol: str, margin_type: MarginType) -> None:
         try:
-            await self._core.request("POST", "/fapi/v1/marginType",
+            await self._core.request("POST", self._p(P.MARGIN_TYPE),
                                      {"symbol": symbol, "marginType": MarginType(margin_type).value}, signed=True)
         except RequestError as exc:
             if exc.code != _NO_NEED_TO_CHANGE_MARGIN:
@@ -269,40 +365,44 @@ class BinanceCompatibleClient(Exchange):
 
     async def set_position_mode(self, hedge: bool) -> None:
         try:
-            await self._core.request("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": bool(hedge)},
+            await self._core.request("POST", self._p(P.POSITION_SIDE_DUAL), {"dualSidePosition": bool(hedge)},
                                      signed=True)
         except RequestError as exc:
             if exc.code != _NO_NEED_TO_CHANGE_POSITION_SIDE:
                 raise
 
     async def get_position_mode(self) -> bool:
-        return await self._read("/fapi/v1/positionSide/dual", wire.dual_side, signed=True)
+        return await self._read(self._p(P.POSITION_SIDE_DUAL), wire.dual_side, signed=True)
 
     async def user_trades(self, symbol: str, start_time: int | None = None, end_time: int | None = None,
                           limit: int = 500, from_id: int | None = None) -> list[UserTrade]:
         params = {"symbol": symbol, "startTime": start_time, "endTime": end_time, "fromId": from_id, "limit": limit}
-        return await self._read_all("/fapi/v1/userTrades", wire.user_trade, "trades", params, signed=True)
+        return await self._read_all(self._p(P.USER_TRADES), wire.user_trade, "trades", params, signed=True)
 
     async def income(self, symbol: str | None = None, income_type: str | None = None,
                      start_time: int | None = None, end_time: int | None = None,
                      limit: int = 1000) -> list[IncomeRecord]:
         params = {"symbol": symbol, "incomeType": income_type, "startTime": start_time, "endTime": end_time,
                   "limit": limit}
-        return await self._read_all("/fapi/v1/income", wire.income, "income records", params, signed=True)
+        return await self._read_all(self._p(P.INCOME), wire.income, "income records", params, signed=True)
 
     async def commission_rate(self, symbol: str) -> tuple[Decimal, Decimal]:
-        return await self._read("/fapi/v1/commissionRate", wire.commission_rate, {"symbol": symbol}, signed=True)
+        return await self._read(self._p(P.COMMISSION_RATE), wire.commission_rate, {"symbol": symbol}, signed=True)
 
     # ------------------------------------------------------- listen key / streams
+    # V1/Binance: API key only; V3: signed like any USER_DATA call (the profile's auth decides).
     async def create_listen_key(self) -> str:
-        data = await self._core.request("POST", "/fapi/v1/listenKey", api_key=True)
-        return wire.parse("POST /fapi/v1/listenKey", wire.listen_key, data)
+        path = self._p(P.LISTEN_KEY)
+        data = await self._core.request("POST", path, api_key=True, signed=self.profile.signs_listen_key)
+        return wire.parse(f"POST {path}", wire.listen_key, data)
 
     async def keepalive_listen_key(self, listen_key: str) -> None:
-        await self._core.request("PUT", "/fapi/v1/listenKey", {"listenKey": listen_key}, api_key=True)
+        await self._core.request("PUT", self._p(P.LISTEN_KEY), {"listenKey": listen_key}, api_key=True,
+                                 signed=self.profile.signs_listen_key)
 
     async def close_listen_key(self, listen_key: str) -> None:
-        await self._core.request("DELETE", "/fapi/v1/listenKey", {"listenKey": listen_key}, api_key=True)
+        await self._core.request("DELETE", self._p(P.LISTEN_KEY), {"listenKey": listen_key}, api_key=True,
+                                 signed=self.profile.signs_listen_key)
 
     def user_stream(self) -> UserStream:
         stream = UserDataStream(self, self.ws_base, self.stream_options, clock=self._clock, sleep=self._sleep,

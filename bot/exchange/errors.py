@@ -9,8 +9,8 @@
     │   ├── InvalidTimestampError -1021 (the client resyncs its clock and retries once)
     │   ├── OrderWouldTriggerError -2021 / -4142: a stop/TP is already through its level
     │   ├── ReduceOnlyRejectedError -2022 / -4118: nothing (or not enough) to reduce
-    │   ├── UnknownOrderError     -2011 / -2013: no such (open) order
-    │   └── DuplicateClientOrderIdError -4116: an open order already has this client id
+    │   ├── UnknownOrderError     -2011 / -2013 / -20124: no such (open) order
+    │   └── DuplicateClientOrderIdError -4116 / -20132: an open order already has this client id
     ├── AuthError                 -1002 / -1022 / -2014 / -2015: keys, signature, permissions
     ├── InsufficientMarginError   -2018 / -2019 / -2027 / -2028
     └── MalformedResponseError    the venue answered something we cannot parse (names the endpoint)
@@ -97,6 +97,8 @@ _BY_CODE: dict[int, type[ExchangeError]] = {
     -2022: ReduceOnlyRejectedError, -4118: ReduceOnlyRejectedError,
     -2011: UnknownOrderError, -2013: UnknownOrderError,
     -4116: DuplicateClientOrderIdError,
+    # Binance algo ids (ccxt's table): "Invalid algo id or it has been completed." / "client algo id is duplicated"
+    -20124: UnknownOrderError, -20132: DuplicateClientOrderIdError,
     -1002: AuthError, -1022: AuthError, -2014: AuthError, -2015: AuthError,
     -2018: InsufficientMarginError, -2019: InsufficientMarginError, -2027: InsufficientMarginError,
     -2028: InsufficientMarginError,

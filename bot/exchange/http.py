@@ -28,13 +28,15 @@ from typing import Any, Awaitable, Callable, Iterable
 import httpx
 
 from ..domain.rules import fmt
-from ..logs import get_logger, register_secrets
+from ..logs import get_logger
+from .auth import MISSING_KEYS_HINT, Auth, HmacAuth
 from .errors import (
     AuthError, BannedError, ExchangeError, ExecutionUnknownError, InvalidTimestampError, MalformedResponseError,
-    RateLimitedError, RetryableError, error_from_response,
+    RateLimitedError, RequestError, RetryableError, error_from_response,
 )
+from .profiles import TIME, VenueProfile, get_profile
 from .ratelimit import RateBudget, request_weight
-from .signing import Params, encode_params, signed_query
+from .signing import Params
 from .venueclock import VenueClock
 
 log = get_logger("bot.exchange.http")
@@ -44,9 +46,9 @@ Sleep = Callable[[float], Awaitable[Any]]
 ParamsIn = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 
 _BAN_UNTIL_RE = re.compile(r"banned until (\d{12,14})")
-_SIGNATURE_RE = re.compile(r"signature=[0-9a-fA-F]+")
-_ORDER_PATHS = {("POST", "/fapi/v1/order"), ("POST", "/fapi/v1/batchOrders")}
-MISSING_KEYS_HINT = "set ASTER_API_KEY and ASTER_API_SECRET (in .env or the environment)"
+_SIGNATURE_RE = re.compile(r"signature=(?:0[xX])?[0-9a-fA-F]+")     # HMAC hex or V3 0x-hex
+ALGO_ONLY = -4120          # Binance: conditional order types only through /fapi/v1/algoOrder
+NONCE_REJECTED = -4225     # Aster V3 "Nonce Expired": refused before execution, safe to re-sign and resend
 
 
 class _HideSignatures(logging.Filter):
@@ -104,16 +106,17 @@ class HttpCore:
                  timeout_s: float = 20.0, retry: RetryPolicy | None = None, rate_limit_share: float = 0.8,
                  transport: httpx.AsyncBaseTransport | None = None, clock: Clock = time.time,
                  sleep: Sleep = asyncio.sleep, rng: random.Random | None = None,
-                 missing_keys_hint: str = MISSING_KEYS_HINT):
+                 missing_keys_hint: str = MISSING_KEYS_HINT, auth: Auth | None = None,
+                 profile: VenueProfile | None = None):
         self.base_url = base_url.rstrip("/")
-        self._key, self._secret = api_key or "", api_secret or ""
-        register_secrets([self._key, self._secret])
-        self.recv_window_ms = recv_window_ms
+        self.profile = profile or get_profile(None)
+        self.auth: Auth = auth or HmacAuth(api_key, api_secret, recv_window_ms=recv_window_ms,
+                                           missing_hint=missing_keys_hint)
+        self._order_paths = self.profile.order_paths()
         self.retry = retry or RetryPolicy()
         self.budget = RateBudget(rate_limit_share)
         self._clock, self._sleep = clock, sleep
         self._rng = rng or random.Random()
-        self._missing_keys_hint = missing_keys_hint
         self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport,
                                        timeout=httpx.Timeout(timeout_s), headers={"User-Agent": "mraster"})
         self.clock = VenueClock(clock)
@@ -121,10 +124,16 @@ class HttpCore:
         self.cooldown_until_ms = 0      # after a 429 every request waits, so the IP is not banned next
         self.last_error = ""
         self._time_sync_tried = False
+        if hasattr(self.auth, "bind_clock"):
+            self.auth.bind_clock(self.now_us)
 
     # ---------------------------------------------------------------- time
     def now_ms(self) -> int:
         return self.clock.now_ms()
+
+    def now_us(self) -> int:
+        """The venue's clock in microseconds (V3 nonces): local microseconds + measured offset."""
+        return int(self._clock() * 1_000_000) + self.clock.offset_ms * 1000
 
     @property
     def offset_ms(self) -> int:
@@ -133,11 +142,11 @@ class HttpCore:
     async def sync_time(self) -> int:
         """offset = server time - midpoint of our send and receive (one attempt measured at a time)."""
         self._time_sync_tried = True
-        reply = await self._with_retries("GET", "/fapi/v1/time", [], signed=False, api_key=False, idempotent=True)
+        path = self.profile.path(TIME)
+        reply = await self._with_retries("GET", path, [], signed=False, api_key=False, idempotent=True)
         server = reply.data.get("serverTime") if isinstance(reply.data, dict) else None
         if not isinstance(server, (int, str)) or not str(server).isdigit():
-            raise MalformedResponseError(f"no serverTime in {str(reply.data)[:120]!r}",
-                                         endpoint="GET /fapi/v1/time")
+            raise MalformedResponseError(f"no serverTime in {str(reply.data)[:120]!r}", endpoint=f"GET {path}")
         offset = self.clock.observe(reply.sent_s, reply.received_s, int(server))
         log.info("time.synced", f"venue clock offset {offset} ms" +
                  (f", running at {self.clock.rate:.2f}x our clock" if self.clock.rate != 1.0 else ""),
@@ -171,7 +180,7 @@ class HttpCore:
     async def _with_retries(self, method: str, path: str, items: Params, *, signed: bool, api_key: bool,
                             idempotent: bool) -> Reply:
         endpoint = f"{method} {path}"
-        attempt, resynced = 0, False
+        attempt, resynced, resigned = 0, False, False
         while True:
             try:
                 return await self._attempt(method, path, items, signed=signed, api_key=api_key)
@@ -182,6 +191,12 @@ class HttpCore:
                 log.warning("time.resync", "venue rejected our timestamp (-1021); resynchronising the clock",
                             endpoint=endpoint)
                 await self.sync_time()
+            except RequestError as exc:
+                if exc.code != NONCE_REJECTED or resigned:
+                    raise
+                resigned = True     # the venue refused the nonce before executing anything: new nonce, once
+                log.warning("nonce.rejected", f"venue refused our nonce ({exc}); signing again with a new one",
+                            endpoint=endpoint)
             except BannedError:
                 raise
             except RetryableError as exc:
@@ -204,18 +219,11 @@ class HttpCore:
     async def _attempt(self, method: str, path: str, items: Params, *, signed: bool, api_key: bool) -> Reply:
         endpoint = f"{method} {path}"
         self._refuse_if_banned(endpoint)
-        headers: dict[str, str] = {}
-        if signed or api_key:
-            if not self._key or (signed and not self._secret):
-                raise AuthError(f"API key and secret are needed for this call; {self._missing_keys_hint}",
-                                endpoint=endpoint)
-            headers["X-MBX-APIKEY"] = self._key
         await self._wait_for_cooldown(endpoint)
         await self._wait_for_budget(method, path, items)
-        if signed:
-            query = signed_query(items, self._secret, timestamp_ms=self.now_ms(), recv_window_ms=self.recv_window_ms)
-        else:
-            query = encode_params(items)
+        # signed last, after any wait: the timestamp / nonce must be fresh when the request leaves
+        query, headers = self.auth.prepare(items, signed=signed, api_key=api_key, now_ms=self.now_ms(),
+                                           endpoint=endpoint)
         url = f"{path}?{query}" if query else path
         sent = self._clock()
         try:
@@ -250,8 +258,8 @@ class HttpCore:
         await self._sleep(remaining)
 
     async def _wait_for_budget(self, method: str, path: str, items: Params) -> None:
-        weight = request_weight(method, path, dict(items))
-        is_order = (method, path) in _ORDER_PATHS
+        weight = request_weight(method, self.profile.weight_path(path), dict(items))
+        is_order = (method, path) in self._order_paths
         while True:
             delay = self.budget.reserve(weight, is_order, self.now_ms())
             if delay <= 0:
@@ -276,6 +284,13 @@ class HttpCore:
             return data
         msg = str(data.get("msg", "")) if isinstance(data, dict) else text[:200]
         exc = error_from_response(resp.status_code, code, msg, endpoint, dict(resp.headers), self.now_ms())
+        if code == ALGO_ONLY and not self.profile.uses_algo_service:
+            exc = type(exc)(f"{msg} (this venue takes stops and take-profits only through its Algo Service: set "
+                            "ASTER_VENUE_PROFILE=binance-usdm)", code=code, status=resp.status_code, endpoint=endpoint)
+        if isinstance(exc, AuthError) or code in (-1021, NONCE_REJECTED):
+            hint = self.auth.explain(code, msg)
+            if hint:       # name the likely configuration mistake in the message every engine logs
+                exc = type(exc)(f"{msg} ({hint})", code=code, status=resp.status_code, endpoint=endpoint)
         ban_until = _ban_until_from_msg(msg)
         if isinstance(exc, RateLimitedError) and ban_until is not None:
             exc = BannedError(msg, until_ms=ban_until, code=code, status=resp.status_code, endpoint=endpoint)

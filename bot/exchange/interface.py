@@ -2,6 +2,9 @@
 
 Implementations: `BinanceCompatibleClient` (any Binance-compatible base URL:
 Aster, Binance, or the local paper exchange, which speaks the same wire API).
+The account's venue profile (`profiles.py`: aster-v1, aster-v3, binance-usdm)
+decides the wire: paths, signing, and where conditional orders go (Binance's
+Algo Service included); callers use the same methods whatever the profile.
 Everything in and out is a domain type from `bot.domain`; no raw dicts.
 Errors are the tree in `bot.exchange.errors`.
 """

@@ -141,6 +141,8 @@ _FIXED: dict[tuple[str, str], int] = {
     ("GET", "/fapi/v1/commissionRate"): 20,
     ("POST", "/fapi/v1/batchOrders"): 5,
     ("POST", "/fapi/v1/countdownCancelAll"): 10,
+    ("POST", "/fapi/v1/algoOrder"): 0,          # Binance Algo Service: no IP weight, counts as an order
+    ("GET", "/fapi/v1/allAlgoOrders"): 5,
 }
 # with a symbol / without one
 _BY_SYMBOL: dict[tuple[str, str], tuple[int, int]] = {
@@ -148,6 +150,7 @@ _BY_SYMBOL: dict[tuple[str, str], tuple[int, int]] = {
     ("GET", "/fapi/v1/ticker/price"): (1, 2),
     ("GET", "/fapi/v1/ticker/bookTicker"): (1, 2),
     ("GET", "/fapi/v1/openOrders"): (1, 40),
+    ("GET", "/fapi/v1/openAlgoOrders"): (1, 40),
 }
 _LIMIT_SCALED = {"/fapi/v1/klines", "/fapi/v1/markPriceKlines", "/fapi/v1/indexPriceKlines"}
 

@@ -17,11 +17,12 @@ import time
 from typing import TYPE_CHECKING, AsyncIterator, Callable
 
 from ..aio import cancel_and_wait
-from ..domain.types import ListenKeyExpired, StreamResynced, UserEvent
+from ..domain.types import ListenKeyExpired, OrderUpdate, StreamResynced, UserEvent
 from ..logs import get_logger
 from .errors import AuthError, BannedError, ExchangeError, RequestError
 from .interface import UserStream
 from .wire import WireError
+from .wire_algo import algo_update
 from .wire_stream import user_event
 from .ws import Opened, SocketLoop, StreamOptions
 
@@ -90,7 +91,14 @@ class UserDataStream(UserStream):
                 continue
             self._last_message = self._clock()
             try:
-                event = user_event(item)
+                if isinstance(item, dict) and item.get("e") == "ALGO_UPDATE":
+                    # reaches the guard as an order event; the client learns the algo id and its child order
+                    event, view = algo_update(item)
+                    self._client.note_algo_event(view)
+                else:
+                    event = user_event(item)
+                    if isinstance(event, OrderUpdate):
+                        event = self._client.adapt_order_event(event)
             except (WireError, KeyError, TypeError, ValueError) as exc:
                 log.error("userstream.malformed", f"unreadable user-data event ({exc}); resynchronising over REST",
                           sample=str(item)[:160])

@@ -15,6 +15,7 @@ from ..domain.types import (
     MarkPriceEvent, Order, OrderStatus, OrderType, OrderUpdate, PositionChange, PositionSide, Side, TimeInForce,
     UserEvent, WorkingType,
 )
+from .wire_algo import algo_update
 from .wire import WireError, boolean, dec, enum, integer, levels, num, obj, opt, raw, req, text, time_in_force
 
 
@@ -140,9 +141,14 @@ def listen_key_expired(d: Mapping[str, Any]) -> ListenKeyExpired:
     return ListenKeyExpired(event_time=req(d, "E", integer))
 
 
+def _algo_update(d: Mapping[str, Any]) -> OrderUpdate:
+    """Binance Algo Service (see wire_algo); never sent by Aster."""
+    return algo_update(d)[0]
+
+
 _USER = {"ORDER_TRADE_UPDATE": order_update, "ACCOUNT_UPDATE": account_update,
          "ACCOUNT_CONFIG_UPDATE": account_config_update, "MARGIN_CALL": margin_call,
-         "listenKeyExpired": listen_key_expired}
+         "listenKeyExpired": listen_key_expired, "ALGO_UPDATE": _algo_update}
 
 
 def user_event(data: Any) -> UserEvent | None:

@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable, Mapping
 import httpx
 
 from ..exchange.errors import AuthError, BannedError, ExchangeError
+from ..exchange.factory import apply_live_settings
 from ..exchange.interface import Exchange
 from ..journal import Journal
 from ..logs import get_logger, set_level
@@ -32,6 +33,7 @@ log = get_logger("bot")
 CRITICAL_GRACE_S = 20.0
 ERROR_PAUSE_S = 5.0
 PAPER_INFO_EVERY_S = 60.0
+CLIENT_LIVE = {"http_retries", "http_backoff", "kline_cache_sec"}  # read by the exchange client itself
 
 
 def default_exchange_factory(settings: Any) -> Exchange:
@@ -109,6 +111,8 @@ class Bot:
             if "loglevel" in live:
                 set_level(live["loglevel"])
             self.rt.policy.reconfigure(self.rt.settings)
+            if live.keys() & CLIENT_LIVE and hasattr(self.rt.exchange, "reconfigure"):
+                apply_live_settings(self.rt.exchange, self.rt.settings)   # retries, backoff, kline cache
         fresh_restart = sorted(set(restart) - set(self.rt.state.pending_restart))
         self.rt.state.pending_restart = sorted(set(restart))
         if fresh_restart:

@@ -26,6 +26,20 @@ FIELDS: tuple[F, ...] = (
     F("ASTER_API_KEY", "str", "", "API key for authenticated calls. Leave blank in paper trading.",
       "exchange", secret=True),
     F("ASTER_API_SECRET", "str", "", "API secret that matches the key above.", "exchange", secret=True),
+    # venue profile and Aster V3 API wallet (bot/exchange/profiles.py, docs/exchange.md)
+    F("ASTER_VENUE_PROFILE", "choice", "aster-v1",
+      "Venue profile of the account: aster-v1 (API key + HMAC), aster-v3 (API wallet, EIP-712, /fapi/v3), "
+      "binance-usdm (API key + HMAC, conditional orders through the Algo Service).", "exchange",
+      choices=("aster-v1", "aster-v3", "binance-usdm")),
+    F("ASTER_V3_USER", "str", "", "aster-v3: main wallet address (0x...) that owns the account.", "exchange"),
+    F("ASTER_V3_SIGNER", "str", "",
+      "aster-v3: API wallet (agent) address approved by the main wallet; blank = derived from the key.",
+      "exchange"),
+    F("ASTER_V3_SIGNER_KEY", "str", "",
+      "aster-v3: private key of the API wallet (never the main wallet's key).", "exchange", secret=True),
+    F("ASTER_V3_NETWORK", "choice", "mainnet",
+      "aster-v3: network the signatures are bound to (EIP-712 chain id 1666 mainnet, 714 testnet).", "exchange",
+      choices=("mainnet", "testnet")),
     F("ASTER_RECV_WINDOW", "int", 10000, "recvWindow sent with signed requests, to tolerate clock drift.",
       "exchange", unit="ms", min=1, max=60000),
     F("ASTER_WORKING_TYPE", "choice", "MARK_PRICE",
@@ -219,12 +233,22 @@ FIELDS: tuple[F, ...] = (
       "paper", unit="h", min=1, max=24),
     # ----------------------------------------------------------- dashboard
     F("ASTER_DASHBOARD_HOST", "str", "127.0.0.1",
-      "Address the dashboard binds to; anything but loopback needs ASTER_DASHBOARD_TOKEN.", "dashboard"),
+      "Address the dashboard binds to; anything but loopback needs ASTER_DASHBOARD_TOKEN and HTTPS.",
+      "dashboard"),
     F("ASTER_DASHBOARD_PORT", "int", 8000, "Port of the dashboard.", "dashboard", min=1, max=65535),
     F("ASTER_DASHBOARD_TOKEN", "str", "", "Token (password) required by every page, API and WebSocket.",
       "dashboard", secret=True),
     F("ASTER_AUTO_RESTART", "bool", True,
       "Restart a crashed bot or guard automatically, with backoff.", "dashboard", live=True),
+    # ---------------------------------- dashboard: HTTPS and plain HTTP (issue 12 item 15; one block)
+    F("ASTER_DASHBOARD_TLS_CERT", "str", "",
+      "PEM certificate (with its chain) for HTTPS; with ASTER_DASHBOARD_TLS_KEY the dashboard serves https://.",
+      "dashboard", tags=("path",)),
+    F("ASTER_DASHBOARD_TLS_KEY", "str", "", "PEM private key of ASTER_DASHBOARD_TLS_CERT (keep it mode 0600).",
+      "dashboard", tags=("path",)),
+    F("ASTER_DASHBOARD_ALLOW_PLAIN_HTTP", "bool", False,
+      "Accept the token over plain HTTP on a non-loopback address (a network you trust); otherwise such a "
+      "bind needs ASTER_DASHBOARD_TLS_CERT. Only in .env or the environment.", "dashboard", env_only=True),
 )
 
 FIELDS_BY_ENV: dict[str, F] = {f.env: f for f in FIELDS}

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping
 
 from dotenv import dotenv_values
 
+from .confine import confinement_problems
 from .fields import FIELDS, FIELDS_BY_ENV
 from .schema import FieldError, FieldSpec
 
@@ -128,11 +129,17 @@ def _collect_file(data: Mapping[str, Any], path: Path, out: _Collected) -> None:
                 f"put it in .env (mode 0600) or the environment, and remove it from {path.name}")
             continue
         if spec.env_only:
-            out.problems.append(f"{key} found in {path}: it locates the config files, so set it in the environment")
+            out.problems.append(f"{key} found in {path}: {_env_only_reason(key)}")
             continue
         out.raw[key] = (value, "config file")
     if unknown:
         out.warnings.append(f"{path}: unknown keys ignored (likely typos): " + ", ".join(unknown))
+
+
+def _env_only_reason(key: str) -> str:
+    if key in ("ASTER_CONFIG_FILE", "ASTER_DOTENV_FILE"):
+        return "it locates the config files, so set it in the environment"
+    return "only the operator sets it, in .env or the environment"
 
 
 def _collect_mapping(values: Mapping[str, str], label: str, out: _Collected, warn_unknown: bool = True) -> None:
@@ -196,6 +203,8 @@ def load_settings(
         raise SettingsError(out.problems)
     settings = Settings(**values)
     cross = cross_check(settings, sources)
+    if use_files:
+        cross += confinement_problems(settings, sources, config_path.parent)
     if cross:
         raise SettingsError(cross)
     return LoadedSettings(settings, sources, tuple(out.warnings), config_path if use_files else None,
@@ -257,7 +266,8 @@ def validate_updates(current: LoadedSettings, updates: Mapping[str, Any], label:
             errors[key] = f"unknown setting {key}{suggest(key)}"
             continue
         if spec.env_only:
-            errors[key] = f"{key} can only be set in the environment"
+            where = "" if key in ("ASTER_CONFIG_FILE", "ASTER_DOTENV_FILE") else " or .env, by the operator"
+            errors[key] = f"{key} can only be set in the environment{where}"
             continue
         try:
             parsed[spec.attr] = spec.parse(raw, label)
@@ -269,6 +279,9 @@ def validate_updates(current: LoadedSettings, updates: Mapping[str, Any], label:
     for problem in cross_check(candidate, {k: label for k in updates}):
         name = problem.split("=", 1)[0].split()[0]
         errors[name if name in FIELDS_BY_ENV else "_"] = problem
+    root = current.config_file.parent if current.config_file is not None else Path.cwd()
+    for problem in confinement_problems(candidate, {k: label for k in updates}, root, names=updates):
+        errors[problem.split("=", 1)[0]] = problem
     return errors
 
 

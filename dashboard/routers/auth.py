@@ -30,8 +30,10 @@ async def login(request: Request, services: ServicesDep, token: str = Form("")) 
         access.login_failed(client)
         log.warning("auth.failed", f"failed dashboard login from {client}", client=client, activity=True)
         return RedirectResponse("/login?error=" + quote("wrong token"), status_code=303)
+    session = access.make_session()
+    await access.save_sessions()
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, access.make_session(), max_age=SESSION_DAYS * 86400, httponly=True,
+    response.set_cookie(COOKIE, session, max_age=SESSION_DAYS * 86400, httponly=True,
                         samesite="strict", secure=request.url.scheme == "https", path="/")
     log.info("auth.login", f"dashboard login from {client}", client=client)
     return response
@@ -42,6 +44,10 @@ async def logout(request: Request, services: ServicesDep) -> RedirectResponse:
     problem = cross_site_problem("POST", dict(request.headers), services.access)
     if problem:
         raise HTTPException(403, problem)
+    if services.access.revoke_session(request.cookies.get(COOKIE, "")):
+        await services.access.save_sessions()
+        client = request.client.host if request.client else "?"
+        log.info("auth.logout", f"dashboard logout from {client}: session ended", client=client)
     response = RedirectResponse("/login" if services.access.enabled else "/", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

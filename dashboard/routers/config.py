@@ -1,6 +1,7 @@
 """Settings: effective values with their source, the schema, validated changes, presets, audit."""
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,7 +11,7 @@ from fastapi.responses import JSONResponse
 from bot.settings.docs import schema_json
 
 from ..deps import ApiAccess, ServicesDep, who
-from ..services.configstore import ConfigValidationError
+from ..services.configstore import CONFIRM_KEY, ConfigValidationError, ConfirmationRequired
 from ..services.presets import UnknownPresetError
 
 router = APIRouter(prefix="/api", dependencies=[ApiAccess], tags=["config"])
@@ -47,6 +48,10 @@ async def _change(request: Request, services: Any, replace_all: bool) -> Any:
                                              action="config.put" if replace_all else "config.patch")
     except ConfigValidationError as exc:
         return _invalid(exc.errors)
+    except ConfirmationRequired as exc:
+        return JSONResponse(status_code=409, content={
+            "detail": f"{exc}; nothing was saved", "confirm_hosts": exc.hosts,
+            "how": f'send the same change again with "{CONFIRM_KEY}": {json.dumps(sorted(set(exc.hosts.values())))}'})
     return {**result.to_json(), "running": [n for n in services.supervisor.names
                                             if services.supervisor.is_running(n)]}
 
@@ -66,7 +71,7 @@ async def put_config(request: Request, services: ServicesDep) -> Any:
 
 @router.get("/config/audit")
 async def audit(services: ServicesDep, limit: int = 50) -> dict[str, Any]:
-    return {"entries": services.config.audit.recent(max(1, min(limit, 500)))}
+    return {"entries": await asyncio.to_thread(services.config.audit.recent, max(1, min(limit, 500)))}
 
 
 @router.get("/presets")

@@ -22,6 +22,7 @@ def _known(services: Any, name: str) -> None:
 @router.get("/processes")
 async def processes(services: ServicesDep) -> dict[str, Any]:
     return {"mode": "paper" if services.settings.paper else "live",
+            "venue_profile": getattr(services.settings, "venue_profile", "aster-v1"),
             "processes": services.supervisor.statuses(), "notices": services.supervisor.notices[-10:]}
 
 

@@ -16,15 +16,65 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 from bot.settings import FIELDS, FIELDS_BY_ENV, MASK, LoadedSettings, SettingsError, validate_updates
 from bot.settings.files import write_config_values, write_dotenv_values
 from bot.settings.loader import read_config_file
 
+from ..security import is_loopback_host
+
 _SCALARS = (str, int, float, bool)
 OVERRIDING_SOURCES = ("environment", "cli")
 # read by the dashboard on every request, so a new token (e.g. after a leak) counts at once
 LIVE_IN_DASHBOARD = {"ASTER_DASHBOARD_TOKEN"}
+# where the dashboard itself reads files (DashboardPaths is built once, at start)
+READ_BY_DASHBOARD = {"ASTER_STATE_FILE", "ASTER_LOG_DIR", "ASTER_RUN_DIR"}
+
+
+# Where orders and keys go: moving these to an unknown host from the page needs an explicit confirmation
+# (a stolen session could otherwise send the signed requests, and the API key, to a look-alike venue).
+CONFIRMED_HOSTS = ("ASTER_EXCHANGE_BASE", "ASTER_WS_BASE", "ASTER_PAPER_URL")
+KNOWN_VENUE_HOSTS = frozenset({
+    "fapi.asterdex.com", "fstream.asterdex.com", "fapi3.asterdex.com", "fstream3.asterdex.com",
+    "fapi.asterdex-testnet.com", "fstream.asterdex-testnet.com",
+    "fapi.binance.com", "fstream.binance.com", "testnet.binancefuture.com", "stream.binancefuture.com",
+    "fstream.binancefuture.com", "demo-fapi.binance.com", "demo-fstream.binance.com",
+})
+CONFIRM_KEY = "_confirm_hosts"
+
+
+def known_hosts() -> frozenset[str]:
+    """The built-in list, plus the hosts of the venue profiles when the client defines them."""
+    try:
+        from bot.exchange.profiles import PROFILES  # type: ignore[import-not-found]
+    except ImportError:
+        return KNOWN_VENUE_HOSTS
+    extra = {h for p in PROFILES.values() for h in getattr(p, "hosts", ())}
+    return KNOWN_VENUE_HOSTS | extra
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def is_known_host(name: str, url: str) -> bool:
+    """Loopback, or a known venue host reached over TLS (http:// to a real venue sends the key in clear)."""
+    host = host_of(url)
+    if is_loopback_host(host):
+        return True
+    secure = urlsplit(url).scheme in ("https", "wss")
+    return name != "ASTER_PAPER_URL" and secure and host in known_hosts()
+
+
+class ConfirmationRequired(Exception):
+    """409: the change points the venue at a host outside the known list; nothing was written."""
+
+    def __init__(self, hosts: Mapping[str, str]):
+        self.hosts = dict(hosts)
+        listed = ", ".join(f"{name} -> {host}" for name, host in self.hosts.items())
+        super().__init__(f"{listed}: not a known venue host reached over https/wss. Orders, signed requests "
+                         "and the API key would go there. Check the address, then confirm to save it.")
 
 
 class ConfigValidationError(Exception):
@@ -52,6 +102,8 @@ def processes_affected(name: str) -> list[str]:
     spec = FIELDS_BY_ENV[name]
     if spec.group == "dashboard":
         return ["dashboard"]
+    if name in READ_BY_DASHBOARD:
+        return ["bot", "guard", "dashboard"]
     if spec.group == "paper":
         return ["paper", "bot", "guard"] if name == "ASTER_PAPER_URL" else ["paper"]
     if spec.group == "policy":
@@ -75,11 +127,19 @@ class AuditLog:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+    def recent(self, limit: int = 50, tail_bytes: int = 1_000_000) -> list[dict[str, Any]]:
+        """The last `limit` entries, read from the file's end only: the audit log is kept whole (it is
+        the record of who changed what), so it grows with the years and is never read whole."""
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            with open(self.path, "rb") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, size - tail_bytes))
+                data = fh.read()
         except FileNotFoundError:
             return []
+        lines = data.decode("utf-8", "replace").splitlines()
+        if size > tail_bytes and lines:
+            lines = lines[1:]                                   # the first line may be cut
         out = []
         for line in lines[-limit:]:
             try:
@@ -158,10 +218,34 @@ class ConfigStore:
             raise ConfigValidationError(errors)
         return wanted
 
+    def unconfirmed_hosts(self, wanted: Mapping[str, Any], confirmed: Any) -> dict[str, str]:
+        """Venue addresses in `wanted` that move to an unknown host the caller has not confirmed."""
+        ok = {str(h).lower() for h in confirmed} if isinstance(confirmed, (list, tuple)) else (
+            {confirmed.lower()} if isinstance(confirmed, str) else set())
+        out = {}
+        for name in CONFIRMED_HOSTS:
+            raw = wanted.get(name)
+            if raw is None:
+                continue
+            url = FIELDS_BY_ENV[name].parse(raw, "request")
+            if url == self.settings.value(name) or is_known_host(name, url) or host_of(url) in ok:
+                continue
+            out[name] = host_of(url)
+        return out
+
     async def apply(self, updates: Mapping[str, Any], *, who: str, action: str = "config.patch",
                     replace_all: bool = False) -> ChangeResult:
+        """Validate, write and audit. File writes (fsync) and the reload run in a worker thread, so
+        the event loop keeps serving the page, the log stream and the supervisor meanwhile."""
+        confirmed: Any = None
+        if isinstance(updates, Mapping) and CONFIRM_KEY in updates:
+            updates = dict(updates)
+            confirmed = updates.pop(CONFIRM_KEY)
         async with self._lock:
             wanted = self.check(updates, replace_all=replace_all)
+            unknown = self.unconfirmed_hosts(wanted, ())
+            if self.unconfirmed_hosts(wanted, confirmed):
+                raise ConfirmationRequired(unknown)
             before = self._loaded
             config_updates: dict[str, Any] = {}
             secret_updates: dict[str, str | None] = {}
@@ -173,11 +257,7 @@ class ConfigStore:
                 else:
                     config_updates[name] = typed
             try:
-                if config_updates:
-                    write_config_values(self.config_file, config_updates)
-                if secret_updates:
-                    write_dotenv_values(self.dotenv_file, secret_updates)
-                after = self._loader()
+                after = await asyncio.to_thread(self._write, config_updates, secret_updates)
             except SettingsError as exc:
                 raise ConfigValidationError({"_": str(exc)}) from None
             self._loaded = after
@@ -185,8 +265,16 @@ class ConfigStore:
             if result.changed:
                 changes = [{"name": n, "old": shown_value(n, before.settings.value(n)),
                             "new": shown_value(n, after.settings.value(n))} for n in result.changed]
-                self.audit.append(who, action, changes)
+                extra = {"confirmed_hosts": sorted(set(unknown.values()))} if unknown else {}
+                await asyncio.to_thread(self.audit.append, who, action, changes, **extra)
             return result
+
+    def _write(self, config_updates: Mapping[str, Any], secret_updates: Mapping[str, str | None]) -> LoadedSettings:
+        if config_updates:
+            write_config_values(self.config_file, config_updates)
+        if secret_updates:
+            write_dotenv_values(self.dotenv_file, secret_updates)
+        return self._loader()
 
     def _describe(self, before: LoadedSettings, after: LoadedSettings, wanted: Mapping[str, Any]) -> ChangeResult:
         result = ChangeResult()

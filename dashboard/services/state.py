@@ -105,6 +105,7 @@ class StateService:
         paper = await self.paper.get(settings.paper_url) if (self.paper and settings.paper) else {}
         return {
             "mode": "paper" if settings.paper else "live",
+            "venue_profile": getattr(settings, "venue_profile", "aster-v1"),
             "time_ms": int(self._wall() * 1000),
             "state": views.state_summary(state, state_problem, state_age),
             "positions": views.positions_view(state, guard, guard_fresh, venue_positions),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -32,6 +33,29 @@ log = get_logger("dashboard.supervisor")
 
 EXIT_CONFIG = 2  # mraster's exit code for a bad configuration: restarting cannot help
 OUT_TAIL_BYTES = 4096
+OUT_MAX_BYTES = 10_000_000   # a child's .out is rotated beyond this (checked every OUT_CHECK_S)
+OUT_BACKUPS = 2              # <name>.out.1 (newest) .. <name>.out.2
+OUT_CHECK_S = 10.0
+# Children log to <name>.jsonl themselves; the dashboard gives them STDOUT_LEVEL_ENV=WARNING so the
+# .out holds what a crash needs (tracebacks, last warnings), not a second copy of every line.
+
+
+def rotate_out_file(path: Path, max_bytes: int, backups: int = OUT_BACKUPS) -> bool:
+    """Copy-and-truncate `path` when it is over `max_bytes`: the child keeps writing to its own
+    descriptor (opened for append, so it goes on at the new end). Returns whether it rotated."""
+    try:
+        if path.stat().st_size <= max_bytes:
+            return False
+    except OSError:
+        return False
+    for i in range(backups - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{i}")
+        if older.exists():
+            os.replace(older, path.with_name(f"{path.name}.{i + 1}"))
+    if backups > 0:
+        shutil.copyfile(path, path.with_name(f"{path.name}.1"))
+    os.truncate(path, 0)
+    return True
 
 
 @dataclass(frozen=True)
@@ -86,7 +110,8 @@ class Supervisor:
     def __init__(self, specs: Mapping[str, ChildSpec], *, stop_timeout: float = 20.0,
                  backoff: Backoff = Backoff(), auto_restart: Callable[[], bool] = lambda: True,
                  poll_interval: float = 0.2, clock: Callable[[], float] = time.monotonic,
-                 wall_ms: Callable[[], int] = lambda: int(time.time() * 1000)):
+                 wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+                 out_max_bytes: int = OUT_MAX_BYTES, out_check_s: float = OUT_CHECK_S):
         self._children = {name: _Child(spec) for name, spec in specs.items()}
         self.stop_timeout = stop_timeout
         self.backoff = backoff
@@ -94,6 +119,10 @@ class Supervisor:
         self.poll_interval = poll_interval
         self._clock = clock
         self._wall_ms = wall_ms
+        self.out_max_bytes = out_max_bytes
+        self.out_check_s = out_check_s
+        self._out_checked = -1e9
+        self._out_lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self.notices: list[str] = []  # what the user must know after a dashboard restart
 
@@ -156,7 +185,7 @@ class Supervisor:
                 return self.status(name)
             child.restart_at = None
             child.consecutive_crashes = 0
-            self._spawn(child)
+            await self._spawn(child)
         return self.status(name)
 
     async def stop(self, name: str) -> dict[str, Any]:
@@ -178,7 +207,7 @@ class Supervisor:
                 await self._terminate(child)
             child.restart_count += 1
             child.consecutive_crashes = 0
-            self._spawn(child)
+            await self._spawn(child)
         return self.status(name)
 
     # ------------------------------------------------------------------ internals
@@ -188,11 +217,13 @@ class Supervisor:
         except KeyError:
             raise SupervisorError(f"unknown process {name!r}; known: {', '.join(self._children)}") from None
 
-    def _spawn(self, child: _Child) -> None:
+    async def _spawn(self, child: _Child) -> None:
         spec = child.spec
         spec.out_file.parent.mkdir(parents=True, exist_ok=True)
         spec.pid_file.parent.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        async with self._out_lock:   # never two rotations of one file at once (watcher and start)
+            await asyncio.to_thread(rotate_out_file, spec.out_file, self.out_max_bytes)
         with open(spec.out_file, "ab") as out:
             out.write(f"--- {stamp} mraster dashboard starts {spec.name}: {' '.join(spec.argv)}\n".encode())
             out.flush()
@@ -205,13 +236,28 @@ class Supervisor:
                 log.error("process.start_failed", f"{spec.name} could not start: {exc}", child=spec.name,
                           activity=True)
                 raise SupervisorError(f"{spec.name} could not start: {exc}") from None
-        identity = identity_of(proc.pid) or ProcessIdentity(proc.pid, -1, spec.argv)
+        identity = await self._identity_after_exec(proc, spec.argv)
         child.proc, child.identity, child.adopted = proc, identity, False
         child.state, child.stop_requested, child.message, child.out_tail = "running", False, "", []
         child.started_ms, child.started_mono = self._wall_ms(), self._clock()
-        write_pid_file(spec.pid_file, PidRecord(spec.name, identity, child.started_ms, str(spec.cwd)))
+        # fsync off the event loop (the caller holds child.lock, so nothing else acts on this child)
+        await asyncio.to_thread(write_pid_file, spec.pid_file,
+                                PidRecord(spec.name, identity, child.started_ms, str(spec.cwd)))
         log.info("process.started", f"{spec.name} started (pid {proc.pid})", child=spec.name, pid=proc.pid,
                  activity=True)
+
+    async def _identity_after_exec(self, proc: subprocess.Popen, argv: tuple[str, ...]) -> ProcessIdentity:
+        """The child's identity for its pid file. Popen returns once exec has begun, and for a moment
+        /proc/<pid>/cmdline can still be empty (the kernel sets the new arguments last): a pid file
+        with an empty command line would make a later dashboard refuse to adopt the child."""
+        deadline = self._clock() + 1.0
+        while True:
+            identity = identity_of(proc.pid)
+            if identity is not None and identity.cmdline:
+                return identity
+            if proc.poll() is not None or self._clock() >= deadline:   # already gone: nothing to adopt
+                return ProcessIdentity(proc.pid, identity.start_ticks if identity else -1, argv)
+            await asyncio.sleep(0.005)
 
     def _alive(self, child: _Child) -> bool:
         if child.proc is not None:
@@ -283,9 +329,21 @@ class Supervisor:
                 await self._check_once()
                 if rounds % 10 == 0:  # pick up children another process started (the bot starts
                     self._adopt_started_elsewhere()  # a paper exchange itself when none answers)
+                if self._clock() - self._out_checked >= self.out_check_s:
+                    self._out_checked = self._clock()
+                    await self._rotate_outputs()
             except Exception as exc:  # the watcher must never die: log and go on
                 log.exception("supervisor.error", f"supervisor check failed: {exc}")
             await asyncio.sleep(self.poll_interval)
+
+    async def _rotate_outputs(self) -> None:
+        """Bound every child's .out file (a copy of up to out_max_bytes runs in a worker thread)."""
+        for child in self._children.values():
+            async with self._out_lock:
+                rotated = await asyncio.to_thread(rotate_out_file, child.spec.out_file, self.out_max_bytes)
+            if rotated:
+                log.info("process.out_rotated", f"{child.spec.out_file.name} rotated (over "
+                         f"{self.out_max_bytes} bytes)", child=child.spec.name)
 
     async def _check_once(self) -> None:
         now = self._clock()
@@ -303,7 +361,7 @@ class Supervisor:
                     log.info("process.auto_restart", f"restarting {child.spec.name} (attempt "
                              f"{child.consecutive_crashes})", child=child.spec.name, activity=True)
                     try:
-                        self._spawn(child)
+                        await self._spawn(child)
                     except SupervisorError:
                         self._schedule_restart(child, self._clock())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
@@ -17,6 +18,7 @@ import httpx
 from bot.domain.ids import parse_client_order_id
 
 CALL_TIMEOUT = 5.0
+CHART_CACHE_MAX = 32  # candle answers kept (symbol x interval x limit); the least recently asked go first
 QUICK_WAIT = 0.5  # what a page request waits for a venue refresh before it shows the last answer
 
 
@@ -48,20 +50,23 @@ class _Cached:
 
 class VenueReader:
     def __init__(self, settings_getter: Callable[[], Any], *, ttl: float = 5.0,
-                 factory: Callable[[Any], Any] | None = None, clock: Callable[[], float] = time.monotonic):
+                 factory: Callable[[Any], Any] | None = None, clock: Callable[[], float] = time.monotonic,
+                 chart_cache_max: int = CHART_CACHE_MAX):
         self._settings = settings_getter
         self._factory = factory
         self.ttl = ttl
         self._clock = clock
         self._exchange: Any = None
         self._exchange_key: tuple | None = None
-        self._cache: dict[str, _Cached] = {}
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self.chart_cache_max = chart_cache_max
+        self._orphans: set[asyncio.Task] = set()
         self._lock = asyncio.Lock()
 
     async def close(self) -> None:
-        for entry in self._cache.values():
-            if entry.task is not None and not entry.task.done():
-                entry.task.cancel()
+        for task in [*(e.task for e in self._cache.values()), *self._orphans]:
+            if task is not None and not task.done():
+                task.cancel()
         await self._close_exchange()
 
     async def _close_exchange(self) -> None:
@@ -88,12 +93,17 @@ class VenueReader:
                     await asyncio.wait_for(self._exchange.sync_time(), CALL_TIMEOUT)
                 except Exception:
                     pass  # the client resynchronises by itself on a timestamp error
+            elif hasattr(self._exchange, "reconfigure"):   # retries, backoff, kline cache: live settings
+                from bot.exchange.factory import apply_live_settings
+                apply_live_settings(self._exchange, s)
         return self._exchange
 
     async def _cached(self, key: str, fetch: Callable[[Any], Awaitable[Any]], wait_s: float) -> dict[str, Any]:
         """Last good value (and its age). A stale value starts one refresh in the background; the
         caller waits for it at most `wait_s`, so an unreachable venue never stalls the page."""
         entry = self._cache.setdefault(key, _Cached())
+        self._cache.move_to_end(key)
+        self._bound_charts()
         if self._clock() - entry.at >= self.ttl and (entry.task is None or entry.task.done()):
             entry.at = self._clock()
             entry.task = asyncio.create_task(self._refresh(entry, fetch))
@@ -105,6 +115,19 @@ class VenueReader:
                     entry.error = "waiting for the venue's answer"
         return {"data": entry.value, "error": entry.error,
                 "age_s": None if entry.value is None else round(self._clock() - entry.value_at, 1)}
+
+    def _bound_charts(self) -> None:
+        """Weeks of browsing many symbols, intervals and zooms must not grow the cache without end."""
+        charts = [k for k in self._cache if k.startswith("klines:")]
+        for key in charts[:max(0, len(charts) - self.chart_cache_max)]:
+            task = self._cache.pop(key).task
+            if task is not None and not task.done():   # ends within CALL_TIMEOUT; cancelled at close
+                self._orphans.add(task)
+                task.add_done_callback(self._orphans.discard)
+
+    @property
+    def cached_keys(self) -> list[str]:
+        return list(self._cache)
 
     async def _refresh(self, entry: _Cached, fetch: Callable[[Any], Awaitable[Any]]) -> None:
         try:

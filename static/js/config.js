@@ -52,7 +52,7 @@ export function showRestartBanner(needs, processes) {
   const dash = (needs || {}).dashboard;
   for (const [p, names] of running) pendingRestart[p] = [...new Set([...(pendingRestart[p] || []), ...names])];
   const parts = Object.entries(pendingRestart).map(([p, names]) => `${p} (${names.join(", ")})`);
-  if (dash) parts.push(`the dashboard itself, restarted by hand (${dash.join(", ")})`);
+  if (dash) parts.push(`the dashboard itself: stop it and start it again by hand (${dash.join(", ")})`);
   if (!parts.length) return;
   $("#restart-text").textContent = "Saved. These changes apply after a restart of: " + parts.join("; ");
   $("#restart-now").hidden = !Object.keys(pendingRestart).length;
@@ -171,6 +171,10 @@ function buildEditor() {
     for (const field of fields) {
       const entry = current[field.name] || { value: field.default, source: "default" };
       const input = inputFor(field, entry);
+      if (field.env_only) {   // set by the operator in .env or the environment only
+        input.disabled = true;
+        input.title = "set in .env or the environment, not from the page";
+      }
       const error = el("div", { class: "err", id: `err-${field.name}` });
       const range = field.min !== null || field.max !== null ? `range ${field.min ?? "−∞"} to ${field.max ?? "∞"}` : "";
       const meta = [field.unit && `unit: ${field.unit}`, `default: ${field.secret ? "empty" : JSON.stringify(field.default)}`,
@@ -220,7 +224,8 @@ async function saveEditor() {
   const fields = Object.fromEntries(schema.fields.map((f) => [f.name, f]));
   const body = Object.fromEntries([...dirty].map(([name, raw]) => [name, typed(fields[name], raw)]));
   try {
-    const result = await api("PATCH", "/api/config", body);
+    const result = await saveWithConfirmation(body);
+    if (!result) { ctx.flash($("#config-msg"), "not saved: the new venue address was not confirmed", false); return; }
     dirty.clear();
     await afterSave(result);  // rebuilds the editor, so the message comes after it
     ctx.flash($("#config-msg"), `saved ${result.changed.length} change(s)` +
@@ -238,6 +243,25 @@ async function saveEditor() {
     } else {
       ctx.flash($("#config-msg"), "not saved: " + e.message, false);
     }
+  }
+}
+
+// A venue address on a host outside the known list comes back 409: the page names the host and
+// saves only after an explicit confirmation (orders, signed requests and the API key would go there).
+async function saveWithConfirmation(body) {
+  try {
+    return await api("PATCH", "/api/config", body);
+  } catch (e) {
+    if (e.status !== 409 || !e.body.confirm_hosts) throw e;
+    const hosts = [...new Set(Object.values(e.body.confirm_hosts))];
+    const ok = await ctx.confirmDialog("Send orders and keys to an unknown host?", el("div", { id: "confirm-hosts" },
+      el("p", { text: "Not a known venue address:" }),
+      el("ul", {}, ...Object.entries(e.body.confirm_hosts).map(([name, host]) =>
+        el("li", {}, el("span", { class: "mono", text: name }), " → ", el("strong", { text: host })))),
+      el("p", { class: "hint", text: "Orders, signed requests and the API key would go there. Save only if you " +
+        "typed this address yourself and trust it." })), "Save anyway");
+    if (!ok) return null;
+    return await api("PATCH", "/api/config", { ...body, _confirm_hosts: hosts });
   }
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -32,13 +33,16 @@ def test_refuses_non_loopback_bind_without_token(workspace, capsys):
     err = capsys.readouterr().err
     assert "refusing to serve on 0.0.0.0" in err and "ASTER_DASHBOARD_TOKEN" in err
     assert refuse_reason("127.0.0.1", "") == "" and refuse_reason("::1", "") == ""
-    assert refuse_reason("localhost", "") == "" and refuse_reason("192.168.1.5", "x") == ""
-    assert refuse_reason("192.168.1.5", "") and refuse_reason("example.org", "")
+    assert refuse_reason("localhost", "") == "" and refuse_reason("192.168.1.5", "x", tls=True) == ""
+    assert refuse_reason("192.168.1.5", "x", allow_plain_http=True) == ""
+    assert "plain HTTP" in refuse_reason("192.168.1.5", "x")           # the token would cross the net in clear
+    assert refuse_reason("192.168.1.5", "") and refuse_reason("example.org", "", tls=True)
 
 
 def test_cli_exits_2_with_a_clear_message(workspace):
+    env = {**workspace.env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}   # this checkout's code
     proc = subprocess.run([sys.executable, "-m", "dashboard", "--host", "0.0.0.0", "--port", "1"],
-                          cwd=workspace.root, env=workspace.env, capture_output=True, text=True, timeout=60)
+                          cwd=workspace.root, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "refusing to serve on 0.0.0.0" in proc.stderr
 

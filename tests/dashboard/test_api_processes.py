@@ -36,6 +36,7 @@ def test_start_stop_restart_and_status(workspace, serve, client_for, children):
     assert api.get("/api/guard/status").json()["state"] == "running", "stopping the bot leaves the guard"
     listing = api.get("/api/processes").json()
     assert set(listing["processes"]) == {"bot", "guard", "paper"} and listing["mode"] == "paper"
+    assert listing["venue_profile"] == "aster-v1"
     assert api.post("/api/guard/stop").json()["status"]["state"] == "stopped"
     assert api.post("/api/bot/start?guard=false").json()["also_started"] == []
     assert api.get("/api/guard/status").json()["state"] == "stopped"

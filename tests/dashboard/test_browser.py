@@ -139,6 +139,38 @@ def test_pro_mode_editor_validates_inline_and_saves_nothing_bad(workspace, serve
     shot(page, "pro_mode", "#editor-card")
 
 
+def test_unknown_venue_host_is_confirmed_and_path_change_names_the_dashboard(workspace, serve, page):
+    """Issue 12 items 13 and 15 on the page: an exchange address outside the known hosts is saved only
+    after a dialog that names the host; a changed log directory says the dashboard needs a restart."""
+    server = serve()
+    open_page(page, server)
+    page.check("#pro-toggle")
+    expect(page.locator("#cfg-ASTER_DASHBOARD_ALLOW_PLAIN_HTTP")).to_be_disabled()
+    before = workspace.config_file.read_bytes()
+    page.fill("#cfg-ASTER_EXCHANGE_BASE", "https://fapi.asterdex.example.net")
+    page.click("#config-save")
+    dialog = page.locator("#dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#confirm-hosts")).to_contain_text("fapi.asterdex.example.net")
+    shot(page, "confirm_unknown_host", "#dialog")
+    page.click("#dialog-cancel")
+    expect(page.locator("#config-msg")).to_contain_text("not confirmed")
+    assert workspace.config_file.read_bytes() == before, "nothing saved without the confirmation"
+    page.click("#config-save")
+    expect(dialog).to_be_visible()
+    page.click("#dialog-ok")
+    expect(page.locator("#config-msg")).to_contain_text("saved 1 change(s)")
+    assert json.loads(workspace.config_file.read_text())["ASTER_EXCHANGE_BASE"] == "https://fapi.asterdex.example.net"
+
+    page.fill("#cfg-ASTER_LOG_DIR", "logs-elsewhere")
+    page.click("#config-save")
+    expect(page.locator("#restart-text")).to_contain_text("the dashboard itself")
+    expect(page.locator("#restart-text")).to_contain_text("ASTER_LOG_DIR")
+    page.fill("#cfg-ASTER_STATE_FILE", "/etc/state.json")
+    page.click("#config-save")
+    expect(page.locator("#err-ASTER_STATE_FILE")).to_contain_text("must stay inside")
+
+
 def test_debug_log_streams_and_filters(workspace, serve, page):
     log = workspace.log_dir / "guard.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)

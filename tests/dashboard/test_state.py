@@ -21,7 +21,7 @@ def write_guard(ws, status) -> None:
 def test_everything_missing_is_reported_not_fatal(workspace, serve, client_for):
     api = client_for(serve())
     snap = api.get("/api/state").json()
-    assert snap["mode"] == "paper"
+    assert snap["mode"] == "paper" and snap["venue_profile"] == "aster-v1"
     assert snap["state"] == {"available": False, "problem": "the bot has not written its state yet"}
     assert snap["guard"]["available"] is False and "not written" in snap["guard"]["problem"]
     assert snap["positions"] == [] and snap["trades"]["trades"] == [] and snap["equity_curve"] == []

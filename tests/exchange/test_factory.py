@@ -24,7 +24,7 @@ async def test_paper_mode(values, keys):
     client = make_exchange(settings)
     try:
         assert client.base_url == "http://127.0.0.1:9999" and client.ws_base == "ws://127.0.0.1:9999"
-        assert (client._core._key, client._core._secret) == keys
+        assert (client._core.auth._key, client._core.auth._secret) == keys
     finally:
         await client.close()
 
@@ -35,7 +35,7 @@ async def test_live_mode_uses_venue_settings_and_refuses_signed_calls_without_ke
     client = make_exchange(settings)
     try:
         assert client.base_url == "https://fapi.binance.com" and client.ws_base == "wss://fstream.binance.com"
-        assert client._core.retry.retries == 4 and client._core.recv_window_ms == 6000
+        assert client._core.retry.retries == 4 and client._core.auth.recv_window_ms == 6000
         client._core._time_sync_tried = True              # no network: fail before anything is sent
         with pytest.raises(AuthError, match="ASTER_API_KEY and ASTER_API_SECRET"):
             await client.balances()
@@ -43,3 +43,30 @@ async def test_live_mode_uses_venue_settings_and_refuses_signed_calls_without_ke
         assert client._core.retry.retries == 0 and client._klines.ttl_s == 5.0
     finally:
         await client.close()
+
+
+async def test_profiles_from_settings(tmp_path):
+    from bot.exchange.auth import V3Auth
+    from bot.exchange.factory import PAPER_V3_SIGNER, PAPER_V3_USER
+    key = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+    paper = make_exchange(Settings().with_values(paper=True, venue_profile="aster-v3", run_dir=str(tmp_path)))
+    live = make_exchange(Settings().with_values(venue_profile="aster-v3", v3_user=PAPER_V3_USER, v3_signer_key=key,
+                                                v3_network="testnet", run_dir=str(tmp_path)))
+    binance = make_exchange(Settings().with_values(venue_profile="binance-usdm", api_key="k", api_secret="s"))
+    try:
+        assert paper.profile.name == live.profile.name == "aster-v3" and binance.profile.name == "binance-usdm"
+        assert isinstance(paper._core.auth, V3Auth) and paper._core.auth.creds.signer_address == PAPER_V3_SIGNER
+        creds = live._core.auth.creds
+        assert creds.chain_id == 714 and creds.user == PAPER_V3_USER and creds.private_key == key
+        assert creds.signer_address == "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+        assert key not in repr(creds) and key not in repr(live._core.auth.creds)
+        assert binance._algo is not None and binance._core.auth.kind == "hmac" and paper._algo is None
+        # nonces live in the run dir, per agent
+        live._core._time_sync_tried = True
+        query, headers = live._core.auth.prepare([("symbol", "BTCUSDT")], signed=True, api_key=False, now_ms=0,
+                                                 endpoint="x")
+        assert headers == {} and "signer=0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC" in query
+        assert (tmp_path / "v3-nonce-0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc.hwm").is_file()
+    finally:
+        for c in (paper, live, binance):
+            await c.close()

@@ -127,7 +127,7 @@ async def test_minus_1021_twice_is_reported(venue, make_client):
 
 async def test_wrong_secret_is_an_auth_error(venue, make_client):
     client = make_client()
-    client._core._secret = "not-the-secret"
+    client._core.auth._secret = "not-the-secret"
     with pytest.raises(AuthError) as info:
         await client.positions()
     assert info.value.code == -1022
@@ -135,7 +135,7 @@ async def test_wrong_secret_is_an_auth_error(venue, make_client):
 
 async def test_missing_keys_raise_before_sending(venue, make_client):
     client = make_client(missing_keys_hint="set ASTER_API_KEY and ASTER_API_SECRET")
-    client._core._key = client._core._secret = ""
+    client._core.auth._key = client._core.auth._secret = ""
     before = len(venue.seen)
     with pytest.raises(AuthError, match="ASTER_API_KEY"):
         await client.open_orders()

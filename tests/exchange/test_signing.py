@@ -81,3 +81,32 @@ async def test_client_sends_exactly_the_signed_bytes_with_key_header(caplog):
     assert "X-MBX-APIKEY" not in seen[0].headers        # the public /time call carries no key
     text = caplog.text
     assert SECRET not in text and API_KEY not in text and sig not in text
+
+
+async def test_v3_client_logs_no_signature_or_key(caplog):
+    """aster-v3 through a MockTransport: the signed query is sent as signed, and httpx's request log line
+    shows neither the 0x signature nor the agent key."""
+    from bot.exchange import v3sign
+    from bot.exchange.auth import V3Auth, V3Credentials
+    key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/fapi/v3/time":
+            return httpx.Response(200, json={"serverTime": 1591702613000})
+        return httpx.Response(200, json=[])
+
+    caplog.set_level(logging.DEBUG)
+    client = BinanceCompatibleClient("http://venue.test", "ws://venue.test", transport=httpx.MockTransport(handler),
+                                     profile="aster-v3", auth=V3Auth(V3Credentials("", "", key)))
+    try:
+        await client.open_orders("BTCUSDT")
+    finally:
+        await client.close()
+    raw = seen[-1].url.query.decode()
+    got = v3sign.verify_payload(raw, 1666)
+    assert got.ok and seen[-1].url.path == "/fapi/v3/openOrders" and "X-MBX-APIKEY" not in seen[-1].headers
+    sig = raw.rsplit("&signature=", 1)[1]
+    assert sig.startswith("0x") and sig[2:] not in caplog.text and key[2:] not in caplog.text
+    assert "signature=***" in caplog.text or "openOrders" not in caplog.text
