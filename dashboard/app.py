@@ -21,7 +21,7 @@ from .actions import ensure_paper_exchange
 from .deps import Services
 from .middleware import SecurityMiddleware
 from .paths import DashboardPaths
-from .routers import auth, config, logs, pages, processes, state
+from .routers import auth, config, killswitch, logs, pages, processes, state
 from .security import SESSIONS_FILE, AccessControl
 from .services.configstore import AuditLog, ConfigStore
 from .services.flatten import FlattenService
@@ -98,7 +98,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
     app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter(),
                        plain_http_allowed=lambda: current().dashboard_allow_plain_http)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (pages, auth, processes, config, logs, state):
+    for module in (pages, auth, killswitch, processes, config, logs, state):   # before /api/{name}/{action}
         app.include_router(module.router)
     return app
 

@@ -30,6 +30,7 @@ from bot.exchange.errors import (
 from bot.exchange.interface import Exchange
 from bot.logs import EventLogger, get_logger
 
+from .bounded import LruDict, LruSet
 from .planner import Action, ActionKind
 
 _LEVELS = {"position.closed": "warning", "kill_switch": "error", "flatten": "warning"}
@@ -46,6 +47,8 @@ class Outcome:
 
 
 ECHO_TTL_S = 10.0
+ECHOES_MAX = 2000          # expected echoes kept (each expires after ECHO_TTL_S anyway)
+REFUSALS_MAX = 1000        # (order, reason) pairs already said at ERROR
 
 
 class Executor:
@@ -55,15 +58,13 @@ class Executor:
         self.log = log or get_logger("guard")
         self.record = record or (lambda action, what: None)
         self.monotonic = monotonic
-        self._echoes: dict[tuple[str, str], float] = {}     # (client id or order id, status) -> expiry
-        self._refusals: set[str] = set()
+        self._echoes: LruDict[tuple[str, str], float] = LruDict(ECHOES_MAX)  # (id, status) -> expiry
+        self._refusals: LruSet[str] = LruSet(REFUSALS_MAX)
 
     def is_echo(self, order: Order) -> bool:
         """Is this order event the venue telling us about our own placement or cancel? (Those need no
         new check: the action is verified by the round that follows it.) Each echo is matched once."""
-        now = self.monotonic()
-        for key in [k for k, until in self._echoes.items() if until < now]:
-            del self._echoes[key]
+        self._prune()
         status = order.status.value
         for key in (("cid:" + order.client_order_id, status), (f"id:{order.order_id}", status)):
             if key in self._echoes:
@@ -72,7 +73,14 @@ class Executor:
         return False
 
     def _expect(self, ref: str, status: str) -> None:
+        self._prune()           # also without events (no stream), expired expectations go
         self._echoes[(ref, status)] = self.monotonic() + ECHO_TTL_S
+
+    def _prune(self) -> None:
+        now = self.monotonic()
+        for key, until in self._echoes.items():
+            if until < now:
+                del self._echoes[key]
 
     async def run(self, actions: tuple[Action, ...] | list[Action]) -> list[Outcome]:
         """Every action in order. One the venue refuses does not hold up the others (said once per

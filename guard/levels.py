@@ -16,6 +16,7 @@ from bot.domain.brackets import bracket_prices
 from bot.domain.ids import Role, client_order_id, trade_id_for_adopted
 from bot.domain.rules import NoValidOrderError, SymbolRules, fmt
 from bot.domain.types import Kline, Position
+from bot.safety.closeout import match_trade as shared_match_trade
 from bot.state.model import BotState, Trade
 
 from .classify import ExitKind
@@ -25,14 +26,11 @@ ATR_PERIOD = 14
 
 
 def match_trade(state: BotState | None, p: Position) -> Trade | None:
-    """The bot's open trade for this position (newest if several): same symbol, position side and side."""
+    """The bot's open trade for this position (newest if several): same symbol, position side and side
+    (the one matching rule, bot/safety/closeout.py)."""
     if state is None:
         return None
-    side = "LONG" if p.is_long else "SHORT"
-    found = [t for t in state.open_trades.values()
-             if t.symbol == p.symbol and t.status != "closed" and t.side == side
-             and t.position_side == p.position_side.value]
-    return max(found, key=lambda t: t.entry_time_ms) if found else None
+    return shared_match_trade(state.open_trades.values(), p)  # type: ignore[return-value]
 
 
 def intent_from_trade(trade: Trade | None, p: Position) -> tuple[Intent, list[str]]:

@@ -22,6 +22,7 @@ from bot.domain.rules import SymbolRules, fmt
 from bot.domain.types import (
     Order, OrderRequest, OrderType, Position, PositionSide, Side, WorkingType,
 )
+from bot.safety.closeout import close_requests  # the one close routine's split (re-exported)
 
 from .classify import (
     ExitKind, PositionKey, Slot, exit_key, is_exit_order, is_slot_order, kind_of, rank_key, role_of,
@@ -143,20 +144,6 @@ def trailing_request(p: Position, cid: str, callback: Decimal, activation: Decim
                         client_order_id=cid, quantity=p.qty, reduce_only=p.position_side is PositionSide.BOTH,
                         position_side=p.position_side, working_type=wt, callback_rate=callback,
                         activation_price=activation)
-
-
-def close_requests(p: Position, cid: str, rules: SymbolRules | None) -> list[OrderRequest]:
-    """Market reduce-only close of the whole position, split when it exceeds the market lot maximum.
-    The chunks share one client id: each market order is done before the next is sent."""
-    max_qty = rules.lot(market=True)[2] if rules is not None else Decimal(0)
-    left, out = p.qty, []
-    while left > 0:
-        qty = min(left, max_qty) if max_qty > 0 else left
-        out.append(OrderRequest(symbol=p.symbol, side=p.exit_side, type=OrderType.MARKET, client_order_id=cid,
-                                quantity=qty, reduce_only=p.position_side is PositionSide.BOTH,
-                                position_side=p.position_side))
-        left -= qty
-    return out
 
 
 # --------------------------------------------------------------------------- planning

@@ -25,9 +25,11 @@ from bot.domain.types import Order, Position, WorkingType
 from bot.exchange.errors import AuthError, BannedError, ExchangeError, RateLimitedError
 from bot.exchange.interface import Exchange
 from bot.logs import EventLogger, get_logger
+from bot.safety.killswitch import Latch, LatchReader, PositionMargin, fire, position_margin
 from bot.state import BotState, read_state_readonly
 
-from .classify import PositionKey, is_exit_order
+from .classify import PositionKey, exit_key, is_exit_order
+from .bounded import LruDict, LruSet
 from .executor import Executor
 from .levels import atr_of, intent_from_trade, match_trade, needs_atr, with_computed_levels
 from .planner import ActionKind, Flatten, Intent, Plan, PositionView, Snapshot, plan
@@ -35,6 +37,8 @@ from .planner import ActionKind, Flatten, Intent, Plan, PositionView, Snapshot, 
 MAX_ROUNDS = 4
 SWEEP_EVERY_S = 60.0
 RULES_REFRESH_S = 30.0
+ATR_MAX = 256              # ATRs measured (per symbol, side, entry price): far more than positions held
+SAID_MAX = 2000            # "said once" keys; an old one dropped is at worst said once more
 MANY_SYMBOLS = 20          # from here on, one all-symbol open-orders call is cheaper than one per symbol
 
 
@@ -46,7 +50,9 @@ class CheckReport:
     settled: bool = True
     problems: list[str] = field(default_factory=list)
     safety_multiple: Decimal | None = None
-    killed: str = ""                                  # the kill-switch reason, when it fired
+    killed: str = ""                                  # the kill-switch reason, when it fired (this check)
+    margins: list[PositionMargin] = field(default_factory=list)   # isolated positions' own measures
+    latch: Latch | None = None                        # the account's kill-switch latch, as read by this check
 
 
 class StateReader:
@@ -79,8 +85,10 @@ class StateReader:
 
 class Reconciler:
     def __init__(self, exchange: Exchange, settings: Any, *, state_path: Path, executor: Executor,
-                 log: EventLogger | None = None, monotonic: Callable[[], float] = time.monotonic):
+                 log: EventLogger | None = None, monotonic: Callable[[], float] = time.monotonic,
+                 latch: LatchReader | None = None):
         self.exchange = exchange
+        self.latch = latch or LatchReader.for_settings(settings)
         self.settings = settings
         self.executor = executor
         self.log = log or get_logger("guard")
@@ -88,8 +96,8 @@ class Reconciler:
         self.monotonic = monotonic
         self.rules: dict[str, SymbolRules] = {}
         self._rules_at: float | None = None
-        self._atr: dict[tuple[str, str, Decimal], float] = {}
-        self._said: set[str] = set()
+        self._atr: LruDict[tuple[str, str, Decimal], float] = LruDict(ATR_MAX)
+        self._said: LruSet[str] = LruSet(SAID_MAX)
         self.watched: set[str] = set()       # symbols where exit orders were last seen
         self._last_sweep: float | None = None
 
@@ -101,6 +109,10 @@ class Reconciler:
         state = self.state.get()
         full = scope is None
         kill_threshold = Decimal(str(self.settings.kill_safety_multiple))
+        latch = report.latch = self.latch.get()
+        if flatten is None and latch.latched:          # the switch holds: nothing stays open, nothing rests
+            flatten = Flatten(Role.KILL, f"kill-switch latched since {latch.fired_ms} ({latch.reason})",
+                              "kill_switch", every_order=True)
         need_account = full and flatten is None and kill_threshold > 0
         positions = await self.exchange.positions()
         if full:
@@ -109,15 +121,13 @@ class Reconciler:
             orders_task = self._scoped_orders(scope or frozenset())
         account_task = self.exchange.account() if need_account and positions else _none()
         (symbols, orders), account = await asyncio.gather(orders_task, account_task)
+        report.margins = [m for m in map(position_margin, positions) if m is not None]
         if account is not None:
             report.safety_multiple = account.safety_multiple
-            if report.safety_multiple is not None and report.safety_multiple <= kill_threshold:
-                report.killed = (f"margin safety multiple {report.safety_multiple:.4f} (totalMarginBalance / "
-                                 f"totalMaintMargin) fell to ASTER_KILL_SAFETY_MULTIPLE {kill_threshold}")
-                flatten = Flatten(Role.KILL, report.killed, "kill_switch")
-                self.log.error("kill_switch", f"KILL-SWITCH: {report.killed}; cancelling every order and closing "
-                               f"every position at market", activity=True, reason=report.killed,
-                               safety_multiple=report.safety_multiple, threshold=kill_threshold)
+        if flatten is None and kill_threshold > 0:
+            report.killed = _kill_reason(report, kill_threshold)
+            if report.killed:
+                flatten = await self._fire(report)
         await self._ensure_rules({p.symbol for p in positions})
         snap_scope = None if symbols is None else frozenset(symbols)
         self._update_watched(orders, snap_scope)
@@ -132,6 +142,19 @@ class Reconciler:
             if current.done:
                 report.settled = not current.blocked
                 break
+            if flatten is None and _orphan_cancels(current, positions):
+                # An exit on a symbol that looked flat may be a stop the bot placed between our two reads
+                # (positions, then orders): its entry filled after we read positions. Read positions again
+                # (after the orders) before cancelling anything as a leftover.
+                fresh = await self.exchange.positions()
+                if _keys(fresh) != _keys(positions):
+                    positions = fresh
+                    current = await self._plan(positions, orders, state, snap_scope, flatten)
+                    report.views = list(current.views) if round_no == 0 else [
+                        v for v in report.views if v.position.symbol not in snap_scope] + list(current.views)
+                    if current.done:
+                        report.settled = not current.blocked
+                        break
             outcomes = await self.executor.run(current.actions)
             report.actions += sum(o.ok for o in outcomes)
             if not any(o.ok for o in outcomes):
@@ -149,6 +172,24 @@ class Reconciler:
             report.settled = False
             report.problems.append(f"not settled after {MAX_ROUNDS} rounds")
         return report
+
+    async def _fire(self, report: CheckReport) -> Flatten:
+        """Latch first (every engine stops opening positions), then flatten everything."""
+        worst = min(report.margins, key=lambda m: m.safety_multiple, default=None)
+        self.log.error("kill_switch", f"KILL-SWITCH: {report.killed}; latching (no new positions until a person "
+                       f"resets it), cancelling every order and closing every position at market", activity=True,
+                       reason=report.killed, safety_multiple=report.safety_multiple,
+                       threshold=self.settings.kill_safety_multiple,
+                       position=worst.to_json() if worst is not None else None)
+        try:
+            report.latch = await asyncio.to_thread(         # fsync off the event loop
+                fire, self.latch.path, self.latch.account, "guard", report.killed,
+                account_safety_multiple=report.safety_multiple, positions=[m.to_json() for m in report.margins])
+        except OSError as exc:       # the flatten goes on; the latch is retried at the next check
+            self.log.error("kill_switch.latch_unwritable", f"cannot write the kill-switch latch {self.latch.path} "
+                           f"({exc}): flattening anyway; the bot is NOT blocked until it can be written",
+                           activity=True, error=str(exc))
+        return Flatten(Role.KILL, report.killed, "kill_switch", every_order=True)
 
     # -------------------------------------------------------------------- fetching
     async def _all_orders(self, positions: list[Position], state: BotState | None,
@@ -286,3 +327,31 @@ class Reconciler:
 
 async def _none() -> None:
     return None
+
+
+def _keys(positions: list[Position]) -> set[tuple[str, object]]:
+    return {(p.symbol, p.position_side) for p in positions if not p.is_flat}
+
+
+def _orphan_cancels(current: Plan, positions: list[Position]) -> bool:
+    """Does the plan cancel an exit order of a position that does not exist (a leftover)?"""
+    held = _keys(positions)
+    return any(a.kind is ActionKind.CANCEL and a.order is not None and is_exit_order(a.order)
+               and exit_key(a.order) not in held for a in current.actions)
+
+
+def _kill_reason(report: CheckReport, threshold: Decimal) -> str:
+    """Why the kill-switch fires now ("" if it does not): an ISOLATED position's own margin at or below
+    `threshold` x its maintenance margin (the account-wide figure cannot see it coming), or the account's
+    totalMarginBalance / totalMaintMargin at or below it."""
+    worst = min(report.margins, key=lambda m: m.safety_multiple, default=None)
+    if worst is not None and worst.safety_multiple <= threshold:
+        return (f"{worst.symbol} {worst.side} (ISOLATED): margin {worst.margin:.4f} is "
+                f"{worst.safety_multiple:.4f} x its maintenance margin {worst.maint:.4f}, liquidation at "
+                f"{worst.liquidation_price} ({worst.liq_distance * 100:.3f} % from the mark {worst.mark_price}); "
+                f"ASTER_KILL_SAFETY_MULTIPLE is {threshold}")
+    sm = report.safety_multiple
+    if sm is not None and sm <= threshold:
+        return (f"margin safety multiple {sm:.4f} (totalMarginBalance / totalMaintMargin) fell to "
+                f"ASTER_KILL_SAFETY_MULTIPLE {threshold}")
+    return ""

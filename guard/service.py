@@ -14,6 +14,7 @@ import contextlib
 import os
 import random
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,6 +24,7 @@ from bot.domain.types import AccountUpdate, MarginCall, OrderUpdate, StreamResyn
 from bot.exchange.errors import AuthError, BannedError, ExchangeError, RateLimitedError, RetryableError
 from bot.exchange.interface import Exchange, UserStream
 from bot.logs import EventLogger, get_logger
+from bot.storage.atomic import write_json_atomic
 
 from .executor import Executor
 from .planner import Action, Flatten
@@ -30,6 +32,8 @@ from .reconcile import CheckReport, Reconciler
 from .status import GuardStatus
 
 DEBOUNCE_S = 0.05
+DANGER_FACTOR = 1.5        # an isolated position within 1.5 x the kill threshold ...
+DANGER_INTERVAL_S = 1.0    # ... has its symbol checked every second (positions 5 + its orders 1 weight)
 AUTH_RETRY_S = 30.0
 ONCE_ATTEMPTS = 6
 
@@ -84,6 +88,7 @@ class GuardService:
         self._waiting_said = False
         self._written_at = float("-inf")
         self._last_problem = ""
+        self._write_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run modes
     async def run(self, stop: asyncio.Event) -> None:
@@ -102,7 +107,7 @@ class GuardService:
                 if now < not_before:              # backing off: events wait too; the heartbeat goes on
                     await self._wait(min(not_before - now, self.settings.guard_interval))
                     if self.monotonic() - self._written_at >= self.settings.guard_interval:
-                        self._write_status()
+                        await self._write_status()
                     continue
                 due_full = self._full_due or now >= next_full
                 due_events = self._pending_since is not None and now >= self._pending_since + self.debounce_s
@@ -116,18 +121,19 @@ class GuardService:
                 try:
                     if scope is None:
                         self._reload()
-                    self._after_check(await self.reconciler.check(scope, sweep=sweep))
+                    report = await self.reconciler.check(scope, sweep=sweep)
+                    self._after_check(report)
                     if scope is None:
-                        next_full = self.monotonic() + self.settings.guard_interval
+                        next_full = self.monotonic() + self._full_interval(report)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:      # never exit on an error: back off and redo the work
                     not_before = self.monotonic() + self._on_error(exc)
                     self._give_back(scope, sweep)
-                self._write_status()
+                await self._write_status()
         finally:
             await cancel_and_wait(*tasks)
-            self._write_status()
+            await self._write_status()
             self.log.info("guard.stopped", "guard stopped", activity=True)
 
     async def run_once(self, flatten: Flatten | None = None) -> CheckReport:
@@ -137,12 +143,12 @@ class GuardService:
             try:
                 report = await self.reconciler.check(None, sweep=True, flatten=flatten)
                 self._after_check(report)
-                self._write_status()
+                await self._write_status()
                 return report
             except RetryableError as exc:
                 last = exc
                 delay = self._on_error(exc)
-                self._write_status()
+                await self._write_status()
                 await asyncio.sleep(min(delay, 30.0))
         raise RuntimeError(f"no check completed after {ONCE_ATTEMPTS} attempts: {last}")
 
@@ -150,10 +156,11 @@ class GuardService:
         return await self.run_once(Flatten(Role.CLOSE, "flatten requested", "flatten", every_order=True))
 
     # ------------------------------------------------------------------ scheduling
-    def schedule(self, symbol: str) -> None:
+    def schedule(self, symbol: str, delay: float = 0.0) -> None:
+        """Check `symbol` after the debounce (plus `delay`); an earlier request wins."""
         self._pending.add(symbol)
-        if self._pending_since is None:
-            self._pending_since = self.monotonic()
+        at = self.monotonic() + delay
+        self._pending_since = at if self._pending_since is None else min(self._pending_since, at)
         self._wake.set()
 
     def schedule_full(self, sweep: bool = False) -> None:
@@ -244,11 +251,28 @@ class GuardService:
             st.kill_switch.safety_multiple = None if sm is None else round(float(sm), 6)
         if report.killed:
             st.kill_switch.triggered_ms, st.kill_switch.reason = self._wall_ms(), report.killed
+        st.kill_switch.positions = [m.to_json() for m in report.margins]
+        threshold = Decimal(str(self.settings.kill_safety_multiple))
+        if threshold > 0 and not report.killed:       # near the switch: look every second, not every interval
+            for m in report.margins:
+                if m.safety_multiple <= threshold * Decimal(str(DANGER_FACTOR)):
+                    self.schedule(m.symbol, DANGER_INTERVAL_S)
+        if report.latch is not None:
+            st.kill_switch.latch = report.latch.to_json()
         for problem in report.problems:     # said at ERROR when it changes, not at every check
             say = self.log.debug if problem == self._last_problem else self.log.error
             say("guard.unsettled", f"repairs did not settle: {problem}; retrying at the next check")
             st.note_error(self._wall_ms(), problem)
         self._last_problem = report.problems[-1] if report.problems else ""
+
+    def _full_interval(self, report: CheckReport) -> float:
+        """ASTER_GUARD_INTERVAL; one second while the account-wide margin multiple is within
+        DANGER_FACTOR x the kill threshold (cross positions near liquidation)."""
+        threshold = Decimal(str(self.settings.kill_safety_multiple))
+        sm = report.safety_multiple
+        if threshold > 0 and sm is not None and sm <= threshold * Decimal(str(DANGER_FACTOR)):
+            return min(float(self.settings.guard_interval), DANGER_INTERVAL_S)
+        return float(self.settings.guard_interval)
 
     def _on_error(self, exc: Exception) -> float:
         """Log the error, note it in the status, and return how long to wait before the next try."""
@@ -286,17 +310,21 @@ class GuardService:
     def _record(self, action: Action, what: str) -> None:
         self.status.note_action(self._wall_ms(), action.symbol, action.event, what)
 
-    def _write_status(self) -> None:
+    async def _write_status(self) -> None:
+        """The status file, written (atomic: fsync, rename) in a worker thread: a slow disk never holds
+        up the event loop, so events and repairs go on while it writes. One write at a time."""
         st = self.status
         st.heartbeat_ms = self._wall_ms()
         self._written_at = self.monotonic()
         stream = self._stream
         st.stream_connected = bool(stream is not None and getattr(stream, "connected", self._stream_ok))
         st.stream_age_s = stream.age_s if stream is not None else None
-        try:
-            st.write(self.status_path)
-        except OSError as exc:
-            self.log.error("guard.status_unwritable", f"cannot write {self.status_path}: {exc}")
+        data = st.to_json()
+        async with self._write_lock:
+            try:
+                await asyncio.to_thread(write_json_atomic, self.status_path, data)
+            except OSError as exc:
+                self.log.error("guard.status_unwritable", f"cannot write {self.status_path}: {exc}")
 
     def _reload(self) -> None:
         if self.reload_settings is None:

@@ -27,6 +27,8 @@ class KillSwitchStatus:
     safety_multiple: float | None = None
     triggered_ms: int | None = None
     reason: str = ""
+    positions: list[dict[str, Any]] = field(default_factory=list)   # isolated positions' own measures
+    latch: dict[str, Any] = field(default_factory=dict)             # the account's latch, as last read
 
     @property
     def enabled(self) -> bool:
@@ -90,7 +92,8 @@ class GuardStatus:
             "checks_total": self.checks_total,
             "kill_switch": {"enabled": self.kill_switch.enabled, "safety_multiple": self.kill_switch.safety_multiple,
                             "threshold": self.kill_switch.threshold, "triggered_ms": self.kill_switch.triggered_ms,
-                            "reason": self.kill_switch.reason},
+                            "reason": self.kill_switch.reason, "positions": self.kill_switch.positions,
+                            "latched": bool(self.kill_switch.latch.get("latched")), "latch": self.kill_switch.latch},
         }
 
     def write(self, path: Path) -> None:

@@ -12,7 +12,8 @@ import sys
 from typing import Callable, Sequence
 
 from ..settings import SettingsError, load_settings, parse_assignments
-from . import config_cmd
+from ..exchange.paper.profiles import PROFILE_NAMES as PAPER_PROFILES
+from . import config_cmd, killswitch_cmd
 
 EXIT_CONFIG = 2
 
@@ -75,16 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin", action="store_true", help="serve the admin endpoints (ASTER_PAPER_ADMIN)")
     p.add_argument("--reset", action="store_true", help="start with fresh accounts, orders and trades")
     p.add_argument("--faults", metavar="SPEC", help="fault injection at start, e.g. 'latency_ms=50,error_rate=0.1'")
+    p.add_argument("--profile", choices=PAPER_PROFILES,
+                   help="venue the exchange behaves like (default: the account's ASTER_VENUE_PROFILE)")
     _common(p)
 
     config_cmd.add_parser(sub, _common)
+    killswitch_cmd.add_parser(sub, _common)
     _add_optional_commands(sub)
     return parser
 
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
-    """Subcommands contributed by other packages (policy, trial, legacy import), registered if present."""
-    for module_name in ("ml_policy.cli", "bot.trial.cli", "bot.cli.legacy_cmd"):
+    """Subcommands contributed by other packages (policy, trial, backtest, legacy import), registered if
+    present."""
+    for module_name in ("ml_policy.cli", "bot.trial.cli", "backtest.cli", "bot.cli.legacy_cmd"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

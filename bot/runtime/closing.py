@@ -1,12 +1,16 @@
-"""Closing a trade whose position is gone: how it ended (from the venue's fills and orders), PnL, fees,
-funding and R, journalled before the state moves it to history, and credited to the policy."""
+"""Closing trades. `close_trade`: send the market close of all or part of a trade's position (the one
+close routine, bot/safety/closeout.py: chunks of the market lot maximum, journalled). `finalise`: a
+trade whose position is gone: how it ended (from the venue's fills and orders), PnL, fees, funding
+and R, journalled before the state moves it to history, and credited to the policy."""
 from __future__ import annotations
 
 from decimal import Decimal
 
-from ..domain.types import Order, UserTrade
+from ..domain.ids import Role, client_order_id
+from ..domain.types import Order, PositionSide, UserTrade
 from ..exchange.errors import ExchangeError, UnknownOrderError
 from ..logs import get_logger
+from ..safety.closeout import CloseResult, close_position
 from ..state.model import Trade
 from .context import Runtime
 from .orders import trade_entry_side
@@ -14,6 +18,31 @@ from .reconcile_plan import classify_exit, weighted_price
 
 log = get_logger("bot.reconcile")
 SEVEN_DAYS_MS = 7 * 86_400_000
+
+
+async def close_trade(rt: Runtime, trade: Trade, why: str, *, qty: Decimal | None = None,
+                      role: Role = Role.CLOSE) -> CloseResult:
+    """Close all (`qty` None) or `qty` of the venue's position of `trade` at market, reduce-only, in
+    chunks of the market lot maximum; every order journalled under `role` (CL for a full close, FT for
+    a FastTP partial exit). A partial quantity is rounded down to the market step. Never raises on a
+    venue answer: `result.done`, `.closed`, `.remaining`, `.avg_price`, `.error` say what happened."""
+    positions = await rt.exchange.positions(trade.symbol)
+    pos = next((p for p in positions if p.position_side.value == trade.position_side and not p.is_flat
+                and p.is_long == trade.is_long), None)
+    if pos is None:
+        log.info("position.already_flat", f"{trade.symbol}: nothing to close ({why})", symbol=trade.symbol,
+                 trade_id=trade.trade_id)
+        return CloseResult(trade.symbol, _position_side(trade), trade_entry_side(trade).opposite,
+                           requested=Decimal(0), remaining=Decimal(0), start=Decimal(0))
+    rules = (await rt.market.rules()).get(trade.symbol)
+    fresh = getattr(rt.orders, "next_client_id", None)   # a new id per order where ids carry a sequence
+    ids = (lambda n: fresh(trade, role)) if fresh else client_order_id(trade.trade_id, role)
+    return await close_position(rt.exchange, pos, ids, rules=rules, qty=qty,
+                                send=lambda req: rt.orders.submit(trade, role, req))
+
+
+def _position_side(trade: Trade) -> PositionSide:
+    return PositionSide(trade.position_side)
 
 
 async def finalise(rt: Runtime, trade: Trade, why: str) -> None:

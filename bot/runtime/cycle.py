@@ -16,6 +16,7 @@ from ..logs import get_logger
 from ..strategies.blockers import FilterParams
 from ..strategies.signals import SignalParams, latest_signals
 from ..strategies.universe import UniverseParams, select_universe
+from ..safety.killswitch import entries_blocked
 from .caps import enforce_notional_cap
 from .context import Runtime
 from .decide import DEFAULT_TAKER_FEE, ScanRecord, SymbolMarket, choose_entries, screen_symbols
@@ -130,16 +131,18 @@ async def run_cycle(rt: Runtime, fees: FeeBook, critical: Critical, stopping: Ca
     res.signal_ms = round((time.perf_counter() - t_sig) * 1000.0, 3)
     res.scanned, res.candidates = len(markets), len(candidates)
 
-    if stopping() or equity is None:
+    blocked = entries_blocked(s)   # THE entry check of the kill-switch latch (bot/safety/killswitch.py)
+    if stopping() or equity is None or blocked:
         for c in candidates:
-            c.record.reason = "stopping" if stopping() else "account_unavailable"
+            c.record.reason = "stopping" if stopping() else ("kill_switch" if blocked else "account_unavailable")
         candidates = []
     plans = choose_entries(candidates, open_symbols=open_symbols, max_global=s.max_open_global,
                            max_per_symbol=s.max_open_per_symbol, decide=rt.policy.decide,
                            sizing=SizingParams.from_settings(s), sl_mult=s.sl_atr_mult, equity=equity,
                            margin_used=margin_in_use(report.positions), market_order=s.entry_order == "MARKET",
                            entry_band=s.entry_band,
-                           blocked=await setup_candidates(rt, candidates, len(open_symbols) < s.max_open_global))
+                           setup_refused=await setup_candidates(rt, candidates,
+                                                                len(open_symbols) < s.max_open_global))
     planned = {p.symbol: p for p in plans}
     for c in candidates:             # decisions that opened nothing still go to the policy's event log
         if c.decision is not None and c.market.symbol not in planned:

@@ -179,9 +179,9 @@ def cap_price(side: Side, price: Decimal, rules: SymbolRules, market_order: bool
 def choose_entries(candidates: list[Candidate], *, open_symbols: list[str], max_global: int, max_per_symbol: int,
                    decide: Any, sizing: SizingParams, sl_mult: float, equity: Decimal | None,
                    margin_used: Decimal, market_order: bool, entry_band: float = 0.0,
-                   blocked: Mapping[str, str] | None = None) -> list[EntryPlan]:
-    """Walk the candidates best-first; `decide(ctx) -> GateDecision` is the policy; `blocked` maps the
-    symbols whose setup the venue refused to the reason."""
+                   setup_refused: Mapping[str, str] | None = None) -> list[EntryPlan]:
+    """Walk the candidates best-first; `decide(ctx) -> GateDecision` is the policy; `setup_refused` maps
+    the symbols whose margin type or leverage the venue refused to the reason."""
     plans: list[EntryPlan] = []
     taken = list(open_symbols)
     margin = margin_used
@@ -191,8 +191,8 @@ def choose_entries(candidates: list[Candidate], *, open_symbols: list[str], max_
         if limit:
             rec.reason = limit
             continue
-        if blocked and m.symbol in blocked:
-            rec.reason, rec.detail = "setup_failed", blocked[m.symbol]
+        if setup_refused and m.symbol in setup_refused:
+            rec.reason, rec.detail = "setup_failed", setup_refused[m.symbol]
             continue
         d: GateDecision = decide(c.ctx)
         c.decision = d

@@ -21,6 +21,7 @@ from ..exchange.errors import (DuplicateClientOrderIdError, ExchangeError, Order
 from ..exchange.interface import Exchange
 from ..journal import Journal
 from ..logs import get_logger
+from ..safety.closeout import close_position
 from ..state.model import Trade
 
 log = get_logger("bot.orders")
@@ -191,20 +192,22 @@ class OrderExecutor:
             return None
 
     async def close_now(self, trade: Trade, why: str) -> Order | None:
-        """Market close, reduce-only, of whatever the venue holds for this trade's position."""
+        """Market close, reduce-only, of whatever the venue holds for this trade's position, in chunks of
+        the market lot maximum: the one close routine of bot, guard and dashboard (bot/safety/closeout.py).
+        Raises ExchangeError when the venue still holds some of it afterwards."""
         positions = await self.ex.positions(trade.symbol)
-        pos = next((p for p in positions if p.position_side.value == trade.position_side and not p.is_flat), None)
+        pos = next((p for p in positions if p.position_side.value == trade.position_side and not p.is_flat
+                    and p.is_long == trade.is_long), None)
         if pos is None:
             log.info("position.already_flat", f"{trade.symbol}: nothing to close ({why})", symbol=trade.symbol,
                      trade_id=trade.trade_id)
             return None
-        req = OrderRequest(symbol=trade.symbol, side=pos.exit_side, type=OrderType.MARKET,
-                           client_order_id=client_order_id(trade.trade_id, Role.CLOSE), quantity=pos.qty,
-                           reduce_only=trade.position_side == "BOTH", position_side=_position_side(trade))
-        try:
-            return await self._place_with_retries(trade, Role.CLOSE, req)
-        except ReduceOnlyRejectedError:
-            return None
+        fresh = getattr(self, "next_client_id", None)      # a new id per order where ids carry a sequence
+        ids = (lambda n: fresh(trade, Role.CLOSE)) if fresh else client_order_id(trade.trade_id, Role.CLOSE)
+        result = await close_position(self.ex, pos, ids, send=lambda req: self.submit(trade, Role.CLOSE, req))
+        if not result.done:
+            raise ExchangeError(f"{trade.symbol}: close incomplete, {result.remaining} still held ({result.error})")
+        return result.orders[-1] if result.orders else None
 
 
 def _position_side(trade: Trade) -> PositionSide:

@@ -4,12 +4,15 @@ The child is `python -m bot.cli.main paper-exchange` with the same settings file
 (plus this process's --set overrides), stdout/stderr to `<ASTER_LOG_DIR>/paper.out`, its own
 session (a Ctrl+C of the bot does not reach it) and a pid file `<ASTER_RUN_DIR>/paper.pid`
 (bot/procinfo.py: pid, start time, command line). It is left running when the bot exits: guard and dashboard use it too.
+While the bot runs, a daemon thread waits on the child, so a paper exchange that exits (crash, kill,
+a dashboard's stop) is reaped at once and said in the log, instead of lingering as a zombie for weeks.
 """
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -45,6 +48,18 @@ def child_env(cli: Mapping[str, str], base: Mapping[str, str] | None = None) -> 
     return env
 
 
+def reap_in_background(proc: subprocess.Popen) -> threading.Thread:
+    """Wait on `proc` in a daemon thread: its exit status is collected (no zombie) and logged."""
+    def wait() -> None:
+        code = proc.wait()
+        log.warning("paper.exited", f"the paper exchange this bot started (pid {proc.pid}) exited with code {code}",
+                    pid=proc.pid, code=code, activity=True)
+
+    thread = threading.Thread(target=wait, name=f"reap-paper-{proc.pid}", daemon=True)
+    thread.start()
+    return thread
+
+
 def ensure_paper_exchange(settings: Any, cli: Mapping[str, str], env: Mapping[str, str] | None = None,
                           deadline_s: float = START_DEADLINE_S) -> str:
     """'running' if one answered, 'started' if we started it; PaperStartError otherwise."""
@@ -61,6 +76,7 @@ def ensure_paper_exchange(settings: Any, cli: Mapping[str, str], env: Mapping[st
                                 env=child_env(cli, env), start_new_session=True)
     finally:
         out.close()
+    reap_in_background(proc)
     identity = identity_of(proc.pid)
     if identity is not None:   # the same pid-file format the dashboard writes, so it can adopt this child
         write_pid_file(Path(settings.run_dir) / "paper.pid",

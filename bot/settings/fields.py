@@ -231,6 +231,12 @@ FIELDS: tuple[F, ...] = (
     F("ASTER_PAPER_FUNDING_HOURS", "int", 8,
       "Hours between funding settlements on the paper exchange (the venue settles every 8 h, some symbols 4 h).",
       "paper", unit="h", min=1, max=24),
+    F("ASTER_PAPER_NONCE_WINDOW", "float", 60.0,
+      "V3 nonces (microseconds) must lie within this many seconds of the paper exchange's time.", "paper",
+      unit="s", min=1.0, max=3600.0),
+    F("ASTER_PAPER_AGENTS", "str", "",
+      "aster-v3 paper exchange: more API wallets it knows from the start (user:agent address pairs, "
+      "comma-separated), besides ASTER_V3_USER/ASTER_V3_SIGNER and POST /admin/agents.", "paper"),
     # ----------------------------------------------------------- dashboard
     F("ASTER_DASHBOARD_HOST", "str", "127.0.0.1",
       "Address the dashboard binds to; anything but loopback needs ASTER_DASHBOARD_TOKEN and HTTPS.",

@@ -1,8 +1,9 @@
 """"Stop all and flatten": stop the bot, close every position, cancel open orders, stop the guard.
 
 The order of the steps is chosen so a position is never left without its stop:
-each position is closed at market first and only then are that symbol's orders
-(its brackets) cancelled. If a close fails, the symbol's brackets stay and the
+each position is closed at market first (bot/safety/closeout.py, the close routine
+bot and guard use too: chunks of the market lot maximum) and only then are that
+symbol's orders (its brackets) cancelled. If a close fails, the symbol's brackets stay and the
 guard keeps running; the report says exactly what happened and what is left.
 """
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from bot.domain.ids import Role, client_order_id, trade_id_for_adopted
-from bot.domain.types import OrderRequest, OrderType, PositionSide
+from bot.domain.types import OrderRequest
 from bot.logs import get_logger
+from bot.safety import closeout
 from bot.state import BotState
 
 from .supervisor import Supervisor
@@ -42,22 +44,26 @@ class FlattenReport:
 
 
 def close_request(position: Any, trade_id: str) -> OrderRequest:
-    """A market order that only reduces: reduce-only in one-way mode; in hedge mode the position
-    side names the leg (the venue refuses reduceOnly there)."""
-    hedge = position.position_side is not PositionSide.BOTH
-    return OrderRequest(symbol=position.symbol, side=position.exit_side, type=OrderType.MARKET,
-                        client_order_id=client_order_id(trade_id, Role.CLOSE), quantity=position.qty,
-                        reduce_only=not hedge, position_side=position.position_side)
+    """The whole position as one market order that only reduces (the shared routine's request; the
+    flatten itself sends it in chunks of the market lot maximum)."""
+    return closeout.close_request(position, client_order_id(trade_id, Role.CLOSE), position.qty)
 
 
 def trade_id_for(position: Any, state: BotState | None) -> str:
-    """The bot's trade id when it knows the position, so the close is recorded on that trade."""
-    if state is not None:
-        side = "LONG" if position.is_long else "SHORT"
-        for trade in state.open_trades.values():
-            if trade.symbol == position.symbol and trade.side == side and trade.status != "closed":
-                return trade.trade_id
+    """The bot's trade id when it knows the position (symbol, position side and direction), so the
+    close is recorded on that trade; otherwise the adopted position's id, as the guard uses."""
+    trade = closeout.match_trade(state.open_trades.values(), position) if state is not None else None
+    if trade is not None:
+        return trade.trade_id  # type: ignore[attr-defined]
     return trade_id_for_adopted(position.symbol, position.position_side.value)
+
+
+async def _rules(exchange: Any) -> dict[str, Any]:
+    """Symbol rules for the market lot maximum; none known (one order per position) if unreadable."""
+    try:
+        return dict(await exchange.symbol_rules())
+    except Exception:      # noqa: BLE001 - flatten goes on; the venue refuses an oversized order loudly
+        return {}
 
 
 class FlattenService:
@@ -107,17 +113,22 @@ class FlattenService:
             return
         report.steps.append(f"{len(positions)} open position(s) found")
         failed_symbols: set[str] = set()
+        rules = await _rules(exchange)
         for position in positions:
-            request = close_request(position, trade_id_for(position, state))
+            cid = client_order_id(trade_id_for(position, state), Role.CLOSE)
             try:
-                order = await exchange.place_order(request)
-                report.closed.append({"symbol": position.symbol, "qty": str(position.qty),
-                                      "side": request.side.value, "client_order_id": request.client_order_id,
-                                      "status": getattr(getattr(order, "status", None), "value", "")})
-            except Exception as exc:
+                result = await closeout.close_position(exchange, position, cid, rules=rules.get(position.symbol))
+                problem = result.error or ("" if result.done else f"{result.remaining} still held")
+            except Exception as exc:       # noqa: BLE001 - any failure: keep this symbol's brackets
+                result, problem = None, f"{type(exc).__name__}: {exc}"
+            if result is not None and result.orders:
+                report.closed.append({"symbol": position.symbol, "qty": str(result.closed),
+                                      "side": result.side.value, "client_order_id": cid,
+                                      "orders": len(result.orders), "status": result.orders[-1].status.value})
+            if problem:
                 failed_symbols.add(position.symbol)
-                report.errors.append(f"{position.symbol}: close failed ({type(exc).__name__}: {exc}); "
-                                     "its stop and take-profit were kept")
+                report.errors.append(f"{position.symbol}: close failed ({problem}); its stop and take-profit "
+                                     "were kept")
         try:
             orders = await exchange.open_orders()
         except Exception as exc:

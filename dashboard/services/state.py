@@ -16,6 +16,7 @@ from typing import Any, Callable
 from bot.state import BotState, read_state_readonly
 
 from . import views
+from .killswitch import latch_view
 from .venue import PaperInfo, VenueReader
 
 GUARD_STATUS_FILE = "guard_status.json"
@@ -115,6 +116,7 @@ class StateService:
             "guard": views.guard_view(guard, guard_problem, guard_age, stale_after),
             "paper": paper,
             "venue": venue_info,
+            "kill_switch": latch_view(settings, self.guard_file.parent),      # the account's kill-switch latch (bot/safety/killswitch.py)
         }
 
     async def chart(self, symbol: str, interval: str, limit: int) -> dict[str, Any]:

@@ -4,6 +4,7 @@ import { api, liveSocket, el, fmtNum, fmtTime, fmtAge, fillRows, renderAny } fro
 import { initConfig, showRestartBanner } from "./config.js";
 import { updateCharts, initCharts } from "./charts.js";
 import { initDebugLog } from "./logs.js";
+import { initKillSwitch, renderKillSwitch } from "./killswitch.js";
 
 const $ = (sel) => document.querySelector(sel);
 const PROCESS_TITLES = { bot: "Bot", guard: "Guard", paper: "Paper exchange" };
@@ -193,6 +194,7 @@ function render(snap) {
   renderPositions(snap);
   renderTrades(snap);
   renderPanels(snap);
+  renderKillSwitch(snap.kill_switch);
   updateCharts(snap);
 }
 
@@ -231,6 +233,7 @@ function init() {
   initCharts();
   initConfig({ refreshState, confirmDialog, flash });
   initActivity();
+  initKillSwitch(refreshState, confirmDialog);
   initDebugLog();
   const conn = $("#conn");
   liveSocket(() => "/ws/state", {

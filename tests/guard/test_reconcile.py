@@ -243,3 +243,27 @@ async def test_a_refused_take_profit_does_not_close_the_protected_position(fake,
     report = await reconciler(fake, settings).check()
     assert fake.positions_by_key and [o.type for o in fake.open()] == [OrderType.STOP_MARKET]
     assert not report.settled and "Precision" in report.problems[0]
+
+
+async def test_a_stop_placed_between_the_positions_read_and_the_orders_read_is_not_cancelled(fake, settings):
+    """Issue 12 item 11: the bot's entry fills right after the guard read positions (flat), and its stop
+    is resting when the guard reads open orders. Before cancelling that "leftover" the guard reads
+    positions again, finds the position, and keeps (and verifies) the stop."""
+    write_state(settings.state_file, long_trade())
+    real_open_orders = fake.open_orders
+    bot_acted = []
+
+    async def open_orders(symbol=None):
+        if not bot_acted:           # the bot, between the guard's two reads: entry filled, stop placed
+            bot_acted.append(True)
+            fake.set_position("BTCUSDT", "0.5", "30000")
+            fake.add_order(symbol="BTCUSDT", client_order_id=client_order_id(TRADE, Role.STOP), side=Side.SELL,
+                           type=OrderType.STOP_MARKET, orig_qty=D(0), stop_price=D("29000"), close_position=True,
+                           working_type=WorkingType.MARK_PRICE)
+        return await real_open_orders(symbol)
+
+    fake.open_orders = open_orders
+    report = await reconciler(fake, settings).check(sweep=True)
+    assert not [c for c in fake.calls if c[0] == "cancel_order"], "the bot's fresh stop was cancelled"
+    assert (client_order_id(TRADE, Role.STOP), "STOP_MARKET", "29000") in exits(fake)
+    assert [v.protected for v in report.views] == [True]

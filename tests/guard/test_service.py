@@ -147,6 +147,7 @@ async def test_status_file_has_the_agreed_schema(fake, settings):
     svc = service(fake, settings, use_stream=False)
     async with running(svc):
         await until(lambda: len(fake.open()) == 2, what="brackets")
+        await until(lambda: (Path(settings.run_dir) / "guard_status.json").exists(), what="the status file")
         before = read_status(settings)["heartbeat_ms"]
         await until(lambda: read_status(settings)["heartbeat_ms"] > before, what="a later heartbeat")
         status = read_status(settings)
@@ -210,3 +211,14 @@ async def test_the_venue_echoing_our_own_actions_does_not_trigger_checks(fake, s
     svc._pending_since = None
     svc.on_event(venue_cancels(fake, sl))                     # the venue's cancel is news
     assert svc._pending == {"BTCUSDT"}
+
+
+async def test_near_the_kill_threshold_the_guard_looks_every_second(fake, settings):
+    """Issue 12 item 9: with the margin multiple within 1.5 x the threshold the account is read every
+    second instead of every ASTER_GUARD_INTERVAL (the mark price itself brings no event)."""
+    settings = settings.with_values(guard_interval=30.0)
+    fake.set_position("BTCUSDT", "0.5", "30000")
+    fake.account_info = fake.account_info.__class__(D(1000), D(0), D("170"), D("100"), D(0), D(0))   # 1.7
+    svc = service(fake, settings, use_stream=False)
+    async with running(svc):
+        await until(lambda: sum(1 for c in fake.calls if c[0] == "account") >= 3, 5, "three account reads")

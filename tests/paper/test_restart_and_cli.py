@@ -95,6 +95,10 @@ def test_cli_refuses_bad_faults_and_feeds(tmp_path):
     r = _mraster(["--port", "0", "--feed", "replay:/nonexistent/data"], tmp_path,
                  {"ASTER_LOG_DIR": str(tmp_path / "logs")})
     assert r.returncode == 2 and "/nonexistent/data" in r.stderr
+    r = _mraster(["--port", "0", "--profile", "aster-v3"], tmp_path, {"ASTER_PAPER_AGENTS": "0x12:0x34"})
+    assert r.returncode == 2 and "ASTER_PAPER_AGENTS" in r.stderr and "user:agent" in r.stderr
+    r = _mraster(["--port", "0", "--profile", "kraken"], tmp_path)
+    assert r.returncode == 2 and "aster-v3" in r.stderr          # argparse names the choices
 
 
 def test_harness_reports_a_child_that_cannot_start(tmp_path):

@@ -8,6 +8,7 @@ The full reference is docs/paper-exchange.md.
 """
 from __future__ import annotations
 
+import random
 import time
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -15,12 +16,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ...domain.types import OrderStatus, PositionSide
+from ..v3sign import is_address
+from .auth_v3 import Agent
+from .venue import AlgoMixing
 from .config import DEFAULT_KEY
 from .engine.errors import VenueError, bad_symbol, invalid, mandatory
 from .engine.margin import liquidation_prices
 from .faults import FaultSpecError, parse_spec
 from .server import NONE, PaperApp, Req
-from .wire import fixed, money, order_json, plain_price
+from .wire import algo_json, fixed, money, order_json, plain_price
 
 if TYPE_CHECKING:
     from .streams import StreamHub
@@ -67,7 +71,8 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
     eng, f = v.engine, v.formats
 
     def account_of(req: Req, body: dict) -> str:
-        return str(body.get("account") or req.header("x-mbx-apikey") or DEFAULT_KEY)
+        key = str(body.get("account") or req.header("x-mbx-apikey") or DEFAULT_KEY)
+        return key.lower() if is_address(key) else key      # V3 accounts are named by the owner's address
 
     def symbol_of(body: dict) -> str:
         symbol = str(body.get("symbol") or "").upper()
@@ -97,12 +102,16 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
                            "unrealizedPnl": money(r.unrealized), "isolatedWallet": money(r.pos.isolated_wallet),
                            "maintMargin": money(r.maint), "liquidationPrice": plain_price(liq.get(id(r.pos), Decimal(0)))}
                           for r in view.positions],
-            "open_orders": [order_json(o, f) for o in sorted(acct.open_orders.values(), key=lambda o: o.order_id)],
+            "open_orders": [order_json(o, f) for o in sorted(acct.open_orders.values(), key=lambda o: o.order_id)
+                            if not o.algo_service],
+            "open_algo_orders": [algo_json(o, f, listing=True) for o in sorted(acct.open_orders.values(),
+                                                                             key=lambda o: o.order_id)
+                                 if o.algo_service],
         }
 
     def state(req: Req) -> dict[str, Any]:
         body = _body(req)
-        keys = [str(body["account"])] if body.get("account") else sorted(eng.accounts)
+        keys = [account_of(req, body)] if body.get("account") else sorted(eng.accounts)
         now = v.now()
         markets = {}
         for s, m in eng.markets.items():
@@ -159,8 +168,8 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
 
     def order_target(req: Req, body: dict) -> tuple[str, str, int | None, str | None]:
         key, symbol = account_of(req, body), symbol_of(body)
-        oid = body.get("orderId")
-        cid = body.get("origClientOrderId") or body.get("clientOrderId")
+        oid = body.get("orderId", body.get("algoId"))
+        cid = body.get("origClientOrderId") or body.get("clientOrderId") or body.get("clientAlgoId")
         if oid is None and not cid:
             raise VenueError(-1102, "Either orderId or origClientOrderId must be sent.")
         return key, symbol, int(oid) if oid is not None else None, str(cid) if cid else None
@@ -172,10 +181,10 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
         if status not in ("CANCELED", "EXPIRED"):
             raise invalid("status")
         try:
-            order = eng.cancel(key, symbol, oid, cid, v.now(), status=OrderStatus(status))
+            order = eng.cancel(key, symbol, oid, cid, v.now(), status=OrderStatus(status), algo=None)
         finally:
             v.commit()
-        return order_json(order, f)
+        return algo_json(order, f, query=True) if order.algo_service else order_json(order, f)
 
     def fill(req: Req) -> dict[str, Any]:
         body = _body(req)
@@ -250,7 +259,55 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
         v.store.put_api_key(key, secret)
         return {"registered": key}
 
+    def agents(req: Req) -> dict[str, Any]:
+        if v.v3 is None:
+            raise VenueError(-1130, "API wallets exist in the aster-v3 profile only (--profile aster-v3).")
+        return {"agents": [a.to_dict() for a in sorted(v.v3.agents.values(), key=lambda a: a.agent)]}
+
+    def add_agent(req: Req) -> dict[str, Any]:
+        """Register an API wallet (agent) of a user; `agent` = `user` lets the main wallet sign for itself."""
+        if v.v3 is None:
+            raise VenueError(-1130, "API wallets exist in the aster-v3 profile only (--profile aster-v3).")
+        body = _body(req)
+        user = str(body.get("user") or "")
+        agent = str(body.get("agent") or body.get("agentAddress") or user)
+        for name, value in (("user", user), ("agent", agent)):
+            if not is_address(value):
+                raise invalid(name)
+        whitelist = body.get("ipWhitelist") or ()
+        if isinstance(whitelist, str):
+            whitelist = whitelist.replace(",", " ").split()
+        a = v.v3.register(Agent(user.lower(), agent.lower(), str(body.get("name") or body.get("agentName") or ""),
+                                int(body.get("expired") or 0), _bool(body, "canPerpTrade", True),
+                                tuple(str(x) for x in whitelist)))
+        v.store.put_agent(a.agent, a.to_dict())
+        return a.to_dict()
+
+    def remove_agent(req: Req) -> dict[str, Any]:
+        if v.v3 is None:
+            raise VenueError(-1130, "API wallets exist in the aster-v3 profile only (--profile aster-v3).")
+        agent = str(_body(req).get("agent") or "")
+        if not is_address(agent):
+            raise invalid("agent")
+        removed = v.v3.remove(agent)
+        if removed:
+            v.store.delete_agent(agent.lower())
+        return {"agent": agent.lower(), "removed": removed}
+
+    def algo_events(req: Req) -> dict[str, Any]:
+        """binance-usdm: shuffle the user-stream events of each commit and/or drop ALGO_UPDATE TRIGGERED."""
+        if not v.profile.algo_service:
+            raise VenueError(-1130, "ALGO_UPDATE exists in the binance-usdm profile only (--profile binance-usdm).")
+        body = _body(req)
+        shuffle, drop = _bool(body, "shuffle", False), _bool(body, "drop_triggered", False)
+        v.algo_mixing = AlgoMixing(shuffle, drop, random.Random(v.config.seed)) if shuffle or drop else None
+        return {"shuffle": shuffle, "drop_triggered": drop}
+
     add = app.add
+    add("POST", "/admin/algo-events", algo_events, NONE)
+    add("GET", "/admin/agents", agents, NONE)
+    add("POST", "/admin/agents", add_agent, NONE)
+    add("DELETE", "/admin/agents", remove_agent, NONE)
     add("GET", "/admin/state", state, NONE)
     add("POST", "/admin/balance", set_balance, NONE)
     add("POST", "/admin/price", set_price, NONE)

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..v3sign import CHAIN_IDS, address_of, is_address
+
 DEFAULT_KEY = "paper-key"          # the project's client uses this pair when the user configured none
 DEFAULT_SECRET = "paper-secret"
 
@@ -34,6 +36,10 @@ class PaperConfig:
     funding_hours: int = 8
     warm_intervals: tuple[str, ...] = ()   # kline intervals synthesised at start (the bot's two)
     warm_bars: int = 0
+    profile: str = "aster-v1"             # profiles.py: aster-v1, aster-v3, binance-usdm
+    chain_id: int = 1666                  # EIP-712 chain id of V3 signatures (ASTER_V3_NETWORK: 1666 / 714)
+    nonce_window_s: float = 60.0          # V3 nonces must be within this of venue time
+    agents: str = ""                      # V3 agents registered at start: "user:agent[,user:agent...]"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,4 +74,26 @@ def from_settings(settings: Any, args: Any = None) -> PaperConfig:
         run_dir=Path(settings.run_dir), funding_hours=int(getattr(settings, "paper_funding_hours", 8)),
         warm_intervals=tuple(dict.fromkeys((settings.interval, settings.htf_interval))),
         warm_bars=int(settings.klines) + 1,
+        profile=getattr(args, "profile", None) or getattr(settings, "venue_profile", "aster-v1"),
+        chain_id=CHAIN_IDS.get(getattr(settings, "v3_network", "mainnet") or "mainnet", 1666),
+        nonce_window_s=float(getattr(settings, "paper_nonce_window", 60.0)),
+        agents=",".join(x for x in (str(getattr(settings, "paper_agents", "") or ""), _account_agent(settings)) if x),
     )
+
+
+def _account_agent(settings: Any) -> str:
+    """`user:agent` of the account's own API wallet (ASTER_V3_USER, ASTER_V3_SIGNER or the address of
+    ASTER_V3_SIGNER_KEY), so one .env serves the bot and the paper exchange; plus the public development
+    agent the client signs with in paper mode when no wallet is configured."""
+    from ..factory import PAPER_V3_SIGNER, PAPER_V3_USER
+    pairs = [f"{PAPER_V3_USER}:{PAPER_V3_SIGNER}"]
+    user = getattr(settings, "v3_user", "") or ""
+    signer = getattr(settings, "v3_signer", "") or ""
+    if user and not signer and getattr(settings, "v3_signer_key", ""):
+        try:
+            signer = address_of(settings.v3_signer_key)
+        except Exception:          # a bad key is the client's to report (mraster config check)
+            signer = ""
+    if is_address(user) and is_address(signer):
+        pairs.append(f"{user}:{signer}")
+    return ",".join(pairs)

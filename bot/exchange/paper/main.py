@@ -27,7 +27,7 @@ ANNOUNCE_FILE = "paper_exchange.json"
 
 def build_app(config: PaperConfig, feed: Any) -> tuple[Any, Any]:
     """(ASGI app, venue) for a config and feed; used by `run` and by in-process tests and benchmarks."""
-    from . import admin, routes_account, routes_market, routes_trade
+    from . import admin, routes_account, routes_algo, routes_market, routes_trade, routes_v3
     from .market_data import MarketData
     from .server import PaperApp
     from .streams import StreamHub
@@ -41,6 +41,10 @@ def build_app(config: PaperConfig, feed: Any) -> tuple[Any, Any]:
     routes_market.register(app, venue, data)
     routes_trade.register(app, venue, hub)
     routes_account.register(app, venue, data)
+    if venue.profile.algo_service:
+        routes_algo.register(app, venue)
+    if venue.profile.v3_auth:
+        routes_v3.register(app, venue)
     if config.admin:
         admin.register(app, venue, hub)
     return app, venue
@@ -146,8 +150,21 @@ async def serve(config: PaperConfig) -> int:
 def run(loaded: Any, args: Any) -> int:
     s = loaded.settings
     setup_logging("paper", s.loglevel, s.log_dir,
-                  secrets=[s.paper_api_key, s.paper_api_secret, s.api_key, s.api_secret])
+                  secrets=[s.paper_api_key, s.paper_api_secret, s.api_key, s.api_secret,
+                           getattr(s, "v3_signer_key", "")])
+    from .profiles import profile_of
+    try:
+        profile_of(getattr(args, "profile", None) or getattr(s, "venue_profile", None))
+    except ValueError as exc:
+        print(f"mraster paper-exchange: {exc}", file=sys.stderr)
+        return 2
     config = from_settings(s, args)
+    from .auth_v3 import parse_agents
+    try:
+        parse_agents(config.agents)
+    except ValueError as exc:
+        print(f"mraster paper-exchange: {exc}", file=sys.stderr)
+        return 2
     try:
         parse_spec(config.faults or None)
     except FaultSpecError as exc:

@@ -49,6 +49,8 @@ class MarketData:
             e.setdefault("underlyingSubType", [])
             e.setdefault("settlePlan", 0)
             e["OrderType"] = e.get("orderTypes")
+            if not self.v.profile.algo_filter:       # Binance dropped it (open algo orders: 200 per account)
+                e["filters"] = [x for x in e.get("filters", []) if x.get("filterType") != "MAX_NUM_ALGO_ORDERS"]
             symbols.append(e)
         return {
             "timezone": "UTC", "serverTime": self.v.api_now(), "futuresType": "U_MARGINED",

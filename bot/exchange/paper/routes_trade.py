@@ -16,16 +16,21 @@ if TYPE_CHECKING:
     from .venue import Venue
 
 SEVEN_DAYS = 7 * 86_400_000
+SWITCH_TO_ALGO = "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead."
 
 
 def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
     f = v.formats
+    algo_service = v.profile.algo_service
 
-    def place_one(key: str, p) -> dict[str, Any]:
+    def place_one(key: str, p, nonce: int = 0) -> dict[str, Any]:
         req = new_order(p)
+        if algo_service and req.type.is_conditional:      # Binance since 2025-12-09: the Algo Service only
+            raise VenueError(-4120, SWITCH_TO_ALGO)
         now = v.now()
         events_before = len(v.engine.events)
         order = v.engine.place(key, req, now)
+        order.nonce = nonce                      # aster-v3: a guarded cancel must repeat it (saved at commit)
         ack = next((e.order for e in v.engine.events[events_before:]
                     if isinstance(e, OrderEvent) and e.order.order_id == order.order_id
                     and e.execution_type is ExecutionType.NEW), order)
@@ -33,12 +38,14 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
 
     def post_order(req: Req) -> dict[str, Any]:
         try:
-            return place_one(req.key, req.params)
+            return place_one(req.key, req.params, req.nonce)
         finally:
             v.commit()
 
     def test_order(req: Req) -> dict[str, Any]:
         order_req = new_order(req.params)
+        if algo_service and order_req.type.is_conditional:
+            raise VenueError(-4120, SWITCH_TO_ALGO)
         acct = v.engine.accounts.get(req.key) or v.engine.account(req.key, v.now())
         order = v.engine.check_new_order(acct, order_req, v.now())
         v.commit()
@@ -56,7 +63,7 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
                 try:
                     if not isinstance(item, dict):
                         raise VenueError(-1130, "Data sent for parameter 'batchOrders' is not valid.")
-                    out.append(place_one(req.key, batch_params(item)))
+                    out.append(place_one(req.key, batch_params(item), req.nonce))
                 except VenueError as exc:
                     out.append(exc.body())
         finally:
@@ -131,7 +138,8 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
         if symbol:
             v.spec(symbol)
         acct = v.engine.accounts.get(req.key)
-        orders = [] if acct is None else [o for o in acct.open_orders.values() if symbol in (None, o.symbol)]
+        orders = [] if acct is None else [o for o in acct.open_orders.values()
+                                          if symbol in (None, o.symbol) and not o.algo_service]
         return [order_json(o, f) for o in sorted(orders, key=lambda o: o.order_id)]
 
     def all_orders(req: Req) -> list[dict[str, Any]]:

@@ -31,6 +31,8 @@ class Route:
     security: str = NONE
     weight: int | Callable[[Params], int] = 1
     order: bool = False          # places orders: order-count headers, lose_order_response applies
+    v3: bool = False             # API-wallet signatures only (aster-v3 profile, /fapi/v3/...)
+    guarded: bool = False        # aster-v3 guarded cancel: the nonce repeats the order's placement nonce
 
 
 @dataclass(slots=True)
@@ -41,13 +43,14 @@ class Raw:
 
 
 class Req:
-    __slots__ = ("method", "path", "params", "query", "body", "headers", "key", "client")
+    __slots__ = ("method", "path", "params", "query", "body", "headers", "key", "client", "nonce")
 
     def __init__(self, method: str, path: str, query: bytes, body: bytes, headers: dict[bytes, bytes],
                  client: str):
         self.method, self.path, self.query, self.body, self.headers, self.client = (
             method, path, query, body, headers, client)
         self.key = ""
+        self.nonce = 0                  # aster-v3: the request's nonce (recorded with a placed order)
         ctype = headers.get(b"content-type", b"")
         form = body if body and b"json" not in ctype else b""
         self.params = Params.parse(query, form)
@@ -94,8 +97,9 @@ class PaperApp:
         self.usage = Usage()
 
     def add(self, method: str, path: str, handler: Callable, security: str = NONE,
-            weight: int | Callable[[Params], int] = 1, order: bool = False) -> None:
-        self.routes[(method, path)] = Route(handler, security, weight, order)
+            weight: int | Callable[[Params], int] = 1, order: bool = False, v3: bool = False,
+            guarded: bool = False) -> None:
+        self.routes[(method, path)] = Route(handler, security, weight, order, v3, guarded)
 
     # ------------------------------------------------------------------ ASGI
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -145,7 +149,10 @@ class PaperApp:
         status, payload = 200, b""
         before = self.venue.last_write
         try:
-            if route.security != NONE:
+            if route.security != NONE and self.venue.v3 is not None and (route.v3 or "signer" in req.params):
+                req.key, req.nonce = self.venue.v3.authenticate(req.query, body, self.venue.api_now(), client,
+                                                                guarded=route.guarded)
+            elif route.security != NONE:
                 req.key = self.venue.auth.api_key(req.header("x-mbx-apikey"))
                 if route.security == SIGNED:
                     self.venue.auth.check_signed(req.key, req.query, body, req.params.get("timestamp"),

@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 from ...domain.types import MarginType, OrderStatus, OrderType, PositionSide, Side, TimeInForce, WorkingType
 from ...storage.atomic import quarantine
+from .engine.algo import ALGO_ID_BASE
 from .engine.model import EAccount, EOrder, EPosition, Fill, Income
 
 SCHEMA_VERSION = 1
@@ -27,6 +28,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (key TEXT PRIMARY KEY, secret TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agents (agent TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (
     order_id INTEGER PRIMARY KEY, account TEXT NOT NULL, symbol TEXT NOT NULL, client_id TEXT NOT NULL,
     status TEXT NOT NULL, is_open INTEGER NOT NULL, time INTEGER NOT NULL, update_time INTEGER NOT NULL,
@@ -248,28 +250,59 @@ class Store:
                 self.db.execute("SELECT data FROM orders WHERE is_open=1 ORDER BY order_id")]
 
     def max_ids(self) -> tuple[int, int, int]:
+        """Highest regular order id (algo ids have their own range, see max_algo_id), trade id, income id."""
         self.flush()
         q = self.db.execute
-        return (q("SELECT coalesce(max(order_id), 0) FROM orders").fetchone()[0],
+        return (q("SELECT coalesce(max(order_id), 0) FROM orders WHERE order_id < ?", (ALGO_ID_BASE,)).fetchone()[0],
                 q("SELECT coalesce(max(trade_id), 0) FROM trades").fetchone()[0],
                 q("SELECT coalesce(max(tran_id), 0) FROM income").fetchone()[0])
 
     def find_order(self, account: str, symbol: str, order_id: int | None, client_id: str | None) -> EOrder | None:
+        """A regular order (never an Algo Service order: the order endpoints do not see those)."""
         self.flush()
         if order_id is not None:
-            row = self.db.execute("SELECT data FROM orders WHERE order_id=? AND account=? AND symbol=?",
-                                  (order_id, account, symbol)).fetchone()
+            row = self.db.execute("SELECT data FROM orders WHERE order_id=? AND account=? AND symbol=? AND order_id<?",
+                                  (order_id, account, symbol, ALGO_ID_BASE)).fetchone()
         else:
-            row = self.db.execute("SELECT data FROM orders WHERE account=? AND symbol=? AND client_id=? "
-                                  "ORDER BY order_id DESC LIMIT 1", (account, symbol, client_id)).fetchone()
+            row = self.db.execute("SELECT data FROM orders WHERE account=? AND symbol=? AND client_id=? AND order_id<? "
+                                  "ORDER BY order_id DESC LIMIT 1", (account, symbol, client_id, ALGO_ID_BASE)).fetchone()
         return order_from_dict(json.loads(row[0])) if row else None
 
+    def max_algo_id(self) -> int:
+        self.flush()
+        return self.db.execute("SELECT coalesce(max(order_id), 0) FROM orders WHERE order_id >= ?",
+                               (ALGO_ID_BASE,)).fetchone()[0]
+
+    def find_algo(self, account: str, algo_id: int | None, client_algo_id: str | None) -> EOrder | None:
+        """An Algo Service order by algoId or clientAlgoId (latest first), any symbol."""
+        self.flush()
+        if algo_id is not None:
+            row = self.db.execute("SELECT data FROM orders WHERE order_id=? AND account=? AND order_id>=?",
+                                  (algo_id, account, ALGO_ID_BASE)).fetchone()
+        else:
+            row = self.db.execute("SELECT data FROM orders WHERE account=? AND client_id=? AND order_id>=? "
+                                  "ORDER BY order_id DESC LIMIT 1", (account, client_algo_id, ALGO_ID_BASE)).fetchone()
+        return order_from_dict(json.loads(row[0])) if row else None
+
+    def algo_parents(self, algo_ids: Iterable[int]) -> list[EOrder]:
+        """The triggered algo orders of these ids (their children are still open after a restart)."""
+        self.flush()
+        out = []
+        for algo_id in sorted(set(algo_ids)):
+            row = self.db.execute("SELECT data FROM orders WHERE order_id=?", (algo_id,)).fetchone()
+            if row:
+                out.append(order_from_dict(json.loads(row[0])))
+        return out
+
     def _history(self, table: str, id_col: str, where: dict[str, Any], from_id: int | None, start: int | None,
-                 end: int | None, limit: int) -> list[dict]:
+                 end: int | None, limit: int, extra: tuple[str, Any] | None = None) -> list[dict]:
         """Rows of a history table for an account: from an id or a time forward, else the latest `limit`."""
         self.flush()
         sql = f"SELECT data FROM {table} WHERE " + " AND ".join(f"{col}=?" for col in where)
         args: list[Any] = list(where.values())
+        if extra is not None:
+            sql += f" AND {extra[0]}"
+            args.append(extra[1])
         for cond, value in ((f"{id_col}>=?", from_id), ("time>=?", start), ("time<=?", end)):
             if value is not None:
                 sql += f" AND {cond}"
@@ -282,7 +315,14 @@ class Store:
 
     def orders(self, account: str, symbol: str, *, from_id: int | None = None, start: int | None = None,
                end: int | None = None, limit: int = 500) -> list[EOrder]:
-        rows = self._history("orders", "order_id", {"account": account, "symbol": symbol}, from_id, start, end, limit)
+        rows = self._history("orders", "order_id", {"account": account, "symbol": symbol}, from_id, start, end, limit,
+                             ("order_id<?", ALGO_ID_BASE))
+        return [order_from_dict(r) for r in rows]
+
+    def algo_orders(self, account: str, symbol: str, *, from_id: int | None = None, start: int | None = None,
+                    end: int | None = None, limit: int = 500) -> list[EOrder]:
+        rows = self._history("orders", "order_id", {"account": account, "symbol": symbol}, from_id, start, end, limit,
+                             ("order_id>=?", ALGO_ID_BASE))
         return [order_from_dict(r) for r in rows]
 
     def trades(self, account: str, symbol: str, *, from_id: int | None = None, start: int | None = None,
@@ -315,3 +355,14 @@ class Store:
 
     def put_api_key(self, key: str, secret: str) -> asyncio.Future | None:
         return self._submit([("INSERT OR REPLACE INTO api_keys VALUES (?, ?)", [(key, secret)])])
+
+    # ------------------------------------------------------------------ V3 agents (API wallets)
+    def agents(self) -> list[dict]:
+        self.flush()
+        return [json.loads(d) for (d,) in self.db.execute("SELECT data FROM agents ORDER BY agent")]
+
+    def put_agent(self, agent: str, data: dict) -> asyncio.Future | None:
+        return self._submit([("INSERT OR REPLACE INTO agents VALUES (?, ?)", [(agent, orjson.dumps(data).decode())])])
+
+    def delete_agent(self, agent: str) -> asyncio.Future | None:
+        return self._submit([("DELETE FROM agents WHERE agent=?", [(agent,)])])

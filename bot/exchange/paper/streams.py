@@ -20,9 +20,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ...logs import get_logger
 from ...aio import cancel_and_wait
 from .engine.errors import VenueError
-from .engine.model import AccountEvent, ConfigEvent, MarginCallEvent, OrderEvent
+from .engine.model import AccountEvent, AlgoEvent, ConfigEvent, MarginCallEvent, OrderEvent
 from .feeds.klines import INTERVAL_MS, bar_open
-from .wire import account_update_json, config_update_json, force_order_json, margin_call_json, order_update_json
+from .wire import (
+    account_update_json, algo_update_json, config_update_json, force_order_json, margin_call_json, order_update_json,
+)
 
 if TYPE_CHECKING:
     from .market_data import MarketData
@@ -269,18 +271,34 @@ class StreamHub:
     def on_outbox(self, out: Any) -> None:
         """User-data events of one commit, to the listenKeys of their accounts."""
         f = self.v.formats
+        mixing = self.v.algo_mixing          # binance-usdm test switch: Binance's unreliable event order
+        held: list[tuple[str, Any]] = []
         for event in out.events:
             key = self.keys.by_account.get(event.account)
             if key is None or key not in self.by_stream:
                 continue
             if isinstance(event, OrderEvent):
-                self._send(key, order_update_json(event, f))
+                payload = order_update_json(event, f)
             elif isinstance(event, AccountEvent):
-                self._send(key, account_update_json(event, f))
+                payload = account_update_json(event, f)
             elif isinstance(event, ConfigEvent):
-                self._send(key, config_update_json(event))
+                payload = config_update_json(event)
             elif isinstance(event, MarginCallEvent):
-                self._send(key, margin_call_json(event, f))
+                payload = margin_call_json(event, f)
+            elif isinstance(event, AlgoEvent):
+                if mixing is not None and mixing.drop_triggered and event.order.algo_status == "TRIGGERED":
+                    continue
+                payload = algo_update_json(event.order, event.time, f)
+            else:
+                continue
+            if mixing is not None and mixing.shuffle:
+                held.append((key, payload))
+            else:
+                self._send(key, payload)
+        if held:
+            mixing.rng.shuffle(held)
+            for key, payload in held:
+                self._send(key, payload)
         for order in out.liquidations:
             payload = force_order_json(order, f)
             wanted = f"{order.symbol.lower()}@forceorder"

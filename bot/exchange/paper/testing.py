@@ -34,11 +34,12 @@ class PaperExchange:
     def __init__(self, workdir: Path | str, *, symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"),
                  feed: str = "synthetic", seed: int = 1, speed: float = 1.0, admin: bool = True,
                  faults: str | None = None, balance: float = 10000.0, env: Mapping[str, str] | None = None,
-                 reset: bool = False):
+                 reset: bool = False, profile: str = "aster-v1"):
         self.workdir = Path(workdir)
         self.symbols = tuple(s.upper() for s in symbols)
         self.feed, self.seed, self.speed, self.admin_enabled = feed, seed, speed, admin
         self.faults, self.balance, self.reset = faults, balance, reset
+        self.profile = profile
         self.extra_env = dict(env or {})
         self.api_key = self.extra_env.get("ASTER_PAPER_API_KEY") or DEFAULT_KEY
         self.api_secret = self.extra_env.get("ASTER_PAPER_API_SECRET") or DEFAULT_SECRET
@@ -81,6 +82,7 @@ class PaperExchange:
             "ASTER_PAPER_SYMBOLS": ",".join(self.symbols),
             "ASTER_PAPER_SEED": str(self.seed),
             "ASTER_PAPER_SPEED": str(self.speed),
+            "ASTER_VENUE_PROFILE": self.profile,
         }
         for name in ("ASTER_PAPER_API_KEY", "ASTER_PAPER_API_SECRET"):
             if self.extra_env.get(name):
@@ -99,6 +101,7 @@ class PaperExchange:
             "ASTER_PAPER_BALANCE": str(self.balance),
             "ASTER_PAPER_DB": str(self.db_path),
             "ASTER_PAPER_ADMIN": "true" if self.admin_enabled else "false",
+            "ASTER_VENUE_PROFILE": self.profile,
             "ASTER_LOG_DIR": str(self.workdir / "logs"),
             "ASTER_RUN_DIR": str(self.workdir / "run"),
             "PYTHONUNBUFFERED": "1",

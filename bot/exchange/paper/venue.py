@@ -15,9 +15,12 @@ from typing import Any, Callable
 from ...logs import get_logger
 from ...aio import cancel_and_wait
 from .auth import Authenticator
+from .auth_v3 import Agent, V3Auth, parse_agents
 from .clock import VenueClock
 from .config import PaperConfig
 from .engine import Engine
+from .engine.algo import ALGO_ID_BASE
+from .profiles import profile_of
 from .engine.errors import VenueError, bad_symbol
 from .faults import Faults
 from .feeds.base import BarPath, Feed, Quote
@@ -28,6 +31,15 @@ from .wire import Formats
 log = get_logger("paper.venue")
 LOOP_S = 0.1                      # wall seconds between market steps
 MAX_MISSED_SETTLEMENTS = 90       # funding catch-up after a long downtime
+
+
+@dataclass(slots=True)
+class AlgoMixing:
+    """Binance does not keep the order of ALGO_UPDATE and ORDER_TRADE_UPDATE, and sometimes sends no TRIGGERED
+    (binance-algo-orders.md 5.2): a test switch to check that a client reconciles by ids, not by order."""
+    shuffle: bool
+    drop_triggered: bool
+    rng: Any
 
 
 @dataclass(slots=True)
@@ -50,15 +62,22 @@ class Venue:
         if not config.fixed_key:
             known.update(self.store.api_keys())
         self.auth = Authenticator(known, config.api_key or None)
+        self.v3 = self._v3_auth() if profile_of(config.profile).v3_auth else None
+        self.algo_mixing: AlgoMixing | None = None      # admin switch (binance-usdm): shuffle / drop ALGO_UPDATEs
         self.specs = feed.specs
         self.formats = Formats(self.specs)
         self.tick_text = {s: TickText(sp.tick, self.formats.pp[s]) for s, sp in self.specs.items()}
         orders, trades, trans = self.store.max_ids()
+        self.profile = profile_of(config.profile)
         self.engine = Engine(self.specs, maker_fee=config.maker_fee, taker_fee=config.taker_fee,
                              start_balance=config.balance, next_order_id=max(1_000_001, orders + 1),
-                             next_trade_id=max(1, trades + 1), next_tran_id=max(1, trans + 1))
+                             next_trade_id=max(1, trades + 1), next_tran_id=max(1, trans + 1),
+                             next_algo_id=max(ALGO_ID_BASE + 1, self.store.max_algo_id() + 1),
+                             callback_max=self.profile.callback_max, algo_cap=self.profile.algo_cap)
         try:
-            self.engine.restore(self.store.load_accounts(), self.store.load_open_orders())
+            open_orders = self.store.load_open_orders()
+            parents = self.store.algo_parents(o.parent_algo for o in open_orders if o.parent_algo)
+            self.engine.restore(self.store.load_accounts(), open_orders, parents)
         except Exception:
             self.store.close()
             raise
@@ -84,6 +103,22 @@ class Venue:
         self._stopping = False
         self.started_wall_ms = int(wall() * 1000)
         self.history_warm = False       # set once recent klines of every symbol are synthesised (main.py)
+
+    def _v3_auth(self) -> V3Auth:
+        """API-wallet authentication: the configured agents (ASTER_PAPER_AGENTS, the account's own wallet, the
+        development agent), registered at each start and not saved, so one taken out of the settings is gone
+        after a restart; then those registered through the admin API (saved in the database; they win)."""
+        auth = V3Auth(self.config.chain_id, int(self.config.nonce_window_s * 1000))
+        for user, agent in parse_agents(self.config.agents):
+            auth.register(Agent(user.lower(), agent.lower(), "config"))
+        for d in self.store.agents():
+            auth.register(Agent(d["user"], d["agent"], d.get("name", ""), int(d.get("expired", 0)),
+                                bool(d.get("canPerpTrade", True)), tuple(d.get("ipWhitelist", ()))))
+        try:
+            auth.restore_nonces(json.loads(self.store.get_meta("v3_nonces") or "{}"))
+        except (ValueError, TypeError, AttributeError) as exc:   # a damaged entry: the time window still holds
+            log.warning("paper.nonces_unreadable", f"saved V3 nonces unreadable, ignored: {exc}")
+        return auth
 
     # ------------------------------------------------------------------ clock
     def _make_clock(self) -> VenueClock:
@@ -135,8 +170,11 @@ class Venue:
     def _clock_meta(self) -> dict[str, Any]:
         """What must survive a restart (saved every few seconds, so even a SIGKILL loses little): the clock,
         funding progress, and the last marks, which value held positions until the first quotes arrive."""
-        return {"clock_venue_ms": self.now(), "clock_advanced_ms": self.clock.advanced_ms,
+        meta = {"clock_venue_ms": self.now(), "clock_advanced_ms": self.clock.advanced_ms,
                 "funding_until": self.funding_done, "marks": json.dumps(self.engine.priced_marks())}
+        if self.v3 is not None:
+            meta["v3_nonces"] = json.dumps(self.v3.nonces_state(self.api_now()))
+        return meta
 
     def _saved_marks(self) -> dict[str, int]:
         try:
@@ -315,7 +353,9 @@ class Venue:
             "open_orders": len(self.engine.open_by_id), "fixed_key": self.config.fixed_key,
             "maker_fee": str(self.config.maker_fee), "taker_fee": str(self.config.taker_fee),
             "funding_interval_hours": self.feed.funding_interval_ms // 3_600_000,
-            "started": self.started_wall_ms, "history_warm": self.history_warm,
+            "started": self.started_wall_ms, "history_warm": self.history_warm, "profile": self.profile.name,
+            **({"v3": {"chain_id": self.v3.chain_id, "nonce_window_s": self.v3.window_us / 1e6,
+                       "agents": len(self.v3.agents)}} if self.v3 is not None else {}),
         }
 
 

@@ -231,3 +231,51 @@ def trade_json(t: Fill, f: Formats) -> dict[str, Any]:
 def income_json(i: Income) -> dict[str, Any]:
     return {"symbol": i.symbol, "incomeType": i.income_type, "income": money(i.income), "asset": i.asset,
             "info": i.info, "time": i.time, "tranId": str(i.tran_id), "tradeId": i.trade_id}
+
+
+# ------------------------------------------------------------------------ Algo Service (binance-usdm)
+def algo_json(o: EOrder, f: Formats, query: bool = False, listing: bool = False) -> dict[str, Any]:
+    """An Algo Service order (binance-algo-orders.md 4.1; `query` adds the actual* fields of 4.2, `listing`
+    the tp/sl fields of 4.3)."""
+    s = o.symbol
+    trailing = o.orig_type is OrderType.TRAILING_STOP_MARKET
+    out: dict[str, Any] = {
+        "algoId": o.order_id, "clientAlgoId": o.client_order_id, "algoType": "CONDITIONAL",
+        "orderType": o.orig_type, "symbol": s, "side": o.side, "positionSide": o.position_side,
+        "timeInForce": o.time_in_force, "quantity": f.qty(s, o.orig_qty), "algoStatus": o.algo_status,
+        "triggerPrice": f.price(s, o.stop_price), "price": f.price(s, o.price), "icebergQuantity": None,
+        "selfTradePreventionMode": "NONE", "workingType": o.working_type, "priceMatch": "NONE",
+        "closePosition": o.close_position, "priceProtect": o.price_protect, "reduceOnly": o.reduce_only,
+        "activatePrice": f.price(s, o.activate_price) if trailing else "",
+        "callbackRate": plain(o.price_rate or D0) if trailing else "",
+        "createTime": o.time, "updateTime": o.update_time, "triggerTime": o.trigger_time, "goodTillDate": 0,
+    }
+    if query or listing:
+        out["actualOrderId"] = str(o.actual_order_id) if o.actual_order_id else ""
+        out["actualPrice"] = f.price(s, o.avg_price)
+        if o.actual_order_id:
+            out["actualType"] = o.type
+        if o.executed_qty:
+            out["actualQty"] = f.qty(s, o.executed_qty)
+        out["tpOrderType"] = ""
+    if listing:
+        out.update(tpTriggerPrice="0.000", tpPrice="0.000", slTriggerPrice="0.000", slPrice="0.000")
+    return out
+
+
+def algo_update_json(o: EOrder, time: int, f: Formats) -> dict[str, Any]:
+    """The user stream's ALGO_UPDATE (binance-algo-orders.md 6.1)."""
+    s = o.symbol
+    data: dict[str, Any] = {
+        "caid": o.client_order_id, "aid": o.order_id, "at": "CONDITIONAL", "o": o.orig_type.value, "s": s,
+        "S": o.side.value, "ps": o.position_side.value, "f": o.time_in_force.value, "q": f.qty(s, o.orig_qty),
+        "X": o.algo_status, "ai": str(o.actual_order_id) if o.actual_order_id else "",
+        "tp": f.price(s, o.stop_price), "p": f.price(s, o.price), "V": "NONE", "wt": o.working_type.value,
+        "pm": "NONE", "cp": o.close_position, "pP": o.price_protect, "R": o.reduce_only, "tt": o.trigger_time,
+        "gtd": 0, "rm": o.reject_reason,
+    }
+    if o.actual_order_id:
+        data.update(ap=f.price(s, o.avg_price), aq=f.qty(s, o.executed_qty), act=o.type.value)
+    if o.orig_type is OrderType.TRAILING_STOP_MARKET:
+        data["ia"] = o.activated
+    return {"e": "ALGO_UPDATE", "T": time, "E": time, "o": data}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .accounts import AccountOpsMixin
+from .algo import ALGO_ID_BASE, AlgoFlowMixin
 from .ledger import LedgerMixin
 from .market import MarketFlowMixin, MarketState
 from .errors import PaperStateError
@@ -22,6 +23,7 @@ from .model import EAccount, EOrder, Event, Fill, Income
 from .orders import OrderFlowMixin
 from .risk import AccountRisk, RiskWatchMixin
 from .specs import SymbolSpec
+from .validate import CALLBACK_MAX
 
 DEFAULT_LEVERAGE = 20
 
@@ -39,11 +41,13 @@ class Outbox:
         return bool(self.events or self.fills or self.incomes or self.orders or self.accounts or self.liquidations)
 
 
-class Engine(OrderFlowMixin, MarketFlowMixin, RiskWatchMixin, LedgerMixin, AccountOpsMixin):
+class Engine(OrderFlowMixin, MarketFlowMixin, RiskWatchMixin, LedgerMixin, AccountOpsMixin, AlgoFlowMixin):
     def __init__(self, specs: dict[str, SymbolSpec], *, maker_fee: Decimal = Decimal("0.0002"),
                  taker_fee: Decimal = Decimal("0.0004"), start_balance: Decimal = Decimal("10000"),
                  default_leverage: int = DEFAULT_LEVERAGE, next_order_id: int = 1_000_001,
-                 next_trade_id: int = 1, next_tran_id: int = 1, recent_closed_max: int = 20_000):
+                 next_trade_id: int = 1, next_tran_id: int = 1, recent_closed_max: int = 20_000,
+                 next_algo_id: int = ALGO_ID_BASE + 1, callback_max: Decimal = CALLBACK_MAX,
+                 algo_cap: int | None = None):
         self.specs = specs
         self.markets: dict[str, MarketState] = {s: MarketState(spec) for s, spec in specs.items()}
         self.accounts: dict[str, EAccount] = {}
@@ -54,6 +58,10 @@ class Engine(OrderFlowMixin, MarketFlowMixin, RiskWatchMixin, LedgerMixin, Accou
         self.recent_closed: OrderedDict[int, EOrder] = OrderedDict()
         self.recent_closed_max = recent_closed_max
         self._order_id, self._trade_id, self._tran_id = next_order_id, next_trade_id, next_tran_id
+        self._algo_id = next_algo_id
+        self.callback_max = callback_max        # trailing callbackRate maximum (%): Aster 5, Binance's algo API 20
+        self.algo_cap = algo_cap                # open Algo Service orders per account (Binance 200); None = Aster's
+        self.algo_parents: dict[int, EOrder] = {}   # triggered algo orders whose child order is still open
         self.events: list[Event] = []
         self.fills: list[Fill] = []
         self.incomes: list[Income] = []
@@ -80,7 +88,8 @@ class Engine(OrderFlowMixin, MarketFlowMixin, RiskWatchMixin, LedgerMixin, Accou
     def _mark_of(self, symbol: str) -> Decimal:
         return self.markets[symbol].mark()
 
-    def restore(self, accounts: list[EAccount], open_orders: list[EOrder]) -> None:
+    def restore(self, accounts: list[EAccount], open_orders: list[EOrder],
+                algo_parents: list[EOrder] = ()) -> None:
         """Load persisted accounts and open orders (after a restart) and re-arm the orders. Positions or
         orders on symbols this market does not list are refused (never dropped): they could be neither
         priced, protected nor closed. (Accounts are named by their API key, so the message names no account.)"""
@@ -110,6 +119,8 @@ class Engine(OrderFlowMixin, MarketFlowMixin, RiskWatchMixin, LedgerMixin, Accou
             else:
                 (m.watch.buy_limits if order.side.value == "BUY" else m.watch.sell_limits).add(order.price_t,
                                                                                            order.order_id)
+        for algo in algo_parents:            # triggered algo orders waiting for their child to end
+            self.algo_parents[algo.order_id] = algo
         for acct in self.accounts.values():
             for pos in acct.positions.values():
                 if pos.amount != 0 and pos.symbol in self.markets:

@@ -214,6 +214,9 @@ class MarketFlowMixin:
 
     def _trigger(self: "Engine", order: EOrder, m: MarketState, now: int) -> None:
         """A conditional order's condition holds: it becomes a MARKET (or LIMIT) order, same id."""
+        if order.algo_service:
+            self._trigger_algo(order, m, now)     # Binance: a new regular order instead (engine/algo.py)
+            return
         if order.price_protect and not self._protect_ok(m):
             self._watch_order(order)           # stays waiting, as the venue does
             return

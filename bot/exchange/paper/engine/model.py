@@ -67,6 +67,13 @@ class EOrder:
     triggered: bool = False
     activated: bool = False       # trailing stop: activation reached
     extreme_t: int = 0            # trailing stop: running max (SELL) / min (BUY) since activation
+    # Binance Algo Service (binance-usdm profile; see engine/algo.py)
+    algo_status: str = ""         # "" = a regular order; NEW/TRIGGERING/TRIGGERED/FINISHED/CANCELED/REJECTED/EXPIRED
+    parent_algo: int = 0          # a triggered algo order's child: the algo id it came from
+    actual_order_id: int = 0      # an algo order once triggered: its child's order id
+    trigger_time: int = 0
+    reject_reason: str = ""
+    nonce: int = 0                # aster-v3: the nonce of the request that placed it (guarded cancels)
 
     @property
     def remaining(self) -> Decimal:
@@ -84,6 +91,11 @@ class EOrder:
     def is_algo(self) -> bool:
         """Counts against MAX_NUM_ALGO_ORDERS while it waits for its trigger."""
         return self.orig_type.is_conditional and not self.triggered
+
+    @property
+    def algo_service(self) -> bool:
+        """An order of Binance's Algo Service (its id is an algoId, it never shows on the order endpoints)."""
+        return bool(self.algo_status)
 
     def snapshot(self) -> "EOrder":
         """A copy as of now (cheaper than copy.copy, which goes through __reduce_ex__)."""
@@ -180,6 +192,14 @@ class OrderEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class AlgoEvent:
+    """An Algo Service order changed status (the stream's ALGO_UPDATE)."""
+    account: str
+    time: int
+    order: EOrder                 # snapshot
+
+
+@dataclass(frozen=True, slots=True)
 class PositionSnap:
     symbol: str
     position_side: PositionSide
@@ -220,4 +240,4 @@ class MarginCallEvent:
     positions: tuple[tuple[PositionSnap, Decimal, Decimal], ...]   # (position, mark, maint margin)
 
 
-Event = OrderEvent | AccountEvent | ConfigEvent | MarginCallEvent
+Event = OrderEvent | AccountEvent | ConfigEvent | MarginCallEvent | AlgoEvent

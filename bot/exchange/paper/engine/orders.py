@@ -56,7 +56,7 @@ class OrderFlowMixin:
         if not m.ready:
             raise VenueError(-1001, "Internal error; market data for this symbol is not available yet.", 503)
         ps = check_shape(req, acct, spec)
-        check_filters(req, spec, m.mark())
+        check_filters(req, spec, m.mark(), self.callback_max)
         tif = check_time_in_force(req)
         t, buy = req.type, req.side is Side.BUY
         pos = acct.positions.get((req.symbol, ps))
@@ -112,7 +112,8 @@ class OrderFlowMixin:
         same = [o for o in acct.open_orders.values() if o.symbol == req.symbol]
         if len(same) >= rules.max_num_orders:
             raise VenueError(-2025, "Reach max open order limit.")
-        if req.type.is_conditional and sum(1 for o in same if o.is_algo) >= rules.max_num_algo_orders:
+        if self.algo_cap is None and req.type.is_conditional and \
+                sum(1 for o in same if o.is_algo) >= rules.max_num_algo_orders:
             raise VenueError(-4045, "Reach max stop order limit.")
 
     def _check_open_margin(self: "Engine", acct: EAccount, symbol: str, buy: bool, qty: Decimal,
@@ -233,25 +234,38 @@ class OrderFlowMixin:
         while len(self.recent_closed) > self.recent_closed_max:
             self.recent_closed.popitem(last=False)
         self.dirty_orders[order.order_id] = order
+        if order.parent_algo:
+            self._algo_child_done(order)
 
     def _finish(self: "Engine", order: EOrder, status: OrderStatus, now: int) -> None:
-        """End an open order as CANCELED or EXPIRED, with its user-stream event."""
+        """End an open order as CANCELED or EXPIRED, with its user-stream event (ALGO_UPDATE for an algo order)."""
         order.status = status
         order.update_time = now
-        self._close_order(order)
+        if order.algo_service:
+            order.algo_status = status.value
+            self._close_order(order)
+            self._algo_event(order, now)
+            return
         execution = ExecutionType.CANCELED if status is OrderStatus.CANCELED else ExecutionType.EXPIRED
         self.events.append(OrderEvent(order.account, now, order.snapshot(), execution))
+        self._close_order(order)
 
     # ------------------------------------------------------------------ cancel / admin
-    def find_open(self: "Engine", key: str, symbol: str, order_id: int | None, client_id: str | None) -> EOrder | None:
+    def find_open(self: "Engine", key: str, symbol: str, order_id: int | None, client_id: str | None,
+                  algo: bool | None = False) -> EOrder | None:
+        """An open order by id or client id. `algo`: False = regular orders only (the order endpoints never
+        see Algo Service orders), True = algo orders only, None = either (the admin API)."""
         acct = self.accounts.get(key)
         if acct is None:
             return None
         if order_id is not None:
             order = acct.open_orders.get(order_id)
-            return order if order is not None and order.symbol == symbol else None
-        oid = acct.client_ids.get((symbol, client_id or ""))
-        return acct.open_orders.get(oid) if oid is not None else None
+        else:
+            oid = acct.client_ids.get((symbol, client_id or ""))
+            order = acct.open_orders.get(oid) if oid is not None else None
+        if order is None or order.symbol != symbol or (algo is not None and order.algo_service != algo):
+            return None
+        return order
 
     def find_order(self: "Engine", key: str, symbol: str, order_id: int | None, client_id: str | None) -> EOrder | None:
         """An open order, or a recently closed one still in memory (older ones are in the store)."""
@@ -259,16 +273,16 @@ class OrderFlowMixin:
         if order is not None:
             return order
         for closed in reversed(self.recent_closed.values()):
-            if closed.account == key and closed.symbol == symbol and (
+            if closed.account == key and closed.symbol == symbol and not closed.algo_service and (
                     closed.order_id == order_id if order_id is not None else closed.client_order_id == client_id):
                 return closed
         return None
 
     def cancel(self: "Engine", key: str, symbol: str, order_id: int | None = None, client_id: str | None = None,
-               now: int = 0, status: OrderStatus = OrderStatus.CANCELED) -> EOrder:
+               now: int = 0, status: OrderStatus = OrderStatus.CANCELED, algo: bool | None = False) -> EOrder:
         if symbol not in self.specs:
             raise bad_symbol()
-        order = self.find_open(key, symbol, order_id, client_id)
+        order = self.find_open(key, symbol, order_id, client_id, algo)
         if order is None:
             raise unknown_order()
         self._finish(order, status, now)
@@ -280,7 +294,8 @@ class OrderFlowMixin:
         acct = self.accounts.get(key)
         if acct is None:
             return []
-        orders = sorted((o for o in acct.open_orders.values() if o.symbol == symbol), key=lambda o: o.order_id)
+        orders = sorted((o for o in acct.open_orders.values() if o.symbol == symbol and not o.algo_service),
+                        key=lambda o: o.order_id)
         for order in orders:
             self._finish(order, OrderStatus.CANCELED, now)
         return orders

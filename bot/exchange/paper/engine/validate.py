@@ -74,7 +74,7 @@ def check_shape(req: NewOrder, acct: EAccount, spec: SymbolSpec) -> PositionSide
     return ps
 
 
-def check_filters(req: NewOrder, spec: SymbolSpec, mark: Decimal) -> None:
+def check_filters(req: NewOrder, spec: SymbolSpec, mark: Decimal, callback_max: Decimal = CALLBACK_MAX) -> None:
     """Precision, PRICE_FILTER (price, stopPrice, activationPrice), LOT_SIZE, PERCENT_PRICE, MIN_NOTIONAL."""
     r = spec.rules
     for value in (req.price, req.stop_price, req.activation_price):
@@ -91,7 +91,7 @@ def check_filters(req: NewOrder, spec: SymbolSpec, mark: Decimal) -> None:
     if req.activation_price is not None:
         if req.activation_price <= 0 or (r.max_price > 0 and req.activation_price > r.max_price):
             raise VenueError(-4135, "Invalid activation price.")
-    if req.callback_rate is not None and not CALLBACK_MIN <= req.callback_rate <= CALLBACK_MAX:
+    if req.callback_rate is not None and not CALLBACK_MIN <= req.callback_rate <= callback_max:
         raise VenueError(-1130, "Data sent for parameter 'callbackRate' is not valid.")
     qty = req.quantity
     if qty is not None:
