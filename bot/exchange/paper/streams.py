@@ -112,6 +112,7 @@ class StreamHub:
         self._depth_u: dict[str, int] = {}
         self._depth_book: dict[str, tuple[dict, dict]] = {}     # last levels sent on each diff-depth stream
         self._book_u: dict[str, int] = {}
+        self._mark_second: dict[str, int] = {}              # markPrice@1s: last venue second sent
         self._ws_epoch = venue.faults.ws_disconnect_epoch
         venue.subscribers.append(self.on_outbox)
         venue.market_listeners.append(self.on_market)
@@ -331,6 +332,16 @@ class StreamHub:
             return True
         return False
 
+    def _mark_due(self, name: str, every_second: bool, now: int, wall: float) -> bool:
+        """markPrice@1s: once per venue second, on the second (as the venue); plain markPrice: every 3 s."""
+        if not every_second:
+            return self._due(name, "markPrice", wall)
+        second = now // 1000
+        if self._mark_second.get(name) == second:
+            return False
+        self._mark_second[name] = second
+        return True
+
     def _market_stream(self, name: str, now: int, wall: float) -> None:
         if self.keys.account_of(name) is not None:
             return
@@ -341,7 +352,7 @@ class StreamHub:
             symbols = list(v.specs)
             if kind == "markPrice":
                 speed1 = name.endswith("@1s")
-                if self._due(name, "markPrice1s" if speed1 else "markPrice", wall):
+                if self._mark_due(name, speed1, now, wall):
                     self._send(name, [self._mark_event(s, now) for s in symbols])
             elif kind == "bookTicker":
                 for s in symbols:
@@ -375,7 +386,7 @@ class StreamHub:
         elif rest == "bookticker":
             self._book_ticker(symbol, name, now)
         elif rest.startswith("markprice"):
-            if self._due(name, "markPrice1s" if rest.endswith("@1s") else "markPrice", wall):
+            if self._mark_due(name, rest.endswith("@1s"), now, wall):
                 self._send(name, self._mark_event(symbol, now))
         elif rest == "aggtrade":
             self._agg_trades(symbol, name, now)
@@ -425,8 +436,8 @@ class StreamHub:
         snap = self.data.depth(symbol, levels if levels in (5, 10, 20) else 20)
         u = self.v.seq.get(symbol, 0)
         pu = self._depth_u.get(name, u)
-        if pu == u and name in self._depth_u:
-            return
+        if pu == u and name in self._depth_u and not head:
+            return                          # diff streams skip quiet periods; partial books are pushed each period
         self._depth_u[name] = u
         bids, asks = snap["bids"], snap["asks"]
         if not head:                        # diff stream: changed levels, and 0 for the levels that left

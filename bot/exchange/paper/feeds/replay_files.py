@@ -92,6 +92,8 @@ def read_all(path: Path) -> dict[str, SymbolData]:
             df = pd.read_csv(file)
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             raise ValueError(f"{file}: cannot read ({exc})") from None
+        if _recorder_only(df):
+            continue                    # the recorder's trade aggregates, depth and gaps: nothing to replay
         kind = None
         for symbol, g in _by_symbol(df, file).items():
             sd = out.setdefault(symbol, SymbolData())
@@ -100,6 +102,13 @@ def read_all(path: Path) -> dict[str, SymbolData]:
         if kind is None:
             raise ValueError(f"{file}: empty")
     return out
+
+
+def _recorder_only(df: pd.DataFrame) -> bool:
+    """Files of `mraster record` the replay has no use for (aggTrade_1s, depth5, gaps), so a replay can be
+    pointed at the recorder's directory as it is."""
+    cols = set(df.columns)
+    return "n_trades_1s" in cols or "obi5" in cols or {"kind", "start_ms", "end_ms"} <= cols
 
 
 def _read_into(sd: SymbolData, df: pd.DataFrame, file: Path) -> str:

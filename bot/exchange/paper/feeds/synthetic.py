@@ -262,6 +262,8 @@ class SyntheticFeed(Feed):
             n = int(min(120, max(1, rng.poisson(25))))
             secs = np.sort(rng.integers(0, 60, n))
             ms = rng.integers(0, 1000, n)
+            order = np.argsort(secs * 1000 + ms, kind="stable")    # ids rise with time, as on the venue
+            secs, ms = secs[order], ms[order]
             share = rng.dirichlet(np.ones(n)) * volume
             for i in range(n):
                 t = minute_abs * MIN_MS + int(secs[i]) * 1000 + int(ms[i])

@@ -1,0 +1,389 @@
+"""The embedded analytic store: CSV days -> Parquet (partitioned by date and symbol) + a DuckDB database.
+
+Layout under the store directory:
+    parquet/<table>/date=YYYY-MM-DD/symbol=<SYMBOL>/data.parquet
+    market.duckdb      views named as the seed's tables over those files, and `_loads` (what was
+                       loaded from which CSV file, with row counts and the verification result)
+Loading a day rewrites that day's partitions as a whole (built aside, then swapped in), so loading
+twice never doubles a row. A load is verified by reading the Parquet row counts back and comparing
+them with the CSV's complete lines; a torn last line (a killed recorder) is not loaded.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ..csvfiles import complete_length
+from ..gaps import GAPS
+from ..schema import DUCKDB_TYPES, TABLES, Table
+
+ALL_TABLES: tuple[Table, ...] = (*TABLES, GAPS)
+ARROW_TYPES = {"INT64": pa.int64(), "FLOAT64": pa.float64(), "STRING": pa.string(), "BOOL": pa.bool_(),
+               "DATE": pa.date32()}
+# dictionary encoding only where values repeat (on prices it costs 3x the CPU and makes bigger files);
+# min/max statistics where queries filter
+_DICT_COLUMNS = ("symbol", "date", "hour", "minute", "second", "kind", "stream", "k1_closed")
+_STAT_COLUMNS = ("ts_unix_ms", "symbol", "date", "hour", "minute", "second", "start_ms", "end_ms")
+ALL_SYMBOLS = "ALL"         # partition name of rows whose symbol is "*" (gaps of every symbol)
+
+
+class StoreError(RuntimeError):
+    """A CSV file cannot be loaded as it is (wrong header, unreadable row); the message says which."""
+
+
+@dataclass
+class TableLoad:
+    table: str
+    day: str
+    csv_path: str
+    csv_rows: int
+    parquet_rows: int
+    symbols: int
+    verified: bool
+    note: str = ""
+
+
+class _Limited(io.RawIOBase):
+    """The first `limit` bytes of a file: readers never see a torn last line."""
+
+    def __init__(self, path: Path, limit: int):
+        self._f = open(path, "rb")
+        self._left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._left <= 0:
+            return 0
+        n = self._f.readinto(memoryview(b)[:min(len(b), self._left)])
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def _day_iso(day: str) -> str:
+    return f"{day[:4]}-{day[4:6]}-{day[6:]}"
+
+
+def _check_header(path: Path, table: Table) -> int:
+    """Complete data lines of a family file (a torn tail has no newline, so it is not counted); the header
+    must be the table's columns."""
+    with open(path, "rb") as f:
+        header = f.readline().decode("utf-8", "replace").rstrip("\r\n")
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    if header.split(",") != table.names:
+        raise StoreError(f"{path}: header is not the columns of table {table.name} (seed 002); not loaded")
+    return lines
+
+
+def csv_batches(path: Path, table: Table, end: int | None = None, block_size: int = 1 << 20):
+    """Record batches of a family file with the seed's types, up to byte `end` (its last complete line):
+    memory stays bounded by the block size, whatever the size of the day."""
+    end = complete_length(path) if end is None else end
+    types = {c: ARROW_TYPES[t] for c, t in table.columns}
+    # a torn tail is cut off by reading only the complete bytes (through Python, slower); else the path
+    raw = _Limited(path, end) if end < os.path.getsize(path) else None
+    source: Any = io.BufferedReader(raw, 1 << 20) if raw is not None else str(path)
+    try:
+        # single-threaded: the store converts the files in parallel already, and this costs less CPU
+        reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=block_size, use_threads=False),
+                                convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
+                                                                     null_values=[""], true_values=["true", "True"],
+                                                                     false_values=["false", "False"]))
+        for batch in reader:
+            yield batch.select(table.names) if hasattr(batch, "select") else batch
+    except (pa.ArrowInvalid, ValueError) as exc:
+        raise StoreError(f"{path}: unreadable row ({exc}); not loaded") from None
+    finally:
+        if raw is not None:
+            raw.close()
+
+
+def read_csv_day(path: Path, table: Table) -> tuple[pa.Table, int]:
+    """(rows, complete data lines) of one CSV family file, a torn last line dropped: for readers such as the
+    backtester (`.to_pandas()`); the store itself converts batch by batch."""
+    end = complete_length(path)
+    schema = pa.schema([(c, ARROW_TYPES[t]) for c, t in table.columns])
+    if end == 0:
+        return schema.empty_table(), 0
+    lines = _check_header(path, table)
+    return pa.Table.from_batches(list(csv_batches(path, table, end)), schema=schema), lines
+
+
+class _SymbolWriters:
+    """One Parquet file per symbol, fed batch by batch; rows are gathered to `ROW_GROUP` rows per group."""
+
+    ROW_GROUP = 32_768
+    MAX_PENDING = 131_072           # rows held across all symbols (bounds memory with many symbols)
+
+    def __init__(self, build: Path, table: Table):
+        self.build, self.table = build, table
+        self.schema = pa.schema([(c, ARROW_TYPES[t]) for c, t in table.columns])
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.pending: dict[str, list[pa.RecordBatch]] = {}
+        self.rows: dict[str, int] = {}
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        symbols = batch.column(batch.schema.get_field_index("symbol"))
+        for sym in pc.unique(symbols).to_pylist():
+            part = batch.filter(pc.equal(symbols, sym))
+            self.pending.setdefault(sym, []).append(part)
+            self.rows[sym] = self.rows.get(sym, 0) + part.num_rows
+            if sum(b.num_rows for b in self.pending[sym]) >= self.ROW_GROUP:
+                self._flush(sym)
+        if sum(b.num_rows for bs in self.pending.values() for b in bs) > self.MAX_PENDING:
+            biggest = max(self.pending, key=lambda k: sum(b.num_rows for b in self.pending[k]))
+            self._flush(biggest)
+
+    def _flush(self, sym: str) -> None:
+        batches = self.pending.pop(sym, [])
+        if not batches:
+            return
+        writer = self.writers.get(sym)
+        if writer is None:
+            out = self.build / f"symbol={ALL_SYMBOLS if sym == '*' else sym}"
+            out.mkdir()
+            writer = self.writers[sym] = pq.ParquetWriter(
+                out / "data.parquet", self.schema, compression="zstd", compression_level=1,
+                use_dictionary=[c for c in _DICT_COLUMNS if c in self.table.names],
+                write_statistics=[c for c in _STAT_COLUMNS if c in self.table.names])
+        writer.write_table(pa.Table.from_batches(batches, schema=self.schema), row_group_size=self.ROW_GROUP)
+
+    def close(self) -> int:
+        for sym in list(self.pending):
+            self._flush(sym)
+        for w in self.writers.values():
+            w.close()
+        return len(self.writers)
+
+
+class Store:
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self.parquet = self.root / "parquet"
+        self.db_path = self.root / "market.duckdb"
+
+    # ------------------------------------------------------------------ database
+    def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        self.root.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.db_path), read_only=read_only)
+        if not read_only:
+            con.execute("CREATE TABLE IF NOT EXISTS _loads (day VARCHAR, table_name VARCHAR, csv_path VARCHAR, "
+                        "csv_bytes BIGINT, csv_rows BIGINT, parquet_rows BIGINT, symbols INTEGER, "
+                        "verified BOOLEAN, loaded_at TIMESTAMP)")
+            self.refresh_views(con)
+        return con
+
+    def refresh_views(self, con: duckdb.DuckDBPyConnection) -> None:
+        """One view per table over its Parquet files (an empty view with the seed's columns if none yet)."""
+        for t in ALL_TABLES:
+            files = list((self.parquet / t.name).glob("date=*/symbol=*/data.parquet"))
+            if files:
+                glob = (self.parquet / t.name).resolve().as_posix() + "/date=*/symbol=*/data.parquet"
+                con.execute(f"CREATE OR REPLACE VIEW {t.name} AS SELECT * FROM "
+                            f"read_parquet('{glob}', hive_partitioning = false)")
+            else:
+                cols = ", ".join(f"CAST(NULL AS {DUCKDB_TYPES[ty]}) AS {c}" for c, ty in t.columns)
+                con.execute(f"CREATE OR REPLACE VIEW {t.name} AS SELECT {cols} WHERE false")
+
+    # ------------------------------------------------------------------ load
+    @staticmethod
+    def csv_days(log_dir: Path | str) -> list[str]:
+        days = set()
+        for t in ALL_TABLES:
+            for p in Path(log_dir).glob(f"{t.family}_[0-9]*.csv"):
+                day = p.stem[len(t.family) + 1:]
+                if len(day) == 8 and day.isdigit():
+                    days.add(day)
+        return sorted(days)
+
+    def load_day(self, log_dir: Path | str, day: str) -> list[TableLoad]:
+        """Load every family file of `day` (idempotent), verify row counts, record the result."""
+        todo = [(t, Path(log_dir) / t.csv_name(day)) for t in ALL_TABLES]
+        todo = sorted(((t, p) for t, p in todo if p.exists()), key=lambda tp: -tp[1].stat().st_size)  # big first
+        # files are converted in parallel (pyarrow works outside the GIL); the database is written after
+        with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
+            built = list(pool.map(lambda tp: self._build(tp[1], tp[0], day), todo))
+        results = []
+        con = self.connect()
+        try:
+            for (t, path), b in zip(todo, built):
+                results.append(self._swap_in(con, path, t, day, *b))
+            self.refresh_views(con)
+        finally:
+            con.close()
+        order = [t.name for t in ALL_TABLES]
+        return sorted(results, key=lambda r: order.index(r.table))
+
+    def _build(self, path: Path, t: Table, day: str) -> tuple[Path, int, int, int]:
+        """Parquet partitions of one CSV file, built aside: (build dir, complete bytes, lines, symbols).
+        The file is streamed (bounded memory); it is in time order, so each symbol's file is too."""
+        end = complete_length(path)
+        lines = _check_header(path, t) if end else 0
+        build = self.parquet / t.name / f"date={_day_iso(day)}.building-{os.getpid()}"
+        shutil.rmtree(build, ignore_errors=True)
+        build.mkdir(parents=True)
+        writers = _SymbolWriters(build, t)
+        try:
+            if end:
+                for batch in csv_batches(path, t, end):
+                    writers.add(batch)
+        finally:
+            n_symbols = writers.close()
+        parsed = sum(writers.rows.values())
+        if parsed != lines:
+            shutil.rmtree(build, ignore_errors=True)
+            raise StoreError(f"{path}: {lines} lines but {parsed} rows parsed; not loaded")
+        return build, end, lines, n_symbols
+
+    def _swap_in(self, con: duckdb.DuckDBPyConnection, path: Path, t: Table, day: str, build: Path, end: int,
+                 lines: int, n_symbols: int) -> TableLoad:
+        target = self.parquet / t.name / f"date={_day_iso(day)}"
+        # swap the day in: the old partitions go only once the new ones are complete
+        old = target.with_name(target.name + f".old-{os.getpid()}")
+        if target.exists():
+            os.replace(target, old)
+        if build.exists():
+            os.replace(build, target)
+        shutil.rmtree(old, ignore_errors=True)
+        written = sum(pq.ParquetFile(p).metadata.num_rows for p in target.glob("symbol=*/data.parquet")) \
+            if target.exists() else 0
+        verified = written == lines
+        con.execute("DELETE FROM _loads WHERE day = ? AND table_name = ?", [day, t.name])
+        con.execute("INSERT INTO _loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [day, t.name, str(path.resolve()), end, lines, written, n_symbols, verified,
+                     datetime.now(timezone.utc).replace(tzinfo=None)])
+        note = "" if end == path.stat().st_size else f"{path.stat().st_size - end} bytes of a torn last line skipped"
+        return TableLoad(t.name, day, str(path), lines, written, n_symbols, verified, note)
+
+    def pending_days(self, log_dir: Path | str) -> list[str]:
+        """CSV days with a file not loaded, not verified, or grown since it was loaded."""
+        loads = self.loads() if self.db_path.exists() else {}
+        out = []
+        for day in self.csv_days(log_dir):
+            for t in ALL_TABLES:
+                path = Path(log_dir) / t.csv_name(day)
+                rec = loads.get((day, t.name))
+                if path.exists() and (rec is None or not rec["verified"] or rec["csv_bytes"] != complete_length(path)):
+                    out.append(day)
+                    break
+        return out
+
+    # ------------------------------------------------------------------ query
+    def query(self, sql: str) -> tuple[list[str], list[tuple]]:
+        con = self.connect()
+        try:
+            cur = con.execute(sql)
+            cols = [d[0] for d in cur.description] if cur.description else []
+            return cols, cur.fetchall() if cols else []
+        finally:
+            con.close()
+
+    def loads(self) -> dict[tuple[str, str], dict]:
+        cols, rows = self.query("SELECT * FROM _loads")
+        return {(r[0], r[1]): dict(zip(cols, r)) for r in rows}
+
+    def coverage(self) -> list[dict]:
+        """Per symbol and day: rows per table, first/last second, share of the day covered, gap seconds."""
+        con = self.connect()
+        try:
+            per: dict[tuple[str, str], dict] = {}
+            for t in TABLES:
+                for date, sym, n, first, last in con.execute(
+                        f"SELECT CAST(date AS VARCHAR), symbol, count(*), min(ts_unix_ms), max(ts_unix_ms) "
+                        f"FROM {t.name} GROUP BY ALL").fetchall():
+                    row = per.setdefault((date, sym), {"date": date, "symbol": sym})
+                    row[f"{t.name}_rows"] = n
+                    row["first_utc"] = min(row.get("first_utc", first), first)
+                    row["last_utc"] = max(row.get("last_utc", last), last)
+            gaps: dict[str, list[tuple[str, str, float]]] = {}
+            for sym, kind, start, end in con.execute("SELECT symbol, kind, start_ms, end_ms FROM gaps").fetchall():
+                for date, secs in split_by_day(int(start), int(end)):      # a gap over midnight counts on both days
+                    gaps.setdefault(date, []).append((sym, kind, secs))
+        finally:
+            con.close()
+        out = []
+        for (date, sym), row in sorted(per.items()):
+            secs = row.get("agg_trade_1s_rows", 0)
+            span = (row["last_utc"] - row["first_utc"]) // 1000 + 1
+            for t in TABLES:
+                row.setdefault(f"{t.name}_rows", 0)
+            g = [(k, s) for gs, k, s in gaps.get(date, []) if gs in (sym, "*")]
+            row.update(day_pct=round(100.0 * secs / 86400, 2), span_pct=round(100.0 * secs / span, 2),
+                       gap_seconds=round(sum(s for k, s in g if k in ("missing_seconds", "recorder_down")), 1),
+                       stale_seconds=round(sum(s for k, s in g if k == "stale"), 1),
+                       reconnects=sum(1 for k, _ in g if k == "reconnect"),
+                       first_utc=_utc(row["first_utc"]), last_utc=_utc(row["last_utc"]))
+            out.append(row)
+        return out
+
+    # ------------------------------------------------------------------ cleanup
+    def cleanup(self, log_dir: Path | str, retention_days: int, *, dry_run: bool = False,
+                today: str | None = None) -> tuple[list[Path], list[str]]:
+        """(files deleted or to delete, days kept with the reason). Only days older than the retention whose
+        every family file was loaded, verified and not changed since are deleted; never today's."""
+        if retention_days < 1:
+            raise StoreError("--retention-days must be at least 1 (today is never deleted)")
+        today = today or datetime.now(timezone.utc).strftime("%Y%m%d")
+        cutoff = (datetime.strptime(today, "%Y%m%d") - timedelta(days=retention_days)).strftime("%Y%m%d")
+        loads = self.loads()
+        doomed: list[Path] = []
+        kept: list[str] = []
+        for day in self.csv_days(log_dir):
+            if day >= today or day >= cutoff:
+                continue
+            files = [(t, Path(log_dir) / t.csv_name(day)) for t in ALL_TABLES]
+            files = [(t, p) for t, p in files if p.exists()]
+            problems = []
+            for t, p in files:
+                rec = loads.get((day, t.name))
+                if rec is None:
+                    problems.append(f"{p.name} not loaded")
+                elif not rec["verified"]:
+                    problems.append(f"{p.name} loaded but not verified")
+                elif rec["csv_bytes"] != complete_length(p):
+                    problems.append(f"{p.name} changed since it was loaded")
+            if problems:
+                kept.append(f"{day}: kept ({'; '.join(problems)})")
+                continue
+            doomed += [p for _, p in files]
+        if not dry_run:
+            for p in doomed:
+                p.unlink()
+        return doomed, kept
+
+
+def split_by_day(start_ms: int, end_ms: int) -> list[tuple[str, float]]:
+    """[(YYYY-MM-DD, seconds)] of the interval [start_ms, end_ms) in each UTC day it touches; an instant
+    (a reconnect) is one entry of 0 s on its day."""
+    day_ms = 86_400_000
+    if end_ms <= start_ms:
+        return [(_utc(start_ms)[:10], 0.0)]
+    out = []
+    day = start_ms // day_ms * day_ms
+    while day < end_ms:
+        lo, hi = max(start_ms, day), min(end_ms, day + day_ms)
+        out.append((_utc(day)[:10], (hi - lo) / 1000.0))
+        day += day_ms
+    return out
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
