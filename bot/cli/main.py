@@ -87,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
-    """Subcommands contributed by other packages (policy, trial, backtest, recorder), registered if present."""
-    for module_name in ("ml_policy.cli", "bot.trial.cli", "backtest.cli", "recorder.cli"):
+    """Subcommands contributed by other packages (policy, trial, backtest, recorder, legacy import),
+    registered if present."""
+    for module_name in ("ml_policy.cli", "bot.trial.cli", "backtest.cli", "recorder.cli", "bot.cli.legacy_cmd"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

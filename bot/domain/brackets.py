@@ -5,6 +5,8 @@ are missing, so both compute the same levels from the same inputs.
 Long:  stop = entry - ASTER_SL_ATR_MULT * ATR, take-profit = entry + ASTER_TP_ATR_MULT * ATR.
 Short: mirrored. The stop is rounded away from the entry (never tighter than asked),
 the take-profit toward it (never further), and each stays at least one tick from the entry.
+Every level is on the symbol's tick grid, also when the entry (an average fill price) is not;
+a level the venue would refuse (outside min/max price) raises NoValidOrderError instead.
 """
 from __future__ import annotations
 
@@ -33,18 +35,23 @@ def bracket_prices(entry: Decimal, side: Side, atr: float, sl_mult: float, tp_mu
     tick = rules.tick_size if rules.tick_size > 0 else Decimal(0)
     sl_dist = to_decimal(atr) * to_decimal(sl_mult)
     tp_dist = to_decimal(atr) * to_decimal(tp_mult)
+    # The one-tick minimums are snapped too: an average fill price is usually off the grid, and
+    # `entry - tick` of an off-grid entry is itself off the grid.
     if side is Side.BUY:
-        stop = rules.round_price(entry - sl_dist, "down")
-        take = rules.round_price(entry + tp_dist, "down")
-        stop = min(stop, entry - tick) if tick else stop
-        take = max(take, entry + tick) if tick else take
+        stop = min(rules.round_price(entry - sl_dist, "down"), rules.round_price(entry - tick, "down"))
+        take = max(rules.round_price(entry + tp_dist, "down"), rules.round_price(entry + tick, "up"))
+        wrong_side = stop >= entry or take <= entry
     else:
-        stop = rules.round_price(entry + sl_dist, "up")
-        take = rules.round_price(entry - tp_dist, "up")
-        stop = max(stop, entry + tick) if tick else stop
-        take = min(take, entry - tick) if tick else take
-    if stop <= 0 or take <= 0:
-        raise NoValidOrderError(f"{rules.symbol}: bracket levels not positive (stop {stop}, take-profit {take})")
+        stop = max(rules.round_price(entry + sl_dist, "up"), rules.round_price(entry + tick, "up"))
+        take = min(rules.round_price(entry - tp_dist, "up"), rules.round_price(entry - tick, "down"))
+        wrong_side = stop <= entry or take >= entry
+    if stop <= 0 or take <= 0 or wrong_side:
+        raise NoValidOrderError(f"{rules.symbol}: no valid bracket levels around {entry} "
+                                f"(stop {stop}, take-profit {take})")
+    for name, level in (("stop", stop), ("take-profit", take)):
+        problem = rules.price_problem(level)
+        if problem:
+            raise NoValidOrderError(f"{rules.symbol}: {name} {level} not placeable: {problem}")
     return Brackets(stop=stop, take_profit=take)
 
 

@@ -4,11 +4,15 @@
                   = ASTER_DEFAULT_NOTIONAL when that cannot be computed (no equity, stop distance
                     zero or not a number)
     notional      = base * ASTER_SIZE_MULT * ASTER_SIZE_MULT_<bucket>
+                    (bucket BASE, the plain sizing layer used when the bandit is off: no bucket multiplier)
                     clamped to [ASTER_MIN_NOTIONAL_USDT, ASTER_MAX_NOTIONAL_USDT]
                     and to the margin room: (equity * ASTER_EQUITY_FRACTION - margin in use) * leverage
     quantity      = the largest valid quantity (symbol filters) whose notional does not exceed that;
                     if rounding down leaves it below the minimum, the smallest valid quantity at or
                     above the minimum, as long as it still fits under the ceiling.
+    caps          = the ceiling (max notional, margin room) is checked at the WORST price the entry order
+                    may fill at (`worst_price`: the IOC limit, or the book plus the slippage allowance),
+                    so the cap still holds after the fill; the target is sized at the book price.
 Otherwise `SizingRejected` (a NoValidOrderError) with a reason code the bot logs.
 """
 from __future__ import annotations
@@ -22,6 +26,7 @@ from .rules import NoValidOrderError, SymbolRules, to_decimal
 from .types import Position
 
 BUCKETS = ("S", "M", "L")
+PLAIN = "BASE"          # plain sizing layer: base size x ASTER_SIZE_MULT, no bucket multiplier
 ZERO = Decimal(0)
 
 
@@ -60,6 +65,8 @@ class SizeDecision:
     method: str                 # "risk" or "default"
     target_notional: Decimal    # after multipliers, clamps and the margin cap, before the symbol filters
     notes: tuple[str, ...] = ()
+    mult: float = 1.0           # ASTER_SIZE_MULT x the bucket's multiplier (1 for BASE)
+    worst_notional: Decimal | None = None   # qty * worst price: what the cap was checked against
 
 
 def _finite_positive(x: Decimal | None) -> bool:
@@ -68,12 +75,13 @@ def _finite_positive(x: Decimal | None) -> bool:
 
 def size_position(*, equity: Decimal | float | None, price: Decimal | float, stop_distance: Decimal | float | None,
                   bucket: str, rules: SymbolRules, params: SizingParams, margin_in_use: Decimal | float = ZERO,
-                  market: bool = True) -> SizeDecision:
-    if bucket not in BUCKETS:
-        raise ValueError(f"unknown size bucket {bucket!r} (expected one of {', '.join(BUCKETS)})")
+                  market: bool = True, worst_price: Decimal | float | None = None) -> SizeDecision:
+    if bucket not in BUCKETS and bucket != PLAIN:
+        raise ValueError(f"unknown size bucket {bucket!r} (expected one of {', '.join(BUCKETS)} or {PLAIN})")
     px = to_decimal(price)
     if not _finite_positive(px):
         raise SizingRejected("size", f"{rules.symbol}: no usable price to size an order (got {price})")
+    worst = max(px, to_decimal(worst_price)) if worst_price is not None else px
     eq = None if equity is None or (isinstance(equity, float) and math.isnan(equity)) else to_decimal(equity)
     dist = None if stop_distance is None or (isinstance(stop_distance, float) and math.isnan(stop_distance)) \
         else to_decimal(stop_distance)
@@ -85,7 +93,7 @@ def size_position(*, equity: Decimal | float | None, price: Decimal | float, sto
         base = to_decimal(params.default_notional)
         method = "default"
         notes.append("risk sizing undecidable (no equity or no stop distance): default notional")
-    mult = to_decimal(params.size_mult) * to_decimal(params.bucket_mults[bucket])
+    mult = to_decimal(params.size_mult) * (to_decimal(params.bucket_mults[bucket]) if bucket != PLAIN else 1)
     target = base * mult
     lo, hi = to_decimal(params.min_notional), to_decimal(params.max_notional)
     if target < lo:
@@ -109,16 +117,25 @@ def size_position(*, equity: Decimal | float | None, price: Decimal | float, sto
         ceiling = min(ceiling, cap)
     if mult <= 0:
         raise SizingRejected("size", f"{rules.symbol}: size multiplier is zero (ASTER_SIZE_MULT x bucket {bucket})")
-    qty = _fit_qty(rules, target, px, lo, ceiling, market)
+    qty = _fit_qty(rules, target, px, lo, ceiling, market, worst)
+    if worst > px and qty * px < target and target * worst / px > ceiling:
+        notes.append(f"cut so the cap holds at the worst fill price {worst}")
     notional = qty * px
-    return SizeDecision(qty=qty, notional=notional, margin=notional / params.leverage, method=method,
-                        target_notional=target, notes=tuple(notes))
+    return SizeDecision(qty=qty, notional=notional, margin=qty * worst / params.leverage, method=method,
+                        target_notional=target, notes=tuple(notes), mult=float(mult), worst_notional=qty * worst)
 
 
 def _fit_qty(rules: SymbolRules, target: Decimal, px: Decimal, floor: Decimal, ceiling: Decimal,
-             market: bool) -> Decimal:
+             market: bool, worst: Decimal) -> Decimal:
+    """Largest valid quantity near `target` at `px` whose notional at the worst price `worst` stays within
+    `ceiling` (the smallest valid one at or above `floor` when rounding leaves it short)."""
     try:
-        qty = rules.qty_within_notional(target, px, market=market)
+        cap_qty = rules.qty_within_notional(ceiling, worst, market=market)
+    except NoValidOrderError as exc:
+        raise SizingRejected("size", f"{rules.symbol}: no valid order fits the allowed notional {ceiling:.4f} at "
+                                     f"the worst fill price {worst} ({exc})") from None
+    try:
+        qty = min(rules.qty_within_notional(target, px, market=market), cap_qty)
         if qty * px >= floor:
             return qty
     except NoValidOrderError:
@@ -127,10 +144,10 @@ def _fit_qty(rules: SymbolRules, target: Decimal, px: Decimal, floor: Decimal, c
         qty = rules.qty_for_notional(max(target, floor), px, market=market)
     except NoValidOrderError as exc:
         raise SizingRejected("size", str(exc)) from None
-    if qty * px > ceiling:
+    if qty * worst > ceiling:
         raise SizingRejected(
-            "size", f"{rules.symbol}: the smallest valid order ({qty} at {px} = {qty * px:.4f}) is above the "
-                    f"allowed notional {ceiling:.4f}")
+            "size", f"{rules.symbol}: the smallest valid order ({qty} at worst {worst} = {qty * worst:.4f}) is "
+                    f"above the allowed notional {ceiling:.4f}")
     return qty
 
 

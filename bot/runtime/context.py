@@ -30,6 +30,8 @@ class Runtime:
     state: BotState
     settings: Any
     market: MarketData
+    setup_problems: dict[str, str] = field(default_factory=dict)   # symbol -> why its setup was refused
+    stale_symbols: dict[str, str] = field(default_factory=dict)    # symbol -> why its candles are too old
     counters: dict[str, int] = field(default_factory=dict)
     disk_errors: dict[str, str] = field(default_factory=dict)     # "state file" / "journal" -> last write error
     journal_outage_ms: int | None = None     # venue ms the journal first failed (None: it works)

@@ -17,10 +17,13 @@ from ..strategies.blockers import FilterParams
 from ..strategies.signals import SignalParams, latest_signals
 from ..strategies.universe import UniverseParams, select_universe
 from ..safety.killswitch import entries_blocked
+from .caps import enforce_notional_cap
 from .context import Runtime
 from .decide import DEFAULT_TAKER_FEE, ScanRecord, SymbolMarket, choose_entries, screen_symbols
+from .fasttp_action import fasttp_pass
 from .reconcile import reconcile
-from .trading import enter, fasttp_pass
+from .setup import ensure_symbol_setup
+from .trading import enter
 
 log = get_logger("bot.cycle")
 FEE_TTL_S = 3600.0
@@ -114,10 +117,13 @@ async def run_cycle(rt: Runtime, fees: FeeBook, critical: Critical, stopping: Ca
     have = [sym for sym in universe.symbols if (pair := candles.get(sym)) is not None and pair[0]]
     signals = dict(zip(have, latest_signals([(rt.market.candles.arrays(sym, s.interval),
                                               rt.market.candles.arrays(sym, s.htf_interval)) for sym in have], params)))
+    stale = rt.market.stale_symbols(have, (s.interval, s.htf_interval), now, s.stale_grace_s)
+    report_stale(rt, stale)
     markets = [SymbolMarket(sym, rules[sym], signals.get(sym), books.get(sym), marks.get(sym),
                             universe.liquidity_rank.get(sym, 1.0),
+                            "stale_data" if sym in stale else
                             None if sym in signals else ("no_data" if sym in problems or sym not in candles
-                                                         else "warming_up"))
+                                                         else "warming_up"), stale.get(sym, ""))
                for sym in universe.symbols]
     fparams = FilterParams.from_settings(s)
     records, candidates = screen_symbols(markets, fparams, set(open_symbols), rt.policy.estimate,
@@ -133,7 +139,10 @@ async def run_cycle(rt: Runtime, fees: FeeBook, critical: Critical, stopping: Ca
     plans = choose_entries(candidates, open_symbols=open_symbols, max_global=s.max_open_global,
                            max_per_symbol=s.max_open_per_symbol, decide=rt.policy.decide,
                            sizing=SizingParams.from_settings(s), sl_mult=s.sl_atr_mult, equity=equity,
-                           margin_used=margin_in_use(report.positions), market_order=s.entry_order == "MARKET")
+                           margin_used=margin_in_use(report.positions), market_order=s.entry_order == "MARKET",
+                           entry_band=s.entry_band,
+                           setup_refused=await setup_candidates(rt, candidates,
+                                                                len(open_symbols) < s.max_open_global))
     planned = {p.symbol: p for p in plans}
     for c in candidates:             # decisions that opened nothing still go to the policy's event log
         if c.decision is not None and c.market.symbol not in planned:
@@ -144,6 +153,8 @@ async def run_cycle(rt: Runtime, fees: FeeBook, critical: Critical, stopping: Ca
             plan.record.decision, plan.record.reason = "skip", "stopping"
             continue
         trade, outcome = await critical(enter(rt, plan))
+        if outcome == "enter":
+            await critical(enforce_notional_cap(rt, trade, plan.rules))
         plan.record.reason = outcome
         plan.record.decision = "enter" if trade is not None else "skip"
         if trade is not None:
@@ -167,6 +178,32 @@ async def run_cycle(rt: Runtime, fees: FeeBook, critical: Critical, stopping: Ca
     st.policy = rt.policy.summary()
     st.ai_hints = rt.policy.hints()
     return res
+
+
+async def setup_candidates(rt: Runtime, candidates: list[Any], room: bool) -> dict[str, str]:
+    """Margin type and leverage for every candidate symbol not set up yet (only when a slot is free);
+    symbol -> problem for those the venue refused (their entries wait, setup.py)."""
+    if not room:
+        return {}
+    symbols = list(dict.fromkeys(c.market.symbol for c in candidates))
+    problems = await asyncio.gather(*(ensure_symbol_setup(rt, sym) for sym in symbols))
+    return {sym: p for sym, p in zip(symbols, problems) if p}
+
+
+def report_stale(rt: Runtime, stale: dict[str, str]) -> None:
+    """Every symbol blocked by stale data, with its age, logged each cycle: as a warning (activity feed)
+    when the set of such symbols changes, as info while it stays the same."""
+    was = set(rt.stale_symbols)
+    rt.stale_symbols = dict(stale)
+    if not stale:
+        if was:
+            log.info("data.fresh", "candles fresh again; entries allowed on " + ", ".join(sorted(was)),
+                     symbols=sorted(was), activity=True)
+        return
+    text = "; ".join(f"{sym}: {why}" for sym, why in sorted(stale.items()))
+    emit = log.warning if set(stale) != was else log.info
+    emit("data.stale", f"no entries on stale data (exits and protection go on): {text}", symbols=sorted(stale),
+         detail=stale, activity=set(stale) != was)
 
 
 def _log_decision(rec: ScanRecord) -> None:

@@ -1,9 +1,10 @@
 """The decision step of a cycle, without I/O: market facts in, scan records and entry plans out.
 
 Order for each symbol (the first that applies is the recorded reason):
-no_data / warming_up -> position_open -> no_signal -> htf_disagree -> spread -> wickiness -> funding
--> edge. Survivors are candidates, taken best edge first through: max_open_symbol /
-max_open_global -> the policy (policy_skip) -> sizing (equity_fraction, size). The policy is
+no_data / stale_data / warming_up -> position_open -> no_signal -> htf_disagree -> spread -> wickiness
+-> funding -> edge. Survivors are candidates, taken best edge first through: max_open_symbol /
+max_open_global -> setup_failed (the symbol's margin type or leverage refused, cycle.py) -> the policy
+(policy_skip) -> sizing (equity_fraction, size; the cap checked at the worst fill price). The policy is
 asked only for candidates that could really be entered, so it never learns from a trade
 the limits would have refused anyway.
 """
@@ -33,7 +34,8 @@ class SymbolMarket:
     book: BookTicker | None
     mark: MarkPrice | None
     liquidity_rank: float = 0.0
-    data_problem: str | None = None      # "no_data" when candles could not be had
+    data_problem: str | None = None      # "no_data" when candles could not be had, "stale_data" when too old
+    data_detail: str = ""
 
 
 @dataclass(slots=True)
@@ -126,6 +128,7 @@ def screen_symbols(markets: Iterable[SymbolMarket], params: FilterParams, busy_s
         s = m.signal
         if m.data_problem or s is None:
             rec.reason = m.data_problem or "no_data"
+            rec.detail = m.data_detail
             continue
         rec.rsi, rec.htf_rsi, rec.atr, rec.close, rec.wickiness = s.rsi, s.htf_rsi, s.atr, s.close, s.wickiness
         rec.side = s.side
@@ -161,10 +164,24 @@ def htf_missing(s: SignalRow) -> bool:
     return s.raw_side != 0 and not s.aligned and not math.isfinite(s.htf_rsi)
 
 
+def cap_price(side: Side, price: Decimal, rules: SymbolRules, market_order: bool, band: float) -> Decimal:
+    """The highest price an entry may fill at, which the notional cap is checked against.
+
+    A LIMIT_IOC buy cannot fill above its limit (the same price `trading.entry_request` sends), a hard
+    bound. A MARKET buy, and a sell of either kind (it fills higher if the market rises before it
+    arrives), get the slippage allowance ASTER_ENTRY_BAND beyond the price read this cycle."""
+    factor = to_decimal(1 + band)
+    if side is Side.BUY and not market_order:
+        return rules.round_price(price * factor, "down")
+    return price * factor
+
+
 def choose_entries(candidates: list[Candidate], *, open_symbols: list[str], max_global: int, max_per_symbol: int,
                    decide: Any, sizing: SizingParams, sl_mult: float, equity: Decimal | None,
-                   margin_used: Decimal, market_order: bool) -> list[EntryPlan]:
-    """Walk the candidates best-first; `decide(ctx) -> GateDecision` is the policy."""
+                   margin_used: Decimal, market_order: bool, entry_band: float = 0.0,
+                   setup_refused: Mapping[str, str] | None = None) -> list[EntryPlan]:
+    """Walk the candidates best-first; `decide(ctx) -> GateDecision` is the policy; `setup_refused` maps
+    the symbols whose margin type or leverage the venue refused to the reason."""
     plans: list[EntryPlan] = []
     taken = list(open_symbols)
     margin = margin_used
@@ -173,6 +190,9 @@ def choose_entries(candidates: list[Candidate], *, open_symbols: list[str], max_
         limit = open_slots(taken, m.symbol, max_global, max_per_symbol)
         if limit:
             rec.reason = limit
+            continue
+        if setup_refused and m.symbol in setup_refused:
+            rec.reason, rec.detail = "setup_failed", setup_refused[m.symbol]
             continue
         d: GateDecision = decide(c.ctx)
         c.decision = d
@@ -186,7 +206,8 @@ def choose_entries(candidates: list[Candidate], *, open_symbols: list[str], max_
         try:
             size = size_position(equity=equity, price=price, stop_distance=to_decimal(sl_mult * m.signal.atr),
                                  bucket=d.arm, rules=m.rules, params=sizing, margin_in_use=margin,
-                                 market=market_order)
+                                 market=market_order,
+                                 worst_price=cap_price(side, price, m.rules, market_order, entry_band))
         except SizingRejected as exc:
             rec.reason, rec.detail = exc.reason, str(exc)
             continue

@@ -2,6 +2,9 @@
 book tickers, mark prices and symbol rules, fetched concurrently with bounded concurrency.
 
 Closed means `close_time < venue now` (the forming bar is dropped using venue time).
+Stale means the last closed bar is older than its interval plus ASTER_STALE_GRACE_S, or the exchange
+client served the candles from its cache because the venue was unreachable (`Exchange.klines_status`):
+the cycle then blocks entries on that symbol (`stale_data`), while exits and protection go on.
 The store keeps each (symbol, interval) series; a cycle asks the venue again only
 when the next bar should have closed, and then only for the missing tail, so a
 20-second loop on 5m candles costs one small klines request per symbol every 5 minutes.
@@ -14,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
 from ..domain.rules import SymbolRules
-from ..domain.types import BookTicker, Kline, MarkPrice, Ticker24h
+from ..domain.types import BookTicker, Kline, KlinesStatus, MarkPrice, Ticker24h
 from ..exchange.interface import Exchange
 from ..logs import get_logger
 from ..strategies.signals import Candles
@@ -38,6 +41,21 @@ def interval_ms(interval: str) -> int:
 
 def closed_only(klines: Iterable[Kline], now_ms: int) -> list[Kline]:
     return [k for k in klines if k.close_time < now_ms]
+
+
+def staleness(bars: list[Kline], interval: str, now_ms: int, grace_ms: int,
+              status: KlinesStatus | None = None) -> str | None:
+    """Why these closed bars are too old to trade on, or None. The newest closed bar may be up to one
+    interval old (the next one is still forming) plus the grace for the venue to publish it."""
+    if status is not None and status.stale:
+        return f"{interval} candles served from the cache, {status.age_s:.0f} s old (venue unreachable)"
+    if not bars:
+        return None
+    age_ms = now_ms - bars[-1].close_time
+    limit_ms = interval_ms(interval) + grace_ms
+    if age_ms > limit_ms:
+        return f"last closed {interval} bar is {age_ms / 1000:.0f} s old (limit {limit_ms / 1000:.0f} s)"
+    return None
 
 
 @dataclass
@@ -86,6 +104,10 @@ class CandleStore:
         if s.arrays is None:
             s.arrays = Candles.from_klines(s.bars)
         return s.arrays
+
+    def bars(self, symbol: str, interval: str) -> list[Kline]:
+        s = self._series.get((symbol, interval))
+        return s.bars if s is not None else []
 
     def forget(self, keep: set[str]) -> None:
         for key in [k for k in self._series if k[0] not in keep]:
@@ -154,6 +176,18 @@ class MarketData:
         out = {s: (bars[(s, interval)], bars[(s, htf_interval)]) for s in wanted
                if (s, interval) in bars and (s, htf_interval) in bars}
         return out, problems
+
+    def stale_symbols(self, symbols: Iterable[str], intervals: Iterable[str], now_ms: int,
+                      grace_s: float) -> dict[str, str]:
+        """symbol -> why its candles are too old to enter on (see `staleness`)."""
+        out: dict[str, str] = {}
+        for symbol in symbols:
+            reasons = [r for iv in dict.fromkeys(intervals)
+                       if (r := staleness(self.candles.bars(symbol, iv), iv, now_ms, int(grace_s * 1000),
+                                          self.exchange.klines_status(symbol, iv)))]
+            if reasons:
+                out[symbol] = "; ".join(reasons)
+        return out
 
     async def books_and_marks(self) -> tuple[dict[str, BookTicker], dict[str, MarkPrice]]:
         books, marks = await asyncio.gather(self.exchange.book_tickers(), self.exchange.mark_prices())

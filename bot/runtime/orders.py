@@ -202,14 +202,14 @@ class OrderExecutor:
 
     async def move_take_profit(self, trade: Trade) -> None:
         """Replace the take-profit by one at trade.take_profit_price without a gap: the new order goes
-        under the free id of the pair (TP / TX) first, then the old one is cancelled. A venue that allows
-        only one close-position take-profit gets cancel-then-place instead."""
+        under the free id of the pair (TP / TX) first, and the old one is cancelled only once the venue
+        accepted it. A venue that allows only one close-position take-profit gets the replacement as a
+        reduce-only order for the open quantity; if that is refused too, the old one stays (raises)."""
         old_cid = trade.client_ids.get(Role.TAKE_PROFIT.value) or client_order_id(trade.trade_id, Role.TAKE_PROFIT)
         parsed = parse_client_order_id(old_cid)
         new_role = Role.TAKE_PROFIT_ALT if parsed is not None and parsed[1] is Role.TAKE_PROFIT else Role.TAKE_PROFIT
         assert trade.take_profit_price is not None
         req = self.bracket_request(trade, Role.TAKE_PROFIT, trade.take_profit_price, id_role=new_role)
-        cancelled_first = False
         try:
             order = await self.submit(trade, new_role, req)
         except OrderWouldTriggerError:
@@ -217,15 +217,16 @@ class OrderExecutor:
             await self.close_now_or_warn(trade, trade.exit_detail)
             return
         except RequestError:
-            await self._cancel_cid(trade, Role.TAKE_PROFIT, old_cid)
-            cancelled_first = True
+            if not trade.qty:
+                raise
+            from dataclasses import replace     # (local: keeps this fix apart from the module's imports)
+            req = replace(req, close_position=False, quantity=trade.qty, reduce_only=trade.position_side == "BOTH")
             order = await self.submit(trade, new_role, req)
         trade.client_ids[Role.TAKE_PROFIT.value] = req.client_order_id
         trade.order_ids[Role.TAKE_PROFIT.value] = order.order_id
         trade.client_ids.pop(Role.TAKE_PROFIT_ALT.value, None)
         trade.order_ids.pop(Role.TAKE_PROFIT_ALT.value, None)
-        if not cancelled_first:
-            await self._cancel_cid(trade, Role.TAKE_PROFIT, old_cid)
+        await self._cancel_cid(trade, Role.TAKE_PROFIT, old_cid)
 
     async def close_now_or_warn(self, trade: Trade, why: str) -> bool:
         """Close at market; True when the venue then shows this trade's position flat. Otherwise the

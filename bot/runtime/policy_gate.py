@@ -1,8 +1,11 @@
 """The bot's one door to ml_policy (docs/policy.md): decide, estimate, learn, persist.
 
-If ml_policy cannot be loaded (missing, broken file it could not recover from),
-the bot keeps trading in the documented fallback: every candidate gets bucket M
-and the heuristic edge; the reason is logged once and shown in the state file.
+With ASTER_BANDIT_ENABLED=false the bot trades the plain sizing layer: bucket BASE (base size x
+ASTER_SIZE_MULT, no bucket multiplier) and nothing is skipped; the policy still decides in shadow
+mode, and learns from those trades as its fixed bucket M (docs/policy.md).
+If ml_policy cannot be loaded (missing, broken file it could not recover from), or a decision fails,
+the bot keeps trading in the same plain layer with the heuristic edge; the reason is logged once and
+shown in the state file.
 """
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from typing import Any
 from ..logs import get_logger
 
 log = get_logger("bot.policy")
-FALLBACK_ARM = "M"
+FALLBACK_ARM = "BASE"       # the plain sizing layer (bot.domain.sizing.PLAIN)
+SHADOW_ARM = "M"            # the bucket the policy credits plain trades to (ml_policy.config.FIXED_ARM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +51,12 @@ class PolicyGate:
             except ImportError:
                 self.eventlog = None
         except ImportError as exc:
-            self.problem = f"ml_policy unavailable ({exc}); every trade uses bucket {FALLBACK_ARM}"
+            self.problem = f"ml_policy unavailable ({exc}); every trade uses plain sizing ({FALLBACK_ARM})"
         except Exception as exc:  # noqa: BLE001 - a broken policy must not stop trading with fixed M
             if type(exc).__name__ == "SettingsError":
                 raise
-            self.problem = f"policy could not be loaded ({type(exc).__name__}: {exc}); bucket {FALLBACK_ARM}"
+            self.problem = (f"policy could not be loaded ({type(exc).__name__}: {exc}); plain sizing "
+                            f"({FALLBACK_ARM})")
         if self.problem:
             self.eventlog = None
             log.warning("policy.unavailable", self.problem, activity=True)
@@ -87,16 +92,17 @@ class PolicyGate:
         try:
             d = self.policy.decide(ctx)
         except Exception as exc:  # noqa: BLE001
-            log.warning("policy.error", f"decide failed, using bucket {FALLBACK_ARM}: {exc}", symbol=ctx.symbol)
+            log.warning("policy.error", f"decide failed, using plain sizing: {exc}", symbol=ctx.symbol)
             return GateDecision(FALLBACK_ARM, FALLBACK_ARM, True, {}, {"error": str(exc)})
         detail = d.to_json() if hasattr(d, "to_json") else {}
-        return GateDecision(str(d.effective_arm), str(d.arm), bool(d.shadow), dict(getattr(d, "scores", {}) or {}),
-                            detail, d)
+        arm = FALLBACK_ARM if d.shadow else str(d.effective_arm)    # bandit off: plain sizing, nothing skipped
+        return GateDecision(arm, str(d.arm), bool(d.shadow), dict(getattr(d, "scores", {}) or {}), detail, d)
 
     def note_entry(self, trade_id: str, ctx: Any, decision: GateDecision) -> None:
         if self.available:
             try:
-                self.policy.note_entry(trade_id, ctx, decision.arm, shadow_arm=decision.policy_arm)
+                arm = SHADOW_ARM if decision.arm == FALLBACK_ARM else decision.arm
+                self.policy.note_entry(trade_id, ctx, arm, shadow_arm=decision.policy_arm)
             except Exception as exc:  # noqa: BLE001
                 log.warning("policy.error", f"note_entry failed: {exc}", trade_id=trade_id)
 
@@ -109,6 +115,7 @@ class PolicyGate:
         try:
             from ml_policy import SignalContext
             ctx = SignalContext.from_json(context) if context else None
+            arm = SHADOW_ARM if arm == FALLBACK_ARM else arm
             return bool(self.policy.note_exit(trade_id, r_net, context=ctx, arm=arm))
         except Exception as exc:  # noqa: BLE001
             log.warning("policy.error", f"note_exit failed: {exc}", trade_id=trade_id)

@@ -1,26 +1,23 @@
-"""Entries with brackets, and FastTP actions, in the order that keeps them recoverable:
+"""Entries with brackets, in the order that keeps them recoverable:
 
-entry:  leverage/margin type set once per symbol -> pending trade written (journal, then state)
-        -> entry sent -> fill: levels from the AVERAGE fill price written to state -> stop, then
-        take-profit placed -> entry fills journalled -> policy told.
+entry:  leverage/margin type set once per symbol (setup.py; refused = no entry) -> pending trade
+        written (journal, then state) -> entry sent -> fill: levels from the AVERAGE fill price written
+        to state -> stop, then take-profit placed -> entry fills journalled -> policy told.
         No entry is sent while the state file or journal cannot be written (rt.disk_problem); a fill
         still gets its brackets when the disk fails between the entry and the brackets.
         An entry whose outcome is unknown (5xx, timeout, -1006/-1007) or that the venue answered NEW
         (accepted, not filled yet) stays pending: reconciliation follows it by client id until it is
         final, never sending it again.
-FastTP: new take-profit level written to state first -> old take-profit cancelled -> new one placed
-        under the same client id (so the guard, reading state, converges on the same order).
+FastTP actions: fasttp_action.py.
 """
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from ..domain.brackets import bracket_prices
-from ..domain.fasttp import FastTPParams, fasttp_decide
 from ..domain.ids import Role, client_order_id, trade_id_for_entry
 from ..domain.rules import NoValidOrderError, SymbolRules, to_decimal
-from ..domain.types import Kline, MarginType, Order, OrderRequest, OrderType, Side, TimeInForce
+from ..domain.types import Order, OrderRequest, OrderType, Side, TimeInForce
 from ..exchange.errors import (BannedError, ExchangeError, OrderWouldTriggerError, RateLimitedError,
                                RetryableError)
 from ..logs import get_logger
@@ -28,29 +25,10 @@ from ..state.model import Trade
 from .closing import finalise
 from .context import Runtime
 from .decide import EntryPlan
-from .orders import trade_entry_side
+from .setup import ensure_symbol_setup
 
 log = get_logger("bot.trading")
 UNKNOWN_CODES = (-1006, -1007)      # "unexpected response" / "timeout": the order may have been executed
-
-
-async def ensure_symbol_setup(rt: Runtime, symbol: str) -> str | None:
-    """Leverage and margin type once per symbol (again when the settings change). Returns a problem text."""
-    s = rt.settings
-    want = {"leverage": int(s.leverage), "margin_type": s.margin_type}
-    if rt.state.symbol_setup.get(symbol) == want:
-        return None
-    try:
-        await rt.exchange.set_margin_type(symbol, MarginType(s.margin_type))
-    except ExchangeError as exc:   # e.g. -4048: cannot change with an open position; not fatal
-        log.warning("symbol.margin_type", f"{symbol}: margin type not changed ({exc})", symbol=symbol)
-    try:
-        info = await rt.exchange.set_leverage(symbol, int(s.leverage))
-    except ExchangeError as exc:
-        return f"leverage {s.leverage}x not set: {exc}"
-    rt.state.symbol_setup[symbol] = want
-    log.info("symbol.setup", f"{symbol}: leverage {info.leverage}x, margin {s.margin_type}", symbol=symbol)
-    return None
 
 
 def entry_request(plan: EntryPlan, trade_id: str, entry_order: str, band: float) -> OrderRequest:
@@ -95,12 +73,12 @@ async def enter(rt: Runtime, plan: EntryPlan) -> tuple[Trade | None, str]:
         return None, "disk_unwritable"
     problem = await ensure_symbol_setup(rt, plan.symbol)
     if problem:
-        return None, "leverage_failed"
+        return None, "setup_failed"
     now = rt.now_ms()
     trade = Trade(trade_id=trade_id_for_entry(plan.symbol, now), symbol=plan.symbol,
                   side="LONG" if plan.side is Side.BUY else "SHORT", status="pending", qty=plan.size.qty,
                   entry_time_ms=now, atr=plan.atr, bucket=plan.decision.arm,
-                  size_mult=float(s.size_mult) * float(getattr(s, f"size_mult_{plan.decision.arm.lower()}")),
+                  size_mult=plan.size.mult,
                   leverage=int(s.leverage), notional=plan.size.notional, context=plan.ctx.to_json(),
                   decision={"arm": plan.decision.arm, "policy_arm": plan.decision.policy_arm,
                             "shadow": plan.decision.shadow, "scores": plan.decision.scores,
@@ -215,51 +193,3 @@ async def record_entry_fills(rt: Runtime, trade: Trade, order: Order) -> None:
     rt.journal.record_fills(trade.trade_id, mine)
     trade.fees = sum((f.commission for f in mine), Decimal(0))
     rt.journal.upsert_trade(trade)
-
-
-# ------------------------------------------------------------------ FastTP
-async def fasttp_pass(rt: Runtime, candles: dict[str, list[Kline]], prices: dict[str, float],
-                      rules: dict[str, SymbolRules]) -> int:
-    """Check every open trade once; returns how many take-profits were pulled in."""
-    params = FastTPParams.from_settings(rt.settings)
-    if not params.enabled:
-        return 0
-    moved = 0
-    for trade in list(rt.state.open_trades.values()):
-        bars = candles.get(trade.symbol)
-        price = prices.get(trade.symbol)
-        r = rules.get(trade.symbol)
-        if (trade.status != "open" or not bars or price is None or r is None or trade.entry_price is None
-                or trade.atr is None):
-            continue
-        now = rt.now_ms()
-        d = fasttp_decide(side=trade_entry_side(trade), entry=trade.entry_price, risk_per_unit=trade.risk_per_unit,
-                          price=price, closes=[k.close for k in bars[-4:]], atr=float(trade.atr),
-                          take_profit=trade.take_profit_price,
-                          last_action_ms=rt.state.fasttp_cooldowns.get(trade.symbol), now_ms=now, params=params,
-                          rules=r)
-        if not d.fire:
-            continue
-        await apply_fasttp(rt, trade, d.new_take_profit, d.r_now, d.ret1, d.ret3)
-        moved += 1
-    return moved
-
-
-async def apply_fasttp(rt: Runtime, trade: Trade, new_tp: Any, r_now: float, ret1: float, ret3: float) -> None:
-    old = trade.take_profit_price
-    trade.take_profit_price = new_tp
-    trade.fasttp_count += 1
-    trade.updated_ms = rt.now_ms()
-    rt.state.fasttp_cooldowns[trade.symbol] = trade.updated_ms
-    rt.journal.upsert_trade(trade)
-    rt.save()                                      # the guard reads the new level from here
-    log.info("fasttp", f"{trade.symbol}: take-profit pulled in {old} -> {new_tp} at {r_now:.2f} R",
-             symbol=trade.symbol, trade_id=trade.trade_id, old_take_profit=old, take_profit=new_tp,
-             r_now=round(r_now, 4), ret1=ret1, ret3=ret3, activity=True)
-    try:
-        await rt.orders.move_take_profit(trade)
-        rt.journal.upsert_trade(trade)
-        rt.save()
-    except ExchangeError as exc:
-        log.warning("fasttp.failed", f"{trade.symbol}: take-profit not replaced ({exc}); the next "
-                    "reconciliation restores it", symbol=trade.symbol, trade_id=trade.trade_id)

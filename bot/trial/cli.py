@@ -26,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     p.add_argument("--hours", type=float, help="market hours to simulate (full: 24)")
     p.add_argument("--speed", type=float, help="market seconds per wall second (full: 60)")
     p.add_argument("--symbols", help="comma-separated symbols (default: the 12 default symbols)")
+    p.add_argument("--policy", choices=("active", "shadow"),
+                   help="active: the bandit admits and sizes the entries; shadow: plain sizing while the policy "
+                        "watches (full: shadow, short: active)")
     p.add_argument("--out", metavar="DIR", help="work directory (default: trial_out/<UTC timestamp>)")
     common(p)
     p.set_defaults(handler=run, no_settings=True)
@@ -40,7 +43,7 @@ def params_from_args(args: argparse.Namespace) -> Any:
     extra = dict(base.extra_settings)
     extra.update(parse_assignments(getattr(args, "assign", []) or []))
     params = with_overrides(base, seed=args.seed, market_hours=args.hours, speed=args.speed, symbols=symbols,
-                            extra_settings=extra)
+                            policy=getattr(args, "policy", None), extra_settings=extra)
     if params.market_hours <= 0 or params.speed <= 0:
         raise ValueError("--hours and --speed must be positive")
     if len(params.symbols) < 1:
@@ -59,7 +62,8 @@ def run(loaded: Any, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     out = Path(args.out) if args.out else default_out_dir()
     command = "mraster " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["trial"] \
-        else "mraster trial" + (" --short" if args.short else "")
+        else "mraster trial" + (" --short" if args.short else "") + (f" --policy {args.policy}" if args.policy
+                                                                      else "")
     try:
         result = asyncio.run(run_trial(params, out, command))
     except (ValueError, FileExistsError) as exc:

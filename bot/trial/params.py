@@ -2,6 +2,10 @@
 
 Two presets: `full` (one market day, every kind of fault, several times) and `short` (a few market
 hours, one of each fault the test suite needs). Everything random in a trial derives from `seed`.
+`policy` picks how the bandit runs: "active" (it admits and sizes the real entries: S/M/L buckets,
+SKIPs enacted) or "shadow" (plain sizing, the policy only watches). `short` runs active, so the test
+suite puts the policy under the fault schedule; `full` defaults to shadow (`--policy active` for the
+other run of the committed pair, docs/trial.md).
 """
 from __future__ import annotations
 
@@ -58,6 +62,7 @@ class TrialParams:
     # of market time; the first full run measured fills up to 1.1 % above the cap (docs/trial.md).
     notional_tolerance: float = 0.02
     recovery_timeout_s: float = 120.0  # a killed process must be back (dashboard + heartbeat) within this
+    policy: str = "shadow"             # "active": the bandit admits and sizes entries; "shadow": it watches
     extra_settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -82,9 +87,10 @@ class TrialParams:
             "ASTER_MAX_NOTIONAL_USDT": self.max_notional_usdt, "ASTER_AUTO_RESTART": True,
             # The synthetic market is a seeded random walk: no strategy has an edge there, and after
             # ASTER_ALPHA_MIN_TRADES trades the alpha model rightly says so and every signal fails the
-            # edge filter, as the bandit learns to SKIP. A trial needs trades all day, so the policy
-            # runs in shadow mode (it still decides, learns and is saved) and the edge stays heuristic.
-            "ASTER_BANDIT_ENABLED": False, "ASTER_ALPHA_MIN_TRADES": 100000,
+            # edge filter. A trial needs trades all day, so the edge stays heuristic. With policy
+            # "active" the bandit admits (or SKIPs) every candidate and picks its size bucket, exploring
+            # (ASTER_BANDIT_ALPHA) while it learns; "shadow" trades the plain sizing layer.
+            "ASTER_BANDIT_ENABLED": self.policy == "active", "ASTER_ALPHA_MIN_TRADES": 100000,
         }
         out.update(self.extra_settings)
         return out
@@ -94,7 +100,7 @@ FULL = TrialParams()
 
 SHORT = TrialParams(
     name="short", market_hours=3.0, speed=120.0, loop_sleep_s=2.5, guard_interval_s=0.5,
-    warmup_s=8.0, tail_s=15.0,
+    warmup_s=8.0, tail_s=15.0, policy="active",
     faults=FaultPlan(bot_kills=0, bot_entry_kills=1, guard_kills=1, paper_restarts=(),
                      admin_faults=("error_rate",), venue_cancels=1, venue_stop_cancels=1, config_bursts=1,
                      disk_fulls=0, min_gap_s=6.0, hunt_timeout_s=40.0),

@@ -164,6 +164,11 @@ def _trades(result: dict[str, Any], t0: int) -> list[str]:
         out += ["", _row(["totals", "trades", "wins (net)", "realised PnL", "fees", "funding", "net"]),
                 _row(["---"] * 7), _row(["", tot["trades"], tot["wins"], _money(tot["realized_pnl"]),
                                          _money(tot["fees"]), _money(tot["funding"]), _money(tot["net"])])]
+    pol = result.get("policy")
+    if pol:
+        out += ["", f"Policy ({pol['mode']}): {pol['entries']} entries by bucket {pol['by_bucket'] or '{}'}; "
+                    f"admitted and sized by the bandit: {pol['sized_by_policy']}"
+                    + (f" (buckets {', '.join(pol['buckets_used'])})" if pol["buckets_used"] else "") + "."]
     end = result.get("venue_end")
     if end:
         out += ["", f"At the end the venue held {end['positions']} open position(s) with {end['open_orders']} open "

@@ -115,6 +115,21 @@ def totals(checks: list[TradeCheck]) -> dict[str, str | int]:
             "net": str(pnl - fees + funding)}
 
 
+POLICY_ARMS = ("S", "M", "L")
+
+
+def policy_summary(trades: Iterable[Any], mode: str) -> dict[str, Any]:
+    """How the bandit took part: entries per bucket, and how many it admitted and sized itself (bucket
+    S/M/L, not in shadow mode). An "active" run in which it sized no entry did not exercise it."""
+    own = [t for t in trades if not t.adopted and t.entry_qty]
+    buckets: dict[str, int] = {}
+    for t in own:
+        buckets[t.bucket] = buckets.get(t.bucket, 0) + 1
+    sized = [t for t in own if t.bucket in POLICY_ARMS and not (t.decision or {}).get("shadow", True)]
+    return {"mode": mode, "entries": len(own), "by_bucket": dict(sorted(buckets.items())),
+            "sized_by_policy": len(sized), "buckets_used": sorted({t.bucket for t in sized})}
+
+
 def kill_json(k: KillRecord) -> dict[str, Any]:
     out = asdict(k)
     out["recovery_s"] = None if k.recovery_s is None else round(k.recovery_s, 2)

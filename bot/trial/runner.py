@@ -140,6 +140,7 @@ async def _finish(work: WorkDir, params: TrialParams, monitor: Monitor, dashboar
     ]
     out["trades"] = [asdict(c) for c in ledger.checks]
     out["totals"] = res.totals(ledger.checks)
+    out["policy"] = res.policy_summary(trades, params.policy)
     out["venue_end"] = {"positions": facts.positions, "open_orders": facts.open_orders, "fills": len(facts.fills),
                         "funding_payments": len(facts.income)}
     out["open_trades_end"] = sorted(state.open_trades)
@@ -204,6 +205,9 @@ def end_problems(result: dict[str, Any], monitor: Monitor) -> list[str]:
     out += [f"left running: {name} pid {pid}" for name, pid in result.get("leftover_processes", {}).items()]
     if not result.get("totals", {}).get("trades"):
         out.append("no closed trade: the ledger check had nothing to compare")
+    policy = result.get("policy") or {}
+    if policy.get("mode") == "active" and not policy.get("sized_by_policy"):
+        out.append("policy active, but the bandit admitted and sized no entry: the policy was not exercised")
     if monitor.venue_polls == 0:
         out.append("the monitor never read the venue")
     out += [f"the monitor could not check a snapshot: {e}" for e in monitor.observe_errors[:5]]

@@ -10,7 +10,7 @@ from bot.domain.types import Side
 
 from .conftest import make_rules
 
-P = FastTPParams(enabled=True, min_r=0.25, ret1=-0.001, ret3=-0.002, snap_atr=0.25, cooldown_s=45)
+P = FastTPParams(enabled=True, min_r=0.25, ret1=-0.001, ret3=-0.002, snap_atr=0.25, cooldown_s=45, mode="pull_in")
 R = make_rules(tick="0.01")
 
 

@@ -53,7 +53,7 @@ async def test_entry_places_brackets_from_the_fill_and_state_matches_the_venue(t
         assert orders[OrderType.TAKE_PROFIT_MARKET].stop_price == t.take_profit_price
         assert all(o.close_position and o.side is Side.SELL for o in orders.values())
         assert orders[OrderType.STOP_MARKET].client_order_id == f"mr-{t.trade_id}-SL"
-        assert t.fees > 0 and t.bucket == "M" and t.decision["edge_source"] == "heuristic"
+        assert t.fees > 0 and t.bucket == "BASE" and t.size_mult == 1.0 and t.decision["edge_source"] == "heuristic"
         # leverage and margin type were set before the symbol's first order
         first_order = next(i for i, c in enumerate(v.calls) if c.startswith("place") and t.symbol in c)
         assert v.calls.index(f"leverage {t.symbol} 3") < first_order
@@ -143,14 +143,14 @@ async def test_lost_entry_answer_is_resolved_by_client_id(tmp_path):
     assert set(resting(v, "BTCUSDT")) == {OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET}
 
 
-async def test_fasttp_pulls_the_take_profit_in_once_per_cooldown_across_restarts(tmp_path):
+async def test_fasttp_pull_in_mode_moves_the_take_profit_once_per_cooldown_across_restarts(tmp_path):
     v = trending_venue(symbols=("BTCUSDT",))
-    await run_once(tmp_path, v)
+    await run_once(tmp_path, v, FASTTP_MODE="pull_in")
     (t,) = state_of(tmp_path).open_trades.values()
     v.clock += 300_000
     v.move("BTCUSDT", float(t.entry_price + t.risk_per_unit * D("0.6")))    # +0.6 R
     v.trend("BTCUSDT", "5m", -0.002)                                         # last bars turn down
-    await run_once(tmp_path, v)
+    await run_once(tmp_path, v, FASTTP_MODE="pull_in")
     t1 = state_of(tmp_path).open_trades[t.trade_id]
     assert t1.fasttp_count == 1 and t1.take_profit_price < t.take_profit_price
     tp = resting(v, "BTCUSDT")[OrderType.TAKE_PROFIT_MARKET]
@@ -160,12 +160,12 @@ async def test_fasttp_pulls_the_take_profit_in_once_per_cooldown_across_restarts
     cooldown = state_of(tmp_path).fasttp_cooldowns["BTCUSDT"]
     v.clock += 10_000                              # within 45 s: it would fire again, but a restart keeps the cooldown
     v.move("BTCUSDT", float(v.price["BTCUSDT"]) - 0.02)
-    await run_once(tmp_path, v)
+    await run_once(tmp_path, v, FASTTP_MODE="pull_in")
     assert state_of(tmp_path).open_trades[t.trade_id].fasttp_count == 1
     assert state_of(tmp_path).fasttp_cooldowns["BTCUSDT"] == cooldown
     v.clock += 40_000                                                        # cooldown over
     v.move("BTCUSDT", float(v.price["BTCUSDT"]) - 0.02)
-    await run_once(tmp_path, v)
+    await run_once(tmp_path, v, FASTTP_MODE="pull_in")
     t3 = state_of(tmp_path).open_trades[t.trade_id]
     assert t3.fasttp_count == 2 and resting(v, "BTCUSDT")[OrderType.TAKE_PROFIT_MARKET].client_order_id.endswith("-TP")
 

@@ -24,7 +24,7 @@ def mraster(*args: str, env: dict | None = None, cwd: Path | None = None) -> sub
 
 def test_help_lists_every_subcommand():
     out = mraster("--help").stdout
-    for name in ("dashboard", "bot", "guard", "paper-exchange", "config", "policy", "trial"):
+    for name in ("dashboard", "bot", "guard", "paper-exchange", "config", "policy", "trial", "import-legacy"):
         assert name in out, name
 
 

@@ -85,3 +85,12 @@ def test_no_process_of_the_trial_is_left_running(short_trial):
             except OSError:
                 continue
     assert ours == []
+
+
+def test_the_bandit_admitted_and_sized_real_entries(short_trial):
+    """The short trial runs the policy active (issue 12, item 16): its own buckets size real entries
+    under the same fault schedule."""
+    result, _ = short_trial
+    pol = result["policy"]
+    assert pol["mode"] == "active" and pol["sized_by_policy"] >= 1, explain(result)
+    assert set(pol["buckets_used"]) <= {"S", "M", "L"} and "BASE" not in pol["by_bucket"], explain(result)
