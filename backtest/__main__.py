@@ -1,6 +1,6 @@
 """`python -m backtest ...`: the same as `mraster backtest ...`."""
 import sys
 
-from bot.cli.main import main
+from commands.main import main
 
 raise SystemExit(main(["backtest", *sys.argv[1:]]))

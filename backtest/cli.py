@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     src.add_argument("--log-dir", "--log_dir", metavar="DIR", help="recorder CSVs (kline_/bookTicker_/markPrice_YYYYMMDD.csv)")
     src.add_argument("--store", metavar="PATH", help="DuckDB file or Parquet directory with kline/book_ticker/mark_price")
     src.add_argument("--klines", metavar="DIR|NAME",
-                     help="plain 1m kline files (a directory, or a name under bot/data/replay/, e.g. binance-um-2026-02)")
+                     help="plain 1m kline files (a directory, or a name under mraster/data/replay/, e.g. binance-um-2026-02)")
     b.add_argument("--symbols", help="comma-separated (default: all found)")
     b.add_argument("--start-date", "--start_date", help="YYYY-MM-DD (UTC, inclusive)")
     b.add_argument("--end-date", "--end_date", help="YYYY-MM-DD (UTC, inclusive)")
@@ -53,14 +53,14 @@ def _fail(msg: str) -> int:
 
 
 def _write_csv(df: Any, path: str | Path) -> None:
-    from bot.storage.atomic import write_text_atomic
+    from mraster.storage.atomic import write_text_atomic
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(p, df.to_csv(index=False, float_format="%.10g"))
 
 
 def build(_loaded: Any, args: argparse.Namespace) -> int:
-    from .features import FeatureError, build_features, load_klines, load_log_dir, load_store
+    from backtest.features import FeatureError, build_features, load_klines, load_log_dir, load_store
     try:
         windows = [int(w) for w in args.windows.split(",") if w.strip()]
         if not windows or min(windows) < 1:
@@ -89,10 +89,10 @@ def build(_loaded: Any, args: argparse.Namespace) -> int:
 def sweep(_loaded: Any, args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .grid import GridError, expand, load_grid, settings_of
-    from .lookahead import LookaheadError, check_sweep
-    from .prep import InputError, check_inputs
-    from .sweep import arrays_for, ranked_table, run_sweep
+    from backtest.grid import GridError, expand, load_grid, settings_of
+    from backtest.lookahead import LookaheadError, check_sweep
+    from backtest.prep import InputError, check_inputs
+    from backtest.sweep import arrays_for, ranked_table, run_sweep
 
     try:
         cfg = load_grid(args.config_file)
@@ -126,7 +126,7 @@ def sweep(_loaded: Any, args: argparse.Namespace) -> int:
                             "oos_total_pnl") if c in ranked]
         print(ranked[cols].head(10).to_string(index=False))
     if args.plot_top > 0:
-        from .plots import plot_top
+        from backtest.plots import plot_top
         out_dir = Path(args.plot_dir) if args.plot_dir else Path(args.out_ranked_csv).parent / "plots"
         files = plot_top(ranked, strategy, arrays, configs, settings, args.plot_top, out_dir)
         print(f"plots: {len(files)} files in {out_dir}")
@@ -134,5 +134,5 @@ def sweep(_loaded: Any, args: argparse.Namespace) -> int:
 
 
 def mapping_table_from(strategy: str, configs: Any, settings: dict) -> Any:
-    from .sweep import SweepResult, mapping_table
+    from backtest.sweep import SweepResult, mapping_table
     return mapping_table(SweepResult(strategy, configs, configs[["config_id"]], settings, 0, 0))

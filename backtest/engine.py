@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from bot.strategies.momentum import exit_levels_bps
+from mraster.signals.momentum import exit_levels_bps
 
 KIND_MOMENTUM, KIND_ATR = 0, 1
 EXIT_STOP_MARKET, EXIT_PRICE = 0, 1

@@ -2,7 +2,7 @@
 
 Every source is reduced to the same per-symbol frames (bars, quotes, funding) and then to one table
 with the columns of `FEATURE_COLUMNS` plus `rs_vol_{W}m_bps` / `avg_vol_{W}m` per window. The per-bar
-quantities come from `bot.strategies.momentum`, the same code the signal uses.
+quantities come from `mraster.signals.momentum`, the same code the signal uses.
 
 Sources:
 - recorder CSVs (`kline_YYYYMMDD.csv`, `bookTicker_YYYYMMDD.csv`, `markPrice_YYYYMMDD.csv`, seed 002
@@ -11,7 +11,7 @@ Sources:
   the last quote of the minute for spread and opening loss; the last funding rate seen.
 - the store (DuckDB file or Parquet directory with tables `kline`, `book_ticker`, `mark_price`):
   read with duckdb into the same frames.
-- kline files without quotes (`--klines`, e.g. the real data shipped in bot/data/replay/): bid/ask
+- kline files without quotes (`--klines`, e.g. the real data shipped in mraster/data/replay/): bid/ask
   one-minute bars where a `*-bidask*` file exists (time-weighted quote = the bar's OHLC mean, last
   quote = its close; a minute without a bar keeps the previous close), otherwise a stated spread
   model: mid = the trade bar, time-weighted mid = (O+H+L+C)/4, a constant spread of `spread_bps`
@@ -28,13 +28,13 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from bot.strategies import momentum as mom
+from mraster.signals import momentum as mom
 
 MINUTE_MS = 60_000
 FEATURE_COLUMNS = ["symbol", "open_time_ms", "time_utc", "open", "high", "low", "close", "vol1m", "ret_bps",
                    "bid_px", "ask_px", "spread_bps", "funding_bps", "open_loss_long_bps", "open_loss_short_bps",
                    "tw_bid_px", "tw_ask_px", "tw_mid", "rs_var_1m", "quote_source", "funding_source"]
-REPLAY_ROOT = Path(__file__).resolve().parent.parent / "bot" / "data" / "replay"
+from mraster.data import REPLAY_DIR as REPLAY_ROOT
 
 
 class FeatureError(ValueError):

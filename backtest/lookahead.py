@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .prep import GROUP_KEYS, prepare
+from backtest.prep import GROUP_KEYS, prepare
 
 
 class LookaheadError(RuntimeError):

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .engine import REASONS, run_chunk
-from .grid import STOP_EXIT_MODES
-from .prep import prepare
+from backtest.engine import REASONS, run_chunk
+from backtest.grid import STOP_EXIT_MODES
+from backtest.prep import prepare
 
 
 def replay(strategy: str, arrays: dict, cfg_row: pd.DataFrame, settings: dict):

@@ -1,20 +1,20 @@
 """From the feature table to the engine's inputs: bar arrays, signals and parameter rows per strategy.
 
-Signals come from the shared strategy code only: `bot.strategies.momentum` (the momentum engine's
-function) and `bot.strategies.signals` (the scanner's RSI/ATR functions, the same the bot calls).
+Signals come from the shared strategy code only: `mraster.signals.momentum` (the momentum engine's
+function) and `mraster.signals.signals` (the scanner's RSI/ATR functions, the same the bot calls).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from bot.indicators import atr as _atr
-from bot.indicators import rsi as _rsi
-from bot.strategies import momentum as mom
-from bot.strategies.signals import SignalParams, align_htf, signal_side
+from mraster.signals.indicators import atr as _atr
+from mraster.signals.indicators import rsi as _rsi
+from mraster.signals import momentum as mom
+from mraster.signals.signals import SignalParams, align_htf, signal_side
 
-from .engine import KIND_ATR, KIND_MOMENTUM
-from .grid import INTERVALS
+from backtest.engine import KIND_ATR, KIND_MOMENTUM
+from backtest.grid import INTERVALS
 
 MINUTE_MS = 60_000
 REQUIRED_INPUT_COLUMNS = ["symbol", "open_time_ms", "open", "high", "low", "close", "vol1m", "spread_bps",

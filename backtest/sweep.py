@@ -16,9 +16,9 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from .engine import M_COLS, run_chunk
-from .grid import STOP_EXIT_MODES
-from .prep import GROUP_KEYS, check_inputs, prepare, symbol_arrays
+from backtest.engine import M_COLS, run_chunk
+from backtest.grid import STOP_EXIT_MODES
+from backtest.prep import GROUP_KEYS, check_inputs, prepare, symbol_arrays
 
 MINUTES_PER_YEAR = 365 * 24 * 60
 METRIC_NAMES = ["total_pnl", "trades", "win_rate", "profit_factor", "expectancy", "max_drawdown", "sharpe",

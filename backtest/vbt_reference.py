@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import EXIT_PRICE, KIND_MOMENTUM, R_OPEN, _levels_nb
+from backtest.engine import EXIT_PRICE, KIND_MOMENTUM, R_OPEN, _levels_nb
 
 _FUNCS: dict = {}
 

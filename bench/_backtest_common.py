@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SHARED = Path("/work/shared/data/binance-um")
-PACKAGE = ROOT / "bot" / "data" / "replay" / "binance-um-2026-02"
+PACKAGE = ROOT / "mraster" / "data" / "replay" / "binance-um-2026-02"
 KEYS = ["k", "T", "n", "V", "tp_bps", "sl_bps", "activation_bps", "activation_buffer_bps", "callback_bps",
         "min_tp_gap_bps", "spread_max", "funding_max"]
 

@@ -25,11 +25,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.exchange.factory import make_exchange  # noqa: E402
-from bot.exchange.paper.testing import PaperExchange  # noqa: E402
+from mraster.exchange.factory import make_exchange  # noqa: E402
+from paper.testing import PaperExchange  # noqa: E402
 from bot.runtime.cycle import FeeBook, run_cycle  # noqa: E402
 from bot.runtime.loop import Bot  # noqa: E402
-from bot.settings import load_settings  # noqa: E402
+from mraster.settings import load_settings  # noqa: E402
 
 WEIGHT_LIMIT = 2400
 DEFAULT_LOOP_SLEEP = 20.0

@@ -2,7 +2,7 @@
 that stops reading: the writer's rate and the dashboard's answers must not suffer.
 
 Processes: the dashboard (`python -m dashboard`, real CLI), a writer process logging through
-bot.logs (the bot's own JSON-lines file handler) at a fixed rate, and this script as the
+mraster.logs (the bot's own JSON-lines file handler) at a fixed rate, and this script as the
 browser: one WebSocket client that measures receive time minus the line's write time.
 Run: python3 bench/dashboard_log_latency.py [--seconds 10] [--rate 1000]
 """
@@ -27,7 +27,7 @@ import websockets
 
 WRITER = r"""
 import sys, time
-from bot.logs import get_logger, setup_logging
+from mraster.logs import get_logger, setup_logging
 log_dir, rate, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 setup_logging("bot", "INFO", log_dir, stdout=False)
 log = get_logger("bench.writer")

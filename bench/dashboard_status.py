@@ -24,7 +24,7 @@ from _dashboard_common import free_port, pct  # noqa: E402
 
 SERVER = r"""
 import sys, uvicorn
-from bot.settings import load_settings
+from mraster.settings import load_settings
 from dashboard.app import create_app
 port, sleeper = int(sys.argv[1]), sys.argv[2]
 app = create_app(loader=load_settings, commands={"bot": (sys.executable, sleeper), "guard": (sys.executable, sleeper)})

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bot.settings import load_settings  # noqa: E402
+from mraster.settings import load_settings  # noqa: E402
 from dashboard.services import configstore  # noqa: E402
 from dashboard.services.configstore import AuditLog, ConfigStore  # noqa: E402
 

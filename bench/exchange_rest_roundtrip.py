@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx  # noqa: E402
 
 from _exchange_servers import start_rest, stop_rest  # noqa: E402
-from bot.exchange.client import BinanceCompatibleClient  # noqa: E402
+from mraster.exchange.client import BinanceCompatibleClient  # noqa: E402
 
 CALLS = 400
 

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from websockets.asyncio.client import connect  # noqa: E402
 
 from _exchange_servers import replay_messages, start_replay, start_rest, stop_rest, stream_names  # noqa: E402
-from bot.exchange.client import BinanceCompatibleClient  # noqa: E402
+from mraster.exchange.client import BinanceCompatibleClient  # noqa: E402
 
 REPEATS = 100
 

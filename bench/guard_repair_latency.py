@@ -33,14 +33,14 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.domain.brackets import bracket_prices  # noqa: E402
-from bot.domain.ids import Role, client_order_id, trade_id_for_entry  # noqa: E402
-from bot.domain.types import OrderRequest, OrderType, Side  # noqa: E402
-from bot.exchange import wire  # noqa: E402
-from bot.exchange.factory import make_exchange  # noqa: E402
-from bot.exchange.paper.testing import PaperExchange  # noqa: E402
-from bot.settings import default_settings  # noqa: E402
-from bot.state import BotState, StateStore, Trade  # noqa: E402
+from mraster.domain.brackets import bracket_prices  # noqa: E402
+from mraster.domain.ids import Role, client_order_id, trade_id_for_entry  # noqa: E402
+from mraster.domain.types import OrderRequest, OrderType, Side  # noqa: E402
+from mraster.exchange import wire  # noqa: E402
+from mraster.exchange.factory import make_exchange  # noqa: E402
+from paper.testing import PaperExchange  # noqa: E402
+from mraster.settings import default_settings  # noqa: E402
+from mraster.state import BotState, StateStore, Trade  # noqa: E402
 from guard.testing import GuardProcess  # noqa: E402
 
 KEY = "bench-guard"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.exchange.paper.testing import PaperExchange  # noqa: E402
+from paper.testing import PaperExchange  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdef"
 

@@ -5,7 +5,7 @@ of it, on keep-alive HTTP/1.1 connections from WORKERS client processes (a raw a
 bench/paper_order_roundtrip.py). aster-v1: `/fapi/v1/order`, API key + HMAC-SHA256 (the key is registered, so
 the server verifies every HMAC). aster-v3: `/fapi/v3/order`, API-wallet EIP-712 signatures (the server
 recovers the signer of every request, checks the agent and the nonce window and keeps the last 100 nonces).
-Both sign live, per request, with the project's signers (bot/exchange/signing.py, bot/exchange/v3sign.py).
+Both sign live, per request, with the project's signers (mraster/exchange/signing.py, mraster/exchange/v3sign.py).
 The profiles alternate (v1, v3, v1, v3, ...) so a change of machine load hits both; the server's CPU time
 per request comes from /proc, which isolates the server's share from the client's signing.
 
@@ -27,9 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bot.exchange import v3sign  # noqa: E402
-from bot.exchange.paper.testing import PaperExchange  # noqa: E402
-from bot.exchange.signing import encode_params, signature  # noqa: E402
+from mraster.exchange import v3sign  # noqa: E402
+from paper.testing import PaperExchange  # noqa: E402
+from mraster.exchange.signing import encode_params, signature  # noqa: E402
 from paper_order_roundtrip import _request  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdef"

@@ -25,11 +25,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.domain.types import MarginType, OrderType, PositionSide, Side, TimeInForce, WorkingType  # noqa: E402
-from bot.exchange.paper.engine import Engine, NewOrder, VenueError  # noqa: E402
-from bot.exchange.paper.feeds.base import BarPath  # noqa: E402
-from bot.exchange.paper.feeds.replay import ReplayFeed  # noqa: E402
-from bot.exchange.paper.feeds.synthetic import SyntheticMarket  # noqa: E402
+from mraster.domain.types import MarginType, OrderType, PositionSide, Side, TimeInForce, WorkingType  # noqa: E402
+from paper.engine import Engine, NewOrder, VenueError  # noqa: E402
+from paper.feeds.base import BarPath  # noqa: E402
+from paper.feeds.replay import ReplayFeed  # noqa: E402
+from paper.feeds.synthetic import SyntheticMarket  # noqa: E402
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT", "AVAXUSDT", "LINKUSDT",
            "LTCUSDT", "DOTUSDT", "NEARUSDT")

@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 import websockets  # noqa: E402
 
-from bot.childproc import clean_environ  # noqa: E402
-from bot.exchange.market_cache import STREAM_KINDS, connection_groups, stream_names_for  # noqa: E402
-from bot.exchange.paper.testing import PaperExchange  # noqa: E402
+from mraster.childproc import clean_environ  # noqa: E402
+from mraster.exchange.market_cache import STREAM_KINDS, connection_groups, stream_names_for  # noqa: E402
+from paper.testing import PaperExchange  # noqa: E402
 
 
 class Reference(threading.Thread):

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eth_keys.backends import get_default_backend_class  # noqa: E402
 
-from bot.exchange import v3sign  # noqa: E402
-from bot.exchange.auth import HmacAuth, V3Auth, V3Credentials  # noqa: E402
+from mraster.exchange import v3sign  # noqa: E402
+from mraster.exchange.auth import HmacAuth, V3Auth, V3Credentials  # noqa: E402
 
 N = 3000
 ROUNDS = 5

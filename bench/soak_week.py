@@ -36,7 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.childproc import clean_environ  # noqa: E402
+from mraster.childproc import clean_environ  # noqa: E402
 
 WEEK_S = 7 * 86_400
 SETTLE_S = 60.0
@@ -125,7 +125,7 @@ def main() -> int:
                          "ASTER_DOTENV_FILE": str(ws / ".env"), "PYTHONPATH": str(ROOT),
                          "PYTHONUNBUFFERED": "1"})
     out = open(ws / "dashboard.out", "ab")
-    dash = subprocess.Popen([sys.executable, "-m", "bot.cli.main", "dashboard"], cwd=ws, env=env, stdout=out,
+    dash = subprocess.Popen([sys.executable, "-m", "commands.main", "dashboard"], cwd=ws, env=env, stdout=out,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     out.close()
     client = httpx.Client(base_url=f"http://127.0.0.1:{dash_port}", timeout=30)

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import httpx
 
-from bot.domain.ids import Role, client_order_id
-from bot.domain.types import OrderRequest, OrderType, Side
-from bot.exchange.factory import make_exchange
-from bot.exchange.paper.testing import PaperExchange
-from bot.settings import default_settings
-from bot.settings.fields import DEFAULT_SYMBOLS
-from bot.trial.invariants import EpisodeTracker, duplicates, parse_account, unprotected
+from mraster.domain.ids import Role, client_order_id
+from mraster.domain.types import OrderRequest, OrderType, Side
+from mraster.exchange.factory import make_exchange
+from paper.testing import PaperExchange
+from mraster.settings import default_settings
+from mraster.settings.fields import DEFAULT_SYMBOLS
+from trial.invariants import EpisodeTracker, duplicates, parse_account, unprotected
 
 SYMBOLS = tuple(DEFAULT_SYMBOLS.split(","))
 ROUNDS = 400

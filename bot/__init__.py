@@ -1,0 +1,1 @@
+"""The RSI/ATR scanner engine (`mraster bot`): scan loop, decisions, entries with brackets."""

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.logs import get_logger
+from mraster.logs import get_logger
 
-from .deps import Services
-from .services.venue import answers
+from dashboard.deps import Services
+from dashboard.services.venue import answers
 
 log = get_logger("dashboard.actions")
 

@@ -14,22 +14,22 @@ from typing import Any, Callable, Mapping, Sequence
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from bot.logs import STDOUT_LEVEL_ENV
-from bot.settings import LoadedSettings, load_settings
+from mraster.logs import STDOUT_LEVEL_ENV
+from mraster.settings import LoadedSettings, load_settings
 
-from .actions import ensure_paper_exchange
-from .deps import Services
-from .middleware import SecurityMiddleware
-from .paths import DashboardPaths
-from .routers import auth, config, killswitch, logs, pages, processes, state
-from .security import SESSIONS_FILE, AccessControl
-from .services.configstore import AuditLog, ConfigStore
-from .services.flatten import FlattenService
-from .services.loghub import LogHub
-from .services.presets import PresetService
-from .services.state import StateService
-from .services.supervisor import Backoff, ChildSpec, Supervisor
-from .services.venue import PaperInfo, VenueReader
+from dashboard.actions import ensure_paper_exchange
+from dashboard.deps import Services
+from dashboard.middleware import SecurityMiddleware
+from dashboard.paths import DashboardPaths
+from dashboard.routers import auth, config, killswitch, logs, pages, processes, state
+from dashboard.security import SESSIONS_FILE, AccessControl
+from dashboard.services.configstore import AuditLog, ConfigStore
+from dashboard.services.flatten import FlattenService
+from dashboard.services.loghub import LogHub
+from dashboard.services.presets import PresetService
+from dashboard.services.state import StateService
+from dashboard.services.supervisor import Backoff, ChildSpec, Supervisor
+from dashboard.services.venue import PaperInfo, VenueReader
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -39,7 +39,7 @@ def default_commands(python: str = sys.executable) -> dict[str, tuple[str, ...]]
     return {
         "bot": (python, "-m", "bot"),
         "guard": (python, "-m", "guard"),
-        "paper": (python, "-m", "bot.cli.main", "paper-exchange"),
+        "paper": (python, "-m", "commands.main", "paper-exchange"),
     }
 
 
@@ -122,7 +122,7 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
     def make_exchange() -> Any:
         if exchange_factory is not None:
             return exchange_factory(store.settings)
-        from bot.exchange.factory import make_exchange as factory
+        from mraster.exchange.factory import make_exchange as factory
         return factory(store.settings)
 
     flatten = FlattenService(supervisor, make_exchange, lambda: state_service.read_state()[0])
@@ -135,7 +135,7 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
 def __getattr__(name: str) -> Any:
     """`uvicorn dashboard.app:app`: build the app from the environment on first access."""
     if name == "app":
-        from .main import start_logging
+        from dashboard.main import start_logging
         loaded = load_settings()
         start_logging(loaded, "loaded by uvicorn (dashboard.app:app)")
         built = create_app(loaded, start_paper_exchange=True)

@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, WebSocket
 
-from .paths import DashboardPaths
-from .security import COOKIE, AccessControl, cross_site_problem
-from .services.configstore import ConfigStore
-from .services.flatten import FlattenService
-from .services.loghub import LogHub
-from .services.presets import PresetService
-from .services.state import StateService
-from .services.supervisor import Supervisor
+from dashboard.paths import DashboardPaths
+from dashboard.security import COOKIE, AccessControl, cross_site_problem
+from dashboard.services.configstore import ConfigStore
+from dashboard.services.flatten import FlattenService
+from dashboard.services.loghub import LogHub
+from dashboard.services.presets import PresetService
+from dashboard.services.state import StateService
+from dashboard.services.supervisor import Supervisor
 
 
 @dataclass
@@ -80,7 +80,7 @@ async def websocket_admitted(ws: WebSocket) -> bool:
 
 def websocket_problem(ws: WebSocket) -> str:
     """Why a WebSocket may not open (empty when it may): auth, and an Origin from the page's host."""
-    from .security import same_origin
+    from dashboard.security import same_origin
     services = services_of(ws)
     origin = ws.headers.get("origin")
     if origin is not None and not same_origin(origin, ws.headers.get("host", "")):

@@ -5,10 +5,10 @@ import os
 import sys
 from typing import Any
 
-from bot.logs import get_logger, settings_secrets, setup_logging
-from bot.settings import load_settings
+from mraster.logs import get_logger, settings_secrets, setup_logging
+from mraster.settings import load_settings
 
-from .security import refuse_reason
+from dashboard.security import refuse_reason
 
 EXIT_CONFIG = 2
 log = get_logger("dashboard")
@@ -36,7 +36,7 @@ def tls_files(settings: Any, base_dir: Any) -> tuple[str, str] | None:
 def server_options(loaded: Any) -> dict[str, Any]:
     """uvicorn options for these settings: TLS when a certificate and key are given. Raises ValueError
     with the reason when the dashboard must not start (see security.refuse_reason)."""
-    from .paths import DashboardPaths
+    from dashboard.paths import DashboardPaths
     s = loaded.settings
     tls = tls_files(s, DashboardPaths.from_loaded(loaded).base_dir)
     reason = refuse_reason(s.dashboard_host, s.dashboard_token, tls=tls is not None,
@@ -52,7 +52,7 @@ def server_options(loaded: Any) -> dict[str, Any]:
 
 def start_logging(loaded: Any, where: str) -> None:
     """The dashboard's own `<ASTER_LOG_DIR>/dashboard.jsonl` (also under `uvicorn dashboard.app:app`)."""
-    from .paths import DashboardPaths
+    from dashboard.paths import DashboardPaths
     s = loaded.settings
     setup_logging("dashboard", s.loglevel, DashboardPaths.from_loaded(loaded).log_dir, stdout=True,
                   secrets=settings_secrets(s))
@@ -65,9 +65,9 @@ def start_logging(loaded: Any, where: str) -> None:
 def run(loaded, args) -> int:
     import uvicorn
 
-    from bot.cli.main import cli_overrides
+    from mraster.settings.overrides import cli_overrides
 
-    from .app import create_app
+    from dashboard.app import create_app
 
     s = loaded.settings
     try:

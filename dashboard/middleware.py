@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from .security import PLAIN_HTTP_MESSAGE, is_loopback_host, split_host
+from dashboard.security import PLAIN_HTTP_MESSAGE, is_loopback_host, split_host
 
 SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),

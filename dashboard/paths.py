@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.settings import LoadedSettings
+from mraster.settings import LoadedSettings
 
 AUDIT_FILE = "dashboard_audit.jsonl"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from bot.storage.atomic import write_json_atomic
+from mraster.storage.atomic import write_json_atomic
 
 COOKIE = "mraster_session"
 CSRF_HEADER = "x-csrf-token"

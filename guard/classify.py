@@ -12,8 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import Enum
 
-from bot.domain.ids import Role, parse_client_order_id
-from bot.domain.types import Order, OrderType, PositionSide, Side
+from mraster.domain.ids import Role, parse_client_order_id
+from mraster.domain.types import Order, OrderType, PositionSide, Side
 
 PositionKey = tuple[str, PositionSide]
 

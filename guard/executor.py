@@ -21,17 +21,17 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from bot.domain.rules import fmt
-from bot.domain.types import Order, OrderRequest, OrderType
-from bot.exchange.errors import (
+from mraster.domain.rules import fmt
+from mraster.domain.types import Order, OrderRequest, OrderType
+from mraster.exchange.errors import (
     DuplicateClientOrderIdError, InsufficientMarginError, InvalidTimestampError, OrderWouldTriggerError,
     ReduceOnlyRejectedError, RequestError, UnknownOrderError,
 )
-from bot.exchange.interface import Exchange
-from bot.logs import EventLogger, get_logger
+from mraster.exchange.interface import Exchange
+from mraster.logs import EventLogger, get_logger
 
-from .bounded import LruDict, LruSet
-from .planner import Action, ActionKind
+from guard.bounded import LruDict, LruSet
+from guard.planner import Action, ActionKind
 
 _LEVELS = {"position.closed": "warning", "kill_switch": "error", "flatten": "warning"}
 

@@ -3,7 +3,7 @@
 Pure: the service reads the state file and the klines and passes them in.
 The bot's levels are trusted only when they fit the venue's position (same side and position side,
 a take-profit on the profit side of the entry, the stop short of the take-profit); otherwise the
-guard computes them from the entry price and ATR multiples, exactly as `bot.domain.brackets` does.
+guard computes them from the entry price and ATR multiples, exactly as `mraster.domain.brackets` does.
 """
 from __future__ import annotations
 
@@ -12,22 +12,22 @@ import math
 from decimal import Decimal
 from typing import Sequence
 
-from bot.domain.brackets import bracket_prices
-from bot.domain.ids import Role, client_order_id, trade_id_for_adopted
-from bot.domain.rules import NoValidOrderError, SymbolRules, fmt
-from bot.domain.types import Kline, Position
-from bot.safety.closeout import match_trade as shared_match_trade
-from bot.state.model import BotState, Trade
+from mraster.domain.brackets import bracket_prices
+from mraster.domain.ids import Role, client_order_id, trade_id_for_adopted
+from mraster.domain.rules import NoValidOrderError, SymbolRules, fmt
+from mraster.domain.types import Kline, Position
+from mraster.safety.closeout import match_trade as shared_match_trade
+from mraster.state.model import BotState, Trade
 
-from .classify import ExitKind
-from .planner import Intent
+from guard.classify import ExitKind
+from guard.planner import Intent
 
 ATR_PERIOD = 14
 
 
 def match_trade(state: BotState | None, p: Position) -> Trade | None:
     """The bot's open trade for this position (newest if several): same symbol, position side and side
-    (the one matching rule, bot/safety/closeout.py)."""
+    (the one matching rule, mraster/safety/closeout.py)."""
     if state is None:
         return None
     return shared_match_trade(state.open_trades.values(), p)  # type: ignore[return-value]
@@ -82,7 +82,7 @@ def atr_of(klines: Sequence[Kline], now_ms: int, period: int = ATR_PERIOD) -> fl
 def wilder_atr(high: Sequence[float], low: Sequence[float], close: Sequence[float],
                period: int = ATR_PERIOD) -> float | None:
     """Last value of ATR(period) with Wilder's smoothing: the same number as
-    `bot.indicators.atr(...)[-1]` (a test holds them together), in plain Python, because importing
+    `mraster.signals.indicators.atr(...)[-1]` (a test holds them together), in plain Python, because importing
     the vectorised indicator code (numpy + scipy) takes seconds and a restarted guard must protect
     a position well within two. Fewer than period + 1 bars: the mean true range, or None."""
     trs = [max(h, pc) - min(lo, pc) for h, lo, pc in zip(high[1:], low[1:], close[:-1])]

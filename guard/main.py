@@ -15,8 +15,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from bot.exchange.errors import ExchangeError
-from bot.logs import get_logger, set_level, settings_secrets, setup_logging
+from mraster.exchange.errors import ExchangeError
+from mraster.logs import get_logger, set_level, settings_secrets, setup_logging
 
 STATUS_FILE = "guard_status.json"
 EXIT_OK, EXIT_UNSETTLED = 0, 1
@@ -47,7 +47,7 @@ class SettingsReloader:
         if stamps == self.stamps:
             return None
         self.stamps = stamps
-        from bot.settings import SettingsError, load_settings
+        from mraster.settings import SettingsError, load_settings
         try:
             fresh = load_settings(cli=self.cli).settings
         except SettingsError as exc:
@@ -69,12 +69,12 @@ class SettingsReloader:
 
 
 def _specs():
-    from bot.settings import FIELDS
+    from mraster.settings import FIELDS
     return FIELDS
 
 
 def _spec(env: str):
-    from bot.settings import FIELDS_BY_ENV
+    from mraster.settings import FIELDS_BY_ENV
     return FIELDS_BY_ENV[env]
 
 
@@ -90,10 +90,10 @@ def guard_backoff(settings: Any) -> float:
 
 
 def run(loaded: Any, args: Any) -> int:
-    from bot.cli.main import cli_overrides
-    from bot.exchange.factory import make_exchange
+    from mraster.settings.overrides import cli_overrides
+    from mraster.exchange.factory import make_exchange
 
-    from .service import GuardService
+    from guard.service import GuardService
 
     settings = loaded.settings
     setup_logging("guard", settings.loglevel, settings.log_dir, secrets=settings_secrets(settings))

@@ -16,15 +16,15 @@ from decimal import Decimal
 from enum import Enum
 from typing import Mapping
 
-from bot.domain.brackets import stop_crossed, take_profit_crossed
-from bot.domain.ids import Role, client_order_id, trade_id_for_adopted
-from bot.domain.rules import SymbolRules, fmt
-from bot.domain.types import (
+from mraster.domain.brackets import stop_crossed, take_profit_crossed
+from mraster.domain.ids import Role, client_order_id, trade_id_for_adopted
+from mraster.domain.rules import SymbolRules, fmt
+from mraster.domain.types import (
     Order, OrderRequest, OrderType, Position, PositionSide, Side, WorkingType,
 )
-from bot.safety.closeout import close_requests  # the one close routine's split (re-exported)
+from mraster.safety.closeout import close_requests  # the one close routine's split (re-exported)
 
-from .classify import (
+from guard.classify import (
     ExitKind, PositionKey, Slot, exit_key, is_exit_order, is_slot_order, kind_of, rank_key, role_of,
     slot_of,
 )
@@ -407,7 +407,7 @@ def _crossed(p: Position, kind: ExitKind, params: Params, price: Decimal | None)
 
 def _rounded(p: Position, kind: ExitKind, params: Params, rules: SymbolRules | None) -> Params:
     """Levels on the tick grid: down for a long's exits, up for a short's (the stop away from the
-    entry, the take-profit toward it), as `bot.domain.brackets` rounds them."""
+    entry, the take-profit toward it), as `mraster.domain.brackets` rounds them."""
     if rules is None:
         return params
     mode = "down" if p.side is Side.BUY else "up"

@@ -19,20 +19,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from bot.domain.ids import Role
-from bot.domain.rules import NoValidOrderError, SymbolRules
-from bot.domain.types import Order, Position, WorkingType
-from bot.exchange.errors import AuthError, BannedError, ExchangeError, RateLimitedError
-from bot.exchange.interface import Exchange
-from bot.logs import EventLogger, get_logger
-from bot.safety.killswitch import Latch, LatchReader, PositionMargin, fire, position_margin
-from bot.state import BotState, read_state_readonly
+from mraster.domain.ids import Role
+from mraster.domain.rules import NoValidOrderError, SymbolRules
+from mraster.domain.types import Order, Position, WorkingType
+from mraster.exchange.errors import AuthError, BannedError, ExchangeError, RateLimitedError
+from mraster.exchange.interface import Exchange
+from mraster.logs import EventLogger, get_logger
+from mraster.safety.killswitch import Latch, LatchReader, PositionMargin, fire, position_margin
+from mraster.state import BotState, read_state_readonly
 
-from .classify import PositionKey, exit_key, is_exit_order
-from .bounded import LruDict, LruSet
-from .executor import Executor
-from .levels import atr_of, intent_from_trade, match_trade, needs_atr, with_computed_levels
-from .planner import ActionKind, Flatten, Intent, Plan, PositionView, Snapshot, plan
+from guard.classify import PositionKey, exit_key, is_exit_order
+from guard.bounded import LruDict, LruSet
+from guard.executor import Executor
+from guard.levels import atr_of, intent_from_trade, match_trade, needs_atr, with_computed_levels
+from guard.planner import ActionKind, Flatten, Intent, Plan, PositionView, Snapshot, plan
 
 MAX_ROUNDS = 4
 SWEEP_EVERY_S = 60.0

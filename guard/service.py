@@ -18,18 +18,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from bot.aio import cancel_and_wait
-from bot.domain.ids import Role
-from bot.domain.types import AccountUpdate, MarginCall, OrderUpdate, StreamResynced
-from bot.exchange.errors import AuthError, BannedError, ExchangeError, RateLimitedError, RetryableError
-from bot.exchange.interface import Exchange, UserStream
-from bot.logs import EventLogger, get_logger
-from bot.storage.atomic import write_json_atomic
+from mraster.aio import cancel_and_wait
+from mraster.domain.ids import Role
+from mraster.domain.types import AccountUpdate, MarginCall, OrderUpdate, StreamResynced
+from mraster.exchange.errors import AuthError, BannedError, ExchangeError, RateLimitedError, RetryableError
+from mraster.exchange.interface import Exchange, UserStream
+from mraster.logs import EventLogger, get_logger
+from mraster.storage.atomic import write_json_atomic
 
-from .executor import Executor
-from .planner import Action, Flatten
-from .reconcile import CheckReport, Reconciler
-from .status import GuardStatus
+from guard.executor import Executor
+from guard.planner import Action, Flatten
+from guard.reconcile import CheckReport, Reconciler
+from guard.status import GuardStatus
 
 DEBOUNCE_S = 0.05
 DANGER_FACTOR = 1.5        # an isolated position within 1.5 x the kill threshold ...

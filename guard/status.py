@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from bot.domain.rules import fmt
-from bot.domain.types import Order, OrderType
-from bot.storage.atomic import write_json_atomic
+from mraster.domain.rules import fmt
+from mraster.domain.types import Order, OrderType
+from mraster.storage.atomic import write_json_atomic
 
-from .planner import PositionView, SlotView
+from guard.planner import PositionView, SlotView
 
 SCHEMA_VERSION = 1
 RECENT_ACTIONS = 50

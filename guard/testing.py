@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from bot.childproc import ChildProcess, clean_environ
+from mraster.childproc import ChildProcess, clean_environ
 
 START_DEADLINE_S = 20.0
 
@@ -32,7 +32,7 @@ class GuardProcess:
                  api_key: str | None = None, api_secret: str | None = None, args: Iterable[str] = (),
                  env: Mapping[str, str] | None = None):
         self.workdir = Path(workdir)
-        self.venue = venue                     # a bot.exchange.paper.testing.PaperExchange (started)
+        self.venue = venue                     # a paper.testing.PaperExchange (started)
         self.interval, self.stream = interval, stream
         self.api_key, self.api_secret = api_key, api_secret
         self.args = list(args)

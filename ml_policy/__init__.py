@@ -20,12 +20,12 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from .alpha import EdgeEstimate
-    from .config import ARMS, PolicyConfig
-    from .context import SignalContext
-    from .features import FEATURE_NAMES, ContextError
-    from .persistence import POLICY_FILE_NAME, policy_path_for
-    from .policy import BanditPolicy, Decision
+    from ml_policy.alpha import EdgeEstimate
+    from ml_policy.config import ARMS, PolicyConfig
+    from ml_policy.context import SignalContext
+    from ml_policy.features import FEATURE_NAMES, ContextError
+    from ml_policy.persistence import POLICY_FILE_NAME, policy_path_for
+    from ml_policy.policy import BanditPolicy, Decision
 
 
 def __getattr__(name: str) -> Any:

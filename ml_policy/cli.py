@@ -46,8 +46,8 @@ def _num(value: float | None, fmt: str = "+.3f") -> str:
 
 
 def show(loaded: Any, args: argparse.Namespace) -> int:
-    from .config import PolicyConfig
-    from .persistence import policy_path_for, read_policy_file
+    from ml_policy.config import PolicyConfig
+    from ml_policy.persistence import policy_path_for, read_policy_file
 
     cfg = PolicyConfig.from_settings(loaded.settings)
     path = Path(args.file) if args.file else policy_path_for(loaded.settings.state_file)
@@ -86,9 +86,9 @@ def show(loaded: Any, args: argparse.Namespace) -> int:
 
 
 def run_eval(loaded: Any, args: argparse.Namespace) -> int:
-    from .config import PolicyConfig
-    from .evaluate import evaluate
-    from .eventlog import EventLogError, read_events
+    from ml_policy.config import PolicyConfig
+    from ml_policy.evaluate import evaluate
+    from ml_policy.eventlog import EventLogError, read_events
 
     cfg = PolicyConfig.from_settings(loaded.settings)
     try:

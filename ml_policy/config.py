@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .features import parse_feature_list
+from ml_policy.features import parse_feature_list
 
 ARMS: tuple[str, ...] = ("SKIP", "S", "M", "L")
 TRADE_ARMS: tuple[str, ...] = ("S", "M", "L")
@@ -46,8 +46,8 @@ class PolicyConfig:
 
     @classmethod
     def from_settings(cls, settings: Any) -> "PolicyConfig":
-        """Build from `Settings` (bot.settings). A bad ASTER_BANDIT_FEATURES raises SettingsError."""
-        from bot.settings import SettingsError
+        """Build from `Settings` (mraster.settings). A bad ASTER_BANDIT_FEATURES raises SettingsError."""
+        from mraster.settings import SettingsError
 
         try:
             features = parse_feature_list(settings.bandit_features)

@@ -29,11 +29,11 @@ from typing import Any, Iterable, Protocol
 
 import numpy as np
 
-from .config import ARMS, PolicyConfig
-from .context import SignalContext
-from .eventlog import LoggedEvent
-from .linucb import choose
-from .policy import BanditPolicy
+from ml_policy.config import ARMS, PolicyConfig
+from ml_policy.context import SignalContext
+from ml_policy.eventlog import LoggedEvent
+from ml_policy.linucb import choose
+from ml_policy.policy import BanditPolicy
 
 Z95 = 1.959963984540054
 _ARM_INDEX = {arm: i for i, arm in enumerate(ARMS)}

@@ -22,10 +22,10 @@ from dataclasses import dataclass, fields as dc_fields
 from pathlib import Path
 from typing import Any, Iterable
 
-from bot.logs import get_logger
+from mraster.logs import get_logger
 
-from .config import ARMS, PolicyConfig
-from .context import SignalContext
+from ml_policy.config import ARMS, PolicyConfig
+from ml_policy.context import SignalContext
 
 log = get_logger("ml_policy")
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .context import SignalContext
+from ml_policy.context import SignalContext
 
 PRIOR_WEIGHT = 20.0   # pseudo-observations behind each column's prior centre and scale
 CLIP = 5.0            # standardised values are clipped to [-CLIP, CLIP]

@@ -17,15 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from bot.logs import get_logger
-from bot.storage.atomic import quarantine, write_json_atomic
+from mraster.logs import get_logger
+from mraster.storage.atomic import quarantine, write_json_atomic
 
-from .alpha import AlphaModel
-from .config import ARMS, TRADE_ARMS, PolicyConfig
-from .features import FeatureMap
-from .linucb import linucb_from_json, linucb_to_json
-from .policy import BanditPolicy, PendingTrade
-from .stats import stats_from_json
+from ml_policy.alpha import AlphaModel
+from ml_policy.config import ARMS, TRADE_ARMS, PolicyConfig
+from ml_policy.features import FeatureMap
+from ml_policy.linucb import linucb_from_json, linucb_to_json
+from ml_policy.policy import BanditPolicy, PendingTrade
+from ml_policy.stats import stats_from_json
 
 FORMAT = "mraster-policy"
 VERSION = 1

@@ -20,14 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from bot.logs import get_logger
+from mraster.logs import get_logger
 
-from .alpha import AlphaModel, EdgeEstimate
-from .config import ARMS, FIXED_ARM, TRADE_ARMS, PolicyConfig
-from .context import SignalContext
-from .features import FeatureMap
-from .linucb import LinUCB, choose
-from .stats import ArmStats, ShadowStats
+from ml_policy.alpha import AlphaModel, EdgeEstimate
+from ml_policy.config import ARMS, FIXED_ARM, TRADE_ARMS, PolicyConfig
+from ml_policy.context import SignalContext
+from ml_policy.features import FeatureMap
+from ml_policy.linucb import LinUCB, choose
+from ml_policy.stats import ArmStats, ShadowStats
 
 log = get_logger("ml_policy")
 
@@ -113,12 +113,12 @@ class BanditPolicy:
     @classmethod
     def load_or_create(cls, path: Path | str, cfg: PolicyConfig) -> tuple["BanditPolicy", str | None]:
         """The saved policy, or a fresh one; warning says why a file was kept aside (or None)."""
-        from .persistence import load_or_create
+        from ml_policy.persistence import load_or_create
         return load_or_create(Path(path), cfg)
 
     def save(self, path: Path | str | None = None) -> Path:
         """Atomic write of the versioned JSON document (default: the path it was loaded from)."""
-        from .persistence import save
+        from ml_policy.persistence import save
         target = Path(path) if path is not None else self.path
         if target is None:
             raise ValueError("save() needs a path: this policy was not loaded from a file")
@@ -264,10 +264,10 @@ class BanditPolicy:
     # ------------------------------------------------------------------ reports
     def summary(self) -> dict[str, Any]:
         """Arm statistics for the state file and `mraster policy show` (JSON-safe)."""
-        from .report import summary
+        from ml_policy.report import summary
         return summary(self)
 
     def hints(self, ctx: SignalContext | None = None) -> dict[str, Any]:
         """The dashboard's "AI hints" block (JSON-safe)."""
-        from .report import hints
+        from ml_policy.report import hints
         return hints(self, ctx)

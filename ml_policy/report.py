@@ -5,11 +5,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .config import ARMS
+from ml_policy.config import ARMS
 
 if TYPE_CHECKING:
-    from .context import SignalContext
-    from .policy import BanditPolicy
+    from ml_policy.context import SignalContext
+    from ml_policy.policy import BanditPolicy
 
 
 def summary(policy: "BanditPolicy") -> dict[str, Any]:

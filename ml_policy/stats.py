@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from .config import ARMS
+from ml_policy.config import ARMS
 
 
 @dataclass

@@ -1,4 +1,4 @@
 """`python -m recorder ...` is `mraster record ...`."""
-from bot.cli.main import run_as
+from commands.main import run_as
 
 run_as("record")

@@ -1,4 +1,4 @@
-"""`mraster record` and `mraster data ...` (registered by bot/cli/main.py)."""
+"""`mraster record` and `mraster data ...` (registered by commands/main.py)."""
 from __future__ import annotations
 
 import argparse
@@ -87,18 +87,18 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
 
 
 def run_record(loaded: Any, args: argparse.Namespace) -> int:
-    from bot.exchange.factory import make_exchange
-    from bot.exchange.market_cache import MarketCache
-    from bot.logs import get_logger, settings_secrets, setup_logging
+    from mraster.exchange.factory import make_exchange
+    from mraster.exchange.market_cache import MarketCache
+    from mraster.logs import get_logger, settings_secrets, setup_logging
 
-    from .runner import Recorder, RecorderBusy, RecorderConfig, UnknownSymbols
+    from recorder.runner import Recorder, RecorderBusy, RecorderConfig, UnknownSymbols
 
     s = loaded.settings
     setup_logging("recorder", s.loglevel, s.log_dir, secrets=settings_secrets(s))
     log = get_logger("recorder")
     if s.paper:
-        from bot.cli.main import cli_overrides
-        from bot.runtime.paper import PaperStartError, ensure_paper_exchange
+        from mraster.settings.overrides import cli_overrides
+        from mraster.paper_launch import PaperStartError, ensure_paper_exchange
         try:
             ensure_paper_exchange(s, cli_overrides(args))
         except PaperStartError as exc:
@@ -130,5 +130,5 @@ def run_record(loaded: Any, args: argparse.Namespace) -> int:
 
 
 def run_data(loaded: Any, args: argparse.Namespace) -> int:
-    from .store.cli import run
+    from recorder.store.cli import run
     return run(args)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .schema import Table
+from recorder.schema import Table
 
 FSYNC_EVERY_S = 10.0
 TAIL_BYTES = 256 * 1024

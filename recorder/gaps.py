@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.exchange.market_cache import BOOK, DEPTH, KLINE, MARK, TRADE
+from mraster.exchange.market_cache import BOOK, DEPTH, KLINE, MARK, TRADE
 
-from .rows import fmt, time_columns
-from .schema import Table
+from recorder.rows import fmt, time_columns
+from recorder.schema import Table
 
 GAPS = Table("gaps", "gaps", "", (
     ("ts_unix_ms", "INT64"), ("ts_dt_utc", "STRING"), ("symbol", "STRING"), ("kind", "STRING"),

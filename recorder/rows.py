@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from bot.exchange.market_cache import SymbolSnapshot, TradeSecond
+from mraster.exchange.market_cache import SymbolSnapshot, TradeSecond
 
-from .schema import AGG_TRADE_1S, BOOK_TICKER, DEPTH5, KLINE, MARK_PRICE
+from recorder.schema import AGG_TRADE_1S, BOOK_TICKER, DEPTH5, KLINE, MARK_PRICE
 
 
 def fmt(v: Any) -> str:

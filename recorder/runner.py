@@ -16,15 +16,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from bot.exchange.errors import ExchangeError
-from bot.exchange.market_cache import STREAM_KINDS, MarketCache
-from bot.logs import get_logger
-from bot.storage.atomic import write_json_atomic
+from mraster.exchange.errors import ExchangeError
+from mraster.exchange.market_cache import STREAM_KINDS, MarketCache
+from mraster.logs import get_logger
+from mraster.storage.atomic import write_json_atomic
 
-from .csvfiles import FamilySet, last_ts_by_symbol
-from .gaps import GAPS, Gap, GapTracker
-from .rows import day_of, snapshot_lines, time_columns
-from .schema import AGG_TRADE_1S, TABLES
+from recorder.csvfiles import FamilySet, last_ts_by_symbol
+from recorder.gaps import GAPS, Gap, GapTracker
+from recorder.rows import day_of, snapshot_lines, time_columns
+from recorder.schema import AGG_TRADE_1S, TABLES
 
 log = get_logger("recorder")
 SETTLE_MS = 250                 # a second is written this long after it ends (late trades still count)

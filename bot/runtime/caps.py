@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ..domain.ids import Role
-from ..domain.rules import SymbolRules
-from ..exchange.errors import ExchangeError
-from ..logs import get_logger
-from ..state.model import Trade
-from .context import Runtime
-from .partial_close import close_part
+from mraster.domain.ids import Role
+from mraster.domain.rules import SymbolRules
+from mraster.exchange.errors import ExchangeError
+from mraster.logs import get_logger
+from mraster.state.model import Trade
+from bot.runtime.context import Runtime
+from bot.runtime.partial_close import close_part
 
 log = get_logger("bot.caps")
 

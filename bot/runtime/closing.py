@@ -1,20 +1,20 @@
 """Closing trades. `close_trade`: send the market close of all or part of a trade's position (the one
-close routine, bot/safety/closeout.py: chunks of the market lot maximum, journalled). `finalise`: a
+close routine, mraster/safety/closeout.py: chunks of the market lot maximum, journalled). `finalise`: a
 trade whose position is gone: how it ended (from the venue's fills and orders), PnL, fees, funding
 and R, journalled before the state moves it to history, and credited to the policy."""
 from __future__ import annotations
 
 from decimal import Decimal
 
-from ..domain.ids import Role, client_order_id
-from ..domain.types import Order, PositionSide, UserTrade
-from ..exchange.errors import ExchangeError, UnknownOrderError
-from ..logs import get_logger
-from ..safety.closeout import CloseResult, close_position
-from ..state.model import Trade
-from .context import Runtime
-from .orders import trade_entry_side
-from .reconcile_plan import classify_exit, weighted_price
+from mraster.domain.ids import Role, client_order_id
+from mraster.domain.types import Order, PositionSide, UserTrade
+from mraster.exchange.errors import ExchangeError, UnknownOrderError
+from mraster.logs import get_logger
+from mraster.safety.closeout import CloseResult, close_position
+from mraster.state.model import Trade
+from bot.runtime.context import Runtime
+from bot.runtime.orders import trade_entry_side
+from bot.runtime.reconcile_plan import classify_exit, weighted_price
 
 log = get_logger("bot.reconcile")
 SEVEN_DAYS_MS = 7 * 86_400_000

@@ -5,15 +5,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..logs import get_logger
+from mraster.logs import get_logger
 
-from ..exchange.interface import Exchange
-from ..journal import Journal
-from ..state.model import BotState, Trade
-from ..state.store import StateStore
-from .market import MarketData
-from .orders import OrderExecutor
-from .policy_gate import PolicyGate
+from mraster.exchange.interface import Exchange
+from mraster.journal import Journal
+from mraster.state.model import BotState, Trade
+from mraster.state.store import StateStore
+from bot.runtime.market import MarketData
+from bot.runtime.orders import OrderExecutor
+from bot.runtime.policy_gate import PolicyGate
 
 EQUITY_CURVE_MAX = 2000
 NOTICES_MAX = 50

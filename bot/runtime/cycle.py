@@ -9,21 +9,21 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Awaitable, Callable
 
-from ..domain.sizing import SizingParams, margin_in_use
-from ..exchange.errors import ExchangeError
-from ..indicators import atr as atr_series
-from ..logs import get_logger
-from ..strategies.blockers import FilterParams
-from ..strategies.signals import SignalParams, latest_signals
-from ..strategies.universe import UniverseParams, select_universe
-from ..safety.killswitch import entries_blocked
-from .caps import enforce_notional_cap
-from .context import Runtime
-from .decide import DEFAULT_TAKER_FEE, ScanRecord, SymbolMarket, choose_entries, screen_symbols
-from .fasttp_action import fasttp_pass
-from .reconcile import reconcile
-from .setup import ensure_symbol_setup
-from .trading import enter
+from mraster.domain.sizing import SizingParams, margin_in_use
+from mraster.exchange.errors import ExchangeError
+from mraster.signals.indicators import atr as atr_series
+from mraster.logs import get_logger
+from mraster.signals.blockers import FilterParams
+from mraster.signals.signals import SignalParams, latest_signals
+from mraster.signals.universe import UniverseParams, select_universe
+from mraster.safety.killswitch import entries_blocked
+from bot.runtime.caps import enforce_notional_cap
+from bot.runtime.context import Runtime
+from bot.runtime.decide import DEFAULT_TAKER_FEE, ScanRecord, SymbolMarket, choose_entries, screen_symbols
+from bot.runtime.fasttp_action import fasttp_pass
+from bot.runtime.reconcile import reconcile
+from bot.runtime.setup import ensure_symbol_setup
+from bot.runtime.trading import enter
 
 log = get_logger("bot.cycle")
 FEE_TTL_S = 3600.0
@@ -131,7 +131,7 @@ async def run_cycle(rt: Runtime, fees: FeeBook, critical: Critical, stopping: Ca
     res.signal_ms = round((time.perf_counter() - t_sig) * 1000.0, 3)
     res.scanned, res.candidates = len(markets), len(candidates)
 
-    blocked = entries_blocked(s)   # THE entry check of the kill-switch latch (bot/safety/killswitch.py)
+    blocked = entries_blocked(s)   # THE entry check of the kill-switch latch (mraster/safety/killswitch.py)
     if stopping() or equity is None or blocked:
         for c in candidates:
             c.record.reason = "stopping" if stopping() else ("kill_switch" if blocked else "account_unavailable")

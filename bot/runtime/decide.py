@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from ..domain.rules import SymbolRules, to_decimal
-from ..domain.sizing import SizeDecision, SizingParams, SizingRejected, open_slots, size_position
-from ..domain.types import BookTicker, MarkPrice, Side
-from ..strategies.blockers import EdgeEstimateValue, FilterParams, costs_in_r, heuristic_edge, heuristic_win_prob, screen
-from ..strategies.signals import SignalRow
-from .policy_gate import GateDecision
+from mraster.domain.rules import SymbolRules, to_decimal
+from mraster.domain.sizing import SizeDecision, SizingParams, SizingRejected, open_slots, size_position
+from mraster.domain.types import BookTicker, MarkPrice, Side
+from mraster.signals.blockers import EdgeEstimateValue, FilterParams, costs_in_r, heuristic_edge, heuristic_win_prob, screen
+from mraster.signals.signals import SignalRow
+from bot.runtime.policy_gate import GateDecision
 
 DEFAULT_TAKER_FEE = 0.0004
 

@@ -1,4 +1,4 @@
-"""FastTP actions on open trades (the rule itself is pure: bot/domain/fasttp.py).
+"""FastTP actions on open trades (the rule itself is pure: mraster/domain/fasttp.py).
 
 partial: cooldown and action count written to state first -> reduce-only MARKET close of part of the
          position (client id role FT) through the bot's close routine (partial_close.py) -> the trade's quantity follows the
@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ..domain.fasttp import FastTPDecision, FastTPParams, fasttp_decide
-from ..domain.ids import Role
-from ..domain.rules import SymbolRules
-from ..domain.types import Kline
-from ..exchange.errors import ExchangeError, RequestError
-from ..logs import get_logger
-from ..state.model import Trade
-from .context import Runtime
-from .orders import trade_entry_side
-from .partial_close import close_part
+from mraster.domain.fasttp import FastTPDecision, FastTPParams, fasttp_decide
+from mraster.domain.ids import Role
+from mraster.domain.rules import SymbolRules
+from mraster.domain.types import Kline
+from mraster.exchange.errors import ExchangeError, RequestError
+from mraster.logs import get_logger
+from mraster.state.model import Trade
+from bot.runtime.context import Runtime
+from bot.runtime.orders import trade_entry_side
+from bot.runtime.partial_close import close_part
 
 log = get_logger("bot.fasttp")
 

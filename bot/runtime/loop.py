@@ -15,19 +15,19 @@ from typing import Any, Awaitable, Callable, Mapping
 
 import httpx
 
-from ..exchange.errors import AuthError, BannedError, ExchangeError
-from ..exchange.factory import apply_live_settings
-from ..exchange.interface import Exchange
-from ..journal import Journal
-from ..logs import get_logger, set_level
-from ..settings import SettingsError, load_settings
-from ..settings.fields import FIELDS
-from ..state.store import StateStore
-from .context import Runtime
-from .cycle import FeeBook, run_cycle
-from .market import MarketData
-from .orders import OrderExecutor
-from .policy_gate import PolicyGate
+from mraster.exchange.errors import AuthError, BannedError, ExchangeError
+from mraster.exchange.factory import apply_live_settings
+from mraster.exchange.interface import Exchange
+from mraster.journal import Journal
+from mraster.logs import get_logger, set_level
+from mraster.settings import SettingsError, load_settings
+from mraster.settings.fields import FIELDS
+from mraster.state.store import StateStore
+from bot.runtime.context import Runtime
+from bot.runtime.cycle import FeeBook, run_cycle
+from bot.runtime.market import MarketData
+from bot.runtime.orders import OrderExecutor
+from bot.runtime.policy_gate import PolicyGate
 
 log = get_logger("bot")
 CRITICAL_GRACE_S = 20.0
@@ -38,7 +38,7 @@ CLIENT_LIVE = {"http_retries", "http_backoff", "kline_cache_sec"}  # read by the
 
 
 def default_exchange_factory(settings: Any) -> Exchange:
-    from ..exchange.factory import make_exchange
+    from mraster.exchange.factory import make_exchange
     return make_exchange(settings)
 
 

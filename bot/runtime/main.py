@@ -5,9 +5,9 @@ import argparse
 import asyncio
 from typing import Any
 
-from ..logs import get_logger, settings_secrets, setup_logging
-from .loop import Bot
-from .paper import PaperStartError, ensure_paper_exchange
+from mraster.logs import get_logger, settings_secrets, setup_logging
+from bot.runtime.loop import Bot
+from mraster.paper_launch import PaperStartError, ensure_paper_exchange
 
 log = get_logger("bot")
 
@@ -19,7 +19,7 @@ def run(loaded: Any, args: argparse.Namespace | None) -> int:
         log.warning("settings.warning", warning)
     cli: dict[str, str] = {}
     if args is not None and getattr(args, "command", None):
-        from ..cli.main import cli_overrides
+        from mraster.settings.overrides import cli_overrides
         cli = cli_overrides(args)
     if s.paper:
         try:

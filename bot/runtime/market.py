@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
-from ..domain.rules import SymbolRules
-from ..domain.types import BookTicker, Kline, KlinesStatus, MarkPrice, Ticker24h
-from ..exchange.interface import Exchange
-from ..logs import get_logger
-from ..strategies.signals import Candles
+from mraster.domain.rules import SymbolRules
+from mraster.domain.types import BookTicker, Kline, KlinesStatus, MarkPrice, Ticker24h
+from mraster.exchange.interface import Exchange
+from mraster.logs import get_logger
+from mraster.signals.signals import Candles
 
 log = get_logger("bot.market")
 

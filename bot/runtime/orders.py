@@ -21,17 +21,17 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Any, Callable
 
-from ..domain.brackets import stop_crossed
-from ..domain.ids import Role, client_order_id, parse_client_order_id, sequence_of
-from ..domain.rules import fmt
-from ..domain.types import Order, OrderRequest, OrderType, PositionSide, Side, WorkingType
-from ..exchange.errors import (DuplicateClientOrderIdError, ExchangeError, OrderWouldTriggerError, RateLimitedError,
+from mraster.domain.brackets import stop_crossed
+from mraster.domain.ids import Role, client_order_id, parse_client_order_id, sequence_of
+from mraster.domain.rules import fmt
+from mraster.domain.types import Order, OrderRequest, OrderType, PositionSide, Side, WorkingType
+from mraster.exchange.errors import (DuplicateClientOrderIdError, ExchangeError, OrderWouldTriggerError, RateLimitedError,
                                ReduceOnlyRejectedError, RequestError, RetryableError, UnknownOrderError)
-from ..exchange.interface import Exchange
-from ..journal import Journal
-from ..logs import get_logger
-from ..safety.closeout import close_position
-from ..state.model import Trade
+from mraster.exchange.interface import Exchange
+from mraster.journal import Journal
+from mraster.logs import get_logger
+from mraster.safety.closeout import close_position
+from mraster.state.model import Trade
 
 log = get_logger("bot.orders")
 PLACE_ATTEMPTS = 3
@@ -254,7 +254,7 @@ class OrderExecutor:
 
     async def close_now(self, trade: Trade, why: str) -> Order | None:
         """Market close, reduce-only, of whatever the venue holds for this trade's position, in chunks of
-        the market lot maximum: the one close routine of bot, guard and dashboard (bot/safety/closeout.py).
+        the market lot maximum: the one close routine of bot, guard and dashboard (mraster/safety/closeout.py).
         Every chunk and every retried close gets a client id no earlier order of the trade carried.
         Raises ExchangeError when the venue still holds some of it afterwards."""
         positions = await self.ex.positions(trade.symbol)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ..domain.ids import Role, client_order_id
-from ..exchange.errors import ExchangeError, RequestError
-from ..state.model import Trade
-from .closing import close_trade
-from .context import Runtime
+from mraster.domain.ids import Role, client_order_id
+from mraster.exchange.errors import ExchangeError, RequestError
+from mraster.state.model import Trade
+from bot.runtime.closing import close_trade
+from bot.runtime.context import Runtime
 
 
 async def close_part(rt: Runtime, trade: Trade, qty: Decimal, why: str, role: Role) -> tuple[Decimal, str]:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..logs import get_logger
+from mraster.logs import get_logger
 
 log = get_logger("bot.policy")
-FALLBACK_ARM = "BASE"       # the plain sizing layer (bot.domain.sizing.PLAIN)
+FALLBACK_ARM = "BASE"       # the plain sizing layer (mraster.domain.sizing.PLAIN)
 SHADOW_ARM = "M"            # the bucket the policy credits plain trades to (ml_policy.config.FIXED_ARM)
 
 

@@ -19,19 +19,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Awaitable, Callable
 
-from ..domain.brackets import bracket_prices, stop_crossed
-from ..domain.ids import Role, trade_id_for_adopted
-from ..domain.rules import NoValidOrderError, SymbolRules
-from ..domain.types import Order, OrderStatus, OrderType, Position
-from ..exchange.errors import ExchangeError, UnknownOrderError
-from ..logs import get_logger
-from ..state.model import Trade
-from .context import Runtime
-from .orders import trade_entry_side
-from .reconcile_plan import (Adopt, CloseAgain, Keep, Protect, ResolvePending, TradeGone, plan_reconcile,
+from mraster.domain.brackets import bracket_prices, stop_crossed
+from mraster.domain.ids import Role, trade_id_for_adopted
+from mraster.domain.rules import NoValidOrderError, SymbolRules
+from mraster.domain.types import Order, OrderStatus, OrderType, Position
+from mraster.exchange.errors import ExchangeError, UnknownOrderError
+from mraster.logs import get_logger
+from mraster.state.model import Trade
+from bot.runtime.context import Runtime
+from bot.runtime.orders import trade_entry_side
+from bot.runtime.reconcile_plan import (Adopt, CloseAgain, Keep, Protect, ResolvePending, TradeGone, plan_reconcile,
                              protective_orders)
-from .closing import SEVEN_DAYS_MS, finalise
-from .trading import drop_pending, on_entry_filled
+from bot.runtime.closing import SEVEN_DAYS_MS, finalise
+from bot.runtime.trading import drop_pending, on_entry_filled
 
 log = get_logger("bot.reconcile")
 AtrSource = Callable[[str], Awaitable[float | None]]

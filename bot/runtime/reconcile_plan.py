@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable, Mapping
 
-from ..domain.ids import Role, parse_client_order_id
-from ..domain.types import Order, Position, Side
-from ..state.model import Trade
+from mraster.domain.ids import Role, parse_client_order_id
+from mraster.domain.types import Order, Position, Side
+from mraster.state.model import Trade
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,10 @@ and once more when it finally succeeds. Exits and protection are never blocked b
 """
 from __future__ import annotations
 
-from ..domain.types import MarginType
-from ..exchange.errors import ExchangeError
-from ..logs import get_logger
-from .context import Runtime
+from mraster.domain.types import MarginType
+from mraster.exchange.errors import ExchangeError
+from mraster.logs import get_logger
+from bot.runtime.context import Runtime
 
 log = get_logger("bot.setup")
 

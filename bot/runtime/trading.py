@@ -14,18 +14,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ..domain.brackets import bracket_prices
-from ..domain.ids import Role, client_order_id, trade_id_for_entry
-from ..domain.rules import NoValidOrderError, SymbolRules, to_decimal
-from ..domain.types import Order, OrderRequest, OrderType, Side, TimeInForce
-from ..exchange.errors import (BannedError, ExchangeError, OrderWouldTriggerError, RateLimitedError,
+from mraster.domain.brackets import bracket_prices
+from mraster.domain.ids import Role, client_order_id, trade_id_for_entry
+from mraster.domain.rules import NoValidOrderError, SymbolRules, to_decimal
+from mraster.domain.types import Order, OrderRequest, OrderType, Side, TimeInForce
+from mraster.exchange.errors import (BannedError, ExchangeError, OrderWouldTriggerError, RateLimitedError,
                                RetryableError)
-from ..logs import get_logger
-from ..state.model import Trade
-from .closing import finalise
-from .context import Runtime
-from .decide import EntryPlan
-from .setup import ensure_symbol_setup
+from mraster.logs import get_logger
+from mraster.state.model import Trade
+from bot.runtime.closing import finalise
+from bot.runtime.context import Runtime
+from bot.runtime.decide import EntryPlan
+from bot.runtime.setup import ensure_symbol_setup
 
 log = get_logger("bot.trading")
 UNKNOWN_CODES = (-1006, -1007)      # "unexpected response" / "timeout": the order may have been executed

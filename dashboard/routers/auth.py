@@ -6,10 +6,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
-from bot.logs import get_logger
+from mraster.logs import get_logger
 
-from ..deps import ServicesDep
-from ..security import COOKIE, SESSION_DAYS, cross_site_problem
+from dashboard.deps import ServicesDep
+from dashboard.security import COOKIE, SESSION_DAYS, cross_site_problem
 
 router = APIRouter()
 log = get_logger("dashboard.auth")

@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from bot.settings.docs import schema_json
+from mraster.settings.docs import schema_json
 
-from ..deps import ApiAccess, ServicesDep, who
-from ..services.configstore import CONFIRM_KEY, ConfigValidationError, ConfirmationRequired
-from ..services.presets import UnknownPresetError
+from dashboard.deps import ApiAccess, ServicesDep, who
+from dashboard.services.configstore import CONFIRM_KEY, ConfigValidationError, ConfirmationRequired
+from dashboard.services.presets import UnknownPresetError
 
 router = APIRouter(prefix="/api", dependencies=[ApiAccess], tags=["config"])
 

@@ -5,8 +5,8 @@ from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Request
 
-from ..deps import ApiAccess, ServicesDep, who
-from ..services.killswitch import CONFIRM_WORD, KillSwitchService
+from dashboard.deps import ApiAccess, ServicesDep, who
+from dashboard.services.killswitch import CONFIRM_WORD, KillSwitchService
 
 router = APIRouter(prefix="/api/killswitch", dependencies=[ApiAccess], tags=["kill-switch"])
 

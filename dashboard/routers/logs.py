@@ -12,8 +12,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 
-from ..deps import ApiAccess, ServicesDep, services_of, websocket_admitted
-from ..services.loghub import LogFilter
+from dashboard.deps import ApiAccess, ServicesDep, services_of, websocket_admitted
+from dashboard.services.loghub import LogFilter
 
 router = APIRouter(tags=["logs"])
 api = APIRouter(prefix="/api", dependencies=[ApiAccess])

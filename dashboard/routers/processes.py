@@ -5,10 +5,10 @@ from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 
-from ..actions import start_trading
-from ..deps import ApiAccess, ServicesDep, who
-from ..services.flatten import CONFIRM_WORD
-from ..services.supervisor import SupervisorError
+from dashboard.actions import start_trading
+from dashboard.deps import ApiAccess, ServicesDep, who
+from dashboard.services.flatten import CONFIRM_WORD
+from dashboard.services.supervisor import SupervisorError
 
 router = APIRouter(prefix="/api", dependencies=[ApiAccess], tags=["processes"])
 ACTIONS = ("start", "stop", "restart")

@@ -8,9 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 
-from bot.settings.schema import KLINE_INTERVALS
+from mraster.settings.schema import KLINE_INTERVALS
 
-from ..deps import ApiAccess, ServicesDep, services_of, websocket_admitted
+from dashboard.deps import ApiAccess, ServicesDep, services_of, websocket_admitted
 
 router = APIRouter(tags=["state"])
 api = APIRouter(prefix="/api", dependencies=[ApiAccess])

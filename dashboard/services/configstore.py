@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from bot.settings import FIELDS, FIELDS_BY_ENV, MASK, LoadedSettings, SettingsError, validate_updates
-from bot.settings.files import write_config_values, write_dotenv_values
-from bot.settings.loader import read_config_file
+from mraster.settings import FIELDS, FIELDS_BY_ENV, MASK, LoadedSettings, SettingsError, validate_updates
+from mraster.settings.files import write_config_values, write_dotenv_values
+from mraster.settings.loader import read_config_file
 
-from ..security import is_loopback_host
+from dashboard.security import is_loopback_host
 
 _SCALARS = (str, int, float, bool)
 OVERRIDING_SOURCES = ("environment", "cli")
@@ -47,7 +47,7 @@ CONFIRM_KEY = "_confirm_hosts"
 def known_hosts() -> frozenset[str]:
     """The built-in list, plus the hosts of the venue profiles when the client defines them."""
     try:
-        from bot.exchange.profiles import PROFILES  # type: ignore[import-not-found]
+        from mraster.exchange.profiles import PROFILES  # type: ignore[import-not-found]
     except ImportError:
         return KNOWN_VENUE_HOSTS
     extra = {h for p in PROFILES.values() for h in getattr(p, "hosts", ())}

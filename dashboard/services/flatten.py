@@ -1,7 +1,7 @@
 """"Stop all and flatten": stop the bot, close every position, cancel open orders, stop the guard.
 
 The order of the steps is chosen so a position is never left without its stop:
-each position is closed at market first (bot/safety/closeout.py, the close routine
+each position is closed at market first (mraster/safety/closeout.py, the close routine
 bot and guard use too: chunks of the market lot maximum) and only then are that
 symbol's orders (its brackets) cancelled. If a close fails, the symbol's brackets stay and the
 guard keeps running; the report says exactly what happened and what is left.
@@ -12,13 +12,13 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from bot.domain.ids import Role, client_order_id, trade_id_for_adopted
-from bot.domain.types import OrderRequest
-from bot.logs import get_logger
-from bot.safety import closeout
-from bot.state import BotState
+from mraster.domain.ids import Role, client_order_id, trade_id_for_adopted
+from mraster.domain.types import OrderRequest
+from mraster.logs import get_logger
+from mraster.safety import closeout
+from mraster.state import BotState
 
-from .supervisor import Supervisor
+from dashboard.services.supervisor import Supervisor
 
 log = get_logger("dashboard.flatten")
 CONFIRM_WORD = "FLATTEN"

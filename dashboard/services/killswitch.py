@@ -1,4 +1,4 @@
-"""The kill-switch latch as the page sees it, and a person's reset (bot/safety/killswitch.py).
+"""The kill-switch latch as the page sees it, and a person's reset (mraster/safety/killswitch.py).
 
 The latch belongs to the account the dashboard's settings name (paper or live), the same file the
 guard writes and the bot reads; the dashboard only reads it and, on a person's request, resets it.
@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from bot.logs import get_logger
-from bot.safety import killswitch
+from mraster.logs import get_logger
+from mraster.safety import killswitch
 
 log = get_logger("dashboard.killswitch")
 CONFIRM_WORD = "RESET"

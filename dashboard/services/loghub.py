@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .tail import FileTailer
-from bot.aio import cancel_and_wait
+from dashboard.services.tail import FileTailer
+from mraster.aio import cancel_and_wait
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 SOURCES = ("bot", "guard", "paper", "dashboard")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from bot.settings import FIELDS_BY_ENV
+from mraster.settings import FIELDS_BY_ENV
 
-from .configstore import ChangeResult, ConfigStore
+from dashboard.services.configstore import ChangeResult, ConfigStore
 
 DEFAULT_MODE_MAX_LEVERAGE = 5
 RISK_SLIDER = (0.0025, 0.05)      # 0.25 % .. 5 % of equity per trade

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from bot.state import BotState, read_state_readonly
+from mraster.state import BotState, read_state_readonly
 
-from . import views
-from .killswitch import latch_view
-from .venue import PaperInfo, VenueReader
+from dashboard.services import views
+from dashboard.services.killswitch import latch_view
+from dashboard.services.venue import PaperInfo, VenueReader
 
 GUARD_STATUS_FILE = "guard_status.json"
 
@@ -116,7 +116,7 @@ class StateService:
             "guard": views.guard_view(guard, guard_problem, guard_age, stale_after),
             "paper": paper,
             "venue": venue_info,
-            "kill_switch": latch_view(settings, self.guard_file.parent),      # the account's kill-switch latch (bot/safety/killswitch.py)
+            "kill_switch": latch_view(settings, self.guard_file.parent),      # the account's kill-switch latch (mraster/safety/killswitch.py)
         }
 
     async def chart(self, symbol: str, interval: str, limit: int) -> dict[str, Any]:

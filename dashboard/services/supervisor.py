@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from bot.logs import get_logger
+from mraster.logs import get_logger
 
-from bot.procinfo import (
+from mraster.procinfo import (
     PidFileProblem, PidRecord, ProcessIdentity, find_unrecorded, identity_of, is_alive, read_pid_file,
     remove_pid_file, signal_group, started_ms, write_pid_file,
 )
-from bot.aio import cancel_and_wait
+from mraster.aio import cancel_and_wait
 
 log = get_logger("dashboard.supervisor")
 

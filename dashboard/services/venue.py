@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 
-from bot.domain.ids import parse_client_order_id
+from mraster.domain.ids import parse_client_order_id
 
 CALL_TIMEOUT = 5.0
 CHART_CACHE_MAX = 32  # candle answers kept (symbol x interval x limit); the least recently asked go first
@@ -85,7 +85,7 @@ class VenueReader:
                 await self._close_exchange()
                 factory = self._factory
                 if factory is None:
-                    from bot.exchange.factory import make_exchange  # built by the exchange engineer
+                    from mraster.exchange.factory import make_exchange  # built by the exchange engineer
                     factory = make_exchange
                 self._exchange = factory(s)
                 self._exchange_key = key
@@ -94,7 +94,7 @@ class VenueReader:
                 except Exception:
                     pass  # the client resynchronises by itself on a timestamp error
             elif hasattr(self._exchange, "reconfigure"):   # retries, backoff, kline cache: live settings
-                from bot.exchange.factory import apply_live_settings
+                from mraster.exchange.factory import apply_live_settings
                 apply_live_settings(self._exchange, s)
         return self._exchange
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.state.model import BotState, Trade
+from mraster.state.model import BotState, Trade
 
 TRADES_SHOWN = 200
 

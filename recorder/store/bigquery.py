@@ -13,8 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..schema import TABLES, parse_ddl
-from .duck import Store
+from recorder.schema import TABLES, parse_ddl
+from recorder.store.duck import Store
 
 SEED_DDL = Path(__file__).with_name("seed002_bigquery.sql")
 _BQ_OF_ARROW = {pa.int64(): "INT64", pa.float64(): "FLOAT64", pa.string(): "STRING", pa.large_string(): "STRING",

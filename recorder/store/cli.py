@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import duckdb
 
-from .duck import Store, StoreError
+from recorder.store.duck import Store, StoreError
 
 
 def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_rows: int = 200) -> str:
@@ -115,7 +115,7 @@ def _cleanup(store: Store, args: argparse.Namespace) -> int:
 
 
 def _export(store: Store, args: argparse.Namespace) -> int:
-    from .bigquery import ExportError, check_schema, export, plan
+    from recorder.store.bigquery import ExportError, check_schema, export, plan
 
     jobs = plan(store, args.project, args.dataset, args.date)
     problems = check_schema(store)

@@ -25,9 +25,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ..csvfiles import complete_length
-from ..gaps import GAPS
-from ..schema import DUCKDB_TYPES, TABLES, Table
+from recorder.csvfiles import complete_length
+from recorder.gaps import GAPS
+from recorder.schema import DUCKDB_TYPES, TABLES, Table
 
 ALL_TABLES: tuple[Table, ...] = (*TABLES, GAPS)
 ARROW_TYPES = {"INT64": pa.int64(), "FLOAT64": pa.float64(), "STRING": pa.string(), "BOOL": pa.bool_(),

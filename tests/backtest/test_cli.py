@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bot.cli.main import main
+from commands.main import main
 
-from .conftest import DATA
+from tests.backtest.conftest import DATA
 
 ROOT = Path(__file__).resolve().parents[2]
 GRID = {"k": [1.0, 2.0], "T": [10, 30], "n": [1.0, 1.5], "V": 30, "tp_bps": 30, "sl_bps": [20, 40],
@@ -148,7 +148,7 @@ def test_ctrl_c_keeps_the_finished_chunks(tmp_path):
 
 def test_build_from_recorder_logs_then_sweep(tmp_path):
     """The recorder path end to end: seed-002 CSV families -> features -> sweep with trades."""
-    from .test_features import recorder_rows, write_logs
+    from tests.backtest.test_features import recorder_rows, write_logs
     k, b, m = recorder_rows(seed=11, minutes=240)
     write_logs(tmp_path / "logs", k, b, m)
     inputs = tmp_path / "inputs.csv"

@@ -129,7 +129,7 @@ def test_store_duckdb_and_parquet_give_the_same_features(tmp_path):
 def test_kline_fallback_with_bid_ask_bars():
     feat = build_features(load_klines("lean-adausdt-2022-12-13"), [10])
     q = pd.read_csv(next(Path(__file__).resolve().parents[2].glob(
-        "bot/data/replay/lean-adausdt-2022-12-13/*bidask*.csv")))
+        "mraster/data/replay/lean-adausdt-2022-12-13/*bidask*.csv")))
     row = q.iloc[500]
     got = feat[feat.open_time_ms == row.open_time_ms].iloc[0]
     assert got.tw_bid_px == pytest.approx((row.bid_open + row.bid_high + row.bid_low + row.bid_close) / 4)

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.strategies import momentum as mom
+from mraster.signals import momentum as mom
 
-from .conftest import DATA, SYMBOLS
+from tests.backtest.conftest import DATA, SYMBOLS
 
 
 def _bars(sym):

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.domain.rules import SymbolRules
-from bot.domain.types import Kline
+from mraster.domain.rules import SymbolRules
+from mraster.domain.types import Kline
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "bot"
 

@@ -13,13 +13,13 @@ from dataclasses import replace
 from decimal import Decimal as D
 import numpy as np
 
-from bot.domain.rules import SymbolRules
-from bot.domain.types import (AccountInfo, BookTicker, ClientStatus, IncomeRecord, Kline, LeverageInfo, MarkPrice,
+from mraster.domain.rules import SymbolRules
+from mraster.domain.types import (AccountInfo, BookTicker, ClientStatus, IncomeRecord, Kline, LeverageInfo, MarkPrice,
                               Order, OrderRequest, OrderStatus, OrderType, Position, PositionSide, Side,
                               Ticker24h, UserTrade)
-from bot.exchange.errors import (DuplicateClientOrderIdError, ExchangeError, ExecutionUnknownError,
+from mraster.exchange.errors import (DuplicateClientOrderIdError, ExchangeError, ExecutionUnknownError,
                                  OrderWouldTriggerError, ReduceOnlyRejectedError, UnknownOrderError)
-from bot.exchange.interface import Exchange
+from mraster.exchange.interface import Exchange
 
 FEE = D("0.0004")
 STEP = {"1m": 60_000, "5m": 300_000, "30m": 1_800_000}

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.runtime.loop import Bot
-from bot.settings import load_settings
-from bot.state import StateStore
+from mraster.settings import load_settings
+from mraster.state import StateStore
 
 
 def bot_env(tmp_path: Path, **overrides: Any) -> dict[str, str]:

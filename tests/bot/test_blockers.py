@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from bot.strategies import (FilterParams, costs_in_r, funding_blocked, heuristic_edge, heuristic_win_prob, screen,
+from mraster.signals import (FilterParams, costs_in_r, funding_blocked, heuristic_edge, heuristic_win_prob, screen,
                             spread_blocked, wickiness_blocked)
 
 

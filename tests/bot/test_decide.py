@@ -5,13 +5,13 @@ from decimal import Decimal as D
 from types import SimpleNamespace
 
 
-from bot.domain.sizing import SizingParams
-from bot.domain.types import BookTicker, MarkPrice
+from mraster.domain.sizing import SizingParams
+from mraster.domain.types import BookTicker, MarkPrice
 from bot.runtime.decide import SymbolMarket, choose_entries, screen_symbols
 from bot.runtime.policy_gate import GateDecision
-from bot.strategies import FilterParams, SignalRow
+from mraster.signals import FilterParams, SignalRow
 
-from .conftest import make_rules
+from tests.bot.conftest import make_rules
 
 FP = FilterParams()
 

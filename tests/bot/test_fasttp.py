@@ -5,10 +5,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.domain.fasttp import FastTPParams, fasttp_decide, favourable_returns, in_cooldown
-from bot.domain.types import Side
+from mraster.domain.fasttp import FastTPParams, fasttp_decide, favourable_returns, in_cooldown
+from mraster.domain.types import Side
 
-from .conftest import make_rules
+from tests.bot.conftest import make_rules
 
 P = FastTPParams(enabled=True, min_r=0.25, ret1=-0.001, ret3=-0.002, snap_atr=0.25, cooldown_s=45, mode="pull_in")
 R = make_rules(tick="0.01")

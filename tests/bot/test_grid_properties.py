@@ -11,11 +11,11 @@ from decimal import Decimal as D
 
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from bot.domain.brackets import bracket_prices
-from bot.domain.fasttp import FastTPParams, fasttp_decide, partial_exit_qty
-from bot.domain.rules import NoValidOrderError, SymbolRules
-from bot.domain.sizing import SizingParams, SizingRejected, size_position
-from bot.domain.types import Side
+from mraster.domain.brackets import bracket_prices
+from mraster.domain.fasttp import FastTPParams, fasttp_decide, partial_exit_qty
+from mraster.domain.rules import NoValidOrderError, SymbolRules
+from mraster.domain.sizing import SizingParams, SizingRejected, size_position
+from mraster.domain.types import Side
 
 TICKS = [D(m) * D(10) ** -e for m in ("1", "2", "5", "25") for e in range(0, 7)]
 STEPS = [D(m) * D(10) ** -e for m in ("1", "5") for e in range(0, 5)] + [D(10), D(100)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.ids import (Role, client_order_id, is_valid_client_id, parse_client_order_id, sequence_of,
+from mraster.domain.ids import (Role, client_order_id, is_valid_client_id, parse_client_order_id, sequence_of,
                             trade_id_for_adopted)
 
 

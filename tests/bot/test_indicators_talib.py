@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import talib
 
-from bot.indicators import atr, rsi
-from bot.strategies import Candles, SignalParams, signal_frame
+from mraster.signals.indicators import atr, rsi
+from mraster.signals import Candles, SignalParams, signal_frame
 
-from .conftest import load_candles
+from tests.bot.conftest import load_candles
 
 FILES = ["lean_binance-um_ADAUSDT-perp_1m_20221213.csv", "binance-um_NEARUSDT-perp_1m_2023-02-01_3000rows.csv"]
 
@@ -47,8 +47,8 @@ def test_signal_frame_uses_the_same_indicators():
 @pytest.mark.parametrize("align", [True, False])
 def test_live_signal_equals_the_last_row_of_the_frame(align):
     """The live scan's one-bar evaluation and the backtester's whole-history frame agree bar by bar."""
-    from bot.strategies import align_htf, latest_signal
-    from bot.indicators import rsi as rsi_of
+    from mraster.signals import align_htf, latest_signal
+    from mraster.signals.indicators import rsi as rsi_of
     df = load_candles(FILES[1])
     t = df.open_time_ms.to_numpy()
     full = Candles(t, *(df[k].to_numpy(np.float64) for k in ("open", "high", "low", "close")), t + 59_999)
@@ -79,7 +79,7 @@ def test_indicators_on_rows_equal_one_series_at_a_time():
 
 
 def test_batched_live_signals_equal_one_symbol_at_a_time():
-    from bot.strategies import latest_signal, latest_signals
+    from mraster.signals import latest_signal, latest_signals
     df = load_candles(FILES[1])
     t = df.open_time_ms.to_numpy()
     full = Candles(t, *(df[k].to_numpy(np.float64) for k in ("open", "high", "low", "close")), t + 59_999)

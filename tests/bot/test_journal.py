@@ -4,9 +4,9 @@ from __future__ import annotations
 import sqlite3
 from decimal import Decimal as D
 
-from bot.domain.types import IncomeRecord, Side, UserTrade
-from bot.journal import Journal
-from bot.state.model import Trade
+from mraster.domain.types import IncomeRecord, Side, UserTrade
+from mraster.journal import Journal
+from mraster.state.model import Trade
 
 
 def fill(i, pnl="0", fee="0.01"):

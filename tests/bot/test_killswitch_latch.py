@@ -1,12 +1,12 @@
-"""The bot's one entry check of the kill-switch latch (bot/runtime/cycle.py -> bot/safety/killswitch.py):
+"""The bot's one entry check of the kill-switch latch (bot/runtime/cycle.py -> mraster/safety/killswitch.py):
 while latched no entry is sent, exits and protection go on; after a reset entries resume."""
 from __future__ import annotations
 
-from bot.safety.killswitch import account_key, fire, latch_path, reset
-from bot.settings import load_settings
+from mraster.safety.killswitch import account_key, fire, latch_path, reset
+from mraster.settings import load_settings
 
-from .runtime_helpers import bot_env, run_once, state_of
-from .test_runtime import trending_venue
+from tests.bot.runtime_helpers import bot_env, run_once, state_of
+from tests.bot.test_runtime import trending_venue
 
 
 async def test_latched_account_opens_nothing_until_a_person_resets_it(tmp_path):

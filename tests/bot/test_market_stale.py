@@ -51,7 +51,7 @@ async def test_a_venue_whose_newest_bar_lags_blocks_the_symbol_with_the_age(venu
 
 
 def test_the_newest_bar_may_be_one_interval_plus_the_grace_old():
-    from bot.domain.types import Kline
+    from mraster.domain.types import Kline
     k = Kline(0, 1.0, 1.0, 1.0, 1.0, 1.0, 299_999)
     assert staleness([k], "5m", 299_999 + 300_000 + 90_000, 90_000) is None
     assert "391 s old" in staleness([k], "5m", 299_999 + 300_000 + 91_000, 90_000)

@@ -10,14 +10,14 @@ import asyncio
 from dataclasses import replace
 from decimal import Decimal as D
 
-from bot.domain.sizing import SizingParams, size_position
-from bot.domain.types import KlinesStatus, OrderType
-from bot.exchange.errors import RequestError
-from bot.settings import load_settings
+from mraster.domain.sizing import SizingParams, size_position
+from mraster.domain.types import KlinesStatus, OrderType
+from mraster.exchange.errors import RequestError
+from mraster.settings import load_settings
 
-from .fakevenue import FakeVenue
-from .runtime_helpers import bot_env, run_once, state_of
-from .test_runtime import resting, trending_venue
+from tests.bot.fakevenue import FakeVenue
+from tests.bot.runtime_helpers import bot_env, run_once, state_of
+from tests.bot.test_runtime import resting, trending_venue
 
 
 class SetupRefusingVenue(FakeVenue):

@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal as D
 
-from bot.domain.ids import parse_client_order_id
-from bot.domain.types import OrderStatus, OrderType, Side
-from bot.journal import Journal
+from mraster.domain.ids import parse_client_order_id
+from mraster.domain.types import OrderStatus, OrderType, Side
+from mraster.journal import Journal
 from bot.runtime.context import Runtime
 
-from .runtime_helpers import run_once, state_of
-from .test_runtime import pending_policy_trades, resting, trending_venue
+from tests.bot.runtime_helpers import run_once, state_of
+from tests.bot.test_runtime import pending_policy_trades, resting, trending_venue
 
 
 def journal_rows(tmp_path, trade_id: str) -> list[dict]:
@@ -212,7 +212,7 @@ async def test_an_unresolved_entry_brings_the_next_cycle_forward(tmp_path):
     import signal
     import time
 
-    from .runtime_helpers import make_bot
+    from tests.bot.runtime_helpers import make_bot
     v = trending_venue(symbols=("BTCUSDT",))
     v.late_next_entry = True
     bot = make_bot(tmp_path, v, ASTER_RUN_ONCE="false", ASTER_LOOP_SLEEP="30")

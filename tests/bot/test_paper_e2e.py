@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.types import MarginType, OrderRequest, OrderType, Side
-from bot.exchange.factory import make_exchange
-from bot.exchange.paper.testing import PaperExchange
-from bot.journal import Journal
+from mraster.domain.types import MarginType, OrderRequest, OrderType, Side
+from mraster.exchange.factory import make_exchange
+from paper.testing import PaperExchange
+from mraster.journal import Journal
 from bot.runtime.loop import Bot
-from bot.settings import load_settings
-from bot.state import StateStore, read_state_readonly
+from mraster.settings import load_settings
+from mraster.state import StateStore, read_state_readonly
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 _accounts = itertools.count(1)
@@ -244,7 +244,7 @@ def test_mraster_bot_once_starts_its_own_paper_exchange(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASTER_", "FAST_TP", "FASTTP"))}
     env.update({"ASTER_PAPER": "true", "ASTER_RUN_ONCE": "true", "ASTER_PAPER_URL": f"http://127.0.0.1:{port}",
                 "ASTER_PAPER_FEED": "synthetic", "ASTER_PAPER_DB": str(tmp_path / "paper.sqlite")})
-    proc = subprocess.run([sys.executable, "-m", "bot.cli.main", "bot"], cwd=tmp_path, env=env,
+    proc = subprocess.run([sys.executable, "-m", "commands.main", "bot"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=90)
     pid_file = tmp_path / "run" / "paper.pid"
     info = json.loads(pid_file.read_text())

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bot.runtime.main import run
-from bot.runtime.paper import child_env, ensure_paper_exchange, paper_alive
-from bot.settings import load_settings
+from mraster.paper_launch import child_env, ensure_paper_exchange, paper_alive
+from mraster.settings import load_settings
 
-from .runtime_helpers import bot_env
+from tests.bot.runtime_helpers import bot_env
 
 
 class _Ping(BaseHTTPRequestHandler):

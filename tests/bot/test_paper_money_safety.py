@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.types import OrderRequest, OrderType
-from bot.exchange.factory import make_exchange
-from bot.exchange.paper.testing import PaperExchange
-from bot.journal import Journal
-from bot.settings import load_settings
-from bot.state import read_state_readonly
+from mraster.domain.types import OrderRequest, OrderType
+from mraster.exchange.factory import make_exchange
+from paper.testing import PaperExchange
+from mraster.journal import Journal
+from mraster.settings import load_settings
+from mraster.state import read_state_readonly
 
-from .test_paper_e2e import run_bot, trading_env
+from tests.bot.test_paper_e2e import run_bot, trading_env
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 pytestmark = pytest.mark.timeout(120)

@@ -8,10 +8,10 @@ import socket
 import time
 from pathlib import Path
 
-from bot.childproc import clean_environ
-from bot.procinfo import read_pid_file
-from bot.runtime.paper import ensure_paper_exchange
-from bot.settings import default_settings
+from mraster.childproc import clean_environ
+from mraster.procinfo import read_pid_file
+from mraster.paper_launch import ensure_paper_exchange
+from mraster.settings import default_settings
 
 
 def _free_port() -> int:

@@ -3,9 +3,9 @@
 `setup_failed`, visibly, and is not recorded as done; with an accepted leverage the same bot enters."""
 from __future__ import annotations
 
-from bot.state import StateStore
+from mraster.state import StateStore
 
-from .test_paper_e2e import px, run_bot, trading_env, venue_view  # noqa: F401 - px is the shared paper venue
+from tests.bot.test_paper_e2e import px, run_bot, trading_env, venue_view  # noqa: F401 - px is the shared paper venue
 
 
 async def test_refused_leverage_on_the_paper_exchange_blocks_entries_and_says_why(px, tmp_path):  # noqa: F811

@@ -8,10 +8,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.domain.ids import Role
-from bot.exchange.errors import ExchangeError, RequestError
+from mraster.domain.ids import Role
+from mraster.exchange.errors import ExchangeError, RequestError
 from bot.runtime import partial_close
-from bot.state.model import Trade
+from mraster.state.model import Trade
 
 
 @dataclass

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from bot.domain.ids import Role, client_order_id
-from bot.domain.types import Order, OrderStatus, OrderType, Position, PositionSide, Side
+from mraster.domain.ids import Role, client_order_id
+from mraster.domain.types import Order, OrderStatus, OrderType, Position, PositionSide, Side
 from bot.runtime.reconcile_plan import (Adopt, Keep, Protect, ResolvePending, TradeGone, classify_exit,
                                         plan_reconcile, protective_orders, weighted_price)
-from bot.state.model import Trade
+from mraster.state.model import Trade
 
 TID = "BTCUSDT.abc123"
 

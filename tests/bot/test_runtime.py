@@ -10,12 +10,12 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.domain.brackets import bracket_prices
-from bot.domain.types import OrderType, Side
-from bot.journal import Journal
+from mraster.domain.brackets import bracket_prices
+from mraster.domain.types import OrderType, Side
+from mraster.journal import Journal
 
-from .fakevenue import FakeVenue
-from .runtime_helpers import make_bot, run_once, set_config, state_of
+from tests.bot.fakevenue import FakeVenue
+from tests.bot.runtime_helpers import make_bot, run_once, set_config, state_of
 
 
 def pending_policy_trades(tmp_path) -> set[str]:
@@ -302,7 +302,7 @@ async def test_limit_ioc_entry_outside_the_band_is_dropped_not_chased(tmp_path):
 def test_limit_ioc_price_is_the_touch_plus_the_band_rounded_toward_it():
     from bot.runtime.decide import EntryPlan
     from bot.runtime.trading import entry_request
-    from .conftest import make_rules
+    from tests.bot.conftest import make_rules
     rules = make_rules(tick="0.1")
 
     def plan(side, price):

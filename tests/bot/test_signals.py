@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from bot.strategies import Candles, SignalParams, align_htf, latest_signal, signal_frame, wickiness
+from mraster.signals import Candles, SignalParams, align_htf, latest_signal, signal_frame, wickiness
 
-from .conftest import klines_from_closes
+from tests.bot.conftest import klines_from_closes
 
 
 def candles(closes, step_ms=60_000):

@@ -5,10 +5,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.domain.sizing import SizingParams, SizingRejected, margin_in_use, open_slots, size_position
-from bot.domain.types import Position, PositionSide
+from mraster.domain.sizing import SizingParams, SizingRejected, margin_in_use, open_slots, size_position
+from mraster.domain.types import Position, PositionSide
 
-from .conftest import make_rules
+from tests.bot.conftest import make_rules
 
 P = SizingParams(risk_per_trade=0.01, size_mult=1.0, bucket_mults={"S": 0.5, "M": 1.0, "L": 2.0},
                  min_notional=5, max_notional=1000, default_notional=120, leverage=5, equity_fraction=1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal as D
 
-from bot.state import SCHEMA_VERSION, BotState, StateStore, Trade, read_state_readonly
+from mraster.state import SCHEMA_VERSION, BotState, StateStore, Trade, read_state_readonly
 
 
 def full_state() -> BotState:

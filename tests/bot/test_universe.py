@@ -1,10 +1,10 @@
 """Universe selection: filters, ranking, cut and rotation."""
 from __future__ import annotations
 
-from bot.domain.types import Ticker24h
-from bot.strategies import UniverseParams, select_universe
+from mraster.domain.types import Ticker24h
+from mraster.signals import UniverseParams, select_universe
 
-from .conftest import make_rules
+from tests.bot.conftest import make_rules
 
 
 def ticker(sym, qv):

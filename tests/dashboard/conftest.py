@@ -19,9 +19,9 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.settings import load_settings
+from mraster.settings import load_settings
 from dashboard.app import create_app
-from bot.procinfo import is_alive, read_pid_file
+from mraster.procinfo import is_alive, read_pid_file
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "dashboard"
 

@@ -11,10 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.domain.types import (
+from mraster.domain.types import (
     Kline, Order, OrderRequest, OrderStatus, OrderType, Position, PositionSide, Side,
 )
-from bot.state import BotState, StateStore, Trade
+from mraster.state import BotState, StateStore, Trade
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "dashboard"
 

@@ -13,7 +13,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from bot.settings import load_settings
+from mraster.settings import load_settings
 from dashboard.main import run as run_dashboard
 from dashboard.middleware import _loopback_only_ok
 from dashboard.security import COOKIE, refuse_reason

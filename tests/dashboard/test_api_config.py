@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from bot.settings import FIELDS, MASK
+from mraster.settings import FIELDS, MASK
 
 SECRET = "s3cr3t-api-secret-value"
 
@@ -184,7 +184,7 @@ def test_preset_table_is_valid_and_capped():
     assert check_presets() == []
     assert check_presets({"bad": {"ASTER_LEVERAGE": 10, "ASTER_NOPE": 1}}) == [
         "bad: unknown setting ASTER_NOPE", "bad: leverage above 5x"]
-    from bot.settings import default_settings
+    from mraster.settings import default_settings
     defaults = default_settings()
     assert all(defaults.value(k) == v for k, v in PRESETS["mid"].items())
     assert set(PRESETS["low"]) == set(PRESETS["mid"]) == set(PRESETS["high"])

@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.types import PositionSide, Side
+from mraster.domain.types import PositionSide, Side
 from dashboard.services.supervisor import Backoff
 
-from .conftest import CRASHER, SLEEPER, wait_for
-from .fakes import InMemoryVenue, bracket, position, write_state
+from tests.dashboard.conftest import CRASHER, SLEEPER, wait_for
+from tests.dashboard.fakes import InMemoryVenue, bracket, position, write_state
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from bot.settings import load_settings
+from mraster.settings import load_settings
 from dashboard.app import child_specs
 from dashboard.paths import DashboardPaths
 from dashboard.security import MAX_SESSIONS, MAX_TRACKED_CLIENTS, AccessControl
@@ -18,8 +18,8 @@ from dashboard.services.configstore import AuditLog, ConfigStore
 from dashboard.services.supervisor import Supervisor, rotate_out_file
 from dashboard.services.venue import CHART_CACHE_MAX, VenueReader
 
-from .conftest import async_wait_for
-from .fakes import InMemoryVenue
+from tests.dashboard.conftest import async_wait_for
+from tests.dashboard.fakes import InMemoryVenue
 
 
 # ------------------------------------------------------------------ children's .out files
@@ -66,7 +66,7 @@ async def test_a_chatty_childs_out_file_is_rotated_while_it_runs(workspace):
 
 
 async def test_a_big_out_file_is_rotated_when_the_child_starts(workspace):
-    from .conftest import SLEEPER
+    from tests.dashboard.conftest import SLEEPER
     specs = child_specs(DashboardPaths.from_loaded(workspace.loader()()), {"bot": workspace.script("s", SLEEPER)}, {})
     out = specs["bot"].out_file
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +97,7 @@ def test_rotation_keeps_the_newest_backups_and_skips_small_files(tmp_path):
 
 LOGGER = """
     import sys
-    from bot.logs import get_logger, setup_logging
+    from mraster.logs import get_logger, setup_logging
     setup_logging("bot", "INFO", sys.argv[1])
     log = get_logger("bot")
     log.info("cycle.summary", "an ordinary info line")
@@ -156,7 +156,7 @@ def test_sessions_stay_bounded_and_expire():
 # ------------------------------------------------------------------------ chart cache
 async def test_the_chart_cache_keeps_only_the_recent_charts():
     """The in-memory venue stands in for the exchange: only the cache's size is under test."""
-    from bot.settings import default_settings
+    from mraster.settings import default_settings
     venue = InMemoryVenue()
     reader = VenueReader(lambda: default_settings(), ttl=5.0, factory=lambda s: venue)
     try:

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 
-from .fakes import InMemoryVenue, guard_status, write_state
+from tests.dashboard.fakes import InMemoryVenue, guard_status, write_state
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"

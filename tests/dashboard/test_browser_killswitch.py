@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from bot.safety.killswitch import account_key, fire, latch_path, read_latch
+from mraster.safety.killswitch import account_key, fire, latch_path, read_latch
 
-from .fakes import InMemoryVenue
-from .test_browser import browser, open_page, page, shot  # noqa: F401 - fixtures
+from tests.dashboard.fakes import InMemoryVenue
+from tests.dashboard.test_browser import browser, open_page, page, shot  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,7 @@
 """The dashboard's bot status says when the bot cannot write to disk (issue 12 item 2)."""
 from __future__ import annotations
 
-from .fakes import build_state, write_state
+from tests.dashboard.fakes import build_state, write_state
 
 
 def test_bot_status_names_the_disk_problem(workspace, serve, client_for):

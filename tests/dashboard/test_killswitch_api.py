@@ -2,7 +2,7 @@
 reset only by a person's confirmed request (issue 12 item 9)."""
 from __future__ import annotations
 
-from bot.safety.killswitch import entries_blocked, fire, latch_path, account_key
+from mraster.safety.killswitch import entries_blocked, fire, latch_path, account_key
 
 
 def test_latched_state_is_shown_and_a_confirmed_reset_releases_it(workspace, serve, client_for):

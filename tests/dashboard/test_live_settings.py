@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.exchange.errors import ExchangeError
-from bot.exchange.factory import make_exchange
+from mraster.exchange.errors import ExchangeError
+from mraster.exchange.factory import make_exchange
 from bot.runtime.loop import Bot
-from bot.settings import load_settings
+from mraster.settings import load_settings
 
-from .conftest import ServerThread, async_wait_for, wait_for
+from tests.dashboard.conftest import ServerThread, async_wait_for, wait_for
 
 
 class FailingVenue:
@@ -123,7 +123,7 @@ def test_uvicorn_dashboard_app_writes_its_own_log_file(workspace):
 
 
 async def test_the_dashboards_own_venue_client_follows_live_settings_too(failing_venue):
-    from bot.settings import default_settings
+    from mraster.settings import default_settings
     from dashboard.services.venue import VenueReader
     holder = [default_settings().with_values(paper=True, paper_url=failing_venue.server.url, http_backoff=0.0)]
     reader = VenueReader(lambda: holder[0], ttl=0.0, factory=make_exchange)

@@ -13,7 +13,7 @@ from dashboard.services.loghub import LogFilter, LogHub, Subscription, parse_lin
 from dashboard.services.tail import FileTailer
 from dashboard.testing import stuck_log_client
 
-from .conftest import wait_for
+from tests.dashboard.conftest import wait_for
 
 
 def line(i: int, level: str = "INFO", src: str = "bot", **extra) -> str:

@@ -16,13 +16,13 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.settings import SettingsError, load_settings
-from bot.settings.confine import PACKAGE_DATA
+from mraster.settings import SettingsError, load_settings
+from mraster.settings.confine import PACKAGE_DATA
 from dashboard.app import create_app
 from dashboard.main import server_options
 from dashboard.security import COOKIE
 
-from .conftest import wait_for
+from tests.dashboard.conftest import wait_for
 
 TOKEN = "tok-3c9e1a7f5b2d4a6f"
 

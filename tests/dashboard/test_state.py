@@ -10,7 +10,7 @@ from websockets.sync.client import connect
 from dashboard.services.state import GUARD_STATUS_FILE
 
 
-from .fakes import InMemoryVenue, bracket, build_state, candles, guard_status, position, write_state
+from tests.dashboard.fakes import InMemoryVenue, bracket, build_state, candles, guard_status, position, write_state
 
 
 def write_guard(ws, status) -> None:

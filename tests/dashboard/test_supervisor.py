@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from bot.procinfo import identity_of, is_alive, read_pid_file
+from mraster.procinfo import identity_of, is_alive, read_pid_file
 from dashboard.services.supervisor import Backoff, ChildSpec, Supervisor
 
-from .conftest import CRASHER, SLEEPER, STUBBORN, Workspace, async_wait_for
+from tests.dashboard.conftest import CRASHER, SLEEPER, STUBBORN, Workspace, async_wait_for
 
 
 def spec(ws: Workspace, name: str, argv: tuple[str, ...], restartable: bool = True) -> ChildSpec:

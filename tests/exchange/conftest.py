@@ -11,10 +11,10 @@ from typing import Any, Callable
 
 import pytest
 
-from bot.exchange.client import BinanceCompatibleClient
-from bot.exchange.ws import StreamOptions
+from mraster.exchange.client import BinanceCompatibleClient
+from mraster.exchange.ws import StreamOptions
 
-from .fake_venue import FakeVenue
+from tests.exchange.fake_venue import FakeVenue
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "exchange"
 

@@ -2,14 +2,14 @@
 
 * `FakeV3Venue`: Aster V3. Every path under /fapi/v3/, answered by the V1 handlers of FakeVenue.
   Signed calls (everything but time, exchangeInfo and market data) are verified like the venue does
-  (aster-v3.md §5): signature over the raw received string (bot.exchange.v3sign), the recovered
+  (aster-v3.md §5): signature over the raw received string (mraster.exchange.v3sign), the recovered
   signer must be a registered agent of the `user` sent, nonce within ±window of the venue clock and
   not among the agent's last 100 (else -4225). No API-key header is needed or looked at.
 * `FakeBinanceVenue`: Binance USD-M with the Algo Service: conditional types on /fapi/v1/order are
   refused with -4120; /fapi/v1/algoOrder (place/query/cancel), openAlgoOrders, algoOpenOrders;
   `trigger()` turns an algo order into a regular child order and pushes ALGO_UPDATE events.
 
-These are not the paper exchange (bot/exchange/paper/), which serves every profile in full.
+These are not the paper exchange (paper/), which serves every profile in full.
 """
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.exchange import v3sign
+from mraster.exchange import v3sign
 
-from .fake_venue import FakeVenue, Seen, VenueError
+from tests.exchange.fake_venue import FakeVenue, Seen, VenueError
 
 V3_UNSIGNED = {"/fapi/v3/time", "/fapi/v3/exchangeInfo", "/fapi/v3/klines", "/fapi/v3/ticker/bookTicker",
                "/fapi/v3/premiumIndex", "/fapi/v3/ticker/24hr", "/fapi/v3/depth", "/fapi/v3/aggTrades"}

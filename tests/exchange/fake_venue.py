@@ -1,6 +1,6 @@
 """A TEST DOUBLE of a Binance-compatible futures venue, for fault scenarios.
 
-Not the paper exchange (bot/exchange/paper/): this is a small, scriptable
+Not the paper exchange (paper/): this is a small, scriptable
 server that tests use to make the venue misbehave on purpose: answer 503 or
 429 or 418, hang after accepting an order (so the client times out although
 the order exists), reject timestamps (-1021), serve garbage, drop WebSocket

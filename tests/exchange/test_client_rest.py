@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.types import AccountInfo, Balance, BookTicker, DepthSnapshot, MarginType, MarkPrice
-from bot.exchange.errors import RequestError
+from mraster.domain.types import AccountInfo, Balance, BookTicker, DepthSnapshot, MarginType, MarkPrice
+from mraster.exchange.errors import RequestError
 
 
 async def test_market_data(venue, make_client):

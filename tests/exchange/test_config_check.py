@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .fake_profiles import FakeBinanceVenue, FakeV3Venue
+from tests.exchange.fake_profiles import FakeBinanceVenue, FakeV3Venue
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -23,7 +23,7 @@ async def mraster(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess
     """Run in a thread so the venue double keeps serving on this event loop."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
     base.update(PYTHONPATH=str(ROOT), ASTER_RUN_DIR=str(tmp_path / "run"), **env)
-    return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "bot.cli.main", "config", "check", *args],
+    return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "commands.main", "config", "check", *args],
                                    capture_output=True, text=True, env=base, cwd=tmp_path, timeout=60)
 
 
@@ -105,7 +105,7 @@ def test_config_show_masks_the_signer_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
     env.update(PYTHONPATH=str(ROOT), ASTER_VENUE_PROFILE="aster-v3", ASTER_V3_SIGNER_KEY=KEY)
     for args in (["config", "show"], ["config", "show", "--json"]):
-        out = subprocess.run([sys.executable, "-m", "bot.cli.main", *args], capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-m", "commands.main", *args], capture_output=True, text=True,
                              env=env, cwd=tmp_path, timeout=60)
         assert out.returncode == 0 and KEY[2:] not in out.stdout + out.stderr
         assert "ASTER_V3_SIGNER_KEY" in out.stdout and "********" in out.stdout

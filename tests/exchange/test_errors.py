@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.exchange.errors import (
+from mraster.exchange.errors import (
     AuthError, BannedError, DuplicateClientOrderIdError, ExchangeError, ExecutionUnknownError, InsufficientMarginError,
     InvalidTimestampError, OrderWouldTriggerError, RateLimitedError, ReduceOnlyRejectedError, RequestError,
     RetryableError, UnknownOrderError, error_from_response,

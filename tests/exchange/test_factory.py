@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.exchange.errors import AuthError
-from bot.exchange.factory import PAPER_KEY, PAPER_SECRET, apply_live_settings, make_exchange, ws_url_for
-from bot.settings.loader import Settings
+from mraster.exchange.errors import AuthError
+from mraster.exchange.factory import PAPER_KEY, PAPER_SECRET, apply_live_settings, make_exchange, ws_url_for
+from mraster.settings.loader import Settings
 
 
 @pytest.mark.parametrize("given, expected", [("http://127.0.0.1:8765", "ws://127.0.0.1:8765"),
@@ -46,8 +46,8 @@ async def test_live_mode_uses_venue_settings_and_refuses_signed_calls_without_ke
 
 
 async def test_profiles_from_settings(tmp_path):
-    from bot.exchange.auth import V3Auth
-    from bot.exchange.factory import PAPER_V3_SIGNER, PAPER_V3_USER
+    from mraster.exchange.auth import V3Auth
+    from mraster.exchange.factory import PAPER_V3_SIGNER, PAPER_V3_USER
     key = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
     paper = make_exchange(Settings().with_values(paper=True, venue_profile="aster-v3", run_dir=str(tmp_path)))
     live = make_exchange(Settings().with_values(venue_profile="aster-v3", v3_user=PAPER_V3_USER, v3_signer_key=key,

@@ -6,13 +6,13 @@ import logging
 
 import pytest
 
-from bot.exchange.errors import (
+from mraster.exchange.errors import (
     AuthError, BannedError, ExecutionUnknownError, InvalidTimestampError, MalformedResponseError, RateLimitedError,
     RetryableError,
 )
 
-from .conftest import FakeClock
-from .fake_venue import kline_row
+from tests.exchange.conftest import FakeClock
+from tests.exchange.fake_venue import kline_row
 
 KLINES = "/fapi/v1/klines"
 
@@ -212,7 +212,7 @@ async def test_after_a_429_every_other_request_waits_too(venue, make_client, sle
     """Continuing past a 429 is what gets an IP banned: the next request, even another endpoint, waits."""
     from decimal import Decimal
 
-    from bot.domain.types import OrderRequest, OrderType, Side
+    from mraster.domain.types import OrderRequest, OrderType, Side
     venue.add_fault("POST", "/fapi/v1/order", "status", status=429, body={"code": -1003, "msg": "Too many"},
                     headers={"Retry-After": "4"})
     client = make_client()
@@ -244,7 +244,7 @@ async def test_a_venue_clock_running_faster_is_followed(venue, make_client):
 
 
 def test_venue_clock_ignores_jitter_on_a_real_venue():
-    from bot.exchange.venueclock import VenueClock
+    from mraster.exchange.venueclock import VenueClock
     t = [1000.0]
     vc = VenueClock(lambda: t[0])
     assert vc.observe(1000.0, 1000.1, 1_000_050 + 3) == 3          # offset: server - midpoint

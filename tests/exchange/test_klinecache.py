@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from bot.exchange.errors import RequestError, RetryableError
+from mraster.exchange.errors import RequestError, RetryableError
 
-from .conftest import FakeClock
-from .fake_venue import kline_row
+from tests.exchange.conftest import FakeClock
+from tests.exchange.fake_venue import kline_row
 
 KLINES = "/fapi/v1/klines"
 

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from bot.domain.types import BookTickerEvent, DepthEvent, KlineEvent, MarkPriceEvent
-from bot.exchange.errors import RequestError
-from bot.exchange.market_stream import StreamName, stream_names
+from mraster.domain.types import BookTickerEvent, DepthEvent, KlineEvent, MarkPriceEvent
+from mraster.exchange.errors import RequestError
+from mraster.exchange.market_stream import StreamName, stream_names
 
-from .conftest import Collector, FakeClock, wait_until
-from .fake_venue import kline_row
+from tests.exchange.conftest import Collector, FakeClock, wait_until
+from tests.exchange.fake_venue import kline_row
 
 KLINE = "btcusdt@kline_1m"
 T0 = 1_600_000_000_000            # long closed bars: open times T0, T0 + 1 min, ...

@@ -9,14 +9,14 @@ import threading
 import time
 from pathlib import Path
 
-from bot.exchange.nonce import NonceSource, reset_in_process
+from mraster.exchange.nonce import NonceSource, reset_in_process
 
 AGENT = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
 import sys
-from bot.exchange.nonce import NonceSource
+from mraster.exchange.nonce import NonceSource
 src = NonceSource(sys.argv[1], sys.argv[2])
 print("\\n".join(str(src.next()) for _ in range(int(sys.argv[3]))))
 """

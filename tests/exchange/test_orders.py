@@ -5,11 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.types import OrderRequest, OrderStatus, OrderType, PositionSide, Side, TimeInForce, WorkingType
-from bot.exchange.errors import (
+from mraster.domain.types import OrderRequest, OrderStatus, OrderType, PositionSide, Side, TimeInForce, WorkingType
+from mraster.exchange.errors import (
     BannedError, ExecutionUnknownError, OrderWouldTriggerError, RateLimitedError, RequestError, UnknownOrderError,
 )
-from bot.exchange.orders import order_params, validate_request
+from mraster.exchange.orders import order_params, validate_request
 
 ORDER = "/fapi/v1/order"
 CID = "mr-BTCUSDT.lq3k2x1a-EN"
@@ -140,7 +140,7 @@ def test_order_params_use_plain_decimals_and_always_carry_the_client_id():
                        price=Decimal("1E+1"), time_in_force=None, reduce_only=True)
     params = dict(order_params(req))
     assert params["quantity"] == Decimal("0.35") and params["price"] == Decimal("1E+1")
-    from bot.exchange.http import wire_params
+    from mraster.exchange.http import wire_params
     wire = dict(wire_params(order_params(req)))
     assert wire["quantity"] == "0.35" and wire["price"] == "10" and wire["timeInForce"] == "GTC"
     assert wire["newClientOrderId"] == "mr-X.a-EN" and wire["newOrderRespType"] == "RESULT"

@@ -14,16 +14,16 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.types import (
+from mraster.domain.types import (
     AccountUpdate, BookTickerEvent, KlineEvent, MarginType, OrderRequest, OrderStatus, OrderType, OrderUpdate, Side,
     StreamResynced, TimeInForce,
 )
-from bot.exchange.client import BinanceCompatibleClient
-from bot.exchange.errors import UnknownOrderError
-from bot.exchange.paper.testing import PaperExchange
-from bot.exchange.ws import StreamOptions
+from mraster.exchange.client import BinanceCompatibleClient
+from mraster.exchange.errors import UnknownOrderError
+from paper.testing import PaperExchange
+from mraster.exchange.ws import StreamOptions
 
-from .conftest import Collector, RecordingSleep
+from tests.exchange.conftest import Collector, RecordingSleep
 
 SYMBOL = "BTCUSDT"
 _accounts = itertools.count(1)

@@ -9,13 +9,13 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.types import OrderRequest, OrderStatus, OrderType, OrderUpdate, Side, StreamResynced, WorkingType
-from bot.exchange.client import BinanceCompatibleClient
-from bot.exchange.errors import UnknownOrderError
-from bot.exchange.ws import StreamOptions
+from mraster.domain.types import OrderRequest, OrderStatus, OrderType, OrderUpdate, Side, StreamResynced, WorkingType
+from mraster.exchange.client import BinanceCompatibleClient
+from mraster.exchange.errors import UnknownOrderError
+from mraster.exchange.ws import StreamOptions
 
-from .conftest import Collector, RecordingSleep
-from .fake_profiles import FakeBinanceVenue
+from tests.exchange.conftest import Collector, RecordingSleep
+from tests.exchange.fake_profiles import FakeBinanceVenue
 
 ALGO = "/fapi/v1/algoOrder"
 SL = "mr-BTCUSDT.lq3k2x1a-SL"
@@ -79,7 +79,7 @@ async def test_conditional_orders_go_to_the_algo_service_with_renamed_fields(bve
 
 
 async def test_callback_rate_range_follows_the_profile(bclient):
-    from bot.exchange.errors import RequestError
+    from mraster.exchange.errors import RequestError
     client = bclient()
     with pytest.raises(RequestError, match="0.1-20"):
         await client.place_order(trailing(rate="25"))
@@ -206,7 +206,7 @@ async def test_algo_updates_reach_the_stream_as_order_events(bvenue, bclient):
 
 
 async def test_wrong_profile_on_binance_names_the_fix(bvenue, bclient):
-    from bot.exchange.errors import RequestError
+    from mraster.exchange.errors import RequestError
     client = bclient(profile="aster-v1")
     with pytest.raises(RequestError) as err:
         await client.place_order(stop())

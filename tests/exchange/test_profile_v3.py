@@ -8,14 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.types import OrderRequest, OrderType, Side, StreamResynced
-from bot.exchange.auth import V3Auth, V3Credentials
-from bot.exchange.client import BinanceCompatibleClient
-from bot.exchange.errors import AuthError
-from bot.exchange.ws import StreamOptions
+from mraster.domain.types import OrderRequest, OrderType, Side, StreamResynced
+from mraster.exchange.auth import V3Auth, V3Credentials
+from mraster.exchange.client import BinanceCompatibleClient
+from mraster.exchange.errors import AuthError
+from mraster.exchange.ws import StreamOptions
 
-from .conftest import Collector, RecordingSleep
-from .fake_profiles import FakeV3Venue
+from tests.exchange.conftest import Collector, RecordingSleep
+from tests.exchange.fake_profiles import FakeV3Venue
 
 KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 SIGNER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"

@@ -1,5 +1,5 @@
 """Venue profiles are data: every operation has a path per profile, V3 uses /fapi/v3 for all of them, and
-no code outside bot/exchange branches on the venue. Algo Service payloads map onto domain orders."""
+no code outside mraster/exchange branches on the venue. Algo Service payloads map onto domain orders."""
 from __future__ import annotations
 
 import re
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.types import ExecutionType, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
-from bot.exchange import profiles as P
-from bot.exchange.algo import algo_params
-from bot.exchange.wire import WireError
-from bot.exchange.wire_algo import algo_order, algo_update
-from bot.exchange.wire_stream import user_event
+from mraster.domain.types import ExecutionType, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from mraster.exchange import profiles as P
+from mraster.exchange.algo import algo_params
+from mraster.exchange.wire import WireError
+from mraster.exchange.wire_algo import algo_order, algo_update
+from mraster.exchange.wire_stream import user_event
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,17 +42,17 @@ def test_profile_names_are_checked():
 def test_no_hard_coded_paths_in_the_client_modules():
     """Paths live in profiles.py only: the client, the algo route and the HTTP core look them up."""
     for name in ("client.py", "algo.py", "http.py", "user_stream.py"):
-        text = (ROOT / "bot" / "exchange" / name).read_text()
+        text = (ROOT / "mraster" / "exchange" / name).read_text()
         assert not re.search(r"[\"']/fapi/", text), name
 
 
 def test_no_venue_branches_outside_the_exchange_package():
     pattern = re.compile(r"aster-v[13]|binance-usdm|uses_algo_service|venue_profile ==")
     offenders = []
-    for folder in ("bot", "guard"):
+    for folder in ("mraster", "bot", "guard"):
         for path in (ROOT / folder).rglob("*.py"):
             rel = path.relative_to(ROOT).as_posix()
-            if rel.startswith(("bot/exchange/", "bot/settings/", "bot/cli/config_cmd.py")):
+            if rel.startswith(("mraster/exchange/", "mraster/settings/", "commands/config_cmd.py")):
                 continue
             if pattern.search(path.read_text(errors="replace")):
                 offenders.append(rel)
@@ -118,7 +118,7 @@ def test_algo_update_event_parses_as_an_order_update():
 
 
 def test_algo_service_weights_and_order_count():
-    from bot.exchange.ratelimit import request_weight
+    from mraster.exchange.ratelimit import request_weight
     assert request_weight("POST", "/fapi/v1/algoOrder", {}) == 0
     assert request_weight("GET", "/fapi/v1/openAlgoOrders", {}) == 40
     assert request_weight("GET", "/fapi/v1/openAlgoOrders", {"symbol": "BTCUSDT"}) == 1

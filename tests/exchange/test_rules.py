@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from bot.domain.rules import NoValidOrderError, SymbolRules, fmt, on_grid
-from bot.exchange import wire
+from mraster.domain.rules import NoValidOrderError, SymbolRules, fmt, on_grid
+from mraster.exchange import wire
 
-from .conftest import load_json
+from tests.exchange.conftest import load_json
 
 REAL_RULES = list(wire.exchange_info(load_json("exchangeInfo_binance-um_2021-07_subset.json"))[0].values())
 PROPS = settings(max_examples=150, deadline=None, derandomize=True,

@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from bot.exchange.client import BinanceCompatibleClient
-from bot.exchange.signing import encode_params, signature, signed_query
+from mraster.exchange.client import BinanceCompatibleClient
+from mraster.exchange.signing import encode_params, signature, signed_query
 
 SECRET = "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9"
 API_KEY = "dbefbc809e3e83c283a984c3a1459732ea7db1360ca80c5c2c8867408d28cc83"
@@ -86,8 +86,8 @@ async def test_client_sends_exactly_the_signed_bytes_with_key_header(caplog):
 async def test_v3_client_logs_no_signature_or_key(caplog):
     """aster-v3 through a MockTransport: the signed query is sent as signed, and httpx's request log line
     shows neither the 0x signature nor the agent key."""
-    from bot.exchange import v3sign
-    from bot.exchange.auth import V3Auth, V3Credentials
+    from mraster.exchange import v3sign
+    from mraster.exchange.auth import V3Auth, V3Credentials
     key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
     seen: list[httpx.Request] = []
 

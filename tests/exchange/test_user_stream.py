@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from bot.domain.types import AccountUpdate, ListenKeyExpired, OrderUpdate, StreamResynced
+from mraster.domain.types import AccountUpdate, ListenKeyExpired, OrderUpdate, StreamResynced
 
-from .conftest import Collector, wait_until
-from .test_wire import ACCOUNT_UPDATE, ORDER_TRADE_UPDATE
+from tests.exchange.conftest import Collector, wait_until
+from tests.exchange.test_wire import ACCOUNT_UPDATE, ORDER_TRADE_UPDATE
 
 POSITION = {"symbol": "BTCUSDT", "positionAmt": "0.010", "entryPrice": "30000", "markPrice": "30010", "leverage": "3",
             "marginType": "isolated", "isolatedMargin": "100", "unRealizedProfit": "0.1", "liquidationPrice": "1",

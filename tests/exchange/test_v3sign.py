@@ -9,8 +9,8 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from bot.exchange import v3sign
-from bot.exchange.v3sign import SignatureError
+from mraster.exchange import v3sign
+from mraster.exchange.v3sign import SignatureError
 
 KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 SIGNER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"

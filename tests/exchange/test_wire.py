@@ -6,16 +6,16 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.types import (
+from mraster.domain.types import (
     AccountUpdate, AggTradeEvent, BookTickerEvent, DepthEvent, ExecutionType, KlineEvent, ListenKeyExpired, MarginType,
     OrderStatus, OrderType, OrderUpdate, PositionSide, Side, TimeInForce,
 )
-from bot.exchange import wire
-from bot.exchange.errors import MalformedResponseError
-from bot.exchange.wire import WireError
-from bot.exchange.wire_stream import market_events, user_event
+from mraster.exchange import wire
+from mraster.exchange.errors import MalformedResponseError
+from mraster.exchange.wire import WireError
+from mraster.exchange.wire_stream import market_events, user_event
 
-from .conftest import DATA, load_json
+from tests.exchange.conftest import DATA, load_json
 
 
 @pytest.fixture(scope="module")

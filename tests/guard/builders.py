@@ -10,8 +10,8 @@ from dataclasses import replace
 from decimal import Decimal
 from itertools import count
 
-from bot.domain.rules import SymbolRules
-from bot.domain.types import (
+from mraster.domain.rules import SymbolRules
+from mraster.domain.types import (
     Order, OrderStatus, OrderType, Position, PositionSide, Side, WorkingType,
 )
 from guard.planner import ActionKind, Plan

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import default_settings
+from mraster.settings import default_settings
 
-from .builders import RULES
-from .fake_exchange import FakeExchange
-from .integration import Guards, account_key
-from .venue import Account
+from tests.guard.builders import RULES
+from tests.guard.fake_exchange import FakeExchange
+from tests.guard.integration import Guards, account_key
+from tests.guard.venue import Account
 
 
 @pytest.fixture

@@ -17,15 +17,15 @@ from decimal import Decimal
 from itertools import count
 from typing import Any, AsyncIterator, Callable
 
-from bot.domain.rules import SymbolRules
-from bot.domain.types import (
+from mraster.domain.rules import SymbolRules
+from mraster.domain.types import (
     AccountInfo, ClientStatus, Kline, Order, OrderRequest, OrderStatus, OrderType, Position, PositionSide, Side,
     WorkingType,
 )
-from bot.exchange.errors import (
+from mraster.exchange.errors import (
     DuplicateClientOrderIdError, OrderWouldTriggerError, ReduceOnlyRejectedError, UnknownOrderError,
 )
-from bot.exchange.interface import Exchange, UserStream
+from mraster.exchange.interface import Exchange, UserStream
 
 D = Decimal
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.brackets import bracket_prices
-from bot.domain.ids import Role, client_order_id, trade_id_for_entry
-from bot.domain.types import OrderRequest, OrderType, Position, Side
-from bot.exchange.paper.testing import PaperExchange
+from mraster.domain.brackets import bracket_prices
+from mraster.domain.ids import Role, client_order_id, trade_id_for_entry
+from mraster.domain.types import OrderRequest, OrderType, Position, Side
+from paper.testing import PaperExchange
 from guard.testing import GuardProcess
 
-from .polling import until
-from .venue import Account, ProtectionWatch, write_bot_state
+from tests.guard.polling import until
+from tests.guard.venue import Account, ProtectionWatch, write_bot_state
 
 D = Decimal
 GAP_LIMIT_S = 2.0            # the bound: no position without a stop for longer than this

@@ -8,14 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.ids import Role, client_order_id
-from bot.domain.types import OrderType, Side, WorkingType
-from bot.exchange.paper.testing import PaperExchange
+from mraster.domain.ids import Role, client_order_id
+from mraster.domain.types import OrderType, Side, WorkingType
+from paper.testing import PaperExchange
 from guard.testing import GuardProcess
 
-from .polling import until
-from .integration import GAP_LIMIT_S, bot_entry, guarded_position, settled_brackets, venue_fixture
-from .venue import ProtectionWatch
+from tests.guard.polling import until
+from tests.guard.integration import GAP_LIMIT_S, bot_entry, guarded_position, settled_brackets, venue_fixture
+from tests.guard.venue import ProtectionWatch
 
 D = Decimal
 SYM = "BTCUSDT"

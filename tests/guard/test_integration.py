@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from bot.domain.ids import Role, client_order_id, trade_id_for_adopted
-from bot.domain.types import OrderType, PositionSide, Side, TimeInForce, WorkingType
+from mraster.domain.ids import Role, client_order_id, trade_id_for_adopted
+from mraster.domain.types import OrderType, PositionSide, Side, TimeInForce, WorkingType
 
-from .polling import until
-from .integration import GAP_LIMIT_S, bot_entry, settled_brackets, venue_fixture
-from .venue import ProtectionWatch, is_flat, open_order_rows, write_bot_state
+from tests.guard.polling import until
+from tests.guard.integration import GAP_LIMIT_S, bot_entry, settled_brackets, venue_fixture
+from tests.guard.venue import ProtectionWatch, is_flat, open_order_rows, write_bot_state
 
 D = Decimal
 SYM = "BTCUSDT"

@@ -13,13 +13,13 @@ import subprocess
 import sys
 from decimal import Decimal
 
-from bot.domain.types import MarginType, Side
-from bot.safety.killswitch import entries_blocked, read_latch
-from bot.settings import default_settings
+from mraster.domain.types import MarginType, Side
+from mraster.safety.killswitch import entries_blocked, read_latch
+from mraster.settings import default_settings
 
-from .integration import bot_entry, venue_fixture
-from .polling import until
-from .venue import is_flat, open_order_rows
+from tests.guard.integration import bot_entry, venue_fixture
+from tests.guard.polling import until
+from tests.guard.venue import is_flat, open_order_rows
 
 D = Decimal
 SYM = "BTCUSDT"
@@ -85,7 +85,7 @@ async def test_isolated_position_toward_liquidation_fires_latches_holds_and_rese
                     "the latched guard flattening the new position")
 
         # a person resets it (CLI): positions are guarded again, not closed
-        reset = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "bot.cli.main", "killswitch", "reset",
+        reset = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "commands.main", "killswitch", "reset",
                                                          "--json"], env=g.environment(), cwd=g.workdir,
                                         capture_output=True, text=True, timeout=60)
         assert reset.returncode == 0, reset.stderr
@@ -95,7 +95,7 @@ async def test_isolated_position_toward_liquidation_fires_latches_holds_and_rese
         await until(lambda: any(o["type"] == "STOP_MARKET" for o in open_order_rows(px, account.key)), 10,
                     "a stop on the position opened after the reset")
         assert not is_flat(px, account.key)
-        status = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "bot.cli.main", "killswitch",
+        status = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "commands.main", "killswitch",
                                                           "status"], env=g.environment(), cwd=g.workdir,
                                          capture_output=True, text=True, timeout=60)
         assert status.returncode == 0 and "not latched" in status.stdout and "last fired" in status.stdout

@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.domain.brackets import bracket_prices
-from bot.domain.ids import trade_id_for_adopted
-from bot.domain.types import Kline, PositionSide, Side
-from bot.indicators import atr
-from bot.state import BotState, Trade
+from mraster.domain.brackets import bracket_prices
+from mraster.domain.ids import trade_id_for_adopted
+from mraster.domain.types import Kline, PositionSide, Side
+from mraster.signals.indicators import atr
+from mraster.state import BotState, Trade
 from guard.classify import ExitKind
 from guard.levels import atr_of, intent_from_trade, match_trade, wilder_atr, with_computed_levels
 
-from .builders import RULES, pos
+from tests.guard.builders import RULES, pos
 
 D = Decimal
 DATA = Path(__file__).parent.parent / "data" / "guard" / "lean_binance-um_ADAUSDT-perp_1m_20221213_first400.csv"

@@ -5,12 +5,12 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.ids import Role, client_order_id, trade_id_for_adopted
-from bot.domain.types import OrderType, PositionSide, Side, WorkingType
+from mraster.domain.ids import Role, client_order_id, trade_id_for_adopted
+from mraster.domain.types import OrderType, PositionSide, Side, WorkingType
 from guard.classify import ExitKind
 from guard.planner import ActionKind, Flatten, Intent, Snapshot, plan
 
-from .builders import RULES, apply_plan, order, pos
+from tests.guard.builders import RULES, apply_plan, order, pos
 
 D = Decimal
 TRADE = "BTCUSDT.lq3k2x1a"

@@ -6,12 +6,12 @@ from decimal import Decimal
 
 from hypothesis import given, settings, strategies as st
 
-from bot.domain.ids import Role, client_order_id, trade_id_for_adopted
-from bot.domain.types import OrderType, PositionSide, Side, WorkingType
+from mraster.domain.ids import Role, client_order_id, trade_id_for_adopted
+from mraster.domain.types import OrderType, PositionSide, Side, WorkingType
 from guard.classify import Slot, is_exit_order, slot_of
 from guard.planner import ActionKind, Intent, Plan, Snapshot, plan
 
-from .builders import RULES, apply_plan, order, pos
+from tests.guard.builders import RULES, apply_plan, order, pos
 
 D = Decimal
 SYMBOLS = ("BTCUSDT", "ETHUSDT")

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.brackets import bracket_prices
-from bot.domain.ids import Role, client_order_id, trade_id_for_adopted
-from bot.domain.rules import fmt
-from bot.domain.types import Kline, OrderType, PositionSide, Side, WorkingType
-from bot.exchange.errors import RequestError
-from bot.state import BotState, StateStore, Trade
+from mraster.domain.brackets import bracket_prices
+from mraster.domain.ids import Role, client_order_id, trade_id_for_adopted
+from mraster.domain.rules import fmt
+from mraster.domain.types import Kline, OrderType, PositionSide, Side, WorkingType
+from mraster.exchange.errors import RequestError
+from mraster.state import BotState, StateStore, Trade
 from guard.executor import Executor
 from guard.reconcile import Reconciler
 
-from .builders import RULES
+from tests.guard.builders import RULES
 
 D = Decimal
 TRADE = "BTCUSDT.lq3k2x1a"

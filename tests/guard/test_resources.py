@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import guard.service as service_module
-from bot.domain.types import OrderRequest, OrderType, Side
+from mraster.domain.types import OrderRequest, OrderType, Side
 from guard.executor import ECHO_TTL_S, ECHOES_MAX, Executor
 from guard.reconcile import ATR_MAX, SAID_MAX, Reconciler
 from guard.service import GuardService

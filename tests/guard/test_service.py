@@ -10,16 +10,16 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
-from bot.domain.ids import Role, client_order_id
-from bot.domain.types import (
+from mraster.domain.ids import Role, client_order_id
+from mraster.domain.types import (
     ExecutionType, OrderStatus, OrderType, OrderUpdate, Side, StreamResynced,
 )
-from bot.exchange.errors import BannedError, RateLimitedError, RetryableError
+from mraster.exchange.errors import BannedError, RateLimitedError, RetryableError
 from guard.main import SettingsReloader
 from guard.service import GuardService
 
-from .polling import until
-from .test_reconcile import TRADE, long_trade, write_state
+from tests.guard.polling import until
+from tests.guard.test_reconcile import TRADE, long_trade, write_state
 
 D = Decimal
 SL, TP = client_order_id(TRADE, Role.STOP), client_order_id(TRADE, Role.TAKE_PROFIT)
@@ -182,7 +182,7 @@ async def test_run_once_and_flatten(fake, settings):
 
 
 async def test_live_settings_are_reloaded_when_the_config_file_changes(tmp_path):
-    from bot.settings import load_settings
+    from mraster.settings import load_settings
     config = tmp_path / "dashboard_config.json"
     config.write_text(json.dumps({"ASTER_KILL_SAFETY_MULTIPLE": 1.2}))
     cli = {"ASTER_CONFIG_FILE": str(config), "ASTER_DOTENV_FILE": str(tmp_path / ".env")}

@@ -17,12 +17,12 @@ from typing import Any
 
 import httpx
 
-from bot.domain.ids import Role, client_order_id, trade_id_for_entry
-from bot.domain.types import Order, OrderRequest, OrderType, Position, PositionSide, Side
-from bot.exchange import wire
-from bot.exchange.factory import make_exchange
-from bot.settings import default_settings
-from bot.state import BotState, StateStore, Trade
+from mraster.domain.ids import Role, client_order_id, trade_id_for_entry
+from mraster.domain.types import Order, OrderRequest, OrderType, Position, PositionSide, Side
+from mraster.exchange import wire
+from mraster.exchange.factory import make_exchange
+from mraster.settings import default_settings
+from mraster.state import BotState, StateStore, Trade
 
 D = Decimal
 STOP_TYPES = ("STOP", "STOP_MARKET")

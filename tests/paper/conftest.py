@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.exchange.paper.testing import PaperExchange
+from paper.testing import PaperExchange
 
 
 @pytest.fixture(scope="session")

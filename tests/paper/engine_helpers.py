@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.domain.types import OrderType, PositionSide, Side, TimeInForce, WorkingType
-from bot.exchange.paper.engine import Engine, NewOrder
-from bot.exchange.paper.feeds.symbols import spec_for
+from mraster.domain.types import OrderType, PositionSide, Side, TimeInForce, WorkingType
+from paper.engine import Engine, NewOrder
+from paper.feeds.symbols import spec_for
 
 D = Decimal
 T0 = 1_700_000_000_000

@@ -8,9 +8,9 @@ import json
 import httpx
 import pytest
 
-from bot.exchange.paper.testing import PaperExchange
+from paper.testing import PaperExchange
 
-from .api_helpers import Api, WsReader, wait_for
+from tests.paper.api_helpers import Api, WsReader, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ ccxt = pytest.importorskip("ccxt")          # in the `test` extra; the suite ins
 
 from eth_account import Account  # noqa: E402
 
-from bot.exchange.paper.testing import PaperExchange  # noqa: E402
+from paper.testing import PaperExchange  # noqa: E402
 
 NOWHERE = "http://127.0.0.1:9"              # discard port: connection refused at once
 KEY, SECRET = "ccxt-binance-key", "ccxt-binance-secret-0123456789"

@@ -6,13 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.types import OrderStatus
-from bot.exchange.paper.engine import Engine
-from bot.exchange.paper.engine.algo import ALGO_ID_BASE
-from bot.exchange.paper.engine.errors import VenueError
-from bot.exchange.paper.engine.model import AlgoEvent, OrderEvent
+from mraster.domain.types import OrderStatus
+from paper.engine import Engine
+from paper.engine.algo import ALGO_ID_BASE
+from paper.engine.errors import VenueError
+from paper.engine.model import AlgoEvent, OrderEvent
 
-from .engine_helpers import T0, make_engine, order, position, set_price
+from tests.paper.engine_helpers import T0, make_engine, order, position, set_price
 
 D = Decimal
 
@@ -118,8 +118,8 @@ def test_stop_limit_algo_child_rests_and_the_algo_finishes_when_it_is_cancelled(
 def test_the_paper_exchange_serves_every_client_profile():
     """The client's venue profiles and the paper exchange's are the same names (the paper exchange starts with
     the account's ASTER_VENUE_PROFILE)."""
-    from bot.exchange.paper.profiles import PROFILES, profile_of
-    from bot.exchange.profiles import PROFILE_NAMES
+    from paper.profiles import PROFILES, profile_of
+    from mraster.exchange.profiles import PROFILE_NAMES
     assert set(PROFILES) == set(PROFILE_NAMES)
     assert profile_of(None).name == "aster-v1" and profile_of("BINANCE_USDM").algo_service
     with pytest.raises(ValueError, match="aster-v3"):

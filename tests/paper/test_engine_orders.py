@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.rules import SymbolRules
-from bot.domain.types import ExecutionType, OrderStatus, OrderType, WorkingType
-from bot.exchange.paper.engine import Engine, SymbolSpec, VenueError, brackets_for
+from mraster.domain.rules import SymbolRules
+from mraster.domain.types import ExecutionType, OrderStatus, OrderType, WorkingType
+from paper.engine import Engine, SymbolSpec, VenueError, brackets_for
 
-from .engine_helpers import D, T0, events, make_engine, order, position, set_price, ticks
+from tests.paper.engine_helpers import D, T0, events, make_engine, order, position, set_price, ticks
 
 K = "acct"
 
@@ -260,7 +260,7 @@ def test_min_notional_does_not_apply_to_reduce_only():
 
 
 def test_hedge_mode_rules(eng):
-    from bot.domain.types import PositionSide
+    from mraster.domain.types import PositionSide
     eng.set_position_mode(K, True, T0)
     assert code_of(lambda: eng.place(K, order(quantity="0.1"), T0)) == -4061
     assert code_of(lambda: eng.place(K, order(quantity="0.1", position_side=PositionSide.LONG,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.types import MarginType, PositionSide
-from bot.exchange.paper.engine.errors import PaperStateError
-from bot.exchange.paper.store import account_from_dict, account_to_dict
+from mraster.domain.types import MarginType, PositionSide
+from paper.engine.errors import PaperStateError
+from paper.store import account_from_dict, account_to_dict
 
-from .engine_helpers import D, T0, make_engine, order, position, set_price
+from tests.paper.engine_helpers import D, T0, make_engine, order, position, set_price
 
 K = "acct"
 BOTH = ("BTCUSDT", "ETHUSDT")
@@ -92,11 +92,11 @@ def test_a_position_on_a_symbol_the_feed_no_longer_lists_is_refused_not_dropped(
 
 def test_the_venue_saves_the_marks_and_a_restart_on_the_same_feed_restores_them_for_held_symbols(tmp_path):
     """Real SQLite file, real synthetic feed; a restart before the first quote sees the last marks."""
-    from bot.exchange.paper.config import PaperConfig
-    from bot.exchange.paper.feeds.synthetic import SyntheticFeed
-    from bot.exchange.paper.venue import Venue
+    from paper.config import PaperConfig
+    from paper.feeds.synthetic import SyntheticFeed
+    from paper.venue import Venue
 
-    from .test_feeds import FakeWall
+    from tests.paper.test_feeds import FakeWall
 
     config = PaperConfig(db_path=tmp_path / "p.sqlite", symbols=BOTH)
     wall = FakeWall(1_790_000_000.5)

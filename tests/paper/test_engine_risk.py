@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.types import ExecutionType, MarginType, OrderStatus, OrderType, PositionSide
-from bot.exchange.paper.engine import VenueError
-from bot.exchange.paper.engine.margin import liquidation_price, liquidation_prices
-from bot.exchange.paper.engine.specs import BTC_BRACKETS
+from mraster.domain.types import ExecutionType, MarginType, OrderStatus, OrderType, PositionSide
+from paper.engine import VenueError
+from paper.engine.margin import liquidation_price, liquidation_prices
+from paper.engine.specs import BTC_BRACKETS
 
-from .engine_helpers import D, T0, events, make_engine, order, position, set_price
+from tests.paper.engine_helpers import D, T0, events, make_engine, order, position, set_price
 
 K = "acct"
 
@@ -162,7 +162,7 @@ def test_admin_balance_is_recorded_as_a_transfer():
 
 
 def test_margin_call_once_per_entry_into_the_warning_zone():
-    from bot.exchange.paper.engine.model import MarginCallEvent
+    from paper.engine.model import MarginCallEvent
     eng = make_engine(balance="1000")
     set_price(eng, "50000", top_qty="10")
     open_long(eng, "0.3")

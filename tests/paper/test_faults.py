@@ -7,7 +7,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from .api_helpers import Api, WsReader, wait_for
+from tests.paper.api_helpers import Api, WsReader, wait_for
 
 
 @pytest.fixture

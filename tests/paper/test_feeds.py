@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.exchange.paper.config import PaperConfig
-from bot.exchange.paper.feeds.base import BarPath, Quote
-from bot.exchange.paper.feeds.calibration import REAL_FACTS, stylized_facts
-from bot.exchange.paper.feeds.replay import ReplayFeed
-from bot.exchange.paper.feeds.synthetic import SyntheticFeed, SyntheticMarket
-from bot.exchange.paper.feeds.synthetic_model import funding_rate
-from bot.exchange.paper.market_data import MarketData
-from bot.exchange.paper.venue import Venue
+from paper.config import PaperConfig
+from paper.feeds.base import BarPath, Quote
+from paper.feeds.calibration import REAL_FACTS, stylized_facts
+from paper.feeds.replay import ReplayFeed
+from paper.feeds.synthetic import SyntheticFeed, SyntheticMarket
+from paper.feeds.synthetic_model import funding_rate
+from paper.market_data import MarketData
+from paper.venue import Venue
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "paper"
 LINK = DATA / "binance-um_LINKUSDT-perp_1m_2026-02-01_7d.csv.gz"

@@ -9,10 +9,10 @@ from decimal import Decimal
 import httpx
 import pandas as pd
 
-from bot.exchange.paper.feeds.symbols import DATA_DIR
-from bot.exchange.paper.testing import PaperExchange
+from paper.feeds.symbols import DATA_DIR
+from paper.testing import PaperExchange
 
-from .api_helpers import Api, WsReader, wait_for
+from tests.paper.api_helpers import Api, WsReader, wait_for
 
 
 def test_kline_stream_closes_every_bar_exactly_once(tmp_path):

@@ -21,10 +21,10 @@ import httpx
 import pytest
 from eth_account import Account
 
-from bot.exchange.paper.testing import PaperExchange
+from paper.testing import PaperExchange
 from bot.runtime.loop import Bot
-from bot.settings import load_settings
-from bot.state import StateStore
+from mraster.settings import load_settings
+from mraster.state import StateStore
 from guard.testing import GuardProcess
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -145,7 +145,7 @@ def test_mraster_bot_once_starts_a_paper_exchange_of_the_accounts_profile(profil
                 "ASTER_PAPER_URL": f"http://127.0.0.1:{port}", "ASTER_PAPER_FEED": "synthetic",
                 "ASTER_PAPER_SYMBOLS": "BTCUSDT,ETHUSDT", "ASTER_INCLUDE_SYMBOLS": "BTCUSDT,ETHUSDT",
                 "ASTER_PAPER_DB": str(tmp_path / "paper.sqlite"), "ASTER_MAX_OPEN_GLOBAL": "0"})
-    proc = subprocess.run([sys.executable, "-m", "bot.cli.main", "bot"], cwd=tmp_path, env=env,
+    proc = subprocess.run([sys.executable, "-m", "commands.main", "bot"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=90)
     info = json.loads((tmp_path / "run" / "paper.pid").read_text())
     try:

@@ -1,4 +1,4 @@
-"""The project's own client (bot.exchange.factory.make_exchange) against the paper exchange: the same
+"""The project's own client (mraster.exchange.factory.make_exchange) against the paper exchange: the same
 code the bot and the guard run, through the Exchange interface."""
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.ids import Role, client_order_id
-from bot.domain.types import (
+from mraster.domain.ids import Role, client_order_id
+from mraster.domain.types import (
     AccountUpdate, ExecutionType, MarginType, OrderRequest, OrderStatus, OrderType, OrderUpdate, Side, StreamResynced,
     TimeInForce, WorkingType,
 )
-from bot.exchange.errors import OrderWouldTriggerError, ReduceOnlyRejectedError, UnknownOrderError
-from bot.exchange.factory import make_exchange
-from bot.settings import load_settings
+from mraster.exchange.errors import OrderWouldTriggerError, ReduceOnlyRejectedError, UnknownOrderError
+from mraster.exchange.factory import make_exchange
+from mraster.settings import load_settings
 
 
 @pytest.fixture

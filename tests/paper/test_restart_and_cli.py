@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.exchange.paper.testing import PaperExchange, PaperExchangeError
+from paper.testing import PaperExchange, PaperExchangeError
 
-from .api_helpers import Api
+from tests.paper.api_helpers import Api
 
 
 def test_restart_keeps_accounts_positions_orders_and_history(tmp_path):
@@ -85,7 +85,7 @@ def test_fixed_key_pair_admin_off_and_faults_at_start(tmp_path):
 def _mraster(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
     base.update(env or {})
-    return subprocess.run([sys.executable, "-m", "bot.cli.main", "paper-exchange", *args], cwd=cwd, env=base,
+    return subprocess.run([sys.executable, "-m", "commands.main", "paper-exchange", *args], cwd=cwd, env=base,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from bot.exchange.paper.testing import PaperExchange
+from paper.testing import PaperExchange
 
-from .api_helpers import Api, WsReader, wait_for
+from tests.paper.api_helpers import Api, WsReader, wait_for
 
 EIGHT_HOURS = 8 * 3_600_000
 

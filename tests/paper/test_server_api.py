@@ -7,7 +7,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from .api_helpers import Api, WsReader, wait_for
+from tests.paper.api_helpers import Api, WsReader, wait_for
 
 # the reference's worked example (section 2.3), verified to the hex digit
 EX_KEY = "dbefbc809e3e83c283a984c3a1459732ea7db1360ca80c5c2c8867408d28cc83"

@@ -7,7 +7,7 @@ import pytest
 from binance.error import ClientError
 from binance.um_futures import UMFutures
 
-from .api_helpers import WsReader
+from tests.paper.api_helpers import WsReader
 
 KEY, SECRET = "third-party-key", "third-party-secret-0123456789"
 

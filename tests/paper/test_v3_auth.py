@@ -1,7 +1,7 @@
 """The aster-v3 profile: API-wallet (EIP-712) signatures verified over the raw received string, agents,
 nonce window and replay rules, `/fapi/v3` paths, signed user stream (aster-v3.md 5, 6, 7).
 
-Real child paper exchange on 127.0.0.1; requests are signed here with bot/exchange/v3sign.py (the
+Real child paper exchange on 127.0.0.1; requests are signed here with mraster/exchange/v3sign.py (the
 project's signer) or with a reimplementation of the official demo's way of building the string."""
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import httpx
 import pytest
 from eth_account import Account
 
-from bot.exchange import v3sign
-from bot.exchange.paper.testing import PaperExchange
+from mraster.exchange import v3sign
+from paper.testing import PaperExchange
 
-from .api_helpers import WsReader
+from tests.paper.api_helpers import WsReader
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -246,7 +246,7 @@ def test_the_accounts_own_wallet_and_the_development_agent_are_known_from_the_st
     """One .env serves the bot and its paper exchange: ASTER_V3_USER with the address of ASTER_V3_SIGNER_KEY
     is registered at start, and so is the public development agent the client uses in paper mode without a
     wallet. ASTER_V3_NETWORK=testnet makes the exchange verify with chain id 714."""
-    from bot.exchange.factory import PAPER_V3_KEY, PAPER_V3_SIGNER, PAPER_V3_USER
+    from mraster.exchange.factory import PAPER_V3_KEY, PAPER_V3_SIGNER, PAPER_V3_USER
     rng = random.Random(5)
     user, agent = keypair(rng), keypair(rng)
     env = {"ASTER_V3_USER": user.address, "ASTER_V3_SIGNER_KEY": agent.key.hex(), "ASTER_V3_NETWORK": "testnet"}

@@ -6,7 +6,7 @@ import pytest
 
 from ml_policy import SignalContext
 
-from .synth import make_ctx
+from tests.policy.synth import make_ctx
 
 
 @pytest.fixture

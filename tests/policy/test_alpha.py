@@ -9,7 +9,7 @@ import pytest
 from ml_policy import BanditPolicy, EdgeEstimate, PolicyConfig
 from ml_policy.alpha import AlphaModel
 
-from .synth import linear_world, make_ctx
+from tests.policy.synth import linear_world, make_ctx
 
 
 def test_below_min_trades_it_says_so_instead_of_guessing(ctx):

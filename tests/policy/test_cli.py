@@ -1,4 +1,4 @@
-"""`mraster policy show|eval`: in-process through bot.cli.main, and once as a real child process."""
+"""`mraster policy show|eval`: in-process through commands.main, and once as a real child process."""
 from __future__ import annotations
 
 import json
@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.cli.main import main
+from commands.main import main
 from ml_policy import BanditPolicy, PolicyConfig
 from ml_policy.eventlog import ensure_schema, read_events, record_decision, record_reward, write_events_csv
 
-from .synth import linear_world, make_ctx
+from tests.policy.synth import linear_world, make_ctx
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,7 +103,7 @@ def test_policy_command_as_a_child_process(workdir):
     run_bot_like(workdir, 40, enabled=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASTER_", "FAST_TP", "FASTTP"))}
     env["PYTHONPATH"] = str(ROOT)
-    result = subprocess.run([sys.executable, "-m", "bot.cli.main", "policy", "show", "--json"], cwd=workdir,
+    result = subprocess.run([sys.executable, "-m", "commands.main", "policy", "show", "--json"], cwd=workdir,
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["decisions"] == 40

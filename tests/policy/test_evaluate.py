@@ -10,7 +10,7 @@ from ml_policy import ARMS, PolicyConfig, SignalContext
 from ml_policy.evaluate import FixedArm, ReplayBandit, evaluate, logging_verdict, mean_ci, replay
 from ml_policy.eventlog import LoggedEvent
 
-from .synth import make_ctx
+from tests.policy.synth import make_ctx
 
 MULTS = {"SKIP": 0.0, "S": 1.0, "M": 1.4, "L": 1.9}
 

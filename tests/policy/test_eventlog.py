@@ -14,7 +14,7 @@ from ml_policy.eventlog import (
     CSV_COLUMNS, EventLogError, ensure_schema, read_events, record_decision, record_reward, write_events_csv,
 )
 
-from .synth import linear_world, make_ctx, with_numpy_scalars
+from tests.policy.synth import linear_world, make_ctx, with_numpy_scalars
 
 
 def journal_with_events(path, n: int, enabled: bool = True) -> list[tuple[str, str, float | None]]:

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.settings import SettingsError, load_settings
-from bot.settings import FIELDS_BY_ENV
+from mraster.settings import SettingsError, load_settings
+from mraster.settings import FIELDS_BY_ENV
 from ml_policy import FEATURE_NAMES, PolicyConfig
 from ml_policy.features import CLIP, FEATURES, PRIOR_WEIGHT, FeatureMap, parse_feature_list, raw_features
 
-from .synth import T0_MS, make_ctx, with_numpy_scalars
+from tests.policy.synth import T0_MS, make_ctx, with_numpy_scalars
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "policy.md"
 

@@ -7,7 +7,7 @@ import pytest
 from ml_policy import ARMS, BanditPolicy, PolicyConfig
 from ml_policy.linucb import REFRESH_EVERY, LinUCB, choose
 
-from .synth import linear_world, make_ctx
+from tests.policy.synth import linear_world, make_ctx
 
 
 def direct_scores(history: dict[str, list[tuple[np.ndarray, float]]], x: np.ndarray, alpha: float,

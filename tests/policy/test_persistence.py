@@ -10,7 +10,7 @@ import pytest
 from ml_policy import BanditPolicy, PolicyConfig, policy_path_for
 from ml_policy.persistence import FORMAT, VERSION
 
-from .synth import linear_world, make_ctx
+from tests.policy.synth import linear_world, make_ctx
 
 
 def trained_policy(path: Path, cfg: PolicyConfig, steps: int, seed: int = 2) -> BanditPolicy:

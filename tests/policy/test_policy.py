@@ -9,7 +9,7 @@ import pytest
 from ml_policy import ARMS, BanditPolicy, ContextError, PolicyConfig
 from ml_policy.policy import MAX_PENDING, R_CLIP
 
-from .synth import linear_world, make_ctx
+from tests.policy.synth import linear_world, make_ctx
 
 
 def arm_index(arm: str) -> int:

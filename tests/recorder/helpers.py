@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.exchange.market_cache import MarketCache
-from bot.exchange.wire_stream import market_events
+from mraster.exchange.market_cache import MarketCache
+from mraster.exchange.wire_stream import market_events
 from recorder.runner import Recorder, RecorderConfig
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]

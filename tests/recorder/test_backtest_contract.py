@@ -8,7 +8,7 @@ import pytest
 
 from recorder.store import Store
 
-from .helpers import SYMBOLS, VenueClock, make_recorder, run_seconds
+from tests.recorder.helpers import SYMBOLS, VenueClock, make_recorder, run_seconds
 
 START = int(datetime(2026, 3, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 

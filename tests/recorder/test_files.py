@@ -10,7 +10,7 @@ from recorder.csvfiles import DayFile, complete_length, header_line
 from recorder.gaps import GAPS, GapTracker
 from recorder.schema import AGG_TRADE_1S, BOOK_TICKER, TABLES
 
-from .helpers import SYMBOLS, VenueClock, make_recorder, run_seconds
+from tests.recorder.helpers import SYMBOLS, VenueClock, make_recorder, run_seconds
 
 MIDNIGHT = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp() * 1000)
 
@@ -104,7 +104,7 @@ def test_missing_seconds_and_stale_streams_become_gaps():
 
 
 def test_the_paper_replay_feed_reads_a_recorder_directory_as_it_is(tmp_path):
-    from bot.exchange.paper.feeds.replay_files import read_all
+    from paper.feeds.replay_files import read_all
 
     clock = VenueClock(MIDNIGHT)
     rec = make_recorder(tmp_path, clock)
@@ -119,7 +119,7 @@ def test_the_paper_replay_feed_reads_a_recorder_directory_as_it_is(tmp_path):
 
 
 def test_reconnects_and_stale_streams_are_written_to_the_gaps_file(tmp_path):
-    from bot.exchange.market_cache import Reconnect
+    from mraster.exchange.market_cache import Reconnect
 
     start = MIDNIGHT + 7_200_000
     clock = VenueClock(start)

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from bot.exchange.client import BinanceCompatibleClient
-from bot.exchange.market_cache import STREAM_KINDS, MarketCache, connection_groups
-from bot.exchange.paper.testing import PaperExchange
-from bot.exchange.ws import StreamOptions
+from mraster.exchange.client import BinanceCompatibleClient
+from mraster.exchange.market_cache import STREAM_KINDS, MarketCache, connection_groups
+from paper.testing import PaperExchange
+from mraster.exchange.ws import StreamOptions
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 

@@ -2,7 +2,7 @@
 trades with an id at or below the last one seen, like the market stream and the cache, lost trades before)."""
 from __future__ import annotations
 
-from bot.exchange.paper.feeds.synthetic import SyntheticFeed
+from paper.feeds.synthetic import SyntheticFeed
 
 
 def test_synthetic_agg_trade_ids_rise_with_trade_time():

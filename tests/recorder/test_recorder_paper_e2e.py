@@ -18,8 +18,8 @@ import httpx
 import pytest
 import websockets
 
-from bot.childproc import clean_environ
-from bot.exchange.paper.testing import PaperExchange
+from mraster.childproc import clean_environ
+from paper.testing import PaperExchange
 from recorder.gaps import GAPS
 from recorder.schema import AGG_TRADE_1S, TABLES
 from recorder.store import Store
@@ -160,7 +160,7 @@ def test_sigkill_restart_and_load(px, tmp_path):
     down = [g for g in gaps if g[3] == "recorder_down"]
     assert sorted(g[2] for g in down) == sorted(SYMBOLS) and all(float(g[7]) >= 1 for g in down)
     env = clean_environ({"PYTHONPATH": str(ROOT)})
-    load = [sys.executable, "-m", "bot.cli.main", "data", "load", "--date", day, "--log-dir", str(logs),
+    load = [sys.executable, "-m", "commands.main", "data", "load", "--date", day, "--log-dir", str(logs),
             "--store", str(store_dir)]
     first = subprocess.run(load, capture_output=True, text=True, env=env, timeout=120)
     assert first.returncode == 0, first.stdout + first.stderr

@@ -1,5 +1,5 @@
 """Real recorded Binance USD-M streams (tests/data/recorder, see its README) go through the same stream
-parser (bot.exchange.wire_stream.market_events) and cache as live messages; the recorder's rows are checked
+parser (mraster.exchange.wire_stream.market_events) and cache as live messages; the recorder's rows are checked
 against an independent pandas computation of the same seconds."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.domain.types import BookTickerEvent, DepthEvent
-from bot.exchange.market_cache import MarketCache
-from bot.exchange.wire_stream import market_events
+from mraster.domain.types import BookTickerEvent, DepthEvent
+from mraster.exchange.market_cache import MarketCache
+from mraster.exchange.wire_stream import market_events
 from recorder.rows import book_values, depth_values, snapshot_lines, time_columns
 from recorder.schema import BY_NAME, TABLES
 

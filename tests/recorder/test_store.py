@@ -16,7 +16,7 @@ from recorder.store import Store
 from recorder.store.bigquery import check_schema, plan
 from recorder.store.cli import format_table
 
-from .helpers import SYMBOLS, VenueClock, make_recorder, run_seconds
+from tests.recorder.helpers import SYMBOLS, VenueClock, make_recorder, run_seconds
 
 DAY1 = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp() * 1000)
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,7 +112,7 @@ def test_bigquery_dry_run_checks_the_schema_against_seed_002(tmp_path, logs):
     problems = check_schema(store, wrong)
     assert problems and all("book_ticker" in p for p in problems)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "bot.cli.main", "data", "export-bigquery", "--project", "proj",
+    out = subprocess.run([sys.executable, "-m", "commands.main", "data", "export-bigquery", "--project", "proj",
                           "--dry-run", "--store", str(store.root)], capture_output=True, text=True, env=env,
                          timeout=60)
     assert out.returncode == 0, out.stderr
@@ -125,7 +125,7 @@ def test_cli_load_query_coverage_cleanup(tmp_path, logs):
     store = tmp_path / "store"
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "bot.cli.main", "data", *args, "--store", str(store)],
+        return subprocess.run([sys.executable, "-m", "commands.main", "data", *args, "--store", str(store)],
                               capture_output=True, text=True, env=env, timeout=60)
 
     out = run("load", "--date", "20260301", "--log-dir", str(logs))
@@ -177,7 +177,7 @@ def test_gaps_over_midnight_count_on_both_days_and_every_reconnect_counts():
 
 
 def test_coverage_counts_gaps_and_reconnects(tmp_path):
-    from bot.exchange.market_cache import Reconnect
+    from mraster.exchange.market_cache import Reconnect
 
     logs = tmp_path / "logs"
     start = DAY1 + 3_600_000
@@ -201,7 +201,7 @@ def test_coverage_counts_gaps_and_reconnects(tmp_path):
                                   ["record", "--symbols", "BTCUSDT", "--poll-time", "0"],
                                   ["data", "load", "--date", "2026-03-01"], ["data", "cleanup", "--retention-days", "x"]])
 def test_bad_arguments_are_refused_with_exit_2(argv, capsys):
-    from bot.cli.main import main
+    from commands.main import main
 
     with pytest.raises(SystemExit) as exc:
         main(argv)

@@ -1,4 +1,4 @@
-"""The one close-order routine (bot/safety/closeout.py): split at the market lot maximum, used by the
+"""The one close-order routine (mraster/safety/closeout.py): split at the market lot maximum, used by the
 bot's emergency close, the dashboard's "Stop all and flatten" and the guard, on the real paper exchange.
 
 SOLUSDT on the paper exchange has MARKET_LOT_SIZE max 20000 (LOT_SIZE max 10,000,000): a 30000
@@ -11,17 +11,17 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.ids import Role, client_order_id, trade_id_for_adopted
-from bot.domain.rules import SymbolRules
-from bot.domain.types import OrderRequest, OrderType, Position, PositionSide, Side
-from bot.exchange.errors import RequestError
-from bot.exchange.factory import make_exchange
-from bot.exchange.paper.testing import PaperExchange
-from bot.journal import Journal
+from mraster.domain.ids import Role, client_order_id, trade_id_for_adopted
+from mraster.domain.rules import SymbolRules
+from mraster.domain.types import OrderRequest, OrderType, Position, PositionSide, Side
+from mraster.exchange.errors import RequestError
+from mraster.exchange.factory import make_exchange
+from paper.testing import PaperExchange
+from mraster.journal import Journal
 from bot.runtime.orders import OrderExecutor
-from bot.safety.closeout import close_position, close_requests, match_trade
-from bot.settings import default_settings
-from bot.state import BotState, Trade
+from mraster.safety.closeout import close_position, close_requests, match_trade
+from mraster.settings import default_settings
+from mraster.state import BotState, Trade
 from dashboard.services.flatten import FlattenService
 from dashboard.services.supervisor import Supervisor
 

@@ -1,17 +1,17 @@
-"""The kill-switch latch file and the per-position margin measures (bot/safety/killswitch.py)."""
+"""The kill-switch latch file and the per-position margin measures (mraster/safety/killswitch.py)."""
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
 
-from bot.domain.types import MarginType, Position, PositionSide
-from bot.exchange.paper.engine.margin import liquidation_price
-from bot.exchange.paper.engine.specs import BTC_BRACKETS, SymbolSpec
-from bot.safety.killswitch import (
+from mraster.domain.types import MarginType, Position, PositionSide
+from paper.engine.margin import liquidation_price
+from paper.engine.specs import BTC_BRACKETS, SymbolSpec
+from mraster.safety.killswitch import (
     LatchReader, account_key, entries_blocked, fire, latch_path, position_margin, read_latch, reset,
 )
-from bot.settings import default_settings
+from mraster.settings import default_settings
 from tests.safety.test_closeout import RULES
 
 D = Decimal

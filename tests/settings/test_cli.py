@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings.docs import README_BEGIN, README_END, markdown_table
+from mraster.settings.docs import README_BEGIN, README_END, markdown_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,7 +18,7 @@ def mraster(*args: str, env: dict | None = None, cwd: Path | None = None) -> sub
     base = {k: v for k, v in os.environ.items() if not k.startswith(("ASTER_", "FAST_TP", "FASTTP"))}
     base["PYTHONPATH"] = str(ROOT)
     base.update(env or {})
-    return subprocess.run([sys.executable, "-m", "bot.cli.main", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "commands.main", *args], capture_output=True, text=True,
                           env=base, cwd=cwd or ROOT, timeout=60)
 
 
@@ -82,7 +82,7 @@ def test_schema_export_is_json():
 def test_readme_table_matches_schema():
     readme = (ROOT / "README.md").read_text()
     block = readme[readme.index(README_BEGIN) + len(README_BEGIN):readme.index(README_END)].strip()
-    assert block == markdown_table(), "README config table is stale: run `python -m bot.settings.regen_readme`"
+    assert block == markdown_table(), "README config table is stale: run `python -m mraster.settings.regen_readme`"
 
 
 @pytest.mark.parametrize("module", ["bot", "guard", "dashboard"])

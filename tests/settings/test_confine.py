@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
-from bot.settings.confine import PACKAGE_DATA, outside_root
+from mraster.settings import SettingsError, load_settings
+from mraster.settings.confine import PACKAGE_DATA, outside_root
 
 
 def env_for(tmp_path, **extra):

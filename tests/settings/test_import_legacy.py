@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from bot.state import StateStore
+from mraster.state import StateStore
 
-from .test_cli import ROOT, mraster
+from tests.settings.test_cli import ROOT, mraster
 
-BINANCE_2021 = ROOT / "bot" / "data" / "exchange_info_binance_um_2021-07.json"
+BINANCE_2021 = ROOT / "mraster" / "data" / "exchange_info_binance_um_2021-07.json"
 
 
 def rules_file(tmp_path, cake_tick="0.0001"):

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import setup_logging, settings_secrets, get_logger
-from bot.settings import (
+from mraster.logs import setup_logging, settings_secrets, get_logger
+from mraster.settings import (
     FIELDS, FIELDS_BY_ENV, GROUPS, SettingsError, default_settings, load_settings, validate_updates,
 )
-from bot.settings.docs import schema_json
-from bot.settings.files import write_config_values, write_dotenv_values
+from mraster.settings.docs import schema_json
+from mraster.settings.files import write_config_values, write_dotenv_values
 
 SEED_DEFAULTS = {  # the core seed's tables, verbatim
     "ASTER_EXCHANGE_BASE": "https://fapi.asterdex.com", "ASTER_PAPER": False, "ASTER_RUN_ONCE": False,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.trial import SHORT, run_trial
+from trial import SHORT, run_trial
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.trial.faults import FaultExecutor, FaultRecord
-from bot.trial.params import SHORT
-from bot.trial.schedule import DISK_FULL, FaultEvent
+from trial.faults import FaultExecutor, FaultRecord
+from trial.params import SHORT
+from trial.schedule import DISK_FULL, FaultEvent
 
 WRITER = """
 import errno, sys, time

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from bot.trial.hunter import EntryHunter, is_entry_fill
+from trial.hunter import EntryHunter, is_entry_fill
 
 
 def line(event="order.placed", role="EN", status="FILLED", trade="BTCUSDT.abc"):

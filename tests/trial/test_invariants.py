@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.trial.invariants import EpisodeTracker, duplicates, parse_account, unprotected
+from trial.invariants import EpisodeTracker, duplicates, parse_account, unprotected
 
 
 def order(oid, cid, type_="STOP_MARKET", side="SELL", close=True, reduce=True, qty="0", symbol="BTCUSDT",

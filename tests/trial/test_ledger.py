@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from bot.domain.types import IncomeRecord, Side, UserTrade
-from bot.state.model import Trade
-from bot.trial.ledger import (
+from mraster.domain.types import IncomeRecord, Side, UserTrade
+from mraster.state.model import Trade
+from trial.ledger import (
     attach_funding, check_trade, duplicate_entries, lifecycles, over_limit, over_notional, reconcile_ledger,
 )
 
@@ -155,7 +155,7 @@ def test_funding_is_attributed_to_the_position_open_at_that_time():
 
 
 def test_a_loss_far_beyond_the_stop_or_a_liquidation_breaks_the_stop_invariant():
-    from bot.trial.results import stop_honoured_invariant
+    from trial.results import stop_honoured_invariant
 
     def closed(tid, r, reason="stop"):
         t = trade(tid, "X", 1, "-1", "0.1", exit_reason=reason)

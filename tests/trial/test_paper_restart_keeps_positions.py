@@ -12,11 +12,11 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from bot.domain.ids import Role, client_order_id
-from bot.domain.types import MarginType, OrderRequest, OrderType, Side
-from bot.exchange.factory import make_exchange
-from bot.exchange.paper.testing import PaperExchange
-from bot.settings import default_settings
+from mraster.domain.ids import Role, client_order_id
+from mraster.domain.types import MarginType, OrderRequest, OrderType, Side
+from mraster.exchange.factory import make_exchange
+from paper.testing import PaperExchange
+from mraster.settings import default_settings
 
 SYMBOLS = ("BTCUSDT", "LINKUSDT", "NEARUSDT")   # the long on LINKUSDT is priced after BTCUSDT's check
 

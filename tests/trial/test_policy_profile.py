@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal
 
-from bot.state.model import Trade
-from bot.trial import SHORT
-from bot.trial.cli import params_from_args
-from bot.trial.params import FULL
-from bot.trial.results import policy_summary
+from mraster.state.model import Trade
+from trial import SHORT
+from trial.cli import params_from_args
+from trial.params import FULL
+from trial.results import policy_summary
 
 
 def args(**kw):
@@ -40,7 +40,7 @@ def test_policy_summary_counts_only_entries_the_bandit_sized():
 def test_an_active_run_in_which_the_bandit_sized_nothing_fails_at_its_end():
     from types import SimpleNamespace
 
-    from bot.trial.runner import end_problems
+    from trial.runner import end_problems
     monitor = SimpleNamespace(venue_polls=10, observe_errors=[])
     base = {"totals": {"trades": 3}}
     idle = end_problems({**base, "policy": {"mode": "active", "sized_by_policy": 0}}, monitor)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from bot.trial.params import SHORT
-from bot.trial.report import render, write_report
-from bot.trial.runner import plan_fulfilment
+from trial.params import SHORT
+from trial.report import render, write_report
+from trial.runner import plan_fulfilment
 
 T0 = 1_800_000_000_000
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.trial.params import FULL, SHORT, FaultPlan
-from bot.trial.schedule import (
+from trial.params import FULL, SHORT, FaultPlan
+from trial.schedule import (
     ADMIN, BOT_ENTRY_KILL, BOT_KILL, CONFIG_BURST, DISK_FULL, GUARD_KILL, PAPER_RESTART, VENUE_CANCEL,
     build_schedule,
 )

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.trial import SHORT
-from bot.trial.results import ORDER
+from trial import SHORT
+from trial.results import ORDER
 
-from .conftest import explain
+from tests.trial.conftest import explain
 
 pytestmark = pytest.mark.timeout(600)
 

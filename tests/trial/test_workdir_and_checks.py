@@ -7,11 +7,11 @@ import stat
 
 import pytest
 
-from bot.trial.clients import LeakScanner
-from bot.trial.final import scan_files
-from bot.trial.monitor import Monitor
-from bot.trial.params import SHORT, with_overrides
-from bot.trial.workdir import create
+from trial.clients import LeakScanner
+from trial.final import scan_files
+from trial.monitor import Monitor
+from trial.params import SHORT, with_overrides
+from trial.workdir import create
 
 
 @pytest.fixture

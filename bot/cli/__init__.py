@@ -1,1 +1,0 @@
-"""The `mraster` command line."""

@@ -1,4 +1,0 @@
-"""Pure, vectorised indicators over numpy arrays (shared by live scanning and backtests)."""
-from .core import atr, rsi, true_range, wilder_smooth
-
-__all__ = ["atr", "rsi", "true_range", "wilder_smooth"]

@@ -1,0 +1,1 @@
+"""The `mraster` command: dispatches to every application; it sits above them, not in the kernel."""
