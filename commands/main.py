@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_as(command: str) -> None:
-    """`python -m bot|guard|dashboard`: the same as `mraster <command>`."""
+    """`python -m <package>`: the same as `mraster <command>`."""
     raise SystemExit(main([command, *sys.argv[1:]]))
 
 

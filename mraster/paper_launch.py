@@ -3,7 +3,7 @@
 The child is `python -m commands.main paper-exchange` with the same settings files and environment
 (plus this process's --set overrides), stdout/stderr to `<ASTER_LOG_DIR>/paper.out`, its own
 session (a Ctrl+C of the bot does not reach it) and a pid file `<ASTER_RUN_DIR>/paper.pid`
-(bot/procinfo.py: pid, start time, command line). It is left running when the bot exits: guard and dashboard use it too.
+(mraster/procinfo.py: pid, start time, command line). It is left running when the bot exits: guard and dashboard use it too.
 While the bot runs, a daemon thread waits on the child, so a paper exchange that exits (crash, kill,
 a dashboard's stop) is reaped at once and said in the log, instead of lingering as a zombie for weeks.
 """

@@ -85,10 +85,12 @@ def test_readme_table_matches_schema():
     assert block == markdown_table(), "README config table is stale: run `python -m mraster.settings.regen_readme`"
 
 
-@pytest.mark.parametrize("module", ["bot", "guard", "dashboard"])
-def test_python_dash_m_entry_points(module):
+@pytest.mark.parametrize("module,command", [("bot", "bot"), ("guard", "guard"), ("dashboard", "dashboard"),
+                                            ("paper", "paper-exchange"), ("trial", "trial"), ("recorder", "record"),
+                                            ("backtest", "backtest"), ("commands", "")])
+def test_python_dash_m_entry_points(module, command):
     base = {k: v for k, v in os.environ.items()}
     base["PYTHONPATH"] = str(ROOT)
     result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, env=base,
                             cwd=ROOT, timeout=60)
-    assert result.returncode == 0 and f"mraster {module}" in result.stdout
+    assert result.returncode == 0 and f"mraster {command}".strip() in result.stdout
