@@ -16,7 +16,7 @@ import random
 import time
 import weakref
 from decimal import Decimal
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import httpx
 
@@ -110,6 +110,7 @@ class BinanceCompatibleClient(Exchange):
         now = self._core.now_ms()
         ages: dict[str, float] = {}
         for stream in list(self._streams):
+            items: Iterable[tuple[str, float]]
             if isinstance(stream, CombinedMarketStream):
                 items = stream.staleness().items()
             else:

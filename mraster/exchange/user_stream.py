@@ -90,6 +90,7 @@ class UserDataStream(UserStream):
                     yield resync
                 continue
             self._last_message = self._clock()
+            event: UserEvent | None
             try:
                 if isinstance(item, dict) and item.get("e") == "ALGO_UPDATE":
                     # reaches the guard as an order event; the client learns the algo id and its child order

@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import parse_qsl
 
 from eth_abi import encode as abi_encode
@@ -32,6 +33,10 @@ from eth_utils import is_hex_address, keccak, to_checksum_address
 
 from mraster.exchange.signing import encode_params
 
+if TYPE_CHECKING:                   # `eth_keys.keys` is a KeyAPI instance: its classes live in datatypes
+    from eth_keys.datatypes import PrivateKey, Signature
+
+_coincurve: ModuleType | None
 try:                                # optional speed-up (a core dependency; eth_keys also uses it when present)
     import coincurve as _coincurve
 except ImportError:                 # pragma: no cover - pure-Python eth_keys backend
@@ -97,7 +102,7 @@ def digest(msg: str, chain_id: int) -> bytes:
 
 
 @lru_cache(maxsize=8)
-def _private_key(key: str) -> eth_keys.PrivateKey:
+def _private_key(key: str) -> PrivateKey:
     raw = key[2:] if key[:2].lower() == "0x" else key
     try:
         data = bytes.fromhex(raw)
@@ -121,7 +126,7 @@ def is_address(value: str) -> bool:
     return isinstance(value, str) and is_hex_address(value)
 
 
-def _rsv_hex(sig: eth_keys.Signature) -> str:
+def _rsv_hex(sig: Signature) -> str:
     return "0x" + (sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v + 27])).hex()
 
 

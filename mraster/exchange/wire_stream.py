@@ -6,7 +6,7 @@ turns into a resynchronisation instead of a silent gap.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mraster.domain.types import (
@@ -60,7 +60,7 @@ def depth_event(d: Mapping[str, Any]) -> DepthEvent:
                       event_time=req(d, "E", integer), transaction_time=opt(d, "T", integer, 0))
 
 
-_MARKET = {"kline": kline_event, "bookTicker": book_ticker_event, "markPriceUpdate": mark_price_event,
+_MARKET: dict[str, Callable[[Mapping[str, Any]], MarketEvent]] = {"kline": kline_event, "bookTicker": book_ticker_event, "markPriceUpdate": mark_price_event,
            "aggTrade": agg_trade_event, "depthUpdate": depth_event}
 
 
@@ -146,7 +146,7 @@ def _algo_update(d: Mapping[str, Any]) -> OrderUpdate:
     return algo_update(d)[0]
 
 
-_USER = {"ORDER_TRADE_UPDATE": order_update, "ACCOUNT_UPDATE": account_update,
+_USER: dict[str, Callable[[Mapping[str, Any]], UserEvent]] = {"ORDER_TRADE_UPDATE": order_update, "ACCOUNT_UPDATE": account_update,
          "ACCOUNT_CONFIG_UPDATE": account_config_update, "MARGIN_CALL": margin_call,
          "listenKeyExpired": listen_key_expired, "ALGO_UPDATE": _algo_update}
 
