@@ -32,7 +32,8 @@ from mraster.exchange import profiles as P
 from mraster.exchange.algo import AlgoOrders
 from mraster.exchange.auth import Auth
 from mraster.exchange.errors import RequestError, UnknownOrderError
-from mraster.exchange.http import MISSING_KEYS_HINT, Clock, HttpCore, RetryPolicy, Sleep
+from mraster.exchange.auth import MISSING_KEYS_HINT
+from mraster.exchange.http import Clock, HttpCore, RetryPolicy, Sleep
 from mraster.exchange.interface import Exchange, MarketStream, UserStream
 from mraster.exchange.klinecache import KlineCache
 from mraster.exchange.market_stream import CombinedMarketStream
