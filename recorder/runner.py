@@ -24,7 +24,7 @@ from mraster.storage.atomic import write_json_atomic
 from recorder.csvfiles import FamilySet, last_ts_by_symbol
 from recorder.gaps import GAPS, Gap, GapTracker
 from recorder.rows import day_of, snapshot_lines, time_columns
-from recorder.schema import AGG_TRADE_1S, TABLES
+from mraster.marketdata.schema import AGG_TRADE_1S, TABLES
 
 log = get_logger("recorder")
 SETTLE_MS = 250                 # a second is written this long after it ends (late trades still count)

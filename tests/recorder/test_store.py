@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder.schema import AGG_TRADE_1S, TABLES
+from mraster.marketdata.schema import AGG_TRADE_1S, TABLES
 from recorder.store import Store
 from recorder.store.bigquery import check_schema, plan
 from recorder.store.cli import format_table
@@ -156,7 +156,7 @@ def test_pending_days_are_the_unloaded_and_the_grown_ones(tmp_path, logs):
 
 
 def test_read_csv_day_for_readers_drops_a_torn_line_and_keeps_the_seed_types(logs):
-    from recorder.store import read_csv_day
+    from mraster.marketdata.csvread import read_csv_day
 
     path = logs / AGG_TRADE_1S.csv_name("20260301")
     with open(path, "ab") as f:
