@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -52,7 +53,7 @@ class _Limited(io.RawIOBase):
     """The first `limit` bytes of a file: readers never see a torn last line."""
 
     def __init__(self, path: Path, limit: int):
-        self._f = open(path, "rb")
+        self._f = open(path, "rb")  # noqa: SIM115 - closed by close(), the reader owns it
         self._left = limit
 
     def readable(self) -> bool:
@@ -101,8 +102,7 @@ def csv_batches(path: Path, table: Table, end: int | None = None, block_size: in
                                                                      include_columns=names,
                                                                      null_values=[""], true_values=["true", "True"],
                                                                      false_values=["false", "False"]))
-        for batch in reader:
-            yield batch
+        yield from reader
     except (pa.ArrowInvalid, ValueError) as exc:
         raise CsvReadError(f"{path}: unreadable row ({exc})") from None
     finally:

@@ -75,7 +75,7 @@ def parse_ddl(sql: str) -> dict[str, list[tuple[str, str]]]:
     import re
     out: dict[str, list[tuple[str, str]]] = {}
     for m in re.finditer(r"CREATE TABLE IF NOT EXISTS\s+`?[\w<>\-.]*?\.?(\w+)`?\s*\((.*?)\)\s*PARTITION", sql,
-                         re.S | re.I):
+                         re.DOTALL | re.IGNORECASE):
         cols = []
         for line in m.group(2).split(","):
             parts = line.split()

@@ -22,7 +22,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mraster.marketdata.csvread import ARROW_TYPES, CsvReadError, check_header, complete_length, csv_batches
+from mraster.marketdata.csvread import (
+    ARROW_TYPES,
+    CsvReadError,
+    check_header,
+    complete_length,
+    csv_batches,
+)
 from mraster.marketdata.schema import DUCKDB_TYPES, TABLES, Table, day_files
 from recorder.gaps import GAPS
 

@@ -15,7 +15,6 @@ from mraster.marketdata.schema import AGG_TRADE_1S, TABLES
 from recorder.store import Store
 from recorder.store.bigquery import check_schema, plan
 from recorder.store.cli import format_table
-
 from tests.recorder.helpers import SYMBOLS, VenueClock, make_recorder, run_seconds
 
 DAY1 = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp() * 1000)
