@@ -165,6 +165,10 @@ def test_read_csv_day_for_readers_drops_a_torn_line_and_keeps_the_seed_types(log
     df = table.to_pandas()
     assert str(df["ts_unix_ms"].dtype) == "int64" and str(df["n_trades_1s"].dtype) == "int64"
     assert df["vwap_1s"].notna().all()                  # every hand-fed second had a trade
+    head = path.with_name("aggTrade_1s_20260309.csv")
+    head.write_text(",".join(AGG_TRADE_1S.names) + "\n")
+    empty, n = read_csv_day(head, AGG_TRADE_1S)
+    assert n == empty.num_rows == 0 and empty.column_names == AGG_TRADE_1S.names
 
 
 def test_gaps_over_midnight_count_on_both_days_and_every_reconnect_counts():
