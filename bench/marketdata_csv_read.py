@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from mraster.marketdata.csvread import read_csv_day  # noqa: E402
-from mraster.marketdata.schema import BOOK_TICKER  # noqa: E402
+from mraster.marketdata.csvread import read_csv_day
+from mraster.marketdata.schema import BOOK_TICKER
 
 COLS = ["ts_unix_ms", "symbol", "bid_px", "ask_px"]
 
