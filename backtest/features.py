@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 
 from mraster.data import REPLAY_DIR as REPLAY_ROOT
+from mraster.marketdata.csvread import CsvReadError, read_csv_day
+from mraster.marketdata.schema import BOOK_TICKER, KLINE, MARK_PRICE, Table, day_files
 from mraster.signals import momentum as mom
 
 MINUTE_MS = 60_000
@@ -137,35 +139,29 @@ def symbol_data_from_rows(k: pd.DataFrame, b: pd.DataFrame, m: pd.DataFrame) -> 
                       "recorded" if not m.empty else "none")
 
 
-_DAY_RE = re.compile(r"_(\d{8})\.csv$")
-
-
-def _day_files(log_dir: Path, family: str, start: str | None, end: str | None) -> list[Path]:
-    out = []
+def _day_files(log_dir: Path, table: Table, start: str | None, end: str | None) -> list[Path]:
     lo = start.replace("-", "") if start else None
     hi = end.replace("-", "") if end else None
-    for p in sorted(log_dir.glob(f"{family}_*.csv")):
-        m = _DAY_RE.search(p.name)
-        if not m or (lo and m.group(1) < lo) or (hi and m.group(1) > hi):
-            continue
-        out.append(p)
-    plain = log_dir / f"{family}.csv"                      # seed 000's undated file
+    out = [p for day, p in day_files(log_dir, table).items() if not (lo and day < lo) and not (hi and day > hi)]
+    plain = log_dir / f"{table.family}.csv"                # seed 000's undated file
     if plain.exists():
         out.append(plain)
     return out
 
 
-def _read_family(log_dir: Path, family: str, start: str | None, end: str | None, usecols: list[str]
+def _read_family(log_dir: Path, table: Table, start: str | None, end: str | None, usecols: list[str]
                  ) -> pd.DataFrame:
-    files = _day_files(log_dir, family, start, end)
+    """The wanted columns of a family's day files, with the seed's types; a torn last line (a recorder
+    killed mid-write) is left out by the kernel's reader, a header-only file gives no rows."""
+    files = _day_files(log_dir, table, start, end)
     if not files:
         return pd.DataFrame(columns=usecols)
     parts = []
     for p in files:
         try:
-            parts.append(pd.read_csv(p, usecols=usecols))
-        except ValueError as exc:
-            raise FeatureError(f"{p}: {exc} (expected seed 002 columns {usecols})") from exc
+            parts.append(read_csv_day(p, table, usecols)[0].to_pandas())
+        except CsvReadError as exc:
+            raise FeatureError(f"{exc} (expected seed 002 columns {usecols})") from exc
     return pd.concat(parts, ignore_index=True)
 
 
@@ -202,11 +198,11 @@ def load_log_dir(log_dir: str | Path, symbols: Sequence[str] | None = None, star
     d = Path(log_dir)
     if not d.is_dir():
         raise FeatureError(f"log directory {d} does not exist")
-    k = _read_family(d, "kline", start, end, KLINE_COLS)
+    k = _read_family(d, KLINE, start, end, KLINE_COLS)
     if k.empty:
         raise FeatureError(f"{d}: no kline_YYYYMMDD.csv files in the selected range")
-    b = _read_family(d, "bookTicker", start, end, BOOK_COLS)
-    m = _read_family(d, "markPrice", start, end, MARK_COLS)
+    b = _read_family(d, BOOK_TICKER, start, end, BOOK_COLS)
+    m = _read_family(d, MARK_PRICE, start, end, MARK_COLS)
     return _split_by_symbol(k, b, m, symbols, start, end)
 
 
@@ -253,12 +249,12 @@ def load_store(path: str | Path, symbols: Sequence[str] | None = None, start: st
         return con.execute(sql, params).df()
 
     try:
-        k = read("kline", KLINE_COLS, "k1_start_ms", 0)
+        k = read(KLINE.name, KLINE_COLS, "k1_start_ms", 0)
         if k.empty:
             raise FeatureError(f"store {p}: no kline rows for the selection")
         # quotes and funding from an hour before the first bar, so the first minutes are forward-filled
-        b = read("book_ticker", BOOK_COLS, "ts_unix_ms", 3_600_000)
-        m = read("mark_price", MARK_COLS, "ts_unix_ms", 3_600_000)
+        b = read(BOOK_TICKER.name, BOOK_COLS, "ts_unix_ms", 3_600_000)
+        m = read(MARK_PRICE.name, MARK_COLS, "ts_unix_ms", 3_600_000)
     finally:
         con.close()
     return _split_by_symbol(k, b, m, symbols, start, end)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from recorder.schema import TABLES  # noqa: E402
+from mraster.marketdata.schema import TABLES  # noqa: E402
 from recorder.store import Store  # noqa: E402
 
 DAY = "20260301"

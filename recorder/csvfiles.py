@@ -5,7 +5,8 @@ killed process loses at most that second); at the UTC day roll and at close, fil
 and every `FSYNC_EVERY_S` seconds in between (a power cut loses little more). Opening a file that a
 killed run left with a torn last line cuts it back to the last complete line first, so the next row
 never glues onto half a row. A file whose header is not the table's columns is kept aside, not
-appended to. Reading: `complete_length()` is where the last complete line ends; readers stop there.
+appended to. Reading: `mraster.marketdata.csvread` (kernel, shared with the backtester) stops every reader
+at the last complete line (`complete_length()`).
 """
 from __future__ import annotations
 
@@ -14,28 +15,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from recorder.schema import Table
+from mraster.marketdata.csvread import complete_length
+from mraster.marketdata.schema import Table
 
 FSYNC_EVERY_S = 10.0
 TAIL_BYTES = 256 * 1024
-
-
-def complete_length(path: Path) -> int:
-    """Bytes of `path` up to and including its last newline (0 if there is none)."""
-    size = path.stat().st_size
-    if size == 0:
-        return 0
-    with open(path, "rb") as f:
-        pos = size
-        while pos > 0:
-            step = min(65536, pos)
-            f.seek(pos - step)
-            chunk = f.read(step)
-            nl = chunk.rfind(b"\n")
-            if nl >= 0:
-                return pos - step + nl + 1
-            pos -= step
-    return 0
 
 
 def header_line(table: Table) -> str:

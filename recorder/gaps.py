@@ -15,9 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mraster.exchange.market_cache import BOOK, DEPTH, KLINE, MARK, TRADE
-
+from mraster.marketdata.schema import Table
 from recorder.rows import fmt, time_columns
-from recorder.schema import Table
 
 GAPS = Table("gaps", "gaps", "", (
     ("ts_unix_ms", "INT64"), ("ts_dt_utc", "STRING"), ("symbol", "STRING"), ("kind", "STRING"),

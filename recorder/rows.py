@@ -15,8 +15,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from mraster.exchange.market_cache import SymbolSnapshot, TradeSecond
-
-from recorder.schema import AGG_TRADE_1S, BOOK_TICKER, DEPTH5, KLINE, MARK_PRICE
+from mraster.marketdata.schema import (
+    AGG_TRADE_1S,
+    BOOK_TICKER,
+    DEPTH5,
+    KLINE,
+    MARK_PRICE,
+)
 
 
 def fmt(v: Any) -> str:

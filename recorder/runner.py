@@ -11,20 +11,19 @@ import asyncio
 import fcntl
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
 
 from mraster.exchange.errors import ExchangeError
 from mraster.exchange.market_cache import STREAM_KINDS, MarketCache
 from mraster.logs import get_logger
+from mraster.marketdata.schema import AGG_TRADE_1S, TABLES
 from mraster.storage.atomic import write_json_atomic
-
 from recorder.csvfiles import FamilySet, last_ts_by_symbol
 from recorder.gaps import GAPS, Gap, GapTracker
 from recorder.rows import day_of, snapshot_lines, time_columns
-from recorder.schema import AGG_TRADE_1S, TABLES
 
 log = get_logger("recorder")
 SETTLE_MS = 250                 # a second is written this long after it ends (late trades still count)

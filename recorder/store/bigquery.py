@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recorder.schema import TABLES, parse_ddl
+from mraster.marketdata.schema import TABLES, parse_ddl
 from recorder.store.duck import Store
 
 SEED_DDL = Path(__file__).with_name("seed002_bigquery.sql")

@@ -10,28 +10,29 @@ them with the CSV's complete lines; a torn last line (a killed recorder) is not 
 """
 from __future__ import annotations
 
-import io
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from recorder.csvfiles import complete_length
+from mraster.marketdata.csvread import (
+    ARROW_TYPES,
+    CsvReadError,
+    check_header,
+    complete_length,
+    csv_batches,
+)
+from mraster.marketdata.schema import DUCKDB_TYPES, TABLES, Table, day_files
 from recorder.gaps import GAPS
-from recorder.schema import DUCKDB_TYPES, TABLES, Table
 
 ALL_TABLES: tuple[Table, ...] = (*TABLES, GAPS)
-ARROW_TYPES = {"INT64": pa.int64(), "FLOAT64": pa.float64(), "STRING": pa.string(), "BOOL": pa.bool_(),
-               "DATE": pa.date32()}
 # dictionary encoding only where values repeat (on prices it costs 3x the CPU and makes bigger files);
 # min/max statistics where queries filter
 _DICT_COLUMNS = ("symbol", "date", "hour", "minute", "second", "kind", "stream", "k1_closed")
@@ -55,75 +56,8 @@ class TableLoad:
     note: str = ""
 
 
-class _Limited(io.RawIOBase):
-    """The first `limit` bytes of a file: readers never see a torn last line."""
-
-    def __init__(self, path: Path, limit: int):
-        self._f = open(path, "rb")
-        self._left = limit
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        if self._left <= 0:
-            return 0
-        n = self._f.readinto(memoryview(b)[:min(len(b), self._left)])
-        self._left -= n
-        return n
-
-    def close(self) -> None:
-        self._f.close()
-        super().close()
-
-
 def _day_iso(day: str) -> str:
     return f"{day[:4]}-{day[4:6]}-{day[6:]}"
-
-
-def _check_header(path: Path, table: Table) -> int:
-    """Complete data lines of a family file (a torn tail has no newline, so it is not counted); the header
-    must be the table's columns."""
-    with open(path, "rb") as f:
-        header = f.readline().decode("utf-8", "replace").rstrip("\r\n")
-        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-    if header.split(",") != table.names:
-        raise StoreError(f"{path}: header is not the columns of table {table.name} (seed 002); not loaded")
-    return lines
-
-
-def csv_batches(path: Path, table: Table, end: int | None = None, block_size: int = 1 << 20):
-    """Record batches of a family file with the seed's types, up to byte `end` (its last complete line):
-    memory stays bounded by the block size, whatever the size of the day."""
-    end = complete_length(path) if end is None else end
-    types = {c: ARROW_TYPES[t] for c, t in table.columns}
-    # a torn tail is cut off by reading only the complete bytes (through Python, slower); else the path
-    raw = _Limited(path, end) if end < os.path.getsize(path) else None
-    source: Any = io.BufferedReader(raw, 1 << 20) if raw is not None else str(path)
-    try:
-        # single-threaded: the store converts the files in parallel already, and this costs less CPU
-        reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=block_size, use_threads=False),
-                                convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
-                                                                     null_values=[""], true_values=["true", "True"],
-                                                                     false_values=["false", "False"]))
-        for batch in reader:
-            yield batch.select(table.names) if hasattr(batch, "select") else batch
-    except (pa.ArrowInvalid, ValueError) as exc:
-        raise StoreError(f"{path}: unreadable row ({exc}); not loaded") from None
-    finally:
-        if raw is not None:
-            raw.close()
-
-
-def read_csv_day(path: Path, table: Table) -> tuple[pa.Table, int]:
-    """(rows, complete data lines) of one CSV family file, a torn last line dropped: for readers such as the
-    backtester (`.to_pandas()`); the store itself converts batch by batch."""
-    end = complete_length(path)
-    schema = pa.schema([(c, ARROW_TYPES[t]) for c, t in table.columns])
-    if end == 0:
-        return schema.empty_table(), 0
-    lines = _check_header(path, table)
-    return pa.Table.from_batches(list(csv_batches(path, table, end)), schema=schema), lines
 
 
 class _SymbolWriters:
@@ -205,13 +139,7 @@ class Store:
     # ------------------------------------------------------------------ load
     @staticmethod
     def csv_days(log_dir: Path | str) -> list[str]:
-        days = set()
-        for t in ALL_TABLES:
-            for p in Path(log_dir).glob(f"{t.family}_[0-9]*.csv"):
-                day = p.stem[len(t.family) + 1:]
-                if len(day) == 8 and day.isdigit():
-                    days.add(day)
-        return sorted(days)
+        return sorted({day for t in ALL_TABLES for day in day_files(log_dir, t)})
 
     def load_day(self, log_dir: Path | str, day: str) -> list[TableLoad]:
         """Load every family file of `day` (idempotent), verify row counts, record the result."""
@@ -235,17 +163,21 @@ class Store:
         """Parquet partitions of one CSV file, built aside: (build dir, complete bytes, lines, symbols).
         The file is streamed (bounded memory); it is in time order, so each symbol's file is too."""
         end = complete_length(path)
-        lines = _check_header(path, t) if end else 0
         build = self.parquet / t.name / f"date={_day_iso(day)}.building-{os.getpid()}"
-        shutil.rmtree(build, ignore_errors=True)
-        build.mkdir(parents=True)
-        writers = _SymbolWriters(build, t)
         try:
-            if end:
-                for batch in csv_batches(path, t, end):
-                    writers.add(batch)
-        finally:
-            n_symbols = writers.close()
+            lines = check_header(path, t) if end else 0
+            shutil.rmtree(build, ignore_errors=True)
+            build.mkdir(parents=True)
+            writers = _SymbolWriters(build, t)
+            try:
+                if end:
+                    for batch in csv_batches(path, t, end):
+                        writers.add(batch)
+            finally:
+                n_symbols = writers.close()
+        except CsvReadError as exc:
+            shutil.rmtree(build, ignore_errors=True)
+            raise StoreError(f"{exc}; not loaded") from None
         parsed = sum(writers.rows.values())
         if parsed != lines:
             shutil.rmtree(build, ignore_errors=True)

@@ -165,3 +165,30 @@ def test_build_from_recorder_logs_then_sweep(tmp_path):
     assert rc == 0
     ranked = pd.read_csv(tmp_path / "r.csv")
     assert len(ranked) == 16 and ranked["is_trades"].sum() > 0 and ranked["complete"].all()
+
+
+def test_build_from_logs_reads_complete_lines_only(tmp_path):
+    """A recorder killed mid-write leaves a torn last line (no newline); a file may have only its header.
+    `build --log-dir` gives the same features as from the complete rows alone (the torn rows are not read)."""
+    from tests.backtest.test_features import recorder_rows, write_logs
+    k, b, m = recorder_rows(seed=5, minutes=30)
+    clean, torn = tmp_path / "clean", tmp_path / "torn"
+    for d in (clean, torn):
+        write_logs(d, k, b, m.iloc[:0])                          # markPrice: the header only
+    last_k = k[k.symbol == "AAAUSDT"].iloc[-1]
+    # the newest kline snapshot of the last bar, cut inside k1_close: read, it would be the bar's close
+    row = k.iloc[[0]].assign(ts_unix_ms=int(last_k.ts_unix_ms) + 1, symbol="AAAUSDT",
+                             k1_start_ms=int(last_k.k1_start_ms), k1_close=123.456789)
+    line = row.to_csv(header=False, index=False)
+    with open(torn / "kline_20260201.csv", "a") as f:
+        f.write(line[:line.index("123.45") + 4])
+    with open(torn / "bookTicker_20260201.csv", "a") as f:
+        f.write(f"{int(last_k.ts_unix_ms) + 2},AAAUSDT,1")
+    out = {}
+    for d in (clean, torn):
+        out[d.name] = tmp_path / f"{d.name}.csv"
+        assert main(["backtest", "build", "--log-dir", str(d), "--out-csv", str(out[d.name]),
+                     "--windows", "5"]) == 0
+    got, want = pd.read_csv(out["torn"]), pd.read_csv(out["clean"])
+    assert len(want) == 60 and (want["funding_source"] == "none").all()
+    pd.testing.assert_frame_equal(got, want)

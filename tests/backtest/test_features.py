@@ -158,3 +158,18 @@ def test_kline_fallback_spread_model_and_funding(real_inputs):
     assert len(before) == 480 and len(after) == 479      # 08:00:00.000 close precedes the 08:00:00.004 settlement
     assert (before.funding_bps == f.funding_rate[0] * 1e4).all()
     assert (after.funding_bps == f.funding_rate[1] * 1e4).all()
+
+
+def test_log_dir_reader_header_only_torn_only_and_missing_columns(tmp_path):
+    """The kernel reader under the backtester: a header-only family file and one whose only data line is
+    torn give no rows (no quotes), a file without a needed column is a clear error."""
+    k, b, m = recorder_rows(minutes=10)
+    d = tmp_path / "logs"
+    write_logs(d, k, b.iloc[:0], m)
+    with open(d / "bookTicker_20260201.csv", "a") as f:
+        f.write(f"{T0 + 5},AAAUSDT,10.0,1.0,10.")              # torn: no newline
+    data = load_log_dir(d)
+    assert sorted(data) == SYMS and all(s.quote_source == "none" for s in data.values())
+    k.drop(columns=["k1_base_vol"]).to_csv(d / "kline_20260201.csv", index=False)
+    with pytest.raises(FeatureError, match=r"k1_base_vol"):
+        load_log_dir(d)

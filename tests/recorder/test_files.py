@@ -6,10 +6,10 @@ from __future__ import annotations
 import csv
 from datetime import datetime, timezone
 
-from recorder.csvfiles import DayFile, complete_length, header_line
+from mraster.marketdata.csvread import complete_length
+from mraster.marketdata.schema import AGG_TRADE_1S, BOOK_TICKER, TABLES
+from recorder.csvfiles import DayFile, header_line
 from recorder.gaps import GAPS, GapTracker
-from recorder.schema import AGG_TRADE_1S, BOOK_TICKER, TABLES
-
 from tests.recorder.helpers import SYMBOLS, VenueClock, make_recorder, run_seconds
 
 MIDNIGHT = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp() * 1000)

@@ -19,9 +19,9 @@ import pytest
 import websockets
 
 from mraster.childproc import clean_environ
+from mraster.marketdata.schema import AGG_TRADE_1S, TABLES
 from paper.testing import PaperExchange
 from recorder.gaps import GAPS
-from recorder.schema import AGG_TRADE_1S, TABLES
 from recorder.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

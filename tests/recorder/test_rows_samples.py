@@ -13,8 +13,8 @@ import pytest
 from mraster.domain.types import BookTickerEvent, DepthEvent
 from mraster.exchange.market_cache import MarketCache
 from mraster.exchange.wire_stream import market_events
+from mraster.marketdata.schema import BY_NAME, TABLES
 from recorder.rows import book_values, depth_values, snapshot_lines, time_columns
-from recorder.schema import BY_NAME, TABLES
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "recorder"
 

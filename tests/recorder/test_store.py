@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from recorder.schema import AGG_TRADE_1S, TABLES
+from mraster.marketdata.schema import AGG_TRADE_1S, TABLES
 from recorder.store import Store
 from recorder.store.bigquery import check_schema, plan
 from recorder.store.cli import format_table
-
 from tests.recorder.helpers import SYMBOLS, VenueClock, make_recorder, run_seconds
 
 DAY1 = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp() * 1000)
@@ -156,7 +155,7 @@ def test_pending_days_are_the_unloaded_and_the_grown_ones(tmp_path, logs):
 
 
 def test_read_csv_day_for_readers_drops_a_torn_line_and_keeps_the_seed_types(logs):
-    from recorder.store import read_csv_day
+    from mraster.marketdata.csvread import read_csv_day
 
     path = logs / AGG_TRADE_1S.csv_name("20260301")
     with open(path, "ab") as f:
@@ -166,6 +165,10 @@ def test_read_csv_day_for_readers_drops_a_torn_line_and_keeps_the_seed_types(log
     df = table.to_pandas()
     assert str(df["ts_unix_ms"].dtype) == "int64" and str(df["n_trades_1s"].dtype) == "int64"
     assert df["vwap_1s"].notna().all()                  # every hand-fed second had a trade
+    head = path.with_name("aggTrade_1s_20260309.csv")
+    head.write_text(",".join(AGG_TRADE_1S.names) + "\n")
+    empty, n = read_csv_day(head, AGG_TRADE_1S)
+    assert n == empty.num_rows == 0 and empty.column_names == AGG_TRADE_1S.names
 
 
 def test_gaps_over_midnight_count_on_both_days_and_every_reconnect_counts():

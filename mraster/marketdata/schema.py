@@ -1,13 +1,15 @@
-"""The five market tables of seed 002, one source of truth for the CSV writer, the store and the exporter.
+"""The five market tables of seed 002: one source of truth for the recorder (CSV writer, store, exporter)
+and the backtester (reader), which share it here in the kernel.
 
 Column names, order and BigQuery types are exactly the seed's `CREATE TABLE` statements (`kline`,
 `book_ticker`, `mark_price`, `agg_trade_1s`, `depth5`); the CSV families are named as the seed names
-its log files (`kline_YYYYMMDD.csv`, `bookTicker_YYYYMMDD.csv`, ...). The backtester reads the same
-names from here, so writer and readers cannot drift apart.
+its log files (`kline_YYYYMMDD.csv`, `bookTicker_YYYYMMDD.csv`, ...). Writer and readers take the names
+from here, so they cannot drift apart.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 _TIME = (("ts_unix_ms", "INT64"), ("ts_dt_utc", "STRING"), ("symbol", "STRING"))
 _PARTS = (("date", "DATE"), ("hour", "INT64"), ("minute", "INT64"), ("second", "INT64"))
@@ -73,7 +75,7 @@ def parse_ddl(sql: str) -> dict[str, list[tuple[str, str]]]:
     import re
     out: dict[str, list[tuple[str, str]]] = {}
     for m in re.finditer(r"CREATE TABLE IF NOT EXISTS\s+`?[\w<>\-.]*?\.?(\w+)`?\s*\((.*?)\)\s*PARTITION", sql,
-                         re.S | re.I):
+                         re.DOTALL | re.IGNORECASE):
         cols = []
         for line in m.group(2).split(","):
             parts = line.split()
@@ -81,3 +83,13 @@ def parse_ddl(sql: str) -> dict[str, list[tuple[str, str]]]:
                 cols.append((parts[0], parts[1].upper()))
         out[m.group(1)] = cols
     return out
+
+
+def day_files(log_dir: Path | str, table: Table) -> dict[str, Path]:
+    """{YYYYMMDD: path} of the table's dated CSV files in `log_dir` (`<family>_YYYYMMDD.csv`), by day."""
+    out = {}
+    for p in Path(log_dir).glob(f"{table.family}_[0-9]*.csv"):
+        day = p.stem[len(table.family) + 1:]
+        if len(day) == 8 and day.isdigit():
+            out[day] = p
+    return dict(sorted(out.items()))
