@@ -107,7 +107,9 @@ async def resync_journal(rt: Runtime, since_ms: int) -> None:
     the state and the venue (rows are idempotent)."""
     for t in list(rt.state.open_trades.values()):
         rt.journal.upsert_trade(t)
-    for t in [t for t in rt.state.closed_trades if t.updated_ms >= since_ms or t.exit_time_ms >= since_ms]:
+    unwritten = set(rt.journal.unwritten_trades)
+    for t in [t for t in rt.state.closed_trades
+              if t.trade_id in unwritten or t.updated_ms >= since_ms or t.exit_time_ms >= since_ms]:
         start = max(t.entry_time_ms, rt.now_ms() - SEVEN_DAYS_MS + 60_000)
         try:
             fills = await rt.exchange.user_trades(t.symbol, start_time=start, end_time=t.exit_time_ms or None)
@@ -120,6 +122,8 @@ async def resync_journal(rt: Runtime, since_ms: int) -> None:
         rt.journal.record_fills(t.trade_id, fills)
         rt.journal.record_funding(t.trade_id, income)
         rt.journal.upsert_trade(t)
+        if "journal" not in rt.disk_errors:
+            rt.journal.unwritten_trades.discard(t.trade_id)
     if "journal" not in rt.disk_errors:
         rt.journal_resync_from = None
         log.info("journal.resynced", "journal rewritten from the state and the venue after the outage")

@@ -113,6 +113,9 @@ def _write(fn: F) -> F:
             if self.on_write_error is None:
                 raise
             self.failing = True
+            trade_id = _trade_of(args, kw)
+            if trade_id:
+                self.unwritten_trades.add(trade_id)
             self.on_write_error("journal", exc)
             return None
         if self.failing:
@@ -123,11 +126,24 @@ def _write(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _trade_of(args: tuple[Any, ...], kw: dict[str, Any]) -> str:
+    """The trade a failed write was about (its first argument: a trade, or a trade id), "" if none."""
+    if isinstance(kw.get("trade_id"), str):
+        return str(kw["trade_id"])
+    first = args[0] if args else None
+    if isinstance(first, str):
+        return first
+    return str(getattr(first, "trade_id", "") or "")
+
+
 class Journal:
     def __init__(self, path: Path | str, on_write_error: Callable[[str, BaseException], None] | None = None,
                  on_write_ok: Callable[[str], None] | None = None):
         self.on_write_error, self.on_write_ok = on_write_error, on_write_ok
         self.failing = False
+        # trades with a write that failed (disk full): the resync after the outage rewrites each of them,
+        # whatever time its fields carry, so no change is lost between a trade's stamp and the failed write
+        self.unwritten_trades: set[str] = set()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0)
