@@ -30,8 +30,8 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from enum import Enum
-from typing import Callable
 
 PREFIX = "mr-"
 MAX_LEN = 36

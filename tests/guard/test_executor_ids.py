@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from mraster.domain.ids import FreshIds, Role, client_order_id, parse_client_order_id, stamp_of
-from mraster.domain.types import OrderStatus, WorkingType
 from guard.executor import Executor
 from guard.planner import Action, ActionKind, stop_request
-
+from mraster.domain.ids import (
+    FreshIds,
+    Role,
+    client_order_id,
+    parse_client_order_id,
+    stamp_of,
+)
+from mraster.domain.types import OrderStatus, WorkingType
 from tests.guard.builders import pos
 
 TRADE = "BTCUSDT.lq3k2x1a"
@@ -16,7 +21,7 @@ SL = client_order_id(TRADE, Role.STOP)
 
 
 def _place_stop(cancel_before=()) -> Action:
-    req = stop_request(pos(), SL, Decimal("29000"), WorkingType.MARK_PRICE)
+    req = stop_request(pos(), SL, Decimal(29000), WorkingType.MARK_PRICE)
     return Action(ActionKind.PLACE, "BTCUSDT", "bracket.placed", "test", request=req, cancel_before=cancel_before)
 
 

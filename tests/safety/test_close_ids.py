@@ -9,22 +9,32 @@ from decimal import Decimal
 
 import pytest
 
-from mraster.domain.ids import (
-    FreshIds, Role, client_order_id, fresh_client_order_id, is_valid_client_id, parse_client_order_id,
-    sequence_of, stamp_of, trade_id_for_adopted,
-)
-from mraster.domain.types import OrderStatus
-from mraster.exchange.errors import UnknownOrderError
-from mraster.state import BotState
 from dashboard.services.flatten import FlattenService
 from dashboard.services.supervisor import Supervisor
 from guard.executor import Executor
 from guard.planner import ActionKind, Flatten, Snapshot, plan
+from mraster.domain.ids import (
+    FreshIds,
+    Role,
+    client_order_id,
+    fresh_client_order_id,
+    is_valid_client_id,
+    parse_client_order_id,
+    sequence_of,
+    stamp_of,
+    trade_id_for_adopted,
+)
+from mraster.domain.types import OrderStatus
+from mraster.exchange.errors import UnknownOrderError
+from mraster.state import BotState
+from tests.safety import test_closeout as closeout_tests
+from tests.safety.test_closeout import SYM, _big_long, _held, ex_view
 
-from tests.safety.test_closeout import SYM, _big_long, _held, ex, ex_view, px  # noqa: F401 - fixtures
+px, ex = closeout_tests.px, closeout_tests.ex          # the paper exchange fixtures of test_closeout.py
 
 D = Decimal
-FIXED_CLOCK = lambda: 1_796_000_000_000   # noqa: E731 - every stamp taken in the same tenth of a second
+def FIXED_CLOCK() -> int:
+    return 1_796_000_000_000
 
 
 # ------------------------------------------------------------------------ pure
