@@ -11,6 +11,11 @@ Venue answers that are part of normal life are handled here:
 - a stop the venue refuses outright (a filter, a precision) means the position cannot be
   protected: it is closed at market, as the bot does when its stop cannot be placed;
 - "reduce-only rejected" means the position is gone: the next round cleans up.
+Client ids: every market close (each chunk, each round that tries again) gets a new id at send time
+(`mraster.domain.ids.FreshIds`, actor `g`), and a bracket whose planned id this guard already sent
+once gets a new one too, so no id names two orders and a look-up by id never finds an old one. The
+planned first ids (`SL`, `SX`, ...) are kept otherwise: a bot and a guard placing the same bracket
+at once collide on them and only one rests.
 Any other refusal fails that action only. Transient errors (RetryableError and its rate-limit and
 ban children) and AuthError propagate: the service backs off and plans again from the venue's
 view, so a half-done plan is never resumed blind.
@@ -18,9 +23,10 @@ view, so a half-done plan is never resumed blind.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
+from mraster.domain.ids import FreshIds, fresh_ids, parse_client_order_id
 from mraster.domain.rules import fmt
 from mraster.domain.types import Order, OrderRequest, OrderType
 from mraster.exchange.errors import (
@@ -49,17 +55,32 @@ class Outcome:
 ECHO_TTL_S = 10.0
 ECHOES_MAX = 2000          # expected echoes kept (each expires after ECHO_TTL_S anyway)
 REFUSALS_MAX = 1000        # (order, reason) pairs already said at ERROR
+SENT_MAX = 5000            # planned bracket ids this process has sent (a second use gets a fresh id)
 
 
 class Executor:
     def __init__(self, exchange: Exchange, *, log: EventLogger | None = None, record: Recorder | None = None,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, ids: FreshIds | None = None):
         self.exchange = exchange
         self.log = log or get_logger("guard")
         self.record = record or (lambda action, what: None)
         self.monotonic = monotonic
         self._echoes: LruDict[tuple[str, str], float] = LruDict(ECHOES_MAX)  # (id, status) -> expiry
         self._refusals: LruSet[str] = LruSet(REFUSALS_MAX)
+        self.ids = ids or fresh_ids("guard")
+        self._sent: LruSet[tuple[str, str]] = LruSet(SENT_MAX)   # (symbol, planned client id)
+
+    def fresh(self, req: OrderRequest) -> OrderRequest:
+        """`req` under a client id no earlier order carried (same trade and role as planned). An id
+        that cannot be parsed or made (a foreign or too long id) is kept as planned."""
+        parsed = parse_client_order_id(req.client_order_id)
+        if parsed is None:
+            return req
+        try:
+            cid = self.ids(parsed[0], parsed[1], req.position_side.value)
+        except ValueError:
+            return req
+        return replace(req, client_order_id=cid)
 
     def is_echo(self, order: Order) -> bool:
         """Is this order event the venue telling us about our own placement or cancel? (Those need no
@@ -127,6 +148,7 @@ class Executor:
             return True
 
     async def _close(self, a: Action, req: OrderRequest, event: str, reason: str) -> Outcome:
+        req = self.fresh(req)            # each chunk and each later round: its own id
         try:
             order = await self.exchange.place_order(req)
         except ReduceOnlyRejectedError as exc:
@@ -140,6 +162,15 @@ class Executor:
     async def _place(self, a: Action) -> Outcome:
         req = a.request
         assert req is not None
+        if (req.symbol, req.client_order_id) in self._sent:     # sent once already: that order may be finished
+            req = self.fresh(req)
+            if req is not a.request:      # the new id is free: what held the planned one goes after, not before
+                a = replace(a, request=req, replaces=a.replaces + a.cancel_before, cancel_before=(),
+                            on_would_trigger=tuple(f if f.type is OrderType.MARKET else
+                                                   replace(f, client_order_id=req.client_order_id)
+                                                   for f in a.on_would_trigger))
+        else:
+            self._sent.add((req.symbol, req.client_order_id))
         for o in a.cancel_before:
             await self._cancel(o)
             self.log.info("bracket.cancelled", f"{o.client_order_id} cancelled first: its client id is needed for "

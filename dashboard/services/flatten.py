@@ -5,6 +5,10 @@ each position is closed at market first (mraster/safety/closeout.py, the close r
 bot and guard use too: chunks of the market lot maximum) and only then are that
 symbol's orders (its brackets) cancelled. If a close fails, the symbol's brackets stay and the
 guard keeps running; the report says exactly what happened and what is left.
+
+Every close order (each chunk, each press of the button) carries a client id no earlier order had
+(`mraster.domain.ids.FreshIds`, actor `d`): the trade and the CLOSE role as the bot and guard read
+them, plus a stamp, so a look-up by id never finds an older order.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from mraster.domain.ids import Role, client_order_id, trade_id_for_adopted
+from mraster.domain.ids import FreshIds, Role, client_order_id, fresh_ids, trade_id_for_adopted
 from mraster.domain.types import OrderRequest
 from mraster.logs import get_logger
 from mraster.safety import closeout
@@ -68,8 +72,9 @@ async def _rules(exchange: Any) -> dict[str, Any]:
 
 class FlattenService:
     def __init__(self, supervisor: Supervisor, exchange_factory: Callable[[], Any],
-                 read_state: Callable[[], BotState | None]):
+                 read_state: Callable[[], BotState | None], ids: FreshIds | None = None):
         self.supervisor = supervisor
+        self.ids = ids or fresh_ids("dashboard")
         self._exchange_factory = exchange_factory
         self._read_state = read_state
         self._lock = asyncio.Lock()
@@ -115,15 +120,17 @@ class FlattenService:
         failed_symbols: set[str] = set()
         rules = await _rules(exchange)
         for position in positions:
-            cid = client_order_id(trade_id_for(position, state), Role.CLOSE)
+            trade_id, side = trade_id_for(position, state), position.position_side.value
+            ids = lambda n, t=trade_id, s=side: self.ids(t, Role.CLOSE, s)   # a new id per order
             try:
-                result = await closeout.close_position(exchange, position, cid, rules=rules.get(position.symbol))
+                result = await closeout.close_position(exchange, position, ids, rules=rules.get(position.symbol))
                 problem = result.error or ("" if result.done else f"{result.remaining} still held")
             except Exception as exc:       # noqa: BLE001 - any failure: keep this symbol's brackets
                 result, problem = None, f"{type(exc).__name__}: {exc}"
             if result is not None and result.orders:
                 report.closed.append({"symbol": position.symbol, "qty": str(result.closed),
-                                      "side": result.side.value, "client_order_id": cid,
+                                      "side": result.side.value,
+                                      "client_order_ids": [o.client_order_id for o in result.orders],
                                       "orders": len(result.orders), "status": result.orders[-1].status.value})
             if problem:
                 failed_symbols.add(position.symbol)

@@ -15,17 +15,30 @@ the same id, and the venue's "client id unique among open orders" rule lets only
 one of them rest. A later order of the same role (a close retried, a stop placed
 again after the venue cancelled it) carries a sequence number, so no id names
 two orders and a look-up by client id can never return an older, finished one.
+
+    mr-<trade id>-<role>_<actor><stamp>   e.g.  mr-BTCUSDT.lq3k2x1a-CL_g5k2x9a
+
+The guard (`g`) and the dashboard (`d`) keep no journal of the ids they used, so every market close
+they send (each chunk, each retry) and every bracket the guard places again carries a stamp: the
+process's clock in tenths of a second since 2025-01-01, base 36, strictly increasing within the
+process. The actor letter keeps the two apart, the `_` keeps them apart from the bot's sequence
+numbers; `parse_client_order_id` reads the trade and role of all three forms alike.
 Ids match the venue's pattern ^[.A-Z:/a-z0-9_-]{1,36}$.
 """
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections.abc import Callable
 from enum import Enum
 
 PREFIX = "mr-"
 MAX_LEN = 36
 _VENUE_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
-_OUR_RE = re.compile(r"^mr-([A-Z0-9]{1,22})\.([a-z0-9]{1,9})-([A-Z]{2})([0-9a-z]{0,4})$")
+_OUR_RE = re.compile(r"^mr-([A-Z0-9]{1,22})\.([a-z0-9]{1,9})-([A-Z]{2})([0-9a-z]{0,4})(?:_([a-z])([0-9a-z]{1,9}))?$")
+STAMP_EPOCH_MS = 1_735_689_600_000          # 2025-01-01T00:00:00Z
+ACTORS = {"guard": "g", "dashboard": "d"}
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -106,3 +119,61 @@ def symbol_of_trade(trade_id: str) -> str:
 
 def is_valid_client_id(cid: str) -> bool:
     return bool(_VENUE_RE.match(cid or ""))
+
+
+class FreshIds:
+    """Client ids no earlier order carried, for actors without a journal (guard, dashboard).
+
+    Each call takes a new stamp: tenths of a second since 2025-01-01 from `clock_ms`, but always
+    above the last one this object gave (so chunks sent within one tenth get their own, and a
+    burst runs the stamp ahead of the clock rather than reusing one). A restarted process starts
+    at the clock again, which is behind the last stamp of the previous run only if that run sent
+    more than ten orders a second right before it stopped.
+    One shared instance per process (`fresh_ids`); tests pass their own clock."""
+
+    def __init__(self, actor: str, clock_ms: Callable[[], int] | None = None):
+        if actor not in ACTORS.values():
+            raise ValueError(f"unknown actor letter {actor!r}")
+        self.actor = actor
+        self._clock = clock_ms or (lambda: int(time.time() * 1000))
+        self._last = -1
+        self._lock = threading.Lock()
+
+    def stamp(self) -> str:
+        with self._lock:
+            now = max(0, self._clock() - STAMP_EPOCH_MS) // 100
+            self._last = max(self._last + 1, now)
+            return base36(self._last)
+
+    def __call__(self, trade_id: str, role: Role, position_side: str = "BOTH") -> str:
+        """A new id for an order of `role` on this trade. When the trade id is too long for the stamp
+        (a long symbol), the stable adopted id of the symbol stands in for it (the role is kept;
+        the trade is then found by position, as for any adopted position)."""
+        return fresh_client_order_id(trade_id, role, self.actor, self.stamp(), position_side)
+
+
+def fresh_client_order_id(trade_id: str, role: Role, actor: str, stamp: str, position_side: str = "BOTH") -> str:
+    """`mr-<trade>-<role>_<actor><stamp>` (see the module docstring); ValueError if even the
+    adopted trade id is too long."""
+    for tid in (trade_id, trade_id_for_adopted(symbol_of_trade(trade_id), position_side)):
+        cid = f"{PREFIX}{tid}-{role.value}_{actor}{stamp}"
+        if len(cid) <= MAX_LEN and _VENUE_RE.match(cid) and _OUR_RE.match(cid):
+            return cid
+    raise ValueError(f"no client order id fits the venue's rules for {trade_id!r} {role.value}")
+
+
+def stamp_of(cid: str) -> tuple[str, str] | None:
+    """(actor letter, stamp) of a guard/dashboard id; None for the bot's ids and foreign ones."""
+    m = _OUR_RE.match(cid or "")
+    return (m.group(5), m.group(6)) if m and m.group(5) else None
+
+
+_SHARED: dict[str, FreshIds] = {}
+
+
+def fresh_ids(actor: str) -> FreshIds:
+    """The process's one FreshIds for `actor` ("guard" or "dashboard")."""
+    letter = ACTORS[actor]
+    if letter not in _SHARED:
+        _SHARED[letter] = FreshIds(letter)
+    return _SHARED[letter]

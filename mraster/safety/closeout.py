@@ -78,7 +78,9 @@ def close_quantity(p: Position, rules: SymbolRules | None, qty: Decimal | None =
 def close_requests(p: Position, client_id: str | ClientIds, rules: SymbolRules | None,
                    qty: Decimal | None = None) -> list[OrderRequest]:
     """Market reduce-only close of all (or `qty`) of `p`, split at the market lot maximum.
-    With one client id for every chunk, each market order must be done before the next is sent."""
+    Pass a function of the chunk number so every chunk has its own id (issue 12 item 4: the bot's
+    sequence ids, `ids.FreshIds` for guard and dashboard). With one string the chunks share it: the
+    guard's planner does that, and its executor gives each order a new id when it sends it."""
     ids = _ids(client_id)
     return [close_request(p, ids(n), piece)
             for n, piece in enumerate(chunk_sizes(close_quantity(p, rules, qty), market_lot_max(rules)))]

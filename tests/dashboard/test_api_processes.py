@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from mraster.domain.ids import Role, parse_client_order_id, stamp_of
 from mraster.domain.types import PositionSide, Side
 from dashboard.services.supervisor import Backoff
 
@@ -95,8 +96,11 @@ def test_flatten_closes_positions_then_cancels_then_stops(workspace, serve, clie
     sent = {r.symbol: r for r in venue.placed}
     ada, eth = sent["ADAUSDT"], sent["ETHUSDT"]
     assert ada.side is Side.SELL and ada.quantity == Decimal("400") and ada.reduce_only
-    assert ada.client_order_id == "mr-ADAUSDT.lq3k2x1a-CL", "the bot's trade id when the state knows it"
-    assert eth.side is Side.BUY and eth.quantity == Decimal("0.5") and eth.client_order_id == "mr-ETHUSDT.gb-CL"
+    assert parse_client_order_id(ada.client_order_id) == ("ADAUSDT.lq3k2x1a", Role.CLOSE), \
+        "the bot's trade id when the state knows it"
+    assert eth.side is Side.BUY and eth.quantity == Decimal("0.5")
+    assert parse_client_order_id(eth.client_order_id) == ("ETHUSDT.gb", Role.CLOSE)
+    assert stamp_of(ada.client_order_id)[0] == "d", "a new id per close order, never the fixed role id"
     assert sorted(venue.cancelled) == ["ADAUSDT", "ETHUSDT", "XRPUSDT"]
     statuses = api.get("/api/processes").json()["processes"]
     assert statuses["bot"]["state"] == "stopped" and statuses["guard"]["state"] == "stopped"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from mraster.domain.ids import Role, client_order_id, trade_id_for_adopted
+from mraster.domain.ids import Role, client_order_id, parse_client_order_id, stamp_of, trade_id_for_adopted
 from mraster.domain.types import OrderType, PositionSide, Side, TimeInForce, WorkingType
 
 from tests.guard.polling import until
@@ -38,7 +38,8 @@ async def test_stop_cancelled_and_take_profit_expired_by_the_venue_are_restored(
         await until(lambda: [o.order_id for o in watch.take_profits(SYM)] not in ([], [tp.order_id]), 5, "a new TP")
         await settled_brackets(watch, SYM)
     assert watch.worst < GAP_LIMIT_S, watch.max_gap_s
-    assert watch.stops(SYM)[0].client_order_id == client_order_id(trade_id, Role.STOP)
+    restored = watch.stops(SYM)[0].client_order_id      # the trade's stop, under an id the cancelled one did not carry
+    assert parse_client_order_id(restored) == (trade_id, Role.STOP) and stamp_of(restored)
     events = [e["event"] for e in g.log_events() if e.get("activity")]
     assert events.count("bracket.placed") >= 2
     assert g.stop() == 0                                   # SIGTERM: clean exit
@@ -203,8 +204,8 @@ async def test_kill_switch_flattens_on_the_venues_margin_figures(px, account, gu
     assert ratio > 80 and status["kill_switch"]["triggered_ms"] and "80" in status["kill_switch"]["reason"]
     kill = [e for e in g.log_events() if e["event"] == "kill_switch"]
     assert kill and kill[0]["level"] == "ERROR" and kill[0]["activity"] is True
-    closes = [e for e in kill if e.get("client_id", "").endswith("-KS")]
-    assert closes and closes[0]["client_id"] == client_order_id(trade_id, Role.KILL)
+    closes = [e for e in kill if (parse_client_order_id(e.get("client_id", "")) or ("", None))[1] is Role.KILL]
+    assert closes and parse_client_order_id(closes[0]["client_id"]) == (trade_id, Role.KILL)
 
 
 async def test_cli_once_protects_and_flatten_closes_everything(px, account, guards):

@@ -101,7 +101,7 @@ async def test_stop_crossed_closes_the_position_and_cleans_up(fake, settings):
     report = await reconciler(fake, settings).check()
     assert not fake.positions_by_key and fake.open() == []        # closed, then the leftover TP cancelled
     close = [c[1] for c in fake.calls if c[0] == "place_order"][0]
-    assert close.type is OrderType.MARKET and close.reduce_only and close.client_order_id.endswith("-CL")
+    assert close.type is OrderType.MARKET and close.reduce_only and "-CL_g" in close.client_order_id
     assert report.settled
 
 
@@ -161,7 +161,7 @@ async def test_kill_switch_flattens_every_position_and_says_so_loudly(fake, sett
     assert not fake.positions_by_key and fake.open() == []
     assert "1.1" in report.killed and report.safety_multiple == D("1.1")
     closes = [c[1] for c in fake.calls if c[0] == "place_order"]
-    assert {c.client_order_id[-2:] for c in closes} == {"KS"} and all(c.type is OrderType.MARKET for c in closes)
+    assert {c.client_order_id.split("-")[-1][:3] for c in closes} == {"KS_"} and all(c.type is OrderType.MARKET for c in closes)
     loud = [r for r in caplog.records if getattr(r, "event", "") == "kill_switch" and r.levelno == logging.ERROR]
     assert loud and all(getattr(r, "activity", False) for r in loud)
 

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
-from mraster.domain.ids import Role, client_order_id
+from mraster.domain.ids import Role, client_order_id, parse_client_order_id, stamp_of
 from mraster.domain.types import (
     ExecutionType, OrderStatus, OrderType, OrderUpdate, Side, StreamResynced,
 )
@@ -69,7 +69,8 @@ async def test_user_data_event_restores_a_cancelled_stop_long_before_the_timer(f
         took = await until(lambda: len(stop_of(fake)) == 1, timeout=2.0, what="stop restored")
         assert took < 1.0 and not task.done()
         assert ("open_orders", "BTCUSDT") in fake.calls          # a check of that symbol, not a sweep
-        assert stop_of(fake)[0].client_order_id == SL            # the freed id is used again
+        restored = stop_of(fake)[0].client_order_id               # the trade's stop under a new id: SL named
+        assert parse_client_order_id(restored) == (TRADE, Role.STOP) and restored != SL   # the cancelled one
     status = read_status(settings)
     assert status["stream"]["connected"] is False and status["repairs_total"] == 3   # stopped: stream closed
 
@@ -177,7 +178,8 @@ async def test_run_once_and_flatten(fake, settings):
     report = await service(fake, settings).flatten()
     assert not fake.positions_by_key and fake.open() == []
     closes = [c[1] for c in fake.calls if c[0] == "place_order" and c[1].type is OrderType.MARKET]
-    assert [c.client_order_id for c in closes] == [client_order_id(TRADE, Role.CLOSE)]
+    assert [parse_client_order_id(c.client_order_id) for c in closes] == [(TRADE, Role.CLOSE)]
+    assert stamp_of(closes[0].client_order_id), "a close's id is new, never the fixed one an earlier close had"
     assert closes[0].side is Side.SELL and closes[0].reduce_only
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from mraster.domain.ids import Role, client_order_id, trade_id_for_adopted
+from mraster.domain.ids import Role, client_order_id, parse_client_order_id, trade_id_for_adopted
 from mraster.domain.rules import SymbolRules
 from mraster.domain.types import OrderRequest, OrderType, Position, PositionSide, Side
 from mraster.exchange.errors import RequestError
@@ -160,8 +160,11 @@ async def test_dashboard_stop_all_and_flatten_above_the_lot_maximum(ex):
     service = FlattenService(Supervisor({}), lambda: ex_view(ex), lambda: BotState())
     report = await service.run("test")
     assert report.ok, report.to_json()
-    assert report.closed == [{"symbol": SYM, "qty": "30000.0", "side": "SELL", "status": "FILLED", "orders": 2,
-                              "client_order_id": client_order_id(trade_id_for_adopted(SYM), Role.CLOSE)}]
+    (closed,) = report.closed
+    cids = closed.pop("client_order_ids")
+    assert closed == {"symbol": SYM, "qty": "30000.0", "side": "SELL", "status": "FILLED", "orders": 2}
+    assert len(set(cids)) == 2 and {parse_client_order_id(c) for c in cids} == {(trade_id_for_adopted(SYM),
+                                                                                  Role.CLOSE)}
     assert await _held(ex) == 0 and not await ex.open_orders(SYM)
     assert pos.qty == D("30000")
 
