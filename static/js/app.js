@@ -195,6 +195,7 @@ function renderAccount(acc) {
   const node = $("#account-check");
   node.textContent = check.state === "paper" ? "" : `${CHECK_MARKS[check.state] || ""} ${check.text}`;
   node.className = "cred " + check.state;
+  node.title = check.text;
   node.dataset.state = check.state;
   $("#account-recheck").hidden = acc.mode !== "live";
 }

@@ -135,3 +135,13 @@ def test_paper_mode_is_not_checked(workspace, serve, client_for, children):
     assert server.app.state.services.credentials.runs == 0
     for name in ("bot", "guard"):
         api.post(f"/api/{name}/stop")
+
+
+def test_a_signature_for_the_wrong_chain_is_named(workspace, serve, client_for, children, v3venue):
+    live_v3(workspace, v3venue, v3venue.agent)
+    workspace.write_config({**json.loads(workspace.config_file.read_text()), "ASTER_V3_NETWORK": "testnet"})
+    api = client_for(serve(commands=children, exchange_factory=None))
+    refused = api.post("/api/all/start")
+    assert refused.status_code == 409 and "chain id 714" in refused.json()["detail"]
+    assert "mainnet needs 1666" in refused.json()["detail"]
+    assert states(api)["bot"] == "stopped" and states(api)["guard"] == "stopped"
