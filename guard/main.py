@@ -118,7 +118,7 @@ def live_preflight(settings: Any) -> bool:
     refused them (or the settings are wrong): a guard that cannot sign protects nothing. A venue that
     does not answer is logged loudly and the guard starts anyway: its loop keeps asking, and it
     protects positions as soon as the venue answers."""
-    from mraster.exchange.credcheck import preflight, may_start, profile_summary
+    from mraster.exchange.credcheck import may_start, preflight, profile_summary
     log = get_logger("guard")
     check = asyncio.run(preflight(settings))
     if check.ok:

@@ -173,7 +173,7 @@ async def preflight(settings: Any, *, make: Any = None, require_credentials: boo
         return CredentialCheck(ok=False, kind=UNREACHABLE, problem=f"no exchange client: {type(exc).__name__}: {exc}")
     try:
         return await asyncio.wait_for(check_credentials(client), timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         url = settings.paper_url if settings.paper else settings.exchange_base
         return CredentialCheck(ok=False, kind=UNREACHABLE,
                                problem=f"the venue at {url} did not answer within {timeout_s:g} s; try again later.")

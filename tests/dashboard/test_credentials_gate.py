@@ -15,7 +15,6 @@ from eth_account import Account
 
 from mraster.logs import JsonFormatter
 from paper.testing import PaperExchange
-
 from tests.dashboard.conftest import SLEEPER
 
 

@@ -103,3 +103,21 @@ def test_paper_mode_runs_no_check(px, tmp_path):
     result = run(tmp_path, "guard", env, "--once")
     assert result.returncode == 0, result.stdout + result.stderr
     assert not [e for e in events(tmp_path, "guard") if e["event"].startswith("credentials.")]
+
+
+@pytest.mark.parametrize("status,code,kind", [
+    (400, -1022, "refused"), (401, -2015, "refused"), (400, -1002, "refused"), (400, -1021, "refused"),
+    (400, -4225, "refused"), (404, None, "refused"),
+    (503, None, "unreachable"), (429, -1003, "unreachable"), (418, -1003, "unreachable"), (403, None, "unreachable"),
+])
+def test_which_answers_refuse_and_which_only_delay(status, code, kind):
+    """The venue's answers as the client maps them: a refusal keeps both engines from starting, a venue
+    that does not answer usably keeps only the bot from starting."""
+    from mraster.exchange.credcheck import CredentialCheck, _kind, may_start
+    from mraster.exchange.errors import error_from_response
+    exc = error_from_response(status, code, "msg", "GET /fapi/v2/balance", {}, 1_700_000_000_000)
+    assert _kind(exc) == kind
+    check = CredentialCheck(ok=False, kind=kind, problem="x")
+    assert not may_start(check, "bot")
+    assert may_start(check, "guard") is (kind == "unreachable")
+    assert may_start(CredentialCheck(ok=True, kind="ok"), "bot") and may_start(CredentialCheck(ok=True, kind="ok"), "guard")
