@@ -28,13 +28,13 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from mraster.data import REPLAY_DIR as REPLAY_ROOT
 from mraster.signals import momentum as mom
 
 MINUTE_MS = 60_000
 FEATURE_COLUMNS = ["symbol", "open_time_ms", "time_utc", "open", "high", "low", "close", "vol1m", "ret_bps",
                    "bid_px", "ask_px", "spread_bps", "funding_bps", "open_loss_long_bps", "open_loss_short_bps",
                    "tw_bid_px", "tw_ask_px", "tw_mid", "rs_var_1m", "quote_source", "funding_source"]
-from mraster.data import REPLAY_DIR as REPLAY_ROOT
 
 
 class FeatureError(ValueError):

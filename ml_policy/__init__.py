@@ -20,12 +20,12 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from ml_policy.alpha import EdgeEstimate
-    from ml_policy.config import ARMS, PolicyConfig
-    from ml_policy.context import SignalContext
-    from ml_policy.features import FEATURE_NAMES, ContextError
-    from ml_policy.persistence import POLICY_FILE_NAME, policy_path_for
-    from ml_policy.policy import BanditPolicy, Decision
+    from ml_policy.alpha import EdgeEstimate as EdgeEstimate
+    from ml_policy.config import ARMS as ARMS, PolicyConfig as PolicyConfig
+    from ml_policy.context import SignalContext as SignalContext
+    from ml_policy.features import FEATURE_NAMES as FEATURE_NAMES, ContextError as ContextError
+    from ml_policy.persistence import POLICY_FILE_NAME as POLICY_FILE_NAME, policy_path_for as policy_path_for
+    from ml_policy.policy import BanditPolicy as BanditPolicy, Decision as Decision
 
 
 def __getattr__(name: str) -> Any:

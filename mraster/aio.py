@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from mraster.logs import get_logger
 
 log = get_logger("aio")
 
 
-async def cancel_and_wait(*tasks: asyncio.Task | None) -> None:
+async def cancel_and_wait(*tasks: asyncio.Task[Any] | None) -> None:
     """Cancel background tasks and wait until they have really finished.
 
     A task that failed before it was cancelled has its error logged here rather than lost."""

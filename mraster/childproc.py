@@ -26,9 +26,9 @@ def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 class ChildProcess:
     def __init__(self, cmd: Sequence[str], cwd: Path, env: Mapping[str, str], out_path: Path):
         self.cmd, self.cwd, self.env, self.out_path = list(cmd), Path(cwd), dict(env), Path(out_path)
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> subprocess.Popen:
+    def start(self) -> subprocess.Popen[bytes]:
         self.cwd.mkdir(parents=True, exist_ok=True)
         with open(self.out_path, "ab") as out:   # the child keeps its own descriptor
             self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdout=out,

@@ -48,7 +48,7 @@ def child_env(cli: Mapping[str, str], base: Mapping[str, str] | None = None) -> 
     return env
 
 
-def reap_in_background(proc: subprocess.Popen) -> threading.Thread:
+def reap_in_background(proc: subprocess.Popen[bytes]) -> threading.Thread:
     """Wait on `proc` in a daemon thread: its exit status is collected (no zombie) and logged."""
     def wait() -> None:
         code = proc.wait()

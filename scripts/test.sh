@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs (a virtualenv with the test extras, and
-# Debian's Chromium for the browser tests) and run the whole suite.
+# Debian's Chromium for the browser tests), run the lint and type checks (ruff, mypy), then the whole suite.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k settings`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
+# The bar held by tools (pyproject.toml: [tool.ruff], [tool.mypy]); findings fail the run before pytest.
+echo "lint: ruff check ."
+.venv/bin/ruff check .
+echo "types: mypy (kernel mraster/, strict)"
+.venv/bin/mypy
 if [ ! -x /usr/bin/chromium ]; then
   echo "installing Debian's chromium for the browser tests"
   if [ "$(id -u)" = 0 ]; then

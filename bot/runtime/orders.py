@@ -26,7 +26,7 @@ from mraster.domain.ids import Role, client_order_id, parse_client_order_id, seq
 from mraster.domain.rules import fmt
 from mraster.domain.types import Order, OrderRequest, OrderType, PositionSide, Side, WorkingType
 from mraster.exchange.errors import (DuplicateClientOrderIdError, ExchangeError, OrderWouldTriggerError, RateLimitedError,
-                               ReduceOnlyRejectedError, RequestError, RetryableError, UnknownOrderError)
+                               RequestError, RetryableError, UnknownOrderError)
 from mraster.exchange.interface import Exchange
 from mraster.journal import Journal
 from mraster.logs import get_logger

@@ -70,7 +70,9 @@ def favourable_returns(closes: Sequence[float], side: Side) -> tuple[float, floa
 
 
 def in_cooldown(last_action_ms: int | None, now_ms: int, cooldown_s: float) -> bool:
-    return bool(last_action_ms) and now_ms - int(last_action_ms) < cooldown_s * 1000.0
+    if not last_action_ms:      # never acted (None) or no timestamp (0)
+        return False
+    return now_ms - int(last_action_ms) < cooldown_s * 1000.0
 
 
 def partial_exit_qty(qty: Decimal, fraction: float, rules: SymbolRules) -> Decimal | None:

@@ -34,8 +34,10 @@ def snap(value: Decimal, step: Decimal, anchor: Decimal = ZERO, mode: Rounding =
         return value
     k = ((value - anchor) / step).to_integral_value(rounding=_MODES[mode])
     out = anchor + k * step
-    exp = min(step.normalize().as_tuple().exponent, anchor.normalize().as_tuple().exponent, 0)
-    return out.quantize(Decimal(1).scaleb(exp))
+    e_step, e_anchor = step.normalize().as_tuple().exponent, anchor.normalize().as_tuple().exponent
+    if not isinstance(e_step, int) or not isinstance(e_anchor, int):    # 'n'/'N'/'F': NaN or infinity
+        raise ValueError(f"snap needs a finite step and anchor (got step={step}, anchor={anchor})")
+    return out.quantize(Decimal(1).scaleb(min(e_step, e_anchor, 0)))
 
 
 def on_grid(value: Decimal, step: Decimal, anchor: Decimal = ZERO) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeGuard
 
 from mraster.domain.rules import NoValidOrderError, SymbolRules, to_decimal
 from mraster.domain.types import Position
@@ -69,7 +69,7 @@ class SizeDecision:
     worst_notional: Decimal | None = None   # qty * worst price: what the cap was checked against
 
 
-def _finite_positive(x: Decimal | None) -> bool:
+def _finite_positive(x: Decimal | None) -> TypeGuard[Decimal]:
     return x is not None and x.is_finite() and x > 0
 
 

@@ -16,7 +16,7 @@ import random
 import time
 import weakref
 from decimal import Decimal
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import httpx
 
@@ -32,7 +32,8 @@ from mraster.exchange import profiles as P
 from mraster.exchange.algo import AlgoOrders
 from mraster.exchange.auth import Auth
 from mraster.exchange.errors import RequestError, UnknownOrderError
-from mraster.exchange.http import MISSING_KEYS_HINT, Clock, HttpCore, RetryPolicy, Sleep
+from mraster.exchange.auth import MISSING_KEYS_HINT
+from mraster.exchange.http import Clock, HttpCore, RetryPolicy, Sleep
 from mraster.exchange.interface import Exchange, MarketStream, UserStream
 from mraster.exchange.klinecache import KlineCache
 from mraster.exchange.market_stream import CombinedMarketStream
@@ -110,6 +111,7 @@ class BinanceCompatibleClient(Exchange):
         now = self._core.now_ms()
         ages: dict[str, float] = {}
         for stream in list(self._streams):
+            items: Iterable[tuple[str, float]]
             if isinstance(stream, CombinedMarketStream):
                 items = stream.staleness().items()
             else:

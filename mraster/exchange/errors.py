@@ -19,7 +19,7 @@ Every instance keeps the venue's `code` and `msg`, the HTTP `status` and the `en
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 
 class ExchangeError(Exception):
@@ -41,13 +41,13 @@ class ExecutionUnknownError(RetryableError):
 
 
 class RateLimitedError(RetryableError):
-    def __init__(self, msg: str = "", *, retry_after: float = 1.0, **kw):
+    def __init__(self, msg: str = "", *, retry_after: float = 1.0, **kw: Any):
         super().__init__(msg, **kw)
         self.retry_after = retry_after
 
 
 class BannedError(RetryableError):
-    def __init__(self, msg: str = "", *, until_ms: int = 0, **kw):
+    def __init__(self, msg: str = "", *, until_ms: int = 0, **kw: Any):
         super().__init__(msg, **kw)
         self.until_ms = until_ms
 

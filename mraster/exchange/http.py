@@ -73,7 +73,7 @@ class RetryPolicy:
     max_delay_s: float = 60.0
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        return min(self.max_delay_s, self.backoff_s * (2 ** attempt) * rng.uniform(0.5, 1.5))
+        return min(self.max_delay_s, self.backoff_s * (2.0 ** attempt) * rng.uniform(0.5, 1.5))
 
 
 @dataclass

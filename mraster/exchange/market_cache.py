@@ -86,7 +86,7 @@ class _Symbol:
     bbo: BookTicker | None = None
     funding: MarkPrice | None = None
     l2: Depth5 | None = None
-    trades: deque = field(default_factory=deque)
+    trades: deque[AggTrade] = field(default_factory=deque)
     seconds: dict[int, TradeSecond] = field(default_factory=dict)
     last_agg_id: int = -1
     last_local: dict[str, float] = field(default_factory=dict)     # kind -> local time of the last update
@@ -138,7 +138,7 @@ class MarketCache:
         self.counts = {k: 0 for k in STREAM_KINDS}           # events applied per stream kind (live + seeds)
         self.reconnects: list[Reconnect] = []
         self._streams: list[MarketStream] = []
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._offset_samples: deque[tuple[float, int]] = deque()     # (local s, venue - local ms), max first
         self._last_venue_ms = 0
         self._closing = False

@@ -10,9 +10,10 @@ Live messages that repeat what the seed delivered are dropped.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable, Sequence
 
 from mraster.domain.types import (
     AggTradeEvent, BookTickerEvent, DepthEvent, Kline, KlineEvent, MarketEvent, MarkPriceEvent,
@@ -22,7 +23,7 @@ from mraster.exchange.errors import ExchangeError, RequestError
 from mraster.exchange.interface import MarketStream
 from mraster.exchange.wire import WireError
 from mraster.exchange.wire_stream import market_events
-from mraster.exchange.ws import Opened, SocketLoop, StreamOptions
+from mraster.exchange.ws import Opened, Sleep, SocketLoop, StreamOptions
 
 if TYPE_CHECKING:
     from mraster.exchange.client import BinanceCompatibleClient
@@ -61,7 +62,8 @@ class StreamName:
 
 class CombinedMarketStream(MarketStream):
     def __init__(self, client: "BinanceCompatibleClient", ws_base: str, streams: Sequence[str],
-                 options: StreamOptions, *, clock: Callable[[], float] = time.time, sleep=asyncio.sleep, rng=None):
+                 options: StreamOptions, *, clock: Callable[[], float] = time.time, sleep: Sleep = asyncio.sleep,
+                 rng: random.Random | None = None):
         if not streams:
             raise RequestError("a market stream needs at least one stream name")
         self._client = client
@@ -80,7 +82,7 @@ class CombinedMarketStream(MarketStream):
         self._iterating = False
 
     @staticmethod
-    def _url_for(ws_base: str, path: str):
+    def _url_for(ws_base: str, path: str) -> Callable[[], Awaitable[str]]:
         async def url() -> str:
             return f"{ws_base}/stream?streams={path}"
         return url

@@ -13,6 +13,7 @@ and retried rather than letting events through after an unexplained gap.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from typing import TYPE_CHECKING, AsyncIterator, Callable
 
@@ -24,7 +25,7 @@ from mraster.exchange.interface import UserStream
 from mraster.exchange.wire import WireError
 from mraster.exchange.wire_algo import algo_update
 from mraster.exchange.wire_stream import user_event
-from mraster.exchange.ws import Opened, SocketLoop, StreamOptions
+from mraster.exchange.ws import Opened, Sleep, SocketLoop, StreamOptions
 
 if TYPE_CHECKING:
     from mraster.exchange.client import BinanceCompatibleClient
@@ -37,7 +38,8 @@ _KEEPALIVE_RETRY_S = 60.0
 
 class UserDataStream(UserStream):
     def __init__(self, client: "BinanceCompatibleClient", ws_base: str, options: StreamOptions, *,
-                 clock: Callable[[], float] = time.time, sleep=asyncio.sleep, rng=None):
+                 clock: Callable[[], float] = time.time, sleep: Sleep = asyncio.sleep,
+                 rng: random.Random | None = None):
         self._client = client
         self._ws_base = ws_base
         self._options = options
@@ -90,6 +92,7 @@ class UserDataStream(UserStream):
                     yield resync
                 continue
             self._last_message = self._clock()
+            event: UserEvent | None
             try:
                 if isinstance(item, dict) and item.get("e") == "ALGO_UPDATE":
                     # reaches the guard as an order event; the client learns the algo id and its child order

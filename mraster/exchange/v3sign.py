@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qsl
 
 from eth_abi import encode as abi_encode
@@ -32,6 +33,10 @@ from eth_utils import is_hex_address, keccak, to_checksum_address
 
 from mraster.exchange.signing import encode_params
 
+if TYPE_CHECKING:                   # `eth_keys.keys` is a KeyAPI instance: its classes live in datatypes
+    from eth_keys.datatypes import PrivateKey, Signature
+
+_coincurve: ModuleType | None
 try:                                # optional speed-up (a core dependency; eth_keys also uses it when present)
     import coincurve as _coincurve
 except ImportError:                 # pragma: no cover - pure-Python eth_keys backend
@@ -97,7 +102,7 @@ def digest(msg: str, chain_id: int) -> bytes:
 
 
 @lru_cache(maxsize=8)
-def _private_key(key: str) -> eth_keys.PrivateKey:
+def _private_key(key: str) -> PrivateKey:
     raw = key[2:] if key[:2].lower() == "0x" else key
     try:
         data = bytes.fromhex(raw)
@@ -121,8 +126,9 @@ def is_address(value: str) -> bool:
     return isinstance(value, str) and is_hex_address(value)
 
 
-def _rsv_hex(sig: eth_keys.Signature) -> str:
-    return "0x" + (sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v + 27])).hex()
+def _rsv_hex(sig: Signature) -> str:
+    rsv: bytes = sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v + 27])
+    return "0x" + rsv.hex()
 
 
 @lru_cache(maxsize=8)
@@ -140,12 +146,13 @@ def sign_msg(msg: str, private_key: str, chain_id: int) -> str:
     fast = _fast_key(private_key)
     if fast is None:
         return _rsv_hex(_private_key(private_key).sign_msg_hash(hashed))
-    sig = fast.sign_recoverable(hashed, hasher=None)        # r(32) ‖ s(32) ‖ recovery id (0/1), low-s
+    sig: bytes = fast.sign_recoverable(hashed, hasher=None)     # r(32) ‖ s(32) ‖ recovery id (0/1), low-s
     return "0x" + (sig[:64] + bytes([sig[64] + 27])).hex()
 
 
 def signed_payload(params: Iterable[tuple[str, str]], *, signer: str, private_key: str, nonce_us: int,
-                   chain_id: int, user: str | None = None, encode=encode_params) -> str:
+                   chain_id: int, user: str | None = None,
+                   encode: Callable[[Iterable[tuple[str, str]]], str] = encode_params) -> str:
     """The full string to transmit: business params in the given order, then `nonce`, `user` (if any),
     `signer` (the older demo / Noop-demo order, §2.2), encoded once, signed, `&signature=` appended.
     Whatever goes on the wire must be exactly this string (query string, or form body)."""
@@ -248,8 +255,9 @@ def verify_payload(raw: str, chain_id: int) -> Verified:
 
 def recover_with_eth_account(msg: str, signature: str, chain_id: int) -> str:
     """The reference recovery path (`Account.recover_message(encode_typed_data(...))`), for cross-checks."""
-    return Account.recover_message(encode_typed_data(full_message=typed_message(msg, chain_id)),
-                                   signature=parse_signature(signature))
+    address: str = Account.recover_message(encode_typed_data(full_message=typed_message(msg, chain_id)),
+                                           signature=parse_signature(signature))
+    return address
 
 
 # ------------------------------------------------------------------ legacy ABI scheme (§4)
@@ -285,8 +293,9 @@ def legacy_sign(params: Mapping[str, Any], user: str, signer: str, nonce: int, p
 
 def legacy_recover(params: Mapping[str, Any], user: str, signer: str, nonce: int, signature: str) -> str:
     try:
-        return Account.recover_message(encode_defunct(primitive=legacy_hash(params, user, signer, nonce)),
-                                       signature=parse_signature(signature))
+        address: str = Account.recover_message(encode_defunct(primitive=legacy_hash(params, user, signer, nonce)),
+                                               signature=parse_signature(signature))
+        return address
     except SignatureError:
         raise
     except Exception as exc:   # noqa: BLE001

@@ -6,7 +6,7 @@ turns into a resynchronisation instead of a silent gap.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mraster.domain.types import (
@@ -60,8 +60,12 @@ def depth_event(d: Mapping[str, Any]) -> DepthEvent:
                       event_time=req(d, "E", integer), transaction_time=opt(d, "T", integer, 0))
 
 
-_MARKET = {"kline": kline_event, "bookTicker": book_ticker_event, "markPriceUpdate": mark_price_event,
-           "aggTrade": agg_trade_event, "depthUpdate": depth_event}
+_MarketParser = Callable[[Mapping[str, Any]], MarketEvent]
+_UserParser = Callable[[Mapping[str, Any]], UserEvent]
+
+_MARKET: dict[str, _MarketParser] = {
+    "kline": kline_event, "bookTicker": book_ticker_event, "markPriceUpdate": mark_price_event,
+    "aggTrade": agg_trade_event, "depthUpdate": depth_event}
 
 
 def market_events(data: Any) -> list[MarketEvent]:
@@ -146,9 +150,10 @@ def _algo_update(d: Mapping[str, Any]) -> OrderUpdate:
     return algo_update(d)[0]
 
 
-_USER = {"ORDER_TRADE_UPDATE": order_update, "ACCOUNT_UPDATE": account_update,
-         "ACCOUNT_CONFIG_UPDATE": account_config_update, "MARGIN_CALL": margin_call,
-         "listenKeyExpired": listen_key_expired, "ALGO_UPDATE": _algo_update}
+_USER: dict[str, _UserParser] = {
+    "ORDER_TRADE_UPDATE": order_update, "ACCOUNT_UPDATE": account_update,
+    "ACCOUNT_CONFIG_UPDATE": account_config_update, "MARGIN_CALL": margin_call,
+    "listenKeyExpired": listen_key_expired, "ALGO_UPDATE": _algo_update}
 
 
 def user_event(data: Any) -> UserEvent | None:

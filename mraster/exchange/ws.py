@@ -153,7 +153,7 @@ class SocketLoop:
         return ws
 
     def _backoff(self, failures: int) -> float:
-        base = min(self.options.max_backoff_s, self.options.backoff_s * (2 ** failures))
+        base = min(self.options.max_backoff_s, self.options.backoff_s * (2.0 ** failures))
         return base * self._rng.uniform(0.5, 1.0)
 
     async def reconnect(self, reason: str, *, backoff: bool = False) -> None:

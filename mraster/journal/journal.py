@@ -151,7 +151,10 @@ class Journal:
             "INSERT INTO orders(time_ms, trade_id, symbol, role, client_id, action, request, status) "
             "VALUES (?,?,?,?,?,?,?, 'sending')",
             (time_ms, trade_id, symbol, role, client_id, action, _dump(request)))
-        return int(cur.lastrowid)
+        rowid = cur.lastrowid       # always set after a successful INSERT
+        if rowid is None:
+            raise RuntimeError("journal INSERT into orders returned no row id")
+        return rowid
 
     @_write
     def order_result(self, row_id: int, *, status: str, order_id: int | None = None,

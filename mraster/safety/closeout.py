@@ -46,7 +46,13 @@ def chunk_sizes(qty: Decimal, max_qty: Decimal) -> list[Decimal]:
 
 
 def _ids(client_id: str | ClientIds) -> ClientIds:
-    return client_id if callable(client_id) else (lambda n, cid=client_id: cid)
+    if callable(client_id):
+        return client_id
+    fixed = client_id
+
+    def same_id(n: int) -> str:
+        return fixed
+    return same_id
 
 
 def close_request(p: Position, client_id: str, qty: Decimal) -> OrderRequest:

@@ -142,7 +142,7 @@ def _env_only_reason(key: str) -> str:
     return "only the operator sets it, in .env or the environment"
 
 
-def _collect_mapping(values: Mapping[str, str], label: str, out: _Collected, warn_unknown: bool = True) -> None:
+def _collect_mapping(values: Mapping[str, str | None], label: str, out: _Collected, warn_unknown: bool = True) -> None:
     unknown = []
     for key, value in values.items():
         if not is_setting_name(key):

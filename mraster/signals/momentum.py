@@ -44,7 +44,8 @@ def rs_var(open_: Any, high: Any, low: Any, close: Any) -> np.ndarray:
     """Rogers-Satchell variance of each bar (drift-independent, uses the whole bar range)."""
     o, h, lo, c = (np.asarray(x, dtype=np.float64) for x in (open_, high, low, close))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.log(h / c) * np.log(h / o) + np.log(lo / c) * np.log(lo / o)
+        out: np.ndarray = np.log(h / c) * np.log(h / o) + np.log(lo / c) * np.log(lo / o)
+    return out
 
 
 def rolling_mean(x: Any, window: int) -> np.ndarray:
@@ -62,7 +63,8 @@ def rolling_mean(x: Any, window: int) -> np.ndarray:
 def rs_vol_bps(rs_variance: Any, window: int) -> np.ndarray:
     """RS volatility in bps over the `window` bars ending at each index (inclusive)."""
     with np.errstate(invalid="ignore"):
-        return np.sqrt(rolling_mean(rs_variance, window)) * 1e4
+        out: np.ndarray = np.sqrt(rolling_mean(rs_variance, window)) * 1e4
+    return out
 
 
 def previous(x: Any) -> np.ndarray:

@@ -122,8 +122,8 @@ def wickiness(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.nd
     if window < 1 or c.shape[-1] < window:
         return out
     zero = np.zeros(c.shape[:-1] + (1,))
-    total = np.concatenate((zero, np.cumsum(per_bar, axis=-1)), axis=-1)
-    count = np.concatenate((zero, np.cumsum(has_range, axis=-1)), axis=-1)
+    total: np.ndarray = np.concatenate((zero, np.cumsum(per_bar, axis=-1)), axis=-1)
+    count: np.ndarray = np.concatenate((zero, np.cumsum(has_range, axis=-1)), axis=-1)
     sums = total[..., window:] - total[..., :-window]
     counts = count[..., window:] - count[..., :-window]
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -12,7 +12,6 @@ import math
 import zlib
 from decimal import Decimal
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from mraster.domain.rules import SymbolRules

@@ -2,7 +2,6 @@
 started in test_paper_e2e.py)."""
 from __future__ import annotations
 
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

@@ -345,7 +345,7 @@ def test_admin_partial_fill_and_expire(eng):
 def test_unknown_symbol():
     eng = make_engine()
     assert code_of(lambda: eng.place(K, order(symbol="NOPEUSDT", quantity="1"), T0)) == -1121
-    assert Decimal  # noqa: imported for readers
+    assert Decimal  # imported for readers
 
 
 def test_market_orders_stop_at_the_market_take_bound():
