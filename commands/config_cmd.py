@@ -63,46 +63,20 @@ def show(loaded: LoadedSettings, args: argparse.Namespace) -> int:
 
 def profile_summary(settings: Any) -> str:
     """One line: the account's venue profile, where it points and who signs (no secrets)."""
-    from mraster.exchange.factory import profile_of, v3_credentials
-    from mraster.exchange.profiles import EIP712
-    from mraster.exchange.v3sign import CHAIN_IDS
-    profile = profile_of(settings)
-    url = settings.paper_url if settings.paper else settings.exchange_base
-    where = f"{'paper exchange' if settings.paper else 'LIVE'} {url}"
-    if profile.auth == EIP712:
-        creds = v3_credentials(settings)
-        try:
-            signer = creds.signer_address or "(not set)"
-        except ValueError:
-            signer = creds.signer or "(invalid key)"
-        who = (f"API wallet {signer} of {creds.user or '(user not set)'}, {settings.v3_network} "
-               f"(chain id {CHAIN_IDS[settings.v3_network]})")
-    else:
-        who = "API key " + ("set" if settings.api_key else "not set")
-    return f"venue profile {profile.name}: {profile.title}; {where}; {who}"
+    from mraster.exchange.credcheck import profile_summary as summary
+    return summary(settings)
 
 
 def credential_check(settings: Any, offline: bool) -> tuple[list[str], str]:
     """(lines to print, problem or ''). Static checks always; the signed read only with credentials."""
-    from mraster.exchange.credcheck import check_credentials, has_credentials, static_problems
-    from mraster.exchange.factory import make_exchange, profile_of
-    profile = profile_of(settings)
-    problems = static_problems(settings, profile)
-    if problems:
-        return [], "; ".join(problems)
+    from mraster.exchange.credcheck import SKIPPED, preflight, static_problems
+    from mraster.exchange.factory import profile_of
     if offline:
-        return ["credentials not checked (--offline)"], ""
-    if not settings.paper and not has_credentials(settings, profile):
-        return [f"no credentials set for live trading ({profile.docs}); nothing to check"], ""
-
-    async def run() -> Any:
-        client = make_exchange(settings, retries=0, timeout_s=min(10.0, settings.http_timeout))
-        try:
-            return await check_credentials(client)
-        finally:
-            await client.close()
-
-    result = asyncio.run(run())
+        problems = static_problems(settings, profile_of(settings))
+        return ([], "; ".join(problems)) if problems else (["credentials not checked (--offline)"], "")
+    result = asyncio.run(preflight(settings, require_credentials=False))
+    if result.kind == SKIPPED:
+        return result.lines, ""
     if not result.ok and settings.paper and "cannot read the venue clock" in result.problem:
         return [f"paper exchange not answering at {settings.paper_url}; credentials not checked"], ""
     return result.lines, result.problem

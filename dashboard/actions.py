@@ -28,11 +28,13 @@ async def ensure_paper_exchange(services: Services) -> str:
 
 async def start_trading(services: Services, with_guard: bool = True) -> dict[str, Any]:
     """Start the bot, with the guard beside it (a bot without a guard would leave positions
-    unprotected if it crashed) and, in paper mode, a paper exchange when none answers."""
+    unprotected if it crashed) and, in paper mode, a paper exchange when none answers. Live, nothing
+    starts unless the venue accepted the credentials (CredentialsRefused with the diagnosis)."""
+    sup = services.supervisor
+    await services.credentials.require("bot")      # live: the venue accepted the credentials (else raises)
     also = []
     if await ensure_paper_exchange(services) == "started":
         also.append("paper")
-    sup = services.supervisor
     if with_guard and sup.has("guard") and not sup.is_running("guard"):
         await sup.start("guard")
         also.append("guard")

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from mraster.logs import STDOUT_LEVEL_ENV
+from mraster.logs import STDOUT_LEVEL_ENV, settings_secrets
 from mraster.settings import LoadedSettings, load_settings
 
 from dashboard.actions import ensure_paper_exchange
@@ -24,6 +24,7 @@ from dashboard.paths import DashboardPaths
 from dashboard.routers import auth, config, killswitch, logs, pages, processes, state
 from dashboard.security import SESSIONS_FILE, AccessControl
 from dashboard.services.configstore import AuditLog, ConfigStore
+from dashboard.services.credgate import CredentialGate
 from dashboard.services.flatten import FlattenService
 from dashboard.services.loghub import LogHub
 from dashboard.services.presets import PresetService
@@ -114,8 +115,7 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
     supervisor = Supervisor(child_specs(paths, commands, child_env), stop_timeout=stop_timeout, backoff=backoff,
                             auto_restart=lambda: store.settings.auto_restart)
     s = loaded.settings
-    hub = LogHub(paths.log_dir, poll_interval=log_poll_interval,
-                 secrets=[s.api_key, s.api_secret, s.dashboard_token, s.paper_api_key, s.paper_api_secret])
+    hub = LogHub(paths.log_dir, poll_interval=log_poll_interval, secrets=settings_secrets(s))
     venue = VenueReader(settings, ttl=venue_ttl, factory=exchange_factory)
     state_service = StateService(paths.state_file, paths.run_dir, settings, venue=venue, paper=PaperInfo())
 
@@ -129,7 +129,8 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
     return Services(paths=paths, access=AccessControl(lambda: store.settings.dashboard_token,
                                                        session_file=paths.run_dir / SESSIONS_FILE), config=store,
                     presets=PresetService(store), supervisor=supervisor, logs=hub, state=state_service,
-                    flatten=flatten, start_paper_exchange=start_paper_exchange)
+                    flatten=flatten, start_paper_exchange=start_paper_exchange,
+                    credentials=CredentialGate(settings, make=exchange_factory))
 
 
 def __getattr__(name: str) -> Any:

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, WebSocket
 from dashboard.paths import DashboardPaths
 from dashboard.security import COOKIE, AccessControl, cross_site_problem
 from dashboard.services.configstore import ConfigStore
+from dashboard.services.credgate import CredentialGate
 from dashboard.services.flatten import FlattenService
 from dashboard.services.loghub import LogHub
 from dashboard.services.presets import PresetService
@@ -27,6 +28,7 @@ class Services:
     state: StateService
     flatten: FlattenService
     start_paper_exchange: bool
+    credentials: CredentialGate
 
     @property
     def settings(self) -> Any:

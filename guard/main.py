@@ -5,6 +5,10 @@
     mraster guard --flatten       cancel every order and close every position at market, then exit
     mraster guard --no-stream     timer only (no user-data stream): the fallback path, for tests
 
+Live (ASTER_PAPER=false), the venue first judges the credentials with one harmless signed read:
+exit 2 with the diagnosis when it refuses them; when it does not answer, the failure is logged
+loudly and the guard starts anyway (it keeps retrying and protects positions once the venue answers).
+
 Live settings (working type, ATR multiples, kill-switch, interval, log level) are picked up when
 dashboard_config.json or .env change; anything else needs a restart.
 """
@@ -19,7 +23,7 @@ from mraster.exchange.errors import ExchangeError
 from mraster.logs import get_logger, set_level, settings_secrets, setup_logging
 
 STATUS_FILE = "guard_status.json"
-EXIT_OK, EXIT_UNSETTLED = 0, 1
+EXIT_OK, EXIT_UNSETTLED, EXIT_CONFIG = 0, 1, 2
 
 
 class SettingsReloader:
@@ -97,6 +101,8 @@ def run(loaded: Any, args: Any) -> int:
 
     settings = loaded.settings
     setup_logging("guard", settings.loglevel, settings.log_dir, secrets=settings_secrets(settings))
+    if not settings.paper and not live_preflight(settings):
+        return EXIT_CONFIG
     exchange = make_exchange(settings, backoff_s=guard_backoff(settings), rate_limit_share=GUARD_RATE_SHARE)
     venue = settings.paper_url if settings.paper else settings.exchange_base
     service = GuardService(
@@ -105,6 +111,26 @@ def run(loaded: Any, args: Any) -> int:
         reload_settings=SettingsReloader(loaded, cli_overrides(args)), venue_label=f" at {venue}",
         on_settings=lambda fresh: exchange.reconfigure(retries=fresh.http_retries, backoff_s=guard_backoff(fresh)))
     return asyncio.run(_main(service, exchange, args))
+
+
+def live_preflight(settings: Any) -> bool:
+    """Live: let the venue judge the credentials once before guarding. False (exit 2) only when it
+    refused them (or the settings are wrong): a guard that cannot sign protects nothing. A venue that
+    does not answer is logged loudly and the guard starts anyway: its loop keeps asking, and it
+    protects positions as soon as the venue answers."""
+    from mraster.exchange.credcheck import may_start, preflight, profile_summary
+    log = get_logger("guard")
+    check = asyncio.run(preflight(settings))
+    if check.ok:
+        log.info("credentials.ok", f"{profile_summary(settings)}; {'; '.join(check.lines)}", activity=True)
+        return True
+    if not may_start(check, "guard"):
+        log.error("credentials.refused", f"the guard does not start: {check.problem}", activity=True,
+                  kind=check.kind)
+        return False
+    log.error("credentials.unchecked", f"credentials not confirmed, the guard starts anyway and keeps retrying "
+              f"the venue: {check.problem}", activity=True, kind=check.kind)
+    return True
 
 
 async def _main(service: Any, exchange: Any, args: Any) -> int:

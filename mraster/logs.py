@@ -160,4 +160,4 @@ def set_level(level: str) -> None:
 
 def settings_secrets(settings: Any) -> list[str]:
     return [settings.api_key, settings.api_secret, settings.dashboard_token,
-            settings.paper_api_key, settings.paper_api_secret]
+            settings.paper_api_key, settings.paper_api_secret, getattr(settings, "v3_signer_key", "")]

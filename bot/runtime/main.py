@@ -27,8 +27,22 @@ def run(loaded: Any, args: argparse.Namespace | None) -> int:
         except PaperStartError as exc:
             log.error("paper.unavailable", str(exc), activity=True)
             return 1
-    elif not (s.api_key and s.api_secret):
-        log.error("settings.keys", "live trading needs ASTER_API_KEY and ASTER_API_SECRET (in .env or the "
-                  "environment); or set ASTER_PAPER=true to trade on the paper exchange", activity=True)
-        return 2
+    else:
+        code = live_preflight(s)
+        if code:
+            return code
     return asyncio.run(Bot(loaded, cli).run())
+
+
+def live_preflight(settings: Any) -> int:
+    """Live: the venue judges the credentials with one harmless signed read before anything trades.
+    0 to go on; 2 when refused (the settings are wrong: the dashboard does not restart it); 1 when the
+    venue did not answer usably (a restart later may succeed)."""
+    from mraster.exchange.credcheck import REFUSED, preflight, profile_summary
+    check = asyncio.run(preflight(settings))
+    if check.ok:
+        log.info("credentials.ok", f"{profile_summary(settings)}; {'; '.join(check.lines)}", activity=True)
+        return 0
+    log.error("credentials.refused" if check.kind == REFUSED else "credentials.unchecked",
+              f"the bot does not start: {check.problem}", activity=True, kind=check.kind)
+    return 2 if check.kind == REFUSED else 1

@@ -24,6 +24,7 @@ VOLATILE = re.compile(r'"(time_ms|uptime_s|age_s|next_restart_in_s)": [0-9.]+')
 async def get_state(services: ServicesDep) -> dict[str, Any]:
     snapshot = await services.state.snapshot()
     snapshot["processes"] = services.supervisor.statuses()
+    snapshot["account"] = services.credentials.status()
     return snapshot
 
 
@@ -53,6 +54,7 @@ async def ws_state(ws: WebSocket) -> None:
         while not receiver.done():
             snapshot = await services.state.snapshot()
             snapshot["processes"] = services.supervisor.statuses()
+            snapshot["account"] = services.credentials.status()
             text = json.dumps(snapshot, default=str)
             comparable = VOLATILE.sub("", text)
             if comparable != last or loop.time() - sent_at >= REFRESH_EVERY:

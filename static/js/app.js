@@ -184,6 +184,28 @@ function renderPanels(snap) {
   if (pending.length) showRestartBanner({ bot: pending }, snap.processes);
 }
 
+// ------------------------------------------------------------------ account (venue profile, credentials)
+const CHECK_MARKS = { ok: "✓", refused: "✗", unreachable: "?", stale: "…", unchecked: "…", paper: "" };
+
+function renderAccount(acc) {
+  if (!acc) return;
+  $("#account-profile").textContent = acc.venue_profile;
+  $("#account-line").title = acc.summary;
+  const check = acc.check || { state: "unchecked", text: "" };
+  const node = $("#account-check");
+  node.textContent = check.state === "paper" ? "" : `${CHECK_MARKS[check.state] || ""} ${check.text}`;
+  node.className = "cred " + check.state;
+  node.title = check.text;
+  node.dataset.state = check.state;
+  $("#account-recheck").hidden = acc.mode !== "live";
+}
+
+function initAccount() {
+  $("#account-recheck").addEventListener("click", async () => {
+    try { renderAccount(await api("POST", "/api/account/check")); } catch (e) { alert("Check: " + e.message); }
+  });
+}
+
 function render(snap) {
   lastSnapshot = snap;
   document.body.dataset.mode = snap.mode;
@@ -191,6 +213,7 @@ function render(snap) {
   badge.textContent = snap.mode === "live" ? "LIVE" : "PAPER";
   badge.className = "badge " + snap.mode;
   renderProcesses(snap.processes);
+  renderAccount(snap.account);
   renderPositions(snap);
   renderTrades(snap);
   renderPanels(snap);
@@ -230,6 +253,7 @@ function initActivity() {
 function init() {
   initProToggle();
   initTradingButtons();
+  initAccount();
   initCharts();
   initConfig({ refreshState, confirmDialog, flash });
   initActivity();
