@@ -121,7 +121,9 @@ class FlattenService:
         rules = await _rules(exchange)
         for position in positions:
             trade_id, side = trade_id_for(position, state), position.position_side.value
-            ids = lambda n, t=trade_id, s=side: self.ids(t, Role.CLOSE, s)   # a new id per order
+
+            def ids(_n: int, t: str = trade_id, s: str = side) -> str:
+                return self.ids(t, Role.CLOSE, s)   # a new id per order
             try:
                 result = await closeout.close_position(exchange, position, ids, rules=rules.get(position.symbol))
                 problem = result.error or ("" if result.done else f"{result.remaining} still held")
