@@ -158,7 +158,16 @@ class LogHub:
                 "clients": [{"pending": s.pending(), "dropped_total": s.dropped_total} for s in self._subs]}
 
     def recent(self, flt: LogFilter, limit: int = 200) -> list[dict[str, Any]]:
+        """The latest matching lines, read up to what is on disk now (not up to the last poll:
+        a line written just before the request is in the answer)."""
+        self._catch_up()
         return [e for e in self.backlog if flt.matches(e)][-limit:]
+
+    def _catch_up(self) -> None:
+        try:
+            self.poll_once()
+        except OSError:
+            pass  # a file vanished between stat and read: the next poll sorts it out
 
     # ------------------------------------------------------------------ internals
     def _clean(self, raw: str) -> str:
@@ -195,10 +204,7 @@ class LogHub:
 
     async def _run(self) -> None:
         while True:
-            try:
-                self.poll_once()
-            except OSError:
-                pass  # a file vanished between stat and read: the next poll sorts it out
+            self._catch_up()
             await asyncio.sleep(self.poll_interval)
 
 

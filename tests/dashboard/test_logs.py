@@ -2,6 +2,7 @@
 /ws/logs over a real server: backlog, live lines, filters, and a stuck client that blocks nobody."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -103,6 +104,21 @@ async def test_hub_masks_secrets_and_merges_backlog_by_time(tmp_path):
     await hub.open()
     try:
         assert [e["msg"] for e in hub.backlog] == ["b key=***", "g", "b2"]
+    finally:
+        await hub.close()
+
+
+
+async def test_recent_answers_with_a_line_written_just_before_the_request(tmp_path):
+    """/api/logs must not lag the disk by a poll interval: a line the dashboard wrote a moment ago
+    (e.g. why it refused to start the bot) is in the answer to the next request."""
+    hub = LogHub(tmp_path, poll_interval=3600.0)     # the background poll never runs again in this test
+    await hub.open()
+    try:
+        await asyncio.sleep(0)                        # the poll task takes its first (empty) look
+        append(tmp_path / "dashboard.jsonl", line(1, "ERROR", "dashboard", feed=True))
+        got = hub.recent(LogFilter.parse(activity=True))
+        assert [e["msg"] for e in got] == ["line 1"]
     finally:
         await hub.close()
 
