@@ -66,6 +66,19 @@ def account_env(dotenv_file: Path | str | None, environ: Mapping[str, str] | Non
     return merged
 
 
+def is_account_variable(name: str) -> bool:
+    """`ASTER_ACCOUNTS` or `ASTER_<N>_<suffix>` of a named account (not a flat setting, not a typo)."""
+    if name == "ASTER_ACCOUNTS":
+        return True
+    for suffix in ("KEY", "SECRET", "V3_SIGNER_KEY", *_OPTIONAL):
+        head = f"_{suffix}"
+        if name.startswith("ASTER_") and name.endswith(head):
+            account = name[len("ASTER_"):-len(head)]
+            if NAME_RE.match(account) and account not in RESERVED:
+                return True
+    return False
+
+
 def check_account_name(name: str) -> str:
     if name == DEFAULT_ACCOUNT:
         return name

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -184,15 +184,6 @@ def instance_paths(settings: Any, instance: str) -> dict[str, Any]:
         return {}
     state = Path(settings.state_file)
     return {"state_file": str(state.with_name(f"{state.stem}.{instance}{state.suffix}"))}
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """What an instance process runs with."""
-    instance: EngineInstance
-    kind: EngineKind
-    settings: Any                     # the Settings (flat kinds) after overrides, account and paths
-    values: dict[str, Any] = field(default_factory=dict)   # the kind's own settings (seed names)
 
 
 def resolve_flat(settings: Any, engine_kind: EngineKind, instance: EngineInstance,

@@ -52,3 +52,16 @@ def test_env_file_values_sit_under_the_process_environment(tmp_path):
     dotenv.write_text("ASTER_A_KEY=from-file\nASTER_A_SECRET=s\n")
     merged = account_env(dotenv, {"ASTER_A_KEY": "from-env"})
     assert merged["ASTER_A_KEY"] == "from-env" and merged["ASTER_A_SECRET"] == "s"
+
+
+def test_account_variables_are_not_typos_and_never_come_from_the_config_file(tmp_path):
+    from mraster.accounts import is_account_variable
+    from mraster.settings.loader import SettingsError, load_settings
+    assert is_account_variable("ASTER_B_KEY") and is_account_variable("ASTER_ACCOUNTS")
+    assert not is_account_variable("ASTER_API_KEY") and not is_account_variable("ASTER_MAX_NOTIONAL_USDT")
+    loaded = load_settings(env={"ASTER_B_KEY": "k", "ASTER_B_SECRET": "s", "ASTER_LEVERAGE_TYPO": "1"}, cwd=tmp_path)
+    text = " ".join(loaded.warnings)
+    assert "ASTER_LEVERAGE_TYPO" in text and "ASTER_B_KEY" not in text
+    (tmp_path / "dashboard_config.json").write_text('{"ASTER_B_SECRET": "s"}')
+    with pytest.raises(SettingsError, match="named accounts are declared only in .env"):
+        load_settings(env={}, cwd=tmp_path)

@@ -94,3 +94,20 @@ def test_a_second_scanner_gets_its_overrides_and_its_own_state_file():
     s2 = resolve_flat(base, scanner, scan2, {env_name("scan2", "ASTER_INCLUDE_SYMBOLS"): "ETHUSDT"})
     assert s2.leverage == 3 and s2.state_file != base.state_file and "scan2" in str(s2.state_file)
     assert json.dumps(list(s2.include_symbols)) == '["ETHUSDT"]'
+
+
+def test_an_instance_process_resolves_its_account_settings_and_files(tmp_path):
+    from mraster.engines import InstanceError, resolve_instance
+    save_instances(tmp_path / "engines.json", [
+        EngineInstance("scanner", "scanner"),
+        EngineInstance("scan2", "scanner", (("account", "B"),), (("ASTER_LEVERAGE", 4),))])
+    env = {"ASTER_PAPER": "true", "ASTER_ACCOUNTS": "B", "MRASTER_INSTANCE": "scan2"}
+    resolved = resolve_instance(environ=env, cwd=tmp_path)
+    assert resolved.instance.name == "scan2" and resolved.settings.leverage == 4
+    assert resolved.settings.api_key == "paper-b" and resolved.status_path.name == "scan2.status.json"
+    main = resolve_instance("scanner", environ=env, cwd=tmp_path)
+    assert main.settings.api_key != "paper-b" and main.settings.leverage != 4
+    with pytest.raises(InstanceError, match="account B is not declared"):
+        resolve_instance("scan2", environ={"ASTER_PAPER": "true"}, cwd=tmp_path)
+    with pytest.raises(InstanceError, match="no engine instance 'nope'"):
+        resolve_instance("nope", environ=env, cwd=tmp_path)
