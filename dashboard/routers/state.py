@@ -29,7 +29,9 @@ async def get_state(services: ServicesDep) -> dict[str, Any]:
 
 
 @api.get("/chart/{symbol}")
-async def chart(symbol: str, services: ServicesDep, interval: str = "5m", limit: int = 200) -> dict[str, Any]:
+async def chart(symbol: str, services: ServicesDep, interval: str = "5m", limit: int = 200,
+                end: int | None = None) -> dict[str, Any]:
+    """Candles (the last `limit`, or the `limit` up to `end` ms: the chart zooms to an old trade)."""
     symbol = symbol.upper()
     if not SYMBOL.match(symbol):
         raise HTTPException(422, f"{symbol!r} is not a symbol")
@@ -37,7 +39,9 @@ async def chart(symbol: str, services: ServicesDep, interval: str = "5m", limit:
         raise HTTPException(422, f"interval must be one of {', '.join(KLINE_INTERVALS)}")
     if not 10 <= limit <= 1500:
         raise HTTPException(422, "limit must be from 10 to 1500")
-    return await services.state.chart(symbol, interval, limit)
+    if end is not None and not 0 < end < 10**14:
+        raise HTTPException(422, "end must be a time in milliseconds")
+    return await services.state.chart(symbol, interval, limit, end)
 
 
 @router.websocket("/ws/state")
