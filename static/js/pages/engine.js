@@ -81,7 +81,7 @@ export default {
     };
     search.addEventListener("input", refilter);
     decision.addEventListener("change", refilter);
-    const bandit = dataTable({ id: "bandit-table", empty: "the bandit has no statistics yet", sort: "arm", columns: [
+    const bandit = dataTable({ id: "bandit-table", empty: "the bandit has no statistics yet", columns: [
       { key: "arm", label: "Arm" },
       { key: "chosen", label: "Times chosen", cell: (r) => f.num(r.chosen, 0) },
       { key: "taken", label: "Trades", cell: (r) => f.num(r.taken, 0) },
@@ -100,7 +100,7 @@ export default {
       el("section", { class: "card wide", id: "engine-card" }, el("h2", {}, `Engine ${instance}`), head),
       el("section", { class: "card wide", id: "scan-card" }, el("h2", { text: "Last scan" }), summary,
         el("div", { class: "row" }, search, decision), scan.node),
-      el("section", { class: "card", id: "policy-card" }, el("h2", { text: "Bandit" }), banditNote, bandit.node,
+      el("section", { class: "card wide", id: "policy-card" }, el("h2", { text: "Bandit" }), banditNote, bandit.node,
         el("h3", { text: "AI hints" }), hints),
       el("section", { class: "card", id: "guard-card" }, el("h2", { text: "Guard" }), guard),
       el("section", { class: "card", id: "market-card" }, el("h2", { text: "Market feed and venue" }), market),

@@ -50,10 +50,17 @@ export default {
     };
     const lineNode = (line) => el("div", { class: `line ${line.level}`, "data-event": line.event || "" }, lineText(line, ctx.fmt));
     const group = (first) => {
-      const count = el("span", { class: "count", text: "1" });
-      const summary = el("summary", {}, `${ctx.fmt.time(first.ts)} `, count, " per-symbol skips");
+      const count = el("span", { class: "count", text: "0" });
+      const why = el("span", { class: "why" });
+      const reasons = new Map();
+      const summary = el("summary", {}, `${ctx.fmt.time(first.ts)} `, count, " per-symbol skips ", why);
       const node = el("details", { class: "skips", open: !fold.checked }, summary);
-      node.add = (line) => { node.append(lineNode(line)); count.textContent = String(node.childElementCount - 1); };
+      node.add = (line) => {
+        node.append(lineNode(line));
+        count.textContent = String(node.childElementCount - 1);
+        reasons.set(line.reason || "?", (reasons.get(line.reason || "?") || 0) + 1);
+        why.textContent = "(" + [...reasons].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${r} ${n}`).join(", ") + ")";
+      };
       return node;
     };
     function append(batch) {
