@@ -167,10 +167,10 @@ def test_every_page_fits_and_every_control_is_reachable(site, page, size):
             expect(page.locator("#log-view")).to_contain_text("cycle 17 done")
         overflow = page.evaluate("() => [document.scrollingElement.scrollWidth, innerWidth]")
         assert overflow[0] <= overflow[1], f"{page_id} at {size}: the page is {overflow[0]} px wide in {overflow[1]} px"
+        page.screenshot(path=str(ARTIFACTS / f"{page_id}-{width}.png"), full_page=page_id != "settings")
         result = page.evaluate(UNREACHABLE)
         assert result["count"] > 3, f"{page_id}: no controls found"
         assert not result["bad"], f"{page_id} at {size}: controls out of reach: {result['bad'][:5]}"
-        page.screenshot(path=str(ARTIFACTS / f"{page_id}-{width}.png"), full_page=page_id != "settings")
 
 
 def test_deep_links_load_their_page(site, page):
