@@ -53,7 +53,7 @@ export function equityChart(root, { height = 240 } = {}) {
       scales: { x: { time: true }, dd: { range: (u, min) => [Math.min(min, -0.05) * 3, 0] } },
       axes: [{ stroke: "#8a97a6", grid: { stroke: "#1f2831" }, values: timeTicks },
       { stroke: "#8a97a6", grid: { stroke: "#1f2831" }, size: 70, scale: "eq" },
-      { stroke: "#ef4444", side: 1, scale: "dd", size: 50, grid: { show: false }, values: (u, vs) => vs.map((v) => v + "%") }],
+      { stroke: "#ef4444", side: 1, scale: "dd", size: 66, grid: { show: false }, values: (u, vs) => vs.map((v) => `${+v.toFixed(2)} %`) }],
       legend: { show: true },
     }, data, box);
   }
