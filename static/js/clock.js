@@ -49,8 +49,3 @@ export function zoneLabel() {
   const off = -new Date().getTimezoneOffset();
   return `local (UTC${off >= 0 ? "+" : "−"}${pad(Math.floor(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)})`;
 }
-
-// Seconds to add to a UTC epoch so that a chart axis (which draws UTC) shows the chosen zone.
-export function chartOffsetS(ms) {
-  return zone() === "local" ? -new Date(ms).getTimezoneOffset() * 60 : 0;
-}

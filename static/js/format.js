@@ -1,6 +1,6 @@
 // Numbers for humans: prices to the symbol's tick, money to the cent, fractions as percent, durations.
 // Times come from clock.js (the one clock). `fmt` is what pages get as ctx.fmt.
-import { fmtTime, fmtDate, fmtClock, zone, zoneLabel, setZone, onZoneChange, chartOffsetS } from "./clock.js";
+import { fmtTime, fmtDate, fmtClock, zone, zoneLabel, setZone, onZoneChange } from "./clock.js";
 
 const ticks = new Map();   // symbol -> decimals of its tick size (filled from /api/market/symbols)
 
@@ -80,5 +80,5 @@ export function stripAnsi(text) {
 export const fmt = {
   num: fmtNum, price: fmtPrice, money: fmtMoney, signed: fmtSigned, pct: fmtPct, age: fmtAge,
   duration: fmtDuration, time: fmtTime, date: fmtDate, clock: fmtClock, zone, zoneLabel, setZone, onZoneChange,
-  chartOffsetS, tickDecimals, setTicks,
+  tickDecimals, setTicks,
 };
