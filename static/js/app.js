@@ -144,11 +144,13 @@ function initHeader() {
 const byId = Object.fromEntries(PAGES.map((p) => [p.id, p]));
 let current = null;
 
-// "#/chart/BTCUSDT?interval=1h" -> {id: "chart", arg: "BTCUSDT", query: {interval: "1h"}}
+// "#/chart/BTCUSDT?interval=1h" -> {interval: "1h", id: "chart", arg: "BTCUSDT", rest: ["BTCUSDT"],
+// query: {interval: "1h"}} (the query's keys also at the top: a page may take them as its filters)
 export function parseHash(hash) {
   const [path, query = ""] = (hash || "").replace(/^#\/?/, "").split("?");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
-  return { id: parts[0] || "overview", arg: parts[1] || "", rest: parts.slice(1), query: Object.fromEntries(new URLSearchParams(query)) };
+  const q = Object.fromEntries(new URLSearchParams(query));
+  return { ...q, id: parts[0] || "overview", arg: parts[1] || "", rest: parts.slice(1), query: q };
 }
 
 function navigate(hash) {
@@ -183,6 +185,8 @@ function route() {
   document.title = `mraster · ${page.title}${params.arg ? " " + params.arg : ""}`;
   current = page;
   try { page.mount(root, ctx, params); } catch (e) { console.error(e); root.append(el("p", { class: "error", text: String(e) })); }
+  // a page with `selfReady` marks data-ready itself once its first data are drawn; for the others, mounted is ready
+  if (!page.selfReady) root.dataset.ready = "1";
 }
 
 export const ctx = { api, navigate, fmt, state, refresh, confirm: confirmDialog, flash, notice, afterSave, processAction,

@@ -68,12 +68,12 @@ def test_overview_and_presets_with_diff(workspace, serve, page):
     server = serve(exchange_factory=lambda s: InMemoryVenue())
     open_page(page, server)
     expect(page.locator("#mode-badge")).to_have_text("PAPER · simulated")
-    expect(page.locator("#positions-table tbody tr")).to_have_count(1)
-    expect(page.locator("#positions-table tbody")).to_contain_text("protected")
+    expect(page.locator("#positions-card tr[data-symbol]")).to_have_count(1)
+    expect(page.locator("#positions-card tbody")).to_contain_text("protected")
     expect(page.locator("#equity-card canvas")).to_have_count(1)
     shot(page, "overview")
     open_page(page, server, "#/trades")
-    expect(page.locator("#trades-table tbody tr")).to_have_count(2)
+    expect(page.locator("#page tr[data-trade]")).to_have_count(2)
     open_page(page, server, "#/chart/ADAUSDT?interval=1m")
     expect(page.locator("#price-chart[data-ready='1'] canvas").first).to_be_visible()
 
@@ -250,8 +250,7 @@ def test_paper_trading_fills_reach_the_feed_and_positions(workspace, serve, clie
                 f"{n}: {p['message']} | {' / '.join(p['out_tail'][-2:])}" for n, p in broken.items())
             assert time.monotonic() < deadline, "no fill within 90 s"
             page.wait_for_timeout(250)
-        expect(page.locator("#positions-table tbody tr td").first).not_to_have_text("no open position",
-                                                                                    timeout=60_000)
+        expect(page.locator("#positions-card tr[data-symbol]").first).to_be_visible(timeout=60_000)
         shot(page, "paper_trading")
         open_page(page, server, "#/engine/scanner")
         expect(page.locator("#scan-table tbody tr[data-row]").first).to_be_visible(timeout=30_000)

@@ -35,6 +35,7 @@ export function levelsFor(snap, symbol) {
 
 export default {
   id: "chart",
+  selfReady: true,
   title: "Chart",
   mount(root, ctx, params) {
     const query = params.query || {};

@@ -50,6 +50,7 @@ function human(obj, f) {
 
 export default {
   id: "engine",
+  selfReady: true,
   title: "Engine",
   href: "#/engine/scanner",
   mount(root, ctx, params) {

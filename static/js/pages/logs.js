@@ -22,6 +22,7 @@ export function lineText(line, fmt) {
 
 export default {
   id: "logs",
+  selfReady: true,
   title: "Logs",
   mount(root, ctx, params) {
     const q = params.query || {};

@@ -150,6 +150,7 @@ function activityFeed(ctx) {
 
 export default {
   id: "overview",
+  selfReady: true,
   title: "Overview",
   mount(root, ctx) {
     const summary = el("div", { id: "account-summary" });
@@ -166,7 +167,7 @@ export default {
         procs.node),
       el("section", { class: "card", id: "engines-card" }, el("h2", { text: "Engines" }), engines.node),
       el("section", { class: "card wide", id: "equity-card" }, el("h2", { text: "Equity and drawdown" }), eqRoot),
-      el("section", { class: "card wide", id: "positions-card" }, posRoot),
+      el("section", { class: "card wide", id: "positions-card" }, el("h2", { text: "Open positions" }), posRoot),
       orders.node,
       el("section", { class: "card wide", id: "activity-card" }, el("h2", { text: "Activity" }), feed.node)));
     const equity = equityChart(eqRoot, { height: 220 });

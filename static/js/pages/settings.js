@@ -1,7 +1,9 @@
-// Settings: presets and sliders (widgets/sizing.js), then every setting: search, groups, a human label
+// Settings: presets and sliders (widgets/presets.js) with the real risk per trade beside them
+// (widgets/sizing.js), then every setting: search, groups, a human label
 // beside each variable, percent for fractions, inline validation, a diff before saving, and a save bar
 // that stays in reach. The server's per-field 422 messages land on the field.
 import { el } from "../api.js";
+import presets from "../widgets/presets.js";
 import sizing from "../widgets/sizing.js";
 import { humanLabel, isPercent, rangeText, shown, typed, unitText, validate } from "../settings-fields.js";
 
@@ -9,6 +11,7 @@ let cleanup = [];
 
 export default {
   id: "settings",
+  selfReady: true,
   title: "Settings",
   mount(root, ctx) {
     let schema = null, current = {}, saving = false;
@@ -23,8 +26,9 @@ export default {
     const reset = el("button", { id: "config-reset", type: "button" }, "Discard changes");
     const msg = el("span", { id: "config-msg", class: "msg" });
     const audit = el("tbody");
-    const sizingNode = el("div");
-    sizingRoot.append(sizingNode);
+    const presetsNode = el("div");
+    const sizingNode = el("div", { id: "sizing-widget" });
+    sizingRoot.append(presetsNode, el("h3", { text: "Real risk per trade" }), sizingNode);
     root.append(el("div", { class: "grid" }, sizingRoot,
       el("section", { class: "card", id: "audit-card" }, el("h2", { text: "Recent setting changes" }),
         el("div", { class: "table-wrap" }, el("table", { class: "table", id: "audit-table" },
@@ -33,6 +37,7 @@ export default {
         el("h2", {}, "Every setting ", el("small", { text: "“live” ones reach a running bot at its next cycle" })),
         el("div", { class: "row toolbar" }, search, el("label", {}, onlyChanged, " only changed from default")), groups, form,
         el("div", { class: "savebar", id: "save-bar" }, save, reset, msg))));
+    presets.mount(presetsNode, ctx, {});
     sizing.mount(sizingNode, ctx, {});
 
     function entryOf(field) { return current[field.name] || { value: field.default, source: "default" }; }
@@ -195,10 +200,10 @@ export default {
     form.addEventListener("submit", (ev) => ev.preventDefault());
     search.addEventListener("input", applySearch);
     onlyChanged.addEventListener("change", applySearch);
-    const onSaved = () => { if (!saving && !dirty.size) load(); };
+    const onSaved = () => { sizing.refresh?.(); if (!saving && !dirty.size) load(); };
     window.addEventListener("mraster:config-saved", onSaved);
     ctx.api("GET", "/api/config/schema").then(async (s) => { schema = s; await load(); root.dataset.ready = "1"; document.body.dataset.configReady = "1"; });
-    cleanup = [() => sizing.unmount(), () => window.removeEventListener("mraster:config-saved", onSaved)];
+    cleanup = [() => presets.unmount(), () => sizing.unmount(), () => window.removeEventListener("mraster:config-saved", onSaved)];
   },
   unmount() { cleanup.forEach((fn) => fn()); cleanup = []; },
 };

@@ -1,5 +1,5 @@
 // Trades (a minimal page from /api/state's last trades; dash-truth's page replaces this file with paging,
-// filters and CSV export, keeping the page interface). Each row zooms the chart to the trade.
+// filters and CSV export, keeping the page interface). A click on a row opens the chart zoomed on the trade.
 import { el } from "../api.js";
 import { dataTable } from "../widgets/table.js";
 
@@ -23,12 +23,15 @@ export function zoomHash(t) {
 export default {
   id: "trades",
   title: "Trades",
+  selfReady: true,
   mount(root, ctx) {
     const f = ctx.fmt;
     const summary = el("p", { class: "hint", id: "trades-summary" });
     const search = el("input", { type: "search", id: "trades-filter", placeholder: "filter: symbol, side, reason", "aria-label": "filter trades" });
     const table = dataTable({
-      id: "trades-table", empty: "no closed trade yet", sort: "exit_time_ms", desc: true, columns: [
+      id: "trades-table", empty: "no closed trade yet", sort: "exit_time_ms", desc: true,
+      rowAttrs: (t) => ({ "data-trade": t.trade_id, class: "clickable", title: "open the chart around this trade",
+        onclick: (ev) => { if (!ev.target.closest("a")) ctx.navigate(zoomHash(t)); } }), columns: [
         { key: "exit_time_ms", label: "Closed", cell: (t) => f.time(t.exit_time_ms) },
         { key: "symbol", label: "Symbol" },
         { key: "side", label: "Side", cls: (t) => t.side === "LONG" ? "pos" : "neg" },

@@ -1,8 +1,9 @@
 // A sortable, filterable table. columns: [{key, label, value(row) -> sortable value, cell(row) -> Node|text,
-// cls(row) -> class, title}]. The header click sorts (again: reverses); `filter(row)` decides what is shown.
+// cls(row) -> class, title}]. The header click sorts (again: reverses); `filter(row)` decides what is shown;
+// rowAttrs(row) gives each row's attributes (data-*, onclick).
 import { el } from "../api.js";
 
-export function dataTable({ id, columns, empty = "nothing yet", sort = null, desc = false }) {
+export function dataTable({ id, columns, empty = "nothing yet", sort = null, desc = false, rowAttrs = null }) {
   let rows = [], filter = () => true, sortKey = sort, sortDesc = desc;
   const head = el("tr");
   const body = el("tbody");
@@ -32,7 +33,7 @@ export function dataTable({ id, columns, empty = "nothing yet", sort = null, des
         return sortDesc ? -cmp : cmp;
       });
     }
-    body.replaceChildren(...(shown.length ? shown.map((r) => el("tr", { "data-row": r.__id ?? "" },
+    body.replaceChildren(...(shown.length ? shown.map((r) => el("tr", { "data-row": r.__id ?? "", ...(rowAttrs ? rowAttrs(r) : {}) },
       ...columns.map((c) => el("td", { class: c.cls ? c.cls(r) : "" }, c.cell ? c.cell(r) : String(valueOf(c, r) ?? "–")))))
       : [el("tr", {}, el("td", { class: "empty", colspan: String(columns.length), text: rows.length ? "nothing matches the filter" : empty }))]));
     wrap.dataset.rows = String(shown.length);
