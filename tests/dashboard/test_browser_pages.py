@@ -7,6 +7,8 @@ One dashboard and one browser serve the whole module; screenshots go to tests/ar
 from __future__ import annotations
 
 import json
+import sys
+import textwrap
 import time
 from dataclasses import replace
 from decimal import Decimal
@@ -21,7 +23,7 @@ from mraster.domain.rules import SymbolRules
 from mraster.domain.types import Kline
 from mraster.settings import load_settings
 
-from tests.dashboard.conftest import ServerThread
+from tests.dashboard.conftest import SLEEPER, ServerThread
 from tests.dashboard.fakes import InMemoryVenue, build_state, guard_status, position, write_state
 from tests.dashboard.test_browser import CHROMIUM_ARGS
 
@@ -96,7 +98,10 @@ def site(tmp_path_factory):
     (logs / "bot.jsonl").write_text("".join(lines))
     venue = Venue(positions=[replace(position("ADAUSDT", "400", "0.307"), liquidation_price=Decimal("0.2101"),
                                      leverage=3)])
-    app = create_app(loader=lambda: load_settings(env=env, cwd=root), commands={},
+    sleeper = root / "sleeper.py"          # bot and guard are listed (stopped) but never started here
+    sleeper.write_text(textwrap.dedent(SLEEPER))
+    commands = {name: (sys.executable, str(sleeper), name) for name in ("bot", "guard")}
+    app = create_app(loader=lambda: load_settings(env=env, cwd=root), commands=commands,
                      exchange_factory=lambda s: venue, log_poll_interval=0.02)
     server = ServerThread(app).start()
     server.root = root
