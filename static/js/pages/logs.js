@@ -5,12 +5,13 @@ import { stripAnsi } from "../format.js";
 
 const SOURCES = ["bot", "guard", "paper", "dashboard"];
 const MAX_LINES = 5000;
-const SHOWN_KEYS = new Set(["ts", "level", "src", "event", "msg", "seq", "feed", "activity", "color_message"]);
+const SHOWN_KEYS = new Set(["ts", "level", "src", "event", "msg", "seq", "feed", "activity", "color_message", "group"]);
 let cleanup = [];
 
-// A per-symbol skip: the scan's "decision" line for a symbol it did not enter.
+// A per-symbol skip: tagged `group: "skip"` by the log hub, or the scan's "decision" line for a symbol it
+// did not enter.
 export function isSkip(line) {
-  return line.event === "decision" && line.decision !== "enter" && Boolean(line.symbol);
+  return line.group === "skip" || (line.event === "decision" && line.decision !== "enter" && Boolean(line.symbol));
 }
 
 export function lineText(line, fmt) {
