@@ -40,9 +40,16 @@ export function candleChart(container, { precision = null, tick = null } = {}) {
     localization: { timeFormatter: (time) => fmtTime(time * 1000).slice(0, 16) },
   });
   const priceFormat = precision !== null ? { type: "price", precision, minMove: tick || Math.pow(10, -precision) } : undefined;
+  let inView = [];   // prices the price scale must include: an open position's entry, stop and take-profit
   const candles = chart.addSeries(CandlestickSeries, {
     upColor: COLORS.up, downColor: COLORS.down, borderVisible: false, wickUpColor: COLORS.up, wickDownColor: COLORS.down,
     ...(priceFormat ? { priceFormat } : {}),
+    autoscaleInfoProvider: (original) => {
+      const res = original();
+      if (!res || !res.priceRange || !inView.length) return res;
+      return { ...res, priceRange: { minValue: Math.min(res.priceRange.minValue, ...inView),
+        maxValue: Math.max(res.priceRange.maxValue, ...inView) } };
+    },
   });
   candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.25 } });
   const volume = chart.addSeries(HistogramSeries, { priceFormat: { type: "volume" }, priceScaleId: "vol", lastValueVisible: false,
@@ -82,8 +89,13 @@ export function candleChart(container, { precision = null, tick = null } = {}) {
     // levels: [{kind: "entry"|"stop"|"take_profit"|"liquidation", price, title}]
     setLines(levels) {
       for (const l of lines) candles.removePriceLine(l);
-      lines = levels.filter((l) => Number.isFinite(Number(l.price)) && Number(l.price) > 0).map((l) => candles.createPriceLine({
+      const valid = levels.filter((l) => Number.isFinite(Number(l.price)) && Number(l.price) > 0);
+      lines = valid.map((l) => candles.createPriceLine({
         price: Number(l.price), lineWidth: 1, axisLabelVisible: true, title: l.title || l.kind, ...(LINE_STYLE[l.kind] || {}) }));
+      // the stop and take-profit always in view; the liquidation price too when it is near (else it would squash the candles)
+      const last = candles.data().length ? candles.data()[candles.data().length - 1].close : null;
+      inView = valid.filter((l) => l.kind !== "liquidation" || (last && Math.abs(Number(l.price) / last - 1) < 0.15))
+        .map((l) => Number(l.price));
       container.dataset.lines = String(lines.length);
     },
     zoom(fromMs, toMs) {
