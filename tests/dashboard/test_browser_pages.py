@@ -360,3 +360,44 @@ def test_one_clock_utc_by_default_local_as_a_choice(site, page):
     expect(page.locator(f"#page tr[data-trade='{trade.trade_id}'] td").first).to_have_text(kolkata)
     page.select_option("#clock-zone", "UTC")
     expect(page.locator(f"#page tr[data-trade='{trade.trade_id}'] td").first).to_have_text(utc)
+
+
+def test_formatters_and_helpers(site, page):
+    """The pure parts of the page, run in the browser: prices to the tick, percent that round-trips to the
+    stored fraction, drawdown, candle snapping, skip detection, ANSI stripping, labels."""
+    page.goto(site.url + "/static/css/app.css")      # any same-origin page: the modules are imported below
+    out = page.evaluate("""async () => {
+      const f = await import("/static/js/format.js");
+      const s = await import("/static/js/settings-fields.js");
+      const e = await import("/static/js/widgets/equity.js");
+      const c = await import("/static/js/widgets/candles.js");
+      const l = await import("/static/js/pages/logs.js");
+      const t = await import("/static/js/pages/trades.js");
+      const k = await import("/static/js/pages/chart.js");
+      f.setTicks([{ symbol: "BTCUSDT", tick_size: "0.10" }, { symbol: "ADAUSDT", tick_size: "0.0001" }]);
+      const pct = { type: "float", unit: "fraction", min: 0.0001, max: 0.05 };
+      const roundTrips = [0.007, 0.0035, 0.012, 0.0001, 0.05, 0.0015].every((v) => s.typed(pct, s.shown(pct, v)) === v);
+      return {
+        btc: f.fmtPrice(64123.456, "BTCUSDT"), ada: f.fmtPrice(0.30679, "ADAUSDT"), unknown: f.fmtPrice(0.123456789),
+        pct: f.fmtPct(0.0123), money: f.fmtMoney(-3.456), dur: f.fmtDuration(3_725_000), decimals: f.decimalsOf("0.00100"),
+        shown: s.shown(pct, 0.007), roundTrips, tooBig: s.validate(pct, "6"), ok: s.validate(pct, "1.2"),
+        label: s.humanLabel("ASTER_HTF_RSI_MIN"), plainUnit: s.unitText({ type: "float", unit: "x" }),
+        dd: e.drawdown([100, 110, 99, 120]).map((v) => Math.round(v * 100) / 100),
+        bar: [c.barTime([60, 120, 180], 150), c.barTime([60, 120, 180], 30), c.barTime([60, 120, 180], 999)],
+        skip: [l.isSkip({ event: "decision", decision: "skip", symbol: "X" }), l.isSkip({ group: "skip" }),
+               l.isSkip({ event: "decision", decision: "enter", symbol: "X" })],
+        ansi: f.stripAnsi("\\u001b[32mGET\\u001b[0m /api 200"),
+        interval: [t.intervalFor(10 * 60000), t.intervalFor(3 * 3600000), t.intervalFor(10 * 3600000), t.intervalFor(5 * 86400000)],
+        limit: [k.candlesFor("1m", null, null), k.candlesFor("1m", 60000, 3001 * 60000), k.candlesFor("1h", 60000, 3 * 3600000)],
+      };
+    }""")
+    assert out["btc"] == "64,123.5" and out["ada"] == "0.3068" and out["unknown"] == "0.123457"
+    assert out["pct"] == "1.23 %" and out["money"] == "-3.46" and out["dur"] == "1h 2m" and out["decimals"] == 3
+    assert out["shown"] == "0.7" and out["roundTrips"], "percent shown, the stored fraction unchanged"
+    assert "above the maximum" in out["tooBig"] and "5 %" in out["tooBig"] and out["ok"] == ""
+    assert out["label"] == "Higher-timeframe RSI min" and out["plainUnit"] == "x"
+    assert out["dd"] == [0, 0, -10, 0]
+    assert out["bar"] == [120, None, 180]
+    assert out["skip"] == [True, True, False]
+    assert out["ansi"] == "GET /api 200"
+    assert out["interval"] == ["1m", "5m", "15m", "4h"] and out["limit"] == [500, 1500, 200]
