@@ -22,17 +22,19 @@ export function scanRows(lastScan, policy) {
   });
 }
 
-// One row per arm: how often the policy chose it, trades taken, mean R, and the score of the last decision.
+// One row per arm: how often the policy chose it, trades taken, mean R, and its LinUCB score in the last
+// scan (mean over the symbols the policy scored: the score depends on each symbol's context).
 export function armRows(policy, rows) {
   const arms = (policy && policy.arms) || {};
-  const latest = rows.find((r) => r.scores && Object.keys(r.scores).length);
-  return Object.entries(arms).map(([arm, a]) => {
-    const score = latest && latest.scores[arm];
-    return { __id: arm, arm, chosen: n(a.chosen), taken: n(a.taken), rewarded: n(a.rewarded), mean_r: n(a.reward_mean),
-      last_r: n(a.last_reward), score: score && typeof score === "object" ? n(score.score) : n(score),
-      mean: score && typeof score === "object" ? n(score.mean) : null, bonus: score && typeof score === "object" ? n(score.bonus) : null,
-      size_mult: n(a.size_mult), updates: n(a.updates) };
-  });
+  const scored = rows.filter((r) => r.scores && Object.keys(r.scores).length);
+  const mean = (arm, key) => {
+    const vals = scored.map((r) => r.scores[arm]).filter((v) => v !== undefined && v !== null)
+      .map((v) => (typeof v === "object" ? n(v[key]) : key === "score" ? n(v) : null)).filter((v) => v !== null);
+    return vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : null;
+  };
+  return Object.entries(arms).map(([arm, a]) => ({ __id: arm, arm, chosen: n(a.chosen), taken: n(a.taken),
+    rewarded: n(a.rewarded), mean_r: n(a.reward_mean), last_r: n(a.last_reward), score: mean(arm, "score"),
+    mean: mean(arm, "mean"), bonus: mean(arm, "bonus"), size_mult: n(a.size_mult), updates: n(a.updates) }));
 }
 
 function human(obj, f) {
@@ -87,7 +89,7 @@ export default {
       { key: "chosen", label: "Times chosen", cell: (r) => f.num(r.chosen, 0) },
       { key: "taken", label: "Trades", cell: (r) => f.num(r.taken, 0) },
       { key: "mean_r", label: "Mean R", cell: (r) => r.mean_r === null ? "–" : f.num(r.mean_r, 3) },
-      { key: "score", label: "Score now", title: "LinUCB score at the last decision (mean + bonus)", cell: (r) => r.score === null ? "–" : f.num(r.score, 3) },
+      { key: "score", label: "Score now", title: "LinUCB score (mean + bonus) in the last scan, averaged over the symbols it scored", cell: (r) => r.score === null ? "–" : f.num(r.score, 3) },
       { key: "mean", label: "Mean", cell: (r) => r.mean === null ? "–" : f.num(r.mean, 3) },
       { key: "bonus", label: "Bonus", cell: (r) => r.bonus === null ? "–" : f.num(r.bonus, 3) },
       { key: "size_mult", label: "Size ×", cell: (r) => r.size_mult === null ? "–" : f.num(r.size_mult, 2) },
