@@ -28,7 +28,7 @@ export default {
     const audit = el("tbody");
     const presetsNode = el("div");
     const sizingNode = el("div", { id: "sizing-widget" });
-    sizingRoot.append(presetsNode, el("h3", { text: "Real risk per trade" }), sizingNode);
+    sizingRoot.append(presetsNode, el("h3", { text: "Risk per trade in money" }), sizingNode);
     root.append(el("div", { class: "grid" }, sizingRoot,
       el("section", { class: "card", id: "audit-card" }, el("h2", { text: "Recent setting changes" }),
         el("div", { class: "table-wrap" }, el("table", { class: "table", id: "audit-table" },
@@ -184,6 +184,7 @@ export default {
 
     async function loadAudit() {
       const data = await ctx.api("GET", "/api/config/audit?limit=20");
+      if (!data.entries.length) { audit.replaceChildren(el("tr", {}, el("td", { class: "empty", colspan: "4", text: "no change saved yet" }))); return; }
       audit.replaceChildren(...data.entries.map((e) => el("tr", {}, el("td", { text: ctx.fmt.time(e.ts) }), el("td", { text: e.who }),
         el("td", { text: e.action }), el("td", { text: e.changes.map((c) => `${c.name}: ${c.old} → ${c.new}`).join(", ") }))));
     }
