@@ -283,6 +283,12 @@ def test_logs_follow_after_toggling_search_folded_skips_and_no_ansi(site, page):
     page.check("#log-fold")
     page.fill("#log-search", "bracket")
     expect(page.locator("#log-view .line")).to_have_count(1)
+    page.uncheck("#log-src-paper")
+    expect(page).to_have_url(site.url + "/#/logs?level=INFO&sources=bot%2Cguard%2Cdashboard&q=bracket")
+    page.reload()
+    expect(page.locator("#log-src-paper")).not_to_be_checked()
+    expect(page.locator("#log-search")).to_have_value("bracket")
+    expect(page.locator("#log-view .line")).to_have_count(1)
     page.fill("#log-search", "")
     expect(page.locator("#log-view .line")).not_to_have_count(1)
 

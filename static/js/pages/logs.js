@@ -104,7 +104,14 @@ export default {
     fold.addEventListener("change", redraw);
     let searchTimer = null;
     search.addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(redraw, 120); });
-    const refilter = () => socket.reopen();
+    // the filters stay in the address, so a reload or a shared link shows the same lines
+    const remember = () => {
+      const q = new URLSearchParams({ level: level.value, sources: boxes.filter((b) => b.checked).map((b) => b.value).join(",") });
+      if (search.value.trim()) q.set("q", search.value.trim());
+      history.replaceState(null, "", `#/logs?${q}`);
+    };
+    const refilter = () => { remember(); socket.reopen(); };
+    search.addEventListener("change", remember);
     level.addEventListener("change", refilter);
     boxes.forEach((b) => b.addEventListener("change", refilter));
     root.dataset.ready = "1";
