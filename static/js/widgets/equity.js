@@ -50,7 +50,10 @@ export function equityChart(root, { height = 240 } = {}) {
         { label: "equity", stroke: "#3b82f6", width: 2, scale: "eq", value: (u, v) => v === null ? "–" : fmtMoney(v) },
         { label: "drawdown %", stroke: "#ef4444", fill: "rgba(239,68,68,.15)", width: 1, scale: "dd",
           value: (u, v) => v === null ? "–" : v.toFixed(2) + " %" }],
-      scales: { x: { time: true }, dd: { range: (u, min) => [Math.min(min, -0.05) * 3, 0] } },
+      scales: { x: { time: true }, eq: { range: (u, min, max) => {
+        const pad = Math.max((max - min) * 0.08, Math.abs(max) * 0.0005, 0.01);   // a flat curve stays near its value
+        return [min - pad, max + pad];
+      } }, dd: { range: (u, min) => [Math.min(min, -0.05) * 3, 0] } },
       axes: [{ stroke: "#8a97a6", grid: { stroke: "#1f2831" }, values: timeTicks },
       { stroke: "#8a97a6", grid: { stroke: "#1f2831" }, size: 70, scale: "eq" },
       { stroke: "#ef4444", side: 1, scale: "dd", size: 66, grid: { show: false }, values: (u, vs) => vs.map((v) => `${+v.toFixed(2)} %`) }],
