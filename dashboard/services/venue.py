@@ -159,11 +159,24 @@ class VenueReader:
                     for b in await ex.balances() if b.wallet_balance or b.available_balance]
         return await self._cached("balances", fetch, QUICK_WAIT)
 
-    async def klines(self, symbol: str, interval: str, limit: int) -> dict[str, Any]:
+    async def klines(self, symbol: str, interval: str, limit: int, end_ms: int | None = None) -> dict[str, Any]:
         async def fetch(ex: Any) -> list[list[float]]:
-            rows = await ex.klines(symbol, interval, limit=limit)
+            if end_ms is None:
+                rows = await ex.klines(symbol, interval, limit=limit)
+            else:
+                rows = await ex.klines(symbol, interval, limit=limit, end_time=end_ms)
             return [[k.open_time, k.open, k.high, k.low, k.close, k.volume] for k in rows]
-        return await self._cached(f"klines:{symbol}:{interval}:{limit}", fetch, CALL_TIMEOUT)
+        key = f"klines:{symbol}:{interval}:{limit}" + ("" if end_ms is None else f":{end_ms}")
+        return await self._cached(key, fetch, CALL_TIMEOUT)
+
+    async def symbol_rules(self) -> dict[str, Any]:
+        """Every symbol the venue lists, with its tick and step (the page formats prices to the tick)."""
+        async def fetch(ex: Any) -> list[dict[str, Any]]:
+            rules = await ex.symbol_rules()
+            return [{"symbol": r.symbol, "tick_size": str(r.tick_size), "step_size": str(r.step_size),
+                     "min_notional": str(r.min_notional), "status": r.status}
+                    for r in sorted(rules.values(), key=lambda r: r.symbol)]
+        return await self._cached("rules", fetch, CALL_TIMEOUT)
 
 
 class PaperInfo:

@@ -1,5 +1,6 @@
 // Every named account as the venue shows it: balances, positions, open orders with the owning instance.
-import { api, el, fmtNum } from "../api.js";
+import { api, el } from "../api.js";
+import { fmtMoney, fmtNum, fmtPrice } from "../format.js";
 
 const REFRESH_MS = 3000;
 

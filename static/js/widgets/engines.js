@@ -1,6 +1,7 @@
 // Engine instances: state and controls per instance, add an instance, edit an instance's own settings.
 // Reads /api/engines; acts through /api/engines/<name>/<action>. Mounted by the Overview page.
-import { api, el, fmtAge } from "../api.js";
+import { api, el } from "../api.js";
+import { fmtAge } from "../format.js";
 
 const REFRESH_MS = 2000;
 
