@@ -49,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     j = bsub.add_parser("job", help="run one job directory (job.json -> progress, ranked table, details); "
                                     "what the dashboard's Backtest page starts")
     j.add_argument("--job-dir", required=True, metavar="DIR")
+    j.add_argument("--check", action="store_true", help="only validate job.json's grid (prints one JSON line)")
     j.set_defaults(handler=job, no_settings=True)
 
 
@@ -139,8 +140,8 @@ def sweep(_loaded: Any, args: argparse.Namespace) -> int:
 
 
 def job(_loaded: Any, args: argparse.Namespace) -> int:
-    from backtest.job import run_job
-    return run_job(Path(args.job_dir))
+    from backtest.job import check_job, run_job
+    return check_job(Path(args.job_dir)) if args.check else run_job(Path(args.job_dir))
 
 
 def mapping_table_from(strategy: str, configs: Any, settings: dict) -> Any:

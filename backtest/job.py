@@ -98,6 +98,26 @@ def load_inputs(job: dict) -> pd.DataFrame:
     return build_features(data, [10, 30, 60])
 
 
+def check_job(job_dir: Path) -> int:
+    """Validate job.json's grid without running it: prints one JSON line {ok, error | strategy, n_configs,
+    per_symbol} (the dashboard's grid editor and its start request use this; exit 0 ok, 1 not)."""
+    from backtest.grid import GridError, expand, settings_of
+    try:
+        job = json.loads((Path(job_dir) / "job.json").read_text())
+        cfg = job["grid"]
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("symbols"), dict) or not cfg["symbols"]:
+            raise GridError('the grid needs a non-empty "symbols" map')
+        settings_of(cfg)
+        strategy, configs = expand(cfg, list(job["symbols"]))
+    except (GridError, ValueError, KeyError, TypeError, OSError) as exc:
+        print(json.dumps({"ok": False, "error": str(exc)}))
+        return 1
+    counts = configs["symbol"].value_counts()
+    print(json.dumps({"ok": True, "strategy": strategy, "n_configs": len(configs),
+                      "per_symbol": {str(k): int(v) for k, v in counts.items()}}))
+    return 0
+
+
 def run_job(job_dir: Path) -> int:
     from backtest.grid import GridError, expand, settings_of
     from backtest.lookahead import LookaheadError, check_sweep
