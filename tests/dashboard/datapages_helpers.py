@@ -34,10 +34,10 @@ def record_days(log_dir: Path, seconds: int = 20) -> dict[str, Any]:
     return status
 
 
-def sweep_body(kind: str = "sweep", grid: dict | None = None, **kw: Any) -> dict[str, Any]:
+def sweep_body(kind: str = "sweep", default_grid: dict | None = None, **kw: Any) -> dict[str, Any]:
     body = {"kind": kind, "strategy": "momentum", "source": {"type": "klines", "name": "binance-um-2026-02"},
             "symbols": ["LINKUSDT"], "start_date": "2026-02-01", "end_date": "2026-02-02", "top": 3,
-            "grid": {"settings": {"train_frac": 0.7}, "default_grid": grid or GRID}}
+            "grid": {"settings": {"train_frac": 0.7}, "default_grid": default_grid or GRID}}
     body.update(kw)
     return body
 
