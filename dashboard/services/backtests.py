@@ -249,7 +249,7 @@ class BacktestService:
         return {"id": job_id, "kind": job["kind"], "strategy": job["strategy"], "symbols": job["symbols"],
                 "start_date": job["start_date"], "end_date": job["end_date"], "source": job["source"],
                 "n_configs": job.get("n_configs"), "created_at": job.get("created_at"), "state": state,
-                "running": alive, "progress": prog, "has_results": (job_dir / "ranked.csv").exists(),
+                "running": alive and state not in TERMINAL, "progress": prog, "has_results": (job_dir / "ranked.csv").exists(),
                 "exit_code": proc.returncode if proc is not None else None, "grid": job["grid"]}
 
     def jobs(self, limit: int = 50) -> list[dict[str, Any]]:

@@ -74,18 +74,26 @@ function setGrid() {
   $("#bt-grid").value = JSON.stringify(g, null, 1);
 }
 
+let checkSeq = 0;
 async function check() {
-  const msg = $("#bt-check-msg");
+  const msg = $("#bt-check-msg"), seq = ++checkSeq;
+  clearTimeout(checkTimer);
+  say(msg, "checking the grid…");
   try {
     const res = await ctx.api("POST", "/api/backtest/check", request());
+    if (seq !== checkSeq || !root) return;          // an older answer: a newer check is on its way
     say(msg, `grid OK: ${res.n_configs} configuration(s) (${Object.entries(res.per_symbol).map(([s, n]) => `${s} ${n}`).join(", ")})`);
     $("#bt-grid").classList.remove("invalid");
     return true;
-  } catch (e) { say(msg, e.message, false); $("#bt-grid").classList.add("invalid"); return false; }
+  } catch (e) {
+    if (seq !== checkSeq || !root) return false;
+    say(msg, e.message, false); $("#bt-grid").classList.add("invalid"); return false;
+  }
 }
 
 async function start() {
   const msg = $("#bt-check-msg");
+  clearTimeout(checkTimer); checkSeq += 1;
   say(msg, "checking and starting…");
   try {
     const job = await ctx.api("POST", "/api/backtest/jobs", request());

@@ -39,6 +39,7 @@ function table(head, rows, empty, attrs = {}) {
   const tb = el("tbody");
   if (!rows.length) tb.append(el("tr", {}, el("td", { class: "empty", colspan: String(head.length), text: empty })));
   for (const r of rows) tb.append(r instanceof Node ? r : el("tr", {}, ...r.map((c) => c instanceof Node && c.tagName === "TD" ? c : el("td", {}, c))));
+  t.append(tb);
   return el("div", { class: "dp-scroll" }, t);
 }
 
@@ -73,17 +74,20 @@ function renderRecorder(rec) {
     rec.problem ? el("p", { class: "error", text: rec.problem }) : "",
     p.message ? el("p", { class: "hint", text: p.message }) : "");
 
+  // the figures are as of the status file's writing: add its age, so a silent recorder shows as stale
+  const since = rec.status_age_s || 0;
+  const plus = (a) => (a === null || a === undefined ? a : a + since);
   const streams = s.streams || {};
   root.querySelector("#dp-streams").replaceChildren(table(["stream", "messages", "per second", "last message"],
     STREAMS.filter((k) => streams[k]).map((k) => el("tr", { "data-stream": k }, el("td", { text: k }),
       el("td", { text: num(streams[k].messages, 0) }), el("td", { class: "dp-rate", text: num(streams[k].per_s, 2) }),
-      el("td", { class: ageClass(streams[k].last_message_age_s, k), text: age(streams[k].last_message_age_s) }))),
+      el("td", { class: ageClass(plus(streams[k].last_message_age_s), k), text: age(plus(streams[k].last_message_age_s)) }))),
     "no stream figures yet", { id: "dp-streams-table" }));
 
   const ages = s.last_message_age_s || {};
   root.querySelector("#dp-staleness").replaceChildren(table(["symbol", ...STREAMS],
     Object.keys(ages).sort().map((sym) => el("tr", { "data-symbol": sym }, el("td", { text: sym }),
-      ...STREAMS.map((k) => el("td", { class: ageClass(ages[sym][k], k), text: age(ages[sym][k]) })))),
+      ...STREAMS.map((k) => el("td", { class: ageClass(plus(ages[sym][k]), k), text: age(plus(ages[sym][k])) })))),
     "no symbol yet", { id: "dp-stale-table" }),
   (s.stale_now || []).length ? el("p", { class: "error", text: "stale now: " + s.stale_now.map((x) => `${x.symbol} ${x.stream}`).join(", ") }) : "");
 
@@ -125,13 +129,18 @@ function drawBytesChart(days) {
   if (!window.uPlot || days.length === 0) { node.textContent = days.length ? "" : "no data yet"; return; }
   const sorted = days.slice().sort((a, b) => a.day.localeCompare(b.day));
   const xs = sorted.map((d) => Date.UTC(+d.day.slice(0, 4), +d.day.slice(4, 6) - 1, +d.day.slice(6)) / 1000);
-  const ys = sorted.map((d) => d.bytes / 1048576);
+  const top = Math.max(...sorted.map((d) => d.bytes));
+  const [unit, div] = top >= 1073741824 ? ["GiB", 1073741824] : top >= 1048576 ? ["MiB", 1048576] : top >= 1024 ? ["KiB", 1024] : ["B", 1];
+  const ys = sorted.map((d) => d.bytes / div);
   const bars = window.uPlot.paths && window.uPlot.paths.bars ? window.uPlot.paths.bars({ size: [0.6, 60] }) : undefined;
   const width = Math.max(260, node.clientWidth - 4);
   node.replaceChildren();
-  new window.uPlot({ width, height: 160, scales: { x: { time: true } }, legend: { show: false },
-    axes: [{ stroke: "#8a97a6", grid: { stroke: "#1f2831" } }, { stroke: "#8a97a6", grid: { stroke: "#1f2831" }, size: 50, label: "MiB" }],
-    series: [{}, { label: "MiB per day", stroke: "#3b82f6", fill: "rgba(59,130,246,.4)", paths: bars, points: { show: bars === undefined } }] },
+  new window.uPlot({ width, height: 160, legend: { show: false },
+    scales: { x: { time: true, range: (u, lo, hi) => [lo - 43200, hi + 43200] }, y: { range: (u, lo, hi) => [0, hi * 1.1 || 1] } },
+    axes: [{ stroke: "#8a97a6", grid: { show: false }, incrs: [86400, 7 * 86400, 28 * 86400],
+      values: (u, splits) => splits.map((x) => new Date(x * 1000).toISOString().slice(5, 10)) },
+    { stroke: "#8a97a6", grid: { stroke: "#1f2831" }, size: 60, label: `${unit} per day` }],
+    series: [{}, { label: `${unit} per day`, stroke: "#3b82f6", fill: "rgba(59,130,246,.4)", paths: bars, points: { show: bars === undefined } }] },
   [xs, ys], node);
 }
 
