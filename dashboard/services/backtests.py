@@ -261,7 +261,7 @@ class BacktestService:
     async def cancel(self, job_id: str, timeout: float = 15.0) -> dict[str, Any]:
         """SIGINT (the job keeps its finished chunks), then SIGKILL if it does not stop in `timeout`."""
         job_dir = self._dir(job_id)
-        if not self._alive(job_id, job_dir):
+        if not self.status(job_id)["running"]:
             return self.status(job_id)
         self._signal(job_id, job_dir, signal.SIGINT)
         deadline = time.monotonic() + timeout

@@ -129,4 +129,5 @@ def test_backtest_from_the_page_to_results_and_apply(workspace, serve, page, vie
     expect(page.locator("#bt-params-table tbody tr")).to_have_count(1)
     assert len(list(workspace.run_dir.glob("momentum_params.json.corrupt-*"))) == 1
     no_horizontal_overflow(page)
+    page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / f"backtest-{view}.png"), full_page=True)
