@@ -117,3 +117,23 @@ def test_cancel_keeps_the_finished_chunks(workspace, serve, client_for):
     assert 0 < res["total"] < 144
     assert "kept" in out["progress"]["message"]
     assert c.post("/api/backtest/jobs/nope/cancel").status_code == 404
+
+
+def test_a_sweep_on_the_recorded_store(workspace, serve, client_for):
+    """Record (the recorder's own file code), load into the store from the Data API, sweep the store."""
+    from tests.dashboard.datapages_helpers import record_days
+    record_days(workspace.log_dir, seconds=150)
+    server = serve()
+    c = client_for(server)
+    assert c.post("/api/data/load", json={}).status_code == 200
+    assert c.get("/api/backtest/sources").json()["store"]["exists"] is True
+    body = sweep_body(default_grid=dict(GRID, T=2, V=2), symbols=["BTCUSDT", "ETHUSDT"], source={"type": "store"},
+                      start_date="2026-02-28", end_date="2026-03-01")
+    job = c.post("/api/backtest/jobs", json=body)
+    assert job.status_code == 200, job.text
+    done = finished(c, job.json()["id"])
+    assert done["state"] == "done", done["progress"]
+    assert done["source"]["type"] == "store"
+    res = c.get(f"/api/backtest/jobs/{done['id']}/results").json()
+    assert res["total"] == 8                     # k x sl_bps per symbol
+    assert {r[res["columns"].index("symbol")] for r in res["rows"]} == {"BTCUSDT", "ETHUSDT"}
