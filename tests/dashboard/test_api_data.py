@@ -112,3 +112,21 @@ def test_start_and_stop_a_real_recorder_on_the_paper_exchange(workspace, serve, 
         assert r.json()["process"]["state"] == "stopped"
         wait_for(lambda: (c2.get("/api/data/recorder").json()["status"] or {}).get("state") == "stopped", 20,
                  what="the recorder's final status")
+
+
+def test_data_and_backtest_routes_need_the_token_and_the_same_origin(workspace, serve, client_for):
+    token = "tok-datapages-51c9a2"
+    workspace.dotenv_file.write_text(f"ASTER_DASHBOARD_TOKEN={token}\n")
+    server = serve()
+    anon = client_for(server)
+    for path in ("/api/data/recorder", "/api/data/days", "/api/data/coverage", "/api/backtest/jobs",
+                 "/api/backtest/sources", "/api/backtest/params", "/api/data/export.csv?sql=select%201"):
+        assert anon.get(path).status_code == 401, path
+    assert anon.post("/api/data/recorder/start", json={"symbols": ["BTCUSDT"]}).status_code == 401
+    authed = client_for(server, headers={"Authorization": f"Bearer {token}"})
+    assert authed.get("/api/data/recorder").status_code == 200
+    for path, body in (("/api/data/recorder/start", {"symbols": ["BTCUSDT"]}), ("/api/data/load", {}),
+                       ("/api/backtest/jobs", {}), ("/api/data/recorder/stop", None)):
+        r = authed.post(path, json=body, headers={"Origin": "http://evil.example"})
+        assert r.status_code == 403 and "cross-site" in r.json()["detail"], path
+    assert not (workspace.run_dir / "recorder_args.json").exists()
