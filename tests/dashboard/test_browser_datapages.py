@@ -68,6 +68,9 @@ def test_data_page_shows_the_recorders_figures_and_the_store(workspace, serve, p
     expect(page.locator("#dp-days-msg")).to_have_text("20260301 loaded", timeout=60_000)
     expect(page.locator("#dp-calendar .dp-cell")).to_have_count(len(SYMBOLS), timeout=60_000)  # a child process
     expect(page.locator("#dp-calendar .dp-cell[data-symbol='BTCUSDT'][data-date='2026-03-01']")).to_be_visible()
+    # rows per day: 20 seconds x 3 symbols in each of the five tables
+    expect(page.locator("#dp-days-table tr[data-day='20260301'] .dp-day-rows")).to_have_text(f"{5 * 20 * len(SYMBOLS)}")
+    expect(page.locator("#dp-days-table tr[data-day='20260228'] .dp-day-rows")).to_have_text("–")
     page.fill("#dp-sql", "select symbol, count(*) as n from book_ticker group by 1 order by 1")
     page.click("#dp-run")
     expect(page.locator("#dp-query-table tbody tr")).to_have_count(len(SYMBOLS), timeout=60_000)
@@ -80,6 +83,7 @@ def test_data_page_shows_the_recorders_figures_and_the_store(workspace, serve, p
     expect(page.locator("#dp-query-table tbody tr")).to_have_count(len(SYMBOLS), timeout=60_000)
     no_horizontal_overflow(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / f"data-{view}.png"), full_page=True)
 
 

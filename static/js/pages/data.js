@@ -111,15 +111,20 @@ function ageClass(a, stream) {
 function renderDays(days, coverage) {
   if (!root) return;
   const loaded = new Set((coverage?.dates || []).map((d) => d.replaceAll("-", "")));
+  const rowsOf = {};          // rows per day in the store (all five tables, every symbol)
+  for (const r of coverage?.rows || []) {
+    const k = r.date.replaceAll("-", "");
+    rowsOf[k] = (rowsOf[k] || 0) + r.kline_rows + r.book_ticker_rows + r.mark_price_rows + r.agg_trade_1s_rows + r.depth5_rows;
+  }
   const rows = days.map((d) => {
     const gaps = Object.entries(d.gaps || {}).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
     const loadBtn = el("button", { class: "small", "data-day": d.day, onclick: () => loadDay(d.day) }, loaded.has(d.day) ? "Reload" : "Load");
     return el("tr", { "data-day": d.day }, el("td", { text: `${d.day.slice(0, 4)}-${d.day.slice(4, 6)}-${d.day.slice(6)}` }),
-      el("td", { class: "dp-bytes", text: fmtBytes(d.bytes) }),
+      el("td", { class: "dp-bytes", text: fmtBytes(d.bytes) }), el("td", { class: "dp-day-rows", text: d.day in rowsOf ? num(rowsOf[d.day], 0) : "–" }),
       el("td", { text: FAMILIES.filter((f) => f in d.files).length + " of 6" }),
       el("td", { text: gaps }), el("td", { text: loaded.has(d.day) ? "yes" : "no" }), el("td", {}, loadBtn));
   });
-  root.querySelector("#dp-days").replaceChildren(table(["day (UTC)", "size", "files", "gaps", "in store", ""], rows,
+  root.querySelector("#dp-days").replaceChildren(table(["day (UTC)", "size", "rows (store)", "files", "gaps", "in store", ""], rows,
     "no recorded day in this directory", { id: "dp-days-table" }));
   drawBytesChart(days);
 }
@@ -163,7 +168,7 @@ function renderCoverage(cov) {
       const level = !r ? 0 : pct >= 99 ? 4 : pct >= 75 ? 3 : pct >= 25 ? 2 : 1;
       cal.append(el("div", { class: `dp-cell l${level}`, "data-symbol": sym, "data-date": d,
         title: r ? `${sym} ${d}: ${pct}% of the day, ${r.gap_seconds} s gaps, ${r.stale_seconds} s stale, ${r.reconnects} reconnects, ${r.book_ticker_rows} rows` : `${sym} ${d}: nothing`,
-        text: r ? String(Math.round(pct)) : "" }));
+        text: !r ? "" : pct >= 1 ? String(Math.round(pct)) : "<1" }));
     }
   }
   box.replaceChildren(el("div", { class: "dp-scroll" }, cal),
