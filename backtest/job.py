@@ -173,7 +173,9 @@ def run_job(job_dir: Path) -> int:
         progress.set(state="done", message=f"{len(configs)} configurations ranked")
         return 0
     except KeyboardInterrupt:
-        progress.set(state="cancelled", message="cancelled before the sweep started; nothing ranked")
+        kept = (job_dir / "ranked.csv").exists()
+        progress.set(state="cancelled", message="cancelled; the ranked table is kept" if kept else
+                     "cancelled before the sweep started; nothing ranked")
         return 130
     except (GridError, LookaheadError, ValueError, OSError, KeyError) as exc:
         progress.set(state="failed", message=f"{type(exc).__name__}: {exc}")

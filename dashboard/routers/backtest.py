@@ -35,7 +35,7 @@ async def check(services: ServicesDep, body: Any = Body(None)) -> dict[str, Any]
 
 @router.get("/jobs")
 async def jobs(services: ServicesDep) -> dict[str, Any]:
-    return {"jobs": services.backtests.jobs()}
+    return {"jobs": await asyncio.to_thread(services.backtests.jobs)}
 
 
 @router.post("/jobs")
@@ -49,7 +49,8 @@ async def start(services: ServicesDep, body: Any = Body(None)) -> dict[str, Any]
 @router.get("/jobs/{job_id}")
 async def status(job_id: str, services: ServicesDep) -> dict[str, Any]:
     try:
-        return dict(services.backtests.status(job_id), detail_ids=services.backtests.detail_ids(job_id))
+        status = await asyncio.to_thread(services.backtests.status, job_id)
+        return dict(status, detail_ids=await asyncio.to_thread(services.backtests.detail_ids, job_id))
     except JobNotFound as exc:
         raise _problem(exc) from None
 
@@ -74,7 +75,7 @@ async def results(job_id: str, services: ServicesDep, sort: str = "rank", desc: 
 @router.get("/jobs/{job_id}/details/{config_id}")
 async def details(job_id: str, config_id: int, services: ServicesDep) -> dict[str, Any]:
     try:
-        return services.backtests.details(job_id, config_id)
+        return await asyncio.to_thread(services.backtests.details, job_id, config_id)
     except JobNotFound as exc:
         raise _problem(exc) from None
 

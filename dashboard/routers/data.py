@@ -1,6 +1,7 @@
 """The Data page's API: the recorder (state, figures, start/stop), CSV days, and the analytic store."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
@@ -25,7 +26,7 @@ def _problem(exc: Exception) -> HTTPException:
 
 @router.get("/recorder")
 async def recorder(services: ServicesDep) -> dict[str, Any]:
-    return services.data.recorder()
+    return await asyncio.to_thread(services.data.recorder)
 
 
 @router.post("/recorder/start")
@@ -46,7 +47,7 @@ async def recorder_stop(services: ServicesDep) -> dict[str, Any]:
 
 @router.get("/days")
 async def days(services: ServicesDep) -> dict[str, Any]:
-    return {"log_dir": str(services.data.log_dir), "days": services.data.days()}
+    return {"log_dir": str(services.data.log_dir), "days": await asyncio.to_thread(services.data.days)}
 
 
 @router.get("/coverage")

@@ -342,7 +342,10 @@ class BacktestService:
         row, params = self._mapping_row(job_dir, config_id)
         res = await asyncio.to_thread(self.results, job_id, "rank", False, 5000)
         cols = res["columns"]
-        ranked = next((dict(zip(cols, r)) for r in res["rows"] if r[cols.index("config_id")] == config_id), {})
+        ranked = next((dict(zip(cols, r)) for r in res["rows"] if r[cols.index("config_id")] == config_id), None)
+        if ranked is None:
+            raise JobInputError(f"configuration {config_id} has no results (the job ended before it ran); "
+                                "apply a ranked one")
         return await asyncio.to_thread(self._write_params, job_id, config_id, row["symbol"], params, ranked)
 
     def _write_params(self, job_id: str, config_id: int, symbol: str, params: dict[str, Any],

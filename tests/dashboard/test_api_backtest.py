@@ -117,6 +117,11 @@ def test_cancel_keeps_the_finished_chunks(workspace, serve, client_for):
     assert 0 < res["total"] < 144
     assert "kept" in out["progress"]["message"]
     assert c.post("/api/backtest/jobs/nope/cancel").status_code == 404
+    ranked = {r[res["columns"].index("config_id")] for r in res["rows"]}
+    unranked = min(set(range(144)) - ranked)
+    r = c.post(f"/api/backtest/jobs/{job['id']}/apply", json={"config_id": unranked})
+    assert r.status_code == 422 and "no results" in r.json()["detail"]
+    assert not (workspace.run_dir / "momentum_params.json").exists()
 
 
 def test_a_sweep_on_the_recorded_store(workspace, serve, client_for):
