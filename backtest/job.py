@@ -134,6 +134,7 @@ def run_job(job_dir: Path) -> int:
         progress.set(message="cancel requested: finishing the running chunk")
         raise KeyboardInterrupt          # caught below while building; inside the sweep it ends the loop
 
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         job = json.loads((job_dir / "job.json").read_text())
         progress.set(state="building", message="building minute features")
@@ -183,3 +184,6 @@ def run_job(job_dir: Path) -> int:
     except Exception as exc:                        # the page must learn why, whatever it was
         progress.set(state="failed", message=f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
