@@ -138,7 +138,7 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
                        lambda argv: child_specs(paths, {"recorder": argv}, child_env)["recorder"],
                        paper=lambda: store.settings.paper, auto_restart=lambda: store.settings.auto_restart,
                        stop_timeout=stop_timeout, cwd=paths.base_dir, env=dict(env))
-    backtests = BacktestService(paths.run_dir, store_dir, cwd=paths.base_dir, env=env)
+    backtests = BacktestService(paths.run_dir, store_dir, cwd=paths.base_dir, env=env, coverage=data.coverage)
     return Services(paths=paths, access=AccessControl(lambda: store.settings.dashboard_token,
                                                        session_file=paths.run_dir / SESSIONS_FILE), config=store,
                     presets=PresetService(store), supervisor=supervisor, logs=hub, state=state_service,

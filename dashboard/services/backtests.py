@@ -25,7 +25,7 @@ import sys
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from mraster.data import REPLAY_DIR
 from mraster.procinfo import PidRecord, identity_of, is_alive, read_pid_file, signal_group, write_pid_file
@@ -154,12 +154,14 @@ def validate(body: Any, store_dir: Path) -> dict[str, Any]:
 
 class BacktestService:
     def __init__(self, run_dir: Path, store_dir: Path, *, python: str = sys.executable, cwd: Path | None = None,
-                 env: Mapping[str, str] | None = None):
+                 env: Mapping[str, str] | None = None,
+                 coverage: Callable[[], Awaitable[dict[str, Any]]] | None = None):
         self.root = run_dir / "backtests"
         self.params_file = run_dir / PARAMS_FILE
         self.store_dir = store_dir
         self.python, self.cwd, self.env = python, cwd, dict(env) if env is not None else None
         self._procs: dict[str, subprocess.Popen] = {}     # children of this dashboard (reaped on poll)
+        self.coverage = coverage                           # the store's coverage (the Data service's)
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ jobs
@@ -174,6 +176,16 @@ class BacktestService:
     async def check(self, body: Any) -> dict[str, Any]:
         """Validate a request and its grid (by the backtester's own code) without running it."""
         job = validate(body, self.store_dir)
+        if job["source"]["type"] == "store" and self.coverage is not None:
+            cov = await self.coverage()
+            missing = [s for s in job["symbols"] if s not in cov["symbols"]]
+            if missing:
+                raise JobInputError(f"symbols: {', '.join(missing)} not in the store (has "
+                                    f"{', '.join(cov['symbols']) or 'none'})")
+            days = [d for d in cov["dates"] if job["start_date"] <= d <= job["end_date"]]
+            if not days:
+                raise JobInputError(f"dates: the store has no day from {job['start_date']} to {job['end_date']} "
+                                    f"(it has {', '.join(cov['dates'][:10])}{' ...' if len(cov['dates']) > 10 else ''})")
         tmp = self.root / f".check-{secrets.token_hex(4)}"
         try:
             await asyncio.to_thread(write_json_atomic, tmp / "job.json", job)

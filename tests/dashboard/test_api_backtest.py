@@ -134,6 +134,10 @@ def test_a_sweep_on_the_recorded_store(workspace, serve, client_for):
     assert c.get("/api/backtest/sources").json()["store"]["exists"] is True
     body = sweep_body(default_grid=dict(GRID, T=2, V=2), symbols=["BTCUSDT", "ETHUSDT"], source={"type": "store"},
                       start_date="2026-02-28", end_date="2026-03-01")
+    for change, words in (({"symbols": ["BTCUSDT", "XRPUSDT"]}, "XRPUSDT not in the store"),
+                          ({"start_date": "2026-03-02", "end_date": "2026-03-05"}, "no day from 2026-03-02")):
+        r = c.post("/api/backtest/check", json=dict(body, **change))
+        assert r.status_code == 422 and words in r.json()["detail"], r.text
     job = c.post("/api/backtest/jobs", json=body)
     assert job.status_code == 200, job.text
     done = finished(c, job.json()["id"])

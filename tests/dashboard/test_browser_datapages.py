@@ -2,10 +2,12 @@
 overflow; the Data page shows the recorder's own figures (its status file and files on disk), loads a day
 into the store and shows its coverage and a query; a backtest started from the page finishes and shows
 its ranked table, equity and trades; Apply writes run/momentum_params.json atomically, and a corrupt file
-is kept aside and reported. Screenshots go to docs/screenshots/ (data-*.png, backtest-*.png)."""
+is kept aside and reported. Screenshots (data-*.png, backtest-*.png) go to tests/artifacts/, or to
+docs/screenshots/ with MRASTER_UPDATE_SCREENSHOTS=1 (how the committed ones were made)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 from tests.dashboard.datapages_helpers import GRID, SYMBOLS, record_days
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots" if os.environ.get("MRASTER_UPDATE_SCREENSHOTS") else ROOT / "tests" / "artifacts"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORTS = {"desktop": {"width": 1400, "height": 900}, "mobile": {"width": 390, "height": 844}}
@@ -133,5 +136,6 @@ def test_backtest_from_the_page_to_results_and_apply(workspace, serve, page, vie
     expect(page.locator("#bt-params-table tbody tr")).to_have_count(1)
     assert len(list(workspace.run_dir.glob("momentum_params.json.corrupt-*"))) == 1
     no_horizontal_overflow(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / f"backtest-{view}.png"), full_page=True)
