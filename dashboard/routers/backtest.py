@@ -4,10 +4,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, Body, HTTPException, Query, Request
 
-from dashboard.deps import ApiAccess, ServicesDep
+from dashboard.deps import ApiAccess, ServicesDep, who
 from dashboard.services.backtests import JobBusy, JobInputError, JobNotFound, datasets
+from dashboard.services.configstore import ConfigValidationError
 
 router = APIRouter(prefix="/api/backtest", dependencies=[ApiAccess], tags=["backtest"])
 
@@ -86,8 +87,14 @@ async def params(services: ServicesDep) -> dict[str, Any]:
 
 
 @router.post("/jobs/{job_id}/apply")
-async def apply(job_id: str, services: ServicesDep, config_id: Any = Body(None, embed=True)) -> dict[str, Any]:
+async def apply(job_id: str, request: Request, services: ServicesDep,
+                config_id: Any = Body(None, embed=True)) -> dict[str, Any]:
+    async def save_settings(updates: dict[str, Any]) -> dict[str, Any]:
+        result = await services.config.apply(updates, who=who(request, services), action="backtest.apply")
+        return result.to_json()
     try:
-        return await services.backtests.apply(job_id, config_id)
+        return await services.backtests.apply(job_id, config_id, save_settings)
     except (JobInputError, JobNotFound) as exc:
         raise _problem(exc) from None
+    except ConfigValidationError as exc:
+        raise HTTPException(422, f"settings not saved: {exc}") from None

@@ -42,6 +42,11 @@ MAX_CONFIGS = 50_000
 MAX_DAYS = 92
 CHECK_TIMEOUT_S = 60.0
 PARAMS_FILE = "momentum_params.json"
+# the scanner's grid keys are the bot's own settings (what SignalParams.from_settings and the bracket code read)
+SCANNER_SETTINGS = {"interval": "ASTER_INTERVAL", "htf_interval": "ASTER_HTF_INTERVAL",
+                    "rsi_buy_min": "ASTER_RSI_BUY_MIN", "rsi_sell_max": "ASTER_RSI_SELL_MAX",
+                    "trend_align": "ASTER_ALLOW_TREND_ALIGN", "align_pad": "ASTER_ALIGN_RSI_PAD",
+                    "sl_atr_mult": "ASTER_SL_ATR_MULT", "tp_atr_mult": "ASTER_TP_ATR_MULT"}
 MAPPING_TAIL = ("strategy", "stop_fill")          # mapping.csv: parameters sit between symbol and these
 
 
@@ -342,15 +347,16 @@ class BacktestService:
                     return row, {k: _num(row[k]) for k in params if row[k] != ""}
         raise JobNotFound(f"configuration {config_id} is not in job {job_dir.name}")
 
-    async def apply(self, job_id: str, config_id: Any) -> dict[str, Any]:
-        """Write the configuration's parameters for its symbol into momentum_params.json (atomically)."""
+    async def apply(self, job_id: str, config_id: Any,
+                    save_settings: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
+                    ) -> dict[str, Any]:
+        """Momentum: write the configuration's parameters for its symbol into momentum_params.json
+        (atomically). Scanner: save its keys as the bot's ASTER_* settings through `save_settings` (the
+        config store: validated, atomic, audited); they apply to every symbol the bot scans."""
         job_dir = self._dir(job_id)
         if isinstance(config_id, bool) or not isinstance(config_id, int) or config_id < 0:
             raise JobInputError("config_id: a whole number >= 0")
         job = json.loads((job_dir / "job.json").read_text())
-        if job["strategy"] != "momentum":
-            raise JobInputError("only momentum configurations can be applied (the scanner's settings are ASTER_* "
-                                "settings: set them on the Settings page)")
         row, params = self._mapping_row(job_dir, config_id)
         res = await asyncio.to_thread(self.results, job_id, "rank", False, 5000)
         cols = res["columns"]
@@ -358,6 +364,13 @@ class BacktestService:
         if ranked is None:
             raise JobInputError(f"configuration {config_id} has no results (the job ended before it ran); "
                                 "apply a ranked one")
+        if job["strategy"] == "scanner":
+            if save_settings is None:
+                raise JobInputError("scanner configurations are applied as the bot's settings, not here")
+            updates = {SCANNER_SETTINGS[k]: v for k, v in params.items() if k in SCANNER_SETTINGS}
+            result = await save_settings(updates)
+            return {"strategy": "scanner", "symbol": row["symbol"], "params": params, "settings": updates,
+                    "not_applied": sorted(set(params) - set(SCANNER_SETTINGS)), "result": result}
         return await asyncio.to_thread(self._write_params, job_id, config_id, row["symbol"], params, ranked)
 
     def _write_params(self, job_id: str, config_id: int, symbol: str, params: dict[str, Any],
@@ -375,7 +388,7 @@ class BacktestService:
                                   "applied_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         doc["updated_at"] = doc["applied"][symbol]["applied_at"]
         write_json_atomic(self.params_file, doc)
-        return {"file": str(self.params_file), "symbol": symbol, "params": params, "kept_aside": kept_aside,
+        return {"strategy": "momentum", "file": str(self.params_file), "symbol": symbol, "params": params, "kept_aside": kept_aside,
                 "problem": problem, "document": doc}
 
     def params(self) -> dict[str, Any]:

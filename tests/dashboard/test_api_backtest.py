@@ -146,3 +146,28 @@ def test_a_sweep_on_the_recorded_store(workspace, serve, client_for):
     res = c.get(f"/api/backtest/jobs/{done['id']}/results").json()
     assert res["total"] == 8                     # k x sl_bps per symbol
     assert {r[res["columns"].index("symbol")] for r in res["rows"]} == {"BTCUSDT", "ETHUSDT"}
+
+
+def test_a_scanner_configuration_is_applied_as_the_bots_settings(workspace, serve, client_for):
+    server = serve()
+    c = client_for(server)
+    grid = {"interval": "5m", "htf_interval": "30m", "rsi_buy_min": [52, 56], "rsi_sell_max": 44, "trend_align": False,
+            "align_pad": 2.5, "sl_atr_mult": 1.5, "tp_atr_mult": 2.5}
+    body = sweep_body(strategy="scanner", default_grid=grid)
+    job = c.post("/api/backtest/jobs", json=body)
+    assert job.status_code == 200, job.text
+    done = finished(c, job.json()["id"])
+    assert done["state"] == "done", done["progress"]
+    res = c.get(f"/api/backtest/jobs/{done['id']}/results").json()
+    top = dict(zip(res["columns"], res["rows"][0]))
+    r = c.post(f"/api/backtest/jobs/{done['id']}/apply", json={"config_id": top["config_id"]})
+    assert r.status_code == 200, r.text
+    saved = json.loads(workspace.config_file.read_text())
+    assert saved["ASTER_RSI_BUY_MIN"] == top["rsi_buy_min"] and saved["ASTER_RSI_SELL_MAX"] == 44
+    assert saved["ASTER_ALLOW_TREND_ALIGN"] is False and saved["ASTER_ALIGN_RSI_PAD"] == 2.5
+    assert saved["ASTER_INTERVAL"] == "5m" and saved["ASTER_HTF_INTERVAL"] == "30m"
+    assert saved["ASTER_SL_ATR_MULT"] == 1.5 and saved["ASTER_TP_ATR_MULT"] == 2.5
+    assert "ASTER_RSI_BUY_MIN" in r.json()["result"]["changed"]
+    audit = (workspace.root / "dashboard_audit.jsonl").read_text()
+    assert "backtest.apply" in audit
+    assert not (workspace.run_dir / "momentum_params.json").exists()

@@ -170,7 +170,8 @@ async function showResults(job) {
     const box = el("input", { type: "checkbox", "data-compare": cid, disabled: !details.has(cid), checked: compare.includes(cid),
       title: details.has(cid) ? "show equity and trades" : "equity and trades are kept for the top configurations",
       onchange: (ev) => { compare = ev.target.checked ? [...compare, cid].slice(-4) : compare.filter((x) => x !== cid); drawCharts(job, compare); } });
-    const apply = job.strategy === "momentum" ? el("button", { class: "small", "data-apply": cid, onclick: () => applyConfig(job, cid, r[idx("symbol")]) }, "Apply") : "";
+    const apply = el("button", { class: "small", "data-apply": cid, onclick: () => applyConfig(job, cid, r[idx("symbol")]),
+      title: job.strategy === "momentum" ? "write to momentum_params.json for this symbol" : "save as the bot's settings (every symbol it scans)" }, "Apply");
     return el("tr", { "data-config": cid }, el("td", {}, box), ...shown.map((c) => {
       const v = r[idx(c)];
       const cls = c.endsWith("total_pnl") ? (v > 0 ? "pos" : v < 0 ? "neg" : "") : "";
@@ -186,9 +187,18 @@ async function showResults(job) {
 
 async function applyConfig(job, cid, symbol) {
   const msg = $("#bt-apply-msg");
-  if (!confirm(`Write configuration ${cid}'s parameters for ${symbol} to momentum_params.json? The momentum engine reads them.`)) return;
+  const question = job.strategy === "momentum"
+    ? `Write configuration ${cid}'s parameters for ${symbol} to momentum_params.json? The momentum engine reads them.`
+    : `Save configuration ${cid} (tuned on ${symbol}) as the scanner bot's settings? They apply to every symbol the bot scans.`;
+  if (!confirm(question)) return;
   try {
     const res = await ctx.api("POST", `/api/backtest/jobs/${job.id}/apply`, { config_id: cid });
+    if (res.strategy === "scanner") {
+      const r = res.result, restart = Object.entries(r.needs_restart || {}).map(([p, n]) => `${p}: ${n.join(", ")}`).join("; ");
+      say(msg, `saved ${Object.keys(res.settings).join(", ")} for the bot` + (r.changed.length ? "" : " (nothing changed)") +
+        (restart ? `; needs a restart: ${restart}` : "") + (res.not_applied.length ? `; not a bot setting: ${res.not_applied.join(", ")}` : ""));
+      return;
+    }
     say(msg, `applied configuration ${cid} for ${symbol} to ${res.file}` + (res.kept_aside ? `; the previous file was unreadable (${res.problem}) and was kept aside as ${res.kept_aside}` : ""), !res.kept_aside);
     renderParams({ file: res.file, document: res.document, problem: res.kept_aside ? `previous file kept aside as ${res.kept_aside}` : null });
   } catch (e) { say(msg, e.message, false); }
