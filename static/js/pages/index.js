@@ -7,13 +7,17 @@ import trades from "./trades.js";
 import chart from "./chart.js";
 import logs from "./logs.js";
 import settings from "./settings.js";
+import data from "./data.js";
+import backtest from "./backtest.js";
 
 export const PAGES = [
   overview,
   engine,
   trades,
   chart,
-  // data, backtest, maker, operator: their modules go here
+  data,
+  backtest,
+  // maker, operator: their modules go here
   logs,
   settings,
   // ops
