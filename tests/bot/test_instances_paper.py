@@ -211,7 +211,7 @@ async def test_account_cap_refuses_either_instance_at_the_gate(px, tmp_path):
 async def _far_price(env: dict[str, str], symbol: str, mark: Decimal | None) -> Decimal:
     ex = make_exchange(resolve_instance("one", loaded=load_settings(env=env), environ=env).settings)
     try:
-        price = mark or (await ex.mark_price(symbol)).mark_price
+        price = Decimal(str(mark or (await ex.mark_price(symbol)).mark_price))
         rules = (await ex.symbol_rules())[symbol]
         return rules.round_price(price * Decimal("0.7"), "down")
     finally:
