@@ -119,6 +119,8 @@ def run(loaded: Any, args: Any) -> int:
         reload_settings=SettingsReloader(loaded, cli_overrides(args), setup.for_account), venue_label=f" at {venue}",
         on_settings=lambda fresh: exchange.reconfigure(retries=fresh.http_retries, backoff_s=guard_backoff(fresh)),
         state_paths=setup.state_paths, owners=setup.owners, rule=setup.rule)
+    if getattr(args, "once", False):
+        service.reconciler.manual_grace_s = 0.0
     return asyncio.run(_main(service, exchange, args))
 
 

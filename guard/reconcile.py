@@ -121,6 +121,7 @@ class Reconciler:
         self.rule = rule or (lambda: ScopeRule())
         self.unowned_since: LruDict[tuple[str, str], float] = LruDict(ATR_MAX)
         self.left: list[tuple[Position, str | None]] = []     # positions left alone at the last check
+        self.manual_grace_s = MANUAL_GRACE_S      # 0 for `--once`: one check judges what it sees
         self.monotonic = monotonic
         self.rules: dict[str, SymbolRules] = {}
         self._rules_at: float | None = None
@@ -301,8 +302,10 @@ class Reconciler:
         now = self.monotonic()
         for key in keys:
             if owned.get(key) is None and rule.manual == "protect" and owners is not None and owners.has_leave:
-                first = self.unowned_since.setdefault(key, now)   # a `leave` instance may be about to claim it
-                if now - first < MANUAL_GRACE_S:
+                if key not in self.unowned_since:        # a `leave` instance may be about to claim it
+                    self.unowned_since[key] = now
+                first = self.unowned_since[key]
+                if now - first < self.manual_grace_s:
                     waiting.append(key)
             else:
                 self.unowned_since.pop(key, None)
