@@ -77,3 +77,17 @@ def test_owners_come_from_claims_then_resting_orders(tmp_path):
     assert conflicts(both) == {("X", "BOTH"): ["a", "b"]}
     assert resolve_owners([("X", "BOTH")], both, []) == {("X", "BOTH"): "a"}
     assert json.loads((tmp_path / "scan2.status.json").read_text())["instance"] == "scan2"
+
+
+def test_account_wide_settings_per_named_account(tmp_path):
+    import pytest
+    from mraster.accounts import AccountError, load_accounts, settings_for_account
+    from mraster.settings import load_settings
+    env = {"ASTER_ACCOUNTS": "B", "ASTER_B_ACCOUNT_MAX_POSITIONS": "3", "ASTER_B_GUARD_MANUAL": "leave",
+           "ASTER_PAPER": "true", "ASTER_CONFIG_FILE": str(tmp_path / "c.json"), "ASTER_DOTENV_FILE": str(tmp_path / "e")}
+    main = load_settings(env=env).settings
+    b = settings_for_account(main, load_accounts(env)["B"])
+    assert (b.account_max_positions, b.guard_manual, b.api_key) == (3, "leave", "paper-b")
+    assert (main.account_max_positions, main.guard_manual) == (0, "protect")
+    with pytest.raises(AccountError, match="ASTER_B_ACCOUNT_MAX_POSITIONS"):
+        load_accounts({**env, "ASTER_B_ACCOUNT_MAX_POSITIONS": "many"})
