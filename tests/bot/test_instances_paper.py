@@ -224,3 +224,27 @@ async def _place(env: dict[str, str], req: OrderRequest) -> None:
         await ex.place_order(req)
     finally:
         await ex.close()
+
+
+async def test_a_paper_exchange_with_a_fixed_key_still_hosts_each_named_account_apart(tmp_path):
+    with PaperExchange(tmp_path / "fixed", symbols=("BTCUSDT",), seed=3, balance=5000.0,
+                       env={"ASTER_PAPER_API_KEY": "only-me", "ASTER_PAPER_API_SECRET": "s3",
+                            "ASTER_ACCOUNTS": "FA,FB"}) as fixed:
+        async def client(key: str, secret: str):
+            return make_exchange(load_settings(env={**fixed.env(), "ASTER_PAPER_API_KEY": key,
+                                                    "ASTER_PAPER_API_SECRET": secret,
+                                                    "ASTER_CONFIG_FILE": str(tmp_path / "c.json"),
+                                                    "ASTER_DOTENV_FILE": str(tmp_path / "e")}).settings)
+        fa, fb, stranger = (await client("paper-fa", "paper-secret"), await client("paper-fb", "paper-secret"),
+                            await client("someone", "x"))
+        try:
+            await fa.place_order(OrderRequest(symbol="BTCUSDT", side=Side.BUY, type=OrderType.MARKET,
+                                              client_order_id="fa1", quantity=Decimal("0.01")))
+            assert [p.symbol for p in await fa.positions()] == ["BTCUSDT"] and not await fb.positions()
+            a, b = await fa.account(), await fb.account()
+            assert b.total_wallet_balance == Decimal("5000") and a.total_wallet_balance < Decimal("5000")
+            with pytest.raises(Exception, match="-2015|Invalid API-key"):
+                await stranger.account()
+        finally:
+            for ex in (fa, fb, stranger):
+                await ex.close()
