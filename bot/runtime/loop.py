@@ -133,6 +133,8 @@ class Bot:
             if "loglevel" in live:
                 set_level(live["loglevel"])
             self.rt.policy.reconfigure(self.rt.settings)
+            if self.rt.gate is not None:
+                self.rt.gate.settings = self.rt.settings       # the account caps are live
             if live.keys() & CLIENT_LIVE and hasattr(self.rt.exchange, "reconfigure"):
                 apply_live_settings(self.rt.exchange, self.rt.settings)   # retries, backoff, kline cache
         fresh_restart = sorted(set(restart) - set(self.rt.state.pending_restart))
