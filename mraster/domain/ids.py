@@ -198,7 +198,8 @@ def fresh_client_order_id(trade_id: str, role: Role, actor: str, stamp: str, pos
     adopted trade id is too long."""
     instance = instance_of_trade(trade_id)
     symbol = symbol_of_trade(trade_id)
-    shortest = [trade_id_for_adopted(symbol[:n], position_side, instance=instance) for n in (8, 4)]
+    shortest = ([trade_id_for_adopted(symbol[:n], position_side, instance=instance) for n in (8, 4)]
+                if instance != DEFAULT_INSTANCE else [])    # an instance's name takes room: shorter symbols
     for tid in (trade_id, trade_id_for_adopted(symbol, position_side, instance=instance), *shortest):
         prefix = "" if ":" in tid else PREFIX
         cid = f"{prefix}{tid}-{role.value}_{actor}{stamp}"
