@@ -248,3 +248,25 @@ async def test_a_paper_exchange_with_a_fixed_key_still_hosts_each_named_account_
         finally:
             for ex in (fa, fb, stranger):
                 await ex.close()
+
+
+def test_python_m_bot_instance_runs_the_named_instance_as_a_child(px, tmp_path):
+    import subprocess
+    import sys
+    from mraster.childproc import clean_environ
+    env = workdir(tmp_path, px, "CH", [
+        {"name": "scanner", "kind": "scanner"},
+        {"name": "kid", "kind": "scanner", "accounts": {"account": "CH"}, "settings": {"ASTER_INCLUDE_SYMBOLS": "SOLUSDT"}}])
+    child = clean_environ({**env, "MRASTER_INSTANCE": "kid", "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    done = subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env=child, timeout=120,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    st = read_state_readonly(tmp_path / "aster_state.kid.json")
+    assert st is not None and st.cycle == 1 and not (tmp_path / "aster_state.json").exists()
+    assert all(t.trade_id.startswith("kid:SOLUSDT.") for t in st.open_trades.values())
+    status = json.loads((tmp_path / "run" / "kid.status.json").read_text())
+    assert status["instance"] == "kid" and status["account"] == "CH"
+    assert (tmp_path / "logs" / "bot-kid.jsonl").exists() and not (tmp_path / "logs" / "bot.jsonl").exists()
+    wrong = subprocess.run([sys.executable, "-m", "bot", "--instance", "nosuch"], cwd=tmp_path, env=child,
+                           timeout=60, capture_output=True, text=True)
+    assert wrong.returncode == 2 and "no engine instance 'nosuch'" in wrong.stderr
