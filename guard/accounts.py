@@ -78,14 +78,16 @@ class GuardSetup:
 
     @property
     def state_paths(self) -> list[Path]:
-        """The state file of every scanner instance on the account (the flat one for the default scanner);
-        the flat state file when no scanner is on the account (as before)."""
+        """The state file of every scanner instance on the account (the flat one for the default scanner).
+        No scanner on the account: the flat state file for the main account (as before), none for another."""
         paths = []
         for inst in on_account(self.instances, self.account):
             kind = get_kind(inst.kind)
             if kind.flat_settings:
                 paths.append(Path(resolve_flat(self.loaded.settings, kind, inst).state_file))
-        return paths or [Path(self.settings.state_file)]
+        if paths or self.account != DEFAULT_ACCOUNT:
+            return paths
+        return [Path(self.settings.state_file)]
 
     def owners(self) -> AccountOwners | None:
         try:

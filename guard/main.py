@@ -114,7 +114,7 @@ def run(loaded: Any, args: Any) -> int:
     exchange = make_exchange(settings, backoff_s=guard_backoff(settings), rate_limit_share=GUARD_RATE_SHARE)
     venue = settings.paper_url if settings.paper else settings.exchange_base
     service = GuardService(
-        exchange, settings, mode="paper" if settings.paper else "live", state_path=setup.state_paths[0],
+        exchange, settings, mode="paper" if settings.paper else "live", state_path=settings.state_file,
         status_path=setup.status_path, use_stream=not getattr(args, "no_stream", False),
         reload_settings=SettingsReloader(loaded, cli_overrides(args), setup.for_account), venue_label=f" at {venue}",
         on_settings=lambda fresh: exchange.reconfigure(retries=fresh.http_retries, backoff_s=guard_backoff(fresh)),

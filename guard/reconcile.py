@@ -97,7 +97,7 @@ class StatesReader:
 
     def get(self) -> BotState | None:
         states = [s for s in (r.get() for r in self.readers) if s is not None]
-        if len(self.readers) == 1 or not states:
+        if len(self.readers) <= 1 or not states:
             return states[0] if states else None
         merged = BotState()
         for st in states:
@@ -116,7 +116,7 @@ class Reconciler:
         self.settings = settings
         self.executor = executor
         self.log = log or get_logger("guard")
-        self.state = StatesReader(state_paths or [state_path], self.log)
+        self.state = StatesReader([state_path] if state_paths is None else state_paths, self.log)
         self.owners = owners                  # the account's instances and their claims (None: everything is ours)
         self.rule = rule or (lambda: ScopeRule())
         self.unowned_since: LruDict[tuple[str, str], float] = LruDict(ATR_MAX)
