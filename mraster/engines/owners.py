@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mraster.domain.ownership import owner_of
-from mraster.domain.types import Order
+from mraster.domain.types import Order, Position
 from mraster.engines.instances import EngineInstance
 from mraster.engines.registry import EngineKind, GuardScope, get_kind
 from mraster.storage.atomic import write_json_atomic
@@ -112,6 +112,12 @@ class AccountOwners:
 
     def owners(self, keys: Iterable[PositionKey], orders: Iterable[Order]) -> dict[PositionKey, str | None]:
         return resolve_owners(keys, self.claims, orders)
+
+    def owner_of_position(self, p: Position) -> str | None:
+        """The owner of one venue position by the claims on disk now (for `RiskGate(owner_of=...)` of an
+        engine that keeps no view of its own; resting orders are not consulted)."""
+        self.refresh()
+        return self.owners([(p.symbol, p.position_side.value)], ()).get((p.symbol, p.position_side.value))
 
     def scope_of(self, instance: str) -> GuardScope:
         """The guard scope of an instance on this account: its own choice, else its kind's default; an

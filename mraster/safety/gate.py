@@ -1,6 +1,7 @@
 """The risk gate: the one check every engine instance's entry passes, per account.
 
-    gate = RiskGate(account_settings, venue, owner_of=owners)      # once per process
+    gate = RiskGate(account_settings, venue,                       # once per process
+                    owner_of=AccountOwners(run_dir, account, instances).owner_of_position)
     decision = await gate.admit("scan2", "ETHUSDT", Side.BUY, Decimal("120"))
     if not decision:                # decision.code "kill_switch" | "account_notional" | ...; decision.reason says why
         skip(decision.reason)

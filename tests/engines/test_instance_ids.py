@@ -91,3 +91,13 @@ def test_account_wide_settings_per_named_account(tmp_path):
     assert (main.account_max_positions, main.guard_manual) == (0, "protect")
     with pytest.raises(AccountError, match="ASTER_B_ACCOUNT_MAX_POSITIONS"):
         load_accounts({**env, "ASTER_B_ACCOUNT_MAX_POSITIONS": "many"})
+
+
+def test_owner_of_position_reads_the_claims_on_disk_now(tmp_path):
+    from mraster.domain.types import Position
+    owners = AccountOwners(tmp_path, "A", [EngineInstance("mk1", "scanner", (("account", "A"),))])
+    p = Position("ETHUSDT", PositionSide.BOTH, Decimal("1"), Decimal("100"))
+    assert owners.owner_of_position(p) is None
+    write_status(tmp_path / "mk1.status.json", instance="mk1", kind="scanner", account="A",
+                 positions=[("A", "ETHUSDT", "BOTH")])
+    assert owners.owner_of_position(p) == "mk1"
