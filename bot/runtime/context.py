@@ -36,6 +36,7 @@ class Runtime:
     disk_errors: dict[str, str] = field(default_factory=dict)     # "state file" / "journal" -> last write error
     journal_outage_ms: int | None = None     # venue ms the journal first failed (None: it works)
     journal_resync_from: int | None = None   # after an outage: rewrite trades changed since then
+    quiet: Any = None                        # operator.QuietWatch: says why no entry was made for a while
 
     def now_ms(self) -> int:
         return self.exchange.now_ms()

@@ -27,7 +27,9 @@ def position_json(p: Any) -> dict[str, Any]:
     return {"symbol": p.symbol, "side": side, "position_side": p.position_side.value, "qty": float(abs(p.amount)),
             "entry_price": float(p.entry_price), "mark_price": float(p.mark_price),
             "unrealized_pnl": float(p.unrealized_pnl), "leverage": p.leverage,
-            "liquidation_price": float(p.liquidation_price)}
+            "liquidation_price": float(p.liquidation_price), "margin_type": p.margin_type.value,
+            "isolated_margin": float(p.isolated_margin), "notional": float(abs(p.notional)),
+            "update_time_ms": p.update_time}
 
 
 def order_json(o: Any) -> dict[str, Any]:
@@ -118,7 +120,7 @@ class VenueReader:
 
     def _bound_charts(self) -> None:
         """Weeks of browsing many symbols, intervals and zooms must not grow the cache without end."""
-        charts = [k for k in self._cache if k.startswith("klines:")]
+        charts = [k for k in self._cache if k.startswith(("klines:", "costs:"))]
         for key in charts[:max(0, len(charts) - self.chart_cache_max)]:
             task = self._cache.pop(key).task
             if task is not None and not task.done():   # ends within CALL_TIMEOUT; cancelled at close
@@ -138,6 +140,47 @@ class VenueReader:
             entry.error = f"the exchange client is not available ({exc.name})"
         except Exception as exc:  # shown on the page; the dashboard must keep working
             entry.error = f"{type(exc).__name__}: {exc}"[:300]
+
+    async def client(self) -> Any:
+        """The shared exchange client (for the services that act: exit recorder, close, sizing)."""
+        return await self._client()
+
+    def invalidate(self, *keys: str) -> None:
+        """Ask the venue again at the next read (after a close or a flatten, the old answer is wrong)."""
+        for key in keys or ("positions", "orders"):
+            entry = self._cache.get(key)
+            if entry is not None:
+                entry.at = -1e9
+
+    async def costs(self, symbol: str, since_ms: int, entry_order_id: int | None) -> dict[str, Any]:
+        """Fees and funding of an open position so far: its entry fills' commission (and any partial
+        exit since), the funding paid or received since its entry."""
+        async def fetch(ex: Any) -> dict[str, float]:
+            fills = await ex.user_trades(symbol, start_time=since_ms)
+            try:
+                income = await ex.income(symbol, income_type="FUNDING_FEE", start_time=since_ms)
+            except Exception:   # noqa: BLE001 - fees still shown
+                income = []
+            fees = sum(float(f.commission) for f in fills if f.time >= since_ms)
+            return {"fees": round(fees, 8), "funding": round(sum(float(r.income) for r in income), 8)}
+        return await self._cached(f"costs:{symbol}:{since_ms}", fetch, QUICK_WAIT)
+
+    async def max_leverage(self) -> dict[str, Any]:
+        async def fetch(ex: Any) -> dict[str, int]:
+            return dict(await ex.max_leverage())
+        return await self._cached("max_leverage", fetch, CALL_TIMEOUT)
+
+    async def account(self) -> dict[str, Any]:
+        async def fetch(ex: Any) -> dict[str, float]:
+            a = await ex.account()
+            return {"wallet": float(a.total_wallet_balance), "margin_balance": float(a.total_margin_balance),
+                    "available": float(a.available_balance), "upnl": float(a.total_unrealized_profit)}
+        return await self._cached("account", fetch, CALL_TIMEOUT)
+
+    async def rules(self) -> dict[str, Any]:
+        async def fetch(ex: Any) -> dict[str, Any]:
+            return dict(await ex.symbol_rules())
+        return await self._cached("rules", fetch, CALL_TIMEOUT)
 
     async def positions(self) -> dict[str, Any]:
         async def fetch(ex: Any) -> list[dict[str, Any]]:

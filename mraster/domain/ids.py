@@ -38,7 +38,7 @@ MAX_LEN = 36
 _VENUE_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 _OUR_RE = re.compile(r"^mr-([A-Z0-9]{1,22})\.([a-z0-9]{1,9})-([A-Z]{2})([0-9a-z]{0,4})(?:_([a-z])([0-9a-z]{1,9}))?$")
 STAMP_EPOCH_MS = 1_735_689_600_000          # 2025-01-01T00:00:00Z
-ACTORS = {"guard": "g", "dashboard": "d"}
+ACTORS = {"guard": "g", "dashboard": "d", "close": "c"}   # close: one position closed from the dashboard
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
