@@ -21,15 +21,19 @@ from dashboard.actions import ensure_paper_exchange
 from dashboard.deps import Services
 from dashboard.middleware import SecurityMiddleware
 from dashboard.paths import DashboardPaths
-from dashboard.routers import auth, config, killswitch, logs, pages, processes, state
+from dashboard.routers import auth, config, controls, killswitch, logs, pages, processes, state, trades
 from dashboard.security import SESSIONS_FILE, AccessControl
 from dashboard.services.configstore import AuditLog, ConfigStore
+from dashboard.services.controls import Controls
 from dashboard.services.credgate import CredentialGate
+from dashboard.services.exits import ExitRecorder
 from dashboard.services.flatten import FlattenService
 from dashboard.services.loghub import LogHub
 from dashboard.services.presets import PresetService
+from dashboard.services.sizing import SizingService
 from dashboard.services.state import StateService
 from dashboard.services.supervisor import Backoff, ChildSpec, Supervisor
+from dashboard.services.trades import TradeHistory
 from dashboard.services.venue import PaperInfo, VenueReader
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -79,6 +83,8 @@ def create_app(loaded: LoadedSettings | None = None, *,
                                   log_poll_interval)
         await services.supervisor.open()
         await services.logs.open()
+        services.exits.open()
+        services.exits.start()
         app.state.services = services
         if start_paper_exchange:
             await ensure_paper_exchange(services)
@@ -87,6 +93,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
         finally:
             await services.supervisor.close()
             await services.logs.close()
+            await services.exits.close()
             if services.state.venue is not None:
                 await services.state.venue.close()
             app.state.services = None
@@ -99,7 +106,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
     app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter(),
                        plain_http_allowed=lambda: current().dashboard_allow_plain_http)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (pages, auth, killswitch, processes, config, logs, state):   # before /api/{name}/{action}
+    for module in (pages, auth, killswitch, controls, trades, processes, config, logs, state):   # before /api/{name}/{action}
         app.include_router(module.router)
     return app
 
@@ -125,12 +132,17 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
         from mraster.exchange.factory import make_exchange as factory
         return factory(store.settings)
 
-    flatten = FlattenService(supervisor, make_exchange, lambda: state_service.read_state()[0])
+    read_state = lambda: state_service.read_state()[0]  # noqa: E731
+    flatten = FlattenService(supervisor, make_exchange, read_state)
+    exits = ExitRecorder(paths.exits_journal, read_state, venue)
+    history = TradeHistory(paths.journal_file, read_state, lambda: exits.recorded.values())
+    state_service.history = history
     return Services(paths=paths, access=AccessControl(lambda: store.settings.dashboard_token,
                                                        session_file=paths.run_dir / SESSIONS_FILE), config=store,
                     presets=PresetService(store), supervisor=supervisor, logs=hub, state=state_service,
                     flatten=flatten, start_paper_exchange=start_paper_exchange,
-                    credentials=CredentialGate(settings, make=exchange_factory))
+                    credentials=CredentialGate(settings, make=exchange_factory), exits=exits, trades=history,
+                    sizing=SizingService(settings, venue, read_state), controls=Controls(settings, paths.run_dir))
 
 
 def __getattr__(name: str) -> Any:

@@ -9,12 +9,16 @@ from fastapi import Depends, HTTPException, Request, WebSocket
 from dashboard.paths import DashboardPaths
 from dashboard.security import COOKIE, AccessControl, cross_site_problem
 from dashboard.services.configstore import ConfigStore
+from dashboard.services.controls import Controls
+from dashboard.services.exits import ExitRecorder
 from dashboard.services.credgate import CredentialGate
 from dashboard.services.flatten import FlattenService
 from dashboard.services.loghub import LogHub
 from dashboard.services.presets import PresetService
 from dashboard.services.state import StateService
+from dashboard.services.sizing import SizingService
 from dashboard.services.supervisor import Supervisor
+from dashboard.services.trades import TradeHistory
 
 
 @dataclass
@@ -29,6 +33,10 @@ class Services:
     flatten: FlattenService
     start_paper_exchange: bool
     credentials: CredentialGate
+    exits: ExitRecorder
+    trades: TradeHistory
+    sizing: SizingService
+    controls: Controls
 
     @property
     def settings(self) -> Any:
