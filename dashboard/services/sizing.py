@@ -42,7 +42,7 @@ def bucket_row(settings: Any, bucket: str, equity: float, price: float, stop: fl
     risk = float(d.qty) * stop
     row.update(qty=float(d.qty), notional=round(float(d.notional), 4), margin=round(float(d.margin), 4),
                target_notional=round(float(d.target_notional), 4), mult=d.mult, method=d.method,
-               risk=round(risk, 4), risk_pct=round(100 * risk / equity, 4) if equity > 0 else None,
+               risk=round(risk, 6), risk_pct=round(100 * risk / equity, 6) if equity > 0 else None,
                caps=[n for n in d.notes if n in CAPS], notes=list(d.notes))
     return row
 
