@@ -242,6 +242,8 @@ def _log_decision(rec: ScanRecord) -> None:
     fields.pop("decision")
     fields.pop("reason")
     msg = f"{rec.symbol}: {rec.decision} ({rec.reason})"
+    if rec.decision != "enter":
+        fields["group"] = "skip"       # one line per symbol and cycle: the logs page folds them
     if rec.reason in QUIET_REASONS:
         log.debug("decision", msg, symbol=rec.symbol, decision=rec.decision, reason=rec.reason, **fields)
     else:
