@@ -47,7 +47,9 @@ async def after_close(services: Services) -> None:
     exit reach the trade history now, not at the next refresh."""
     if services.state.venue is not None:
         services.state.venue.invalidate()
+    services.state.invalidate_snapshot()
     try:
         await services.exits.sweep(fresh=True)
     except Exception:  # noqa: BLE001 - the background sweep tries again within seconds
         pass
+    services.state.invalidate_snapshot()

@@ -5,6 +5,7 @@ first access from the environment and the files (never at import time).
 """
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from contextlib import asynccontextmanager
@@ -86,6 +87,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
         services.exits.open()
         services.exits.start()
         app.state.services = services
+        gc.freeze()   # what start-up built lives as long as the process: full collections skip it (latency)
         if start_paper_exchange:
             await ensure_paper_exchange(services)
         try:

@@ -1,12 +1,11 @@
 """The trade history: paging, filters and CSV (dashboard/services/trades.py)."""
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
 from dashboard.deps import ApiAccess, ServicesDep
+from dashboard.routers.state import fast_json
 from dashboard.services.trades import MAX_LIMIT, TradeFilter
 
 router = APIRouter(prefix="/api", dependencies=[ApiAccess], tags=["trades"])
@@ -24,11 +23,11 @@ def _filter(engine: str, account: str, symbol: str, side: str, reason: str, star
 @router.get("/trades")
 async def trades(services: ServicesDep, offset: int = 0, limit: int = 50, engine: str = "", account: str = "",
                  symbol: str = "", side: str = "", reason: str = "", start_ms: int | None = None,
-                 end_ms: int | None = None) -> dict[str, Any]:
+                 end_ms: int | None = None) -> Response:
     if offset < 0 or not 1 <= limit <= MAX_LIMIT:
         raise HTTPException(422, f"offset must be >= 0 and limit from 1 to {MAX_LIMIT}")
     flt = _filter(engine, account, symbol, side, reason, start_ms, end_ms)
-    return {**services.trades.page(flt, offset, limit), "recorder_error": services.exits.last_error}
+    return fast_json({**services.trades.page(flt, offset, limit), "recorder_error": services.exits.last_error})
 
 
 @router.get("/trades.csv")

@@ -69,6 +69,22 @@ class StateService:
         self._state = _FileCache(read_state_readonly)
         self._guard = _FileCache(_read_guard_status)
         self.history: Any = None          # dashboard/services/trades.TradeHistory, set by build_services
+        self._building: asyncio.Future[Any] | None = None
+        self._building_generation = 0
+        self._generation = 0
+
+    async def shared_json(self, build: Callable[[], Any]) -> bytes:
+        """The answer of the build in flight if there is one (every caller arriving meanwhile shares it),
+        else a new build. Nothing is kept after it: a request after a change always sees the change."""
+        if self._building is None or self._building.done() or self._building_generation != self._generation:
+            self._building = asyncio.ensure_future(build())
+            self._building_generation = self._generation
+        return await asyncio.shield(self._building)
+
+    def invalidate_snapshot(self) -> None:
+        """After an action from the page (close, flatten): the next caller does not join a build that
+        started before it."""
+        self._generation += 1
 
     def read_state(self) -> tuple[BotState | None, str, float | None]:
         state = self._state.get(self.state_file)

@@ -9,6 +9,7 @@ The journal is re-read only when its files changed (mtime and size of the databa
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import sqlite3
@@ -28,6 +29,7 @@ CSV_COLUMNS = ("trade_id", "engine", "account", "symbol", "side", "bucket", "qty
                "exit_time", "exit_price", "exit_reason", "duration_s", "notional", "leverage", "stop_price",
                "take_profit_price", "realized_pnl", "fees", "funding", "net_pnl", "r_multiple", "adopted", "source")
 MAX_LIMIT = 1000
+FREEZE_ABOVE = 1000
 
 
 @dataclass(frozen=True)
@@ -49,35 +51,61 @@ class TradeFilter:
                 and (self.start_ms is None or t >= self.start_ms) and (self.end_ms is None or t < self.end_ms))
 
 
-def _stamp(path: Path) -> tuple[int, int]:
-    try:
-        st = path.stat()
-        return st.st_mtime_ns, st.st_size
-    except OSError:
-        return 0, 0
+class JournalReader:
+    """Closed trades of a journal, read only, re-read only when another connection committed to it
+    (`PRAGMA data_version` of one long-lived read-only connection) or the file was replaced."""
 
+    def __init__(self, path: Path):
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._ino: int | None = None
+        self._version: int | None = None
+        self.trades: list[Trade] = []
 
-def _read_journal(path: Path) -> list[Trade]:
-    """Closed trades of a journal, read only (never creates or locks the file for writing)."""
-    if not path.exists():
-        return []
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2.0)
-    except sqlite3.Error:
-        return []
-    try:
-        rows = conn.execute("SELECT detail FROM trades WHERE status='closed'").fetchall()
-    except sqlite3.Error:
-        return []
-    finally:
-        conn.close()
-    out = []
-    for (detail,) in rows:
+    def _connect(self) -> sqlite3.Connection | None:
         try:
-            out.append(Trade.from_json(json.loads(detail)))
-        except (ValueError, TypeError, KeyError):
-            continue
-    return out
+            ino = self.path.stat().st_ino
+        except OSError:
+            self.close()
+            return None
+        if self._conn is None or ino != self._ino:
+            self.close()
+            try:
+                self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=2.0,
+                                             check_same_thread=False)
+            except sqlite3.Error:
+                return None
+            self._ino, self._version = ino, None
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn, self._version = None, None
+
+    def read(self) -> tuple[int | None, list[Trade]]:
+        """(a version that changes whenever the trades may have changed, the closed trades)."""
+        conn = self._connect()
+        if conn is None:
+            self.trades = []
+            return None, self.trades
+        try:
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version:
+                rows = conn.execute("SELECT detail FROM trades WHERE status='closed'").fetchall()
+                self.trades = [t for t in map(_trade, rows) if t is not None]
+                self._version = version
+        except sqlite3.Error:
+            self.close()
+            return None, self.trades
+        return (self._ino or 0) * 1_000_003 + version, self.trades
+
+
+def _trade(row: tuple[str]) -> Trade | None:
+    try:
+        return Trade.from_json(json.loads(row[0]))
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def history_row(trade: Trade, source: str) -> dict[str, Any]:
@@ -92,26 +120,16 @@ class TradeHistory:
         self.journal_file = journal_file
         self._read_state = read_state
         self._recorded = recorded
-        self._key: tuple[Any, ...] | None = None
-        self._journal_trades: list[Trade] = []
+        self._reader = JournalReader(journal_file) if journal_file is not None else None
         self._rows: list[dict[str, Any]] = []
         self._rows_key: tuple[Any, ...] | None = None
-
-    def _journal(self) -> list[Trade]:
-        if self.journal_file is None:
-            return []
-        wal = self.journal_file.with_name(self.journal_file.name + "-wal")
-        key = (_stamp(self.journal_file), _stamp(wal))
-        if key != self._key:
-            self._journal_trades, self._key = _read_journal(self.journal_file), key
-        return self._journal_trades
 
     def rows(self) -> list[dict[str, Any]]:
         """Every closed trade, newest exit first."""
         state = self._read_state()
-        journal = self._journal()
+        version, journal = self._reader.read() if self._reader is not None else (None, [])
         recorded = list(self._recorded())
-        key = (self._key, id(state), state.updated_ms if state else 0, len(recorded))
+        key = (version, id(state), state.updated_ms if state else 0, len(recorded))
         if key == self._rows_key:
             return self._rows
         seen: dict[str, dict[str, Any]] = {}
@@ -123,6 +141,10 @@ class TradeHistory:
                 seen[t.trade_id] = history_row(t, source)
         self._rows = sorted(seen.values(), key=lambda r: (r.get("exit_time_ms") or 0, r["trade_id"]), reverse=True)
         self._rows_key = key
+        if len(self._rows) >= FREEZE_ABOVE:
+            # tens of thousands of long-lived rows made every full collection of the cyclic GC stall the
+            # event loop for ~0.5 s (every page waited); they hold no cycles, so the collector may skip them
+            gc.freeze()
         return self._rows
 
     def page(self, flt: TradeFilter, offset: int = 0, limit: int = 50) -> dict[str, Any]:

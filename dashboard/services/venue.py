@@ -48,6 +48,7 @@ class _Cached:
     value_at: float = 0.0   # last success
     error: str = ""
     task: asyncio.Task | None = None
+    wait_next: bool = False  # after invalidate(): callers wait for the refresh (else: last value at once)
 
 
 class VenueReader:
@@ -101,15 +102,17 @@ class VenueReader:
         return self._exchange
 
     async def _cached(self, key: str, fetch: Callable[[Any], Awaitable[Any]], wait_s: float) -> dict[str, Any]:
-        """Last good value (and its age). A stale value starts one refresh in the background; the
-        caller waits for it at most `wait_s`, so an unreachable venue never stalls the page."""
+        """Last good value (and its age). A stale value starts one refresh in the background and is
+        answered at once (many pages polling never queue behind the venue); only a caller with no value
+        yet, or after `invalidate()`, waits for the refresh, at most `wait_s`, so an unreachable venue
+        never stalls the page."""
         entry = self._cache.setdefault(key, _Cached())
         self._cache.move_to_end(key)
         self._bound_charts()
         if self._clock() - entry.at >= self.ttl and (entry.task is None or entry.task.done()):
             entry.at = self._clock()
             entry.task = asyncio.create_task(self._refresh(entry, fetch))
-        if entry.task is not None and not entry.task.done():
+        if entry.task is not None and not entry.task.done() and (entry.value is None or entry.wait_next):
             try:
                 await asyncio.wait_for(asyncio.shield(entry.task), wait_s)
             except asyncio.TimeoutError:
@@ -135,11 +138,13 @@ class VenueReader:
         try:
             client = await self._client()
             entry.value = await asyncio.wait_for(fetch(client), CALL_TIMEOUT)
-            entry.value_at, entry.error = self._clock(), ""
+            entry.value_at, entry.error, entry.wait_next = self._clock(), "", False
         except ModuleNotFoundError as exc:
             entry.error = f"the exchange client is not available ({exc.name})"
         except Exception as exc:  # shown on the page; the dashboard must keep working
             entry.error = f"{type(exc).__name__}: {exc}"[:300]
+        finally:
+            entry.wait_next = False
 
     async def client(self) -> Any:
         """The shared exchange client (for the services that act: exit recorder, close, sizing)."""
@@ -150,7 +155,7 @@ class VenueReader:
         for key in keys or ("positions", "orders"):
             entry = self._cache.get(key)
             if entry is not None:
-                entry.at = -1e9
+                entry.at, entry.wait_next = -1e9, True
 
     async def costs(self, symbol: str, since_ms: int, entry_order_id: int | None) -> dict[str, Any]:
         """Fees and funding of an open position so far: its entry fills' commission (and any partial
@@ -207,10 +212,19 @@ class PaperInfo:
         self._clock = clock
         self._at = -1e9
         self._value: dict[str, Any] = {}
+        self._task: asyncio.Task | None = None   # the refresh in flight (kept so it is not collected)
 
     async def get(self, paper_url: str) -> dict[str, Any]:
+        """The last answer; a stale one is refreshed in the background (the first call waits)."""
         if self._clock() - self._at < self.ttl:
             return self._value
+        self._at = self._clock()
+        task = self._task = asyncio.create_task(self._fetch(paper_url))
+        if not self._value:
+            await task
+        return self._value
+
+    async def _fetch(self, paper_url: str) -> None:
         try:
             async with httpx.AsyncClient(timeout=1.5) as client:
                 resp = await client.get(paper_url.rstrip("/") + "/paper/info")
@@ -222,7 +236,6 @@ class PaperInfo:
             self._value = {"available": False,
                            "problem": f"no paper exchange answers at {paper_url} ({type(exc).__name__})"}
         self._at = self._clock()
-        return self._value
 
 
 async def answers(url: str, timeout: float = 1.0) -> bool:

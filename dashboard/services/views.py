@@ -9,7 +9,7 @@ from typing import Any
 
 from mraster.state.model import BotState, Trade
 
-TRADES_SHOWN = 200
+TRADES_SHOWN = 50    # in /api/state; the whole history is /api/trades (paged)
 
 
 def _num(value: Any) -> float | None:
