@@ -16,6 +16,7 @@ The guard cannot be this writer: "Stop all and flatten" stops it too. The bot ca
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
@@ -72,7 +73,6 @@ class ExitRecorder:
     def _load(self) -> None:
         journal = self.journal()
         rows = journal.conn.execute("SELECT detail FROM trades WHERE status='closed'").fetchall()
-        import json
         for (detail,) in rows:
             try:
                 t = Trade.from_json(json.loads(detail))

@@ -113,9 +113,12 @@ function syncSliders() {
   const lev = Number(current.ASTER_LEVERAGE?.value ?? 3);
   $("#risk-slider").value = String(Math.min(5, Math.max(0.25, risk)));
   $("#lev-slider").value = String(Math.min(5, Math.max(1, lev)));
-  showSliderValues();
+  sliderMoved = { risk: false, lev: false };   // Save sends only what was moved: a stored value outside
+  showSliderValues();                          // the slider's range is never overwritten by its clamp
+  if (risk > 5 || risk < 0.25) $("#risk-value").textContent += ` (now ${risk.toFixed(2)} %, set in pro mode)`;
   if (lev > 5) $("#lev-value").textContent += ` (now ${lev}x, set in pro mode)`;
 }
+let sliderMoved = { risk: false, lev: false };
 
 function showSliderValues() {
   $("#risk-value").textContent = `${Number($("#risk-slider").value).toFixed(2)} %`;
@@ -123,17 +126,25 @@ function showSliderValues() {
 }
 
 function initSliders() {
-  $("#risk-slider").addEventListener("input", showSliderValues);
-  $("#lev-slider").addEventListener("input", showSliderValues);
+  $("#risk-slider").addEventListener("input", () => { sliderMoved.risk = true; showSliderValues(); });
+  $("#lev-slider").addEventListener("input", () => { sliderMoved.lev = true; showSliderValues(); });
   $("#sliders-save").addEventListener("click", async () => {
     const risk = Math.round(Number($("#risk-slider").value) * 100) / 10000;   // percent -> fraction
     const lev = Math.min(5, Math.round(Number($("#lev-slider").value)));     // default mode never above 5x
+    const body = {};
+    if (sliderMoved.risk) body.ASTER_RISK_PER_TRADE = risk;
+    if (sliderMoved.lev) body.ASTER_LEVERAGE = lev;
+    if (!Object.keys(body).length) { ctx.flash($("#sliders-msg"), "nothing changed"); return; }
     try {
-      const result = await api("PATCH", "/api/config", { ASTER_RISK_PER_TRADE: risk, ASTER_LEVERAGE: lev });
-      ctx.flash($("#sliders-msg"), result.changed.length ? "saved" : "nothing changed");
+      const result = await api("PATCH", "/api/config", body);
+      const warned = (result.warnings || []).length ? ` (${result.warnings.join("; ")})` : "";
+      ctx.flash($("#sliders-msg"), (result.changed.length ? "saved" : "nothing changed") + warned);
       await afterSave(result);
       loadPresets();
-    } catch (e) { ctx.flash($("#sliders-msg"), e.message, false); }
+    } catch (e) {   // the guard-rails' reasons (422) are per setting
+      const reasons = e.body && e.body.errors ? Object.values(e.body.errors).join("; ") : e.message;
+      ctx.flash($("#sliders-msg"), `not saved: ${reasons}`, false);
+    }
   });
 }
 
