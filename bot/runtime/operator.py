@@ -77,8 +77,8 @@ def expired(rt: Runtime, req: control.ForceRequest) -> bool:
 class QuietWatch:
     """Counts cycles without an entry while signals fire; says why every QUIET_CYCLES such cycles."""
 
-    def __init__(self, every: int = QUIET_CYCLES):
-        self.every = every
+    def __init__(self, every: int | None = None):
+        self.every = QUIET_CYCLES if every is None else every
         self.cycles = 0
         self.reasons: Counter[str] = Counter()
 
