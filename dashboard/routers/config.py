@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from mraster.settings.docs import schema_json
+from mraster.settings.fields import FIELDS_BY_ENV
 
 from dashboard.deps import ApiAccess, ServicesDep, who
 from dashboard.services.configstore import CONFIRM_KEY, ConfigValidationError, ConfirmationRequired
@@ -47,7 +48,10 @@ async def _change(request: Request, services: Any, replace_all: bool) -> Any:
         body = await _json_body(request)
         if isinstance(body, dict):     # the guard-rails (dashboard/services/sizing.py): refuse with the reason
             wanted = services.config.check({k: v for k, v in body.items() if k != CONFIRM_KEY})
-            errors, warnings = await services.sizing.judge(wanted, services.config.candidate(wanted))
+            after, now = services.config.candidate(wanted), services.settings
+            changing = {k: v for k, v in wanted.items()      # a value sent again unchanged is not judged
+                        if k in FIELDS_BY_ENV and after.value(k) != now.value(k)}
+            errors, warnings = await services.sizing.judge(changing, after)
             if errors:
                 return _invalid(errors)
         result = await services.config.apply(body, who=who(request, services), replace_all=replace_all,

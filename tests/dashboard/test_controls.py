@@ -128,5 +128,5 @@ def test_sizing_shows_the_real_risk_of_the_bots_sizing(px, workspace, serve, cli
     d = asyncio.run(bots_own_sizing())
     m = next(b for b in report["buckets"] if b["bucket"] == "M")
     assert m["qty"] == pytest.approx(float(d.qty))
-    assert m["risk"] == pytest.approx(float(d.qty) * report["stop_distance"], rel=1e-6)
+    assert m["risk"] == pytest.approx(float(d.qty) * report["stop_distance"], abs=1e-6)   # USDT to 6 places
     assert m["risk_pct"] < 0.5 * report["slider_risk_pct"]

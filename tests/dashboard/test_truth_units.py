@@ -92,3 +92,13 @@ def test_closing_fills_must_cover_the_entry_quantity():
     entries, closing = closing_fills(trade, [entry, fill(2, 8, Side.SELL, "0.4", 200), fill(3, 9, Side.SELL, "0.6", 300),
                                              fill(4, 10, Side.SELL, "1", 400)])
     assert [f.id for f in entries] == [1] and [f.id for f in closing] == [2, 3], "a later trade's fill is not taken"
+
+
+def test_a_value_sent_again_unchanged_is_not_judged(workspace, serve, client_for):
+    """A save that repeats a stored value outside the guard-rails (set in the file) is not blocked by it;
+    changing that value is judged."""
+    workspace.write_config({"ASTER_PAPER": True, "ASTER_PAPER_FEED": "synthetic", "ASTER_RISK_PER_TRADE": 0.08})
+    api = client_for(serve())
+    assert api.patch("/api/config", json={"ASTER_RISK_PER_TRADE": 0.08, "ASTER_LOOP_SLEEP": 5}).status_code == 200
+    resp = api.patch("/api/config", json={"ASTER_RISK_PER_TRADE": 0.09})
+    assert resp.status_code == 422 and "sane bound" in resp.json()["errors"]["ASTER_RISK_PER_TRADE"]
