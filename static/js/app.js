@@ -98,7 +98,7 @@ function initTradingButtons() {
       const report = await api("POST", "/api/all/flatten", { confirm: "FLATTEN" });
       await confirmDialog(report.ok ? "Flattened" : "Flatten did not finish", el("div", {},
         ...report.steps.map((s) => el("p", { text: s })),
-        ...report.closed.map((c) => el("p", { text: `closed ${c.symbol} ${c.qty}` })),
+        ...report.closed.map((c) => el("p", { text: `closed ${c.position || ""} ${c.symbol} ${c.qty} at ${c.avg_price || "?"} (entry ${c.entry_price || "?"})` })),
         ...report.errors.map((e) => el("p", { class: "error", text: e }))), "OK");
     } catch (e) { alert("Flatten: " + e.message); }
     refreshState();
