@@ -123,6 +123,8 @@ class TradeHistory:
         self._reader = JournalReader(journal_file) if journal_file is not None else None
         self._rows: list[dict[str, Any]] = []
         self._rows_key: tuple[Any, ...] | None = None
+        self._totals: dict[str, Any] = {}
+        self._totals_of: list[dict[str, Any]] | None = None
 
     def rows(self) -> list[dict[str, Any]]:
         """Every closed trade, newest exit first."""
@@ -164,11 +166,15 @@ class TradeHistory:
                 for name in ("engine", "account", "symbol", "side", "exit_reason")}
 
     def summary(self, limit: int) -> dict[str, Any]:
-        """What /api/state has always sent under `trades` (the newest `limit`), from the merged history."""
+        """What /api/state has always sent under `trades` (the newest `limit`), from the merged history;
+        the totals are computed once per change of the history (every page polls this)."""
         rows = self.rows()
-        nets = [r["net_pnl"] for r in rows if r["net_pnl"] is not None]
-        return {"trades": rows[:limit], "count": len(rows), "net_pnl": round(sum(nets), 8),
-                "wins": sum(1 for n in nets if n > 0), "losses": sum(1 for n in nets if n < 0)}
+        if self._totals_of is not rows:
+            nets = [r["net_pnl"] for r in rows if r["net_pnl"] is not None]
+            self._totals = {"count": len(rows), "net_pnl": round(sum(nets), 8),
+                            "wins": sum(1 for n in nets if n > 0), "losses": sum(1 for n in nets if n < 0)}
+            self._totals_of = rows
+        return {"trades": rows[:limit], **self._totals}
 
     def csv(self, flt: TradeFilter) -> str:
         out = io.StringIO()
