@@ -40,3 +40,16 @@ async def start_trading(services: Services, with_guard: bool = True) -> dict[str
         also.append("guard")
     status = await sup.start("bot")
     return {"status": status, "also_started": also}
+
+
+async def after_close(services: Services) -> None:
+    """After a close or a flatten from the page: the closed position must vanish from the page and its
+    exit reach the trade history now, not at the next refresh."""
+    if services.state.venue is not None:
+        services.state.venue.invalidate()
+    services.state.invalidate_snapshot()
+    try:
+        await services.exits.sweep(fresh=True)
+    except Exception:  # noqa: BLE001 - the background sweep tries again within seconds
+        pass
+    services.state.invalidate_snapshot()

@@ -5,6 +5,7 @@ first access from the environment and the files (never at import time).
 """
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from contextlib import asynccontextmanager
@@ -22,20 +23,24 @@ from dashboard.deps import Services
 from dashboard.middleware import SecurityMiddleware
 from dashboard.paths import DashboardPaths
 from dashboard.routers import (
-    auth, backtest, config, data, engines, killswitch, logs, market, pages, processes, state,
+    auth, backtest, config, controls, data, engines, killswitch, logs, market, pages, processes, state, trades,
 )
 from dashboard.security import SESSIONS_FILE, AccessControl
 from dashboard.services.accounts import AccountsService
 from dashboard.services.backtests import BacktestService
 from dashboard.services.configstore import AuditLog, ConfigStore
+from dashboard.services.controls import Controls
 from dashboard.services.credgate import CredentialGate
 from dashboard.services.engines import EngineService
+from dashboard.services.exits import ExitRecorder
 from dashboard.services.flatten import FlattenService
 from dashboard.services.loghub import SOURCES, LogHub
 from dashboard.services.marketdata import DataService
 from dashboard.services.presets import PresetService
+from dashboard.services.sizing import SizingService
 from dashboard.services.state import StateService
 from dashboard.services.supervisor import Backoff, ChildSpec, Supervisor
+from dashboard.services.trades import TradeHistory
 from dashboard.services.venue import PaperInfo, VenueReader
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -90,7 +95,10 @@ def create_app(loaded: LoadedSettings | None = None, *,
         await services.supervisor.open()
         await services.logs.open()
         await services.data.open()
+        services.exits.open()
+        services.exits.start()
         app.state.services = services
+        gc.freeze()   # what start-up built lives as long as the process: full collections skip it (latency)
         if start_paper_exchange:
             await ensure_paper_exchange(services)
         try:
@@ -100,6 +108,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
             await services.logs.close()
             await services.accounts.close()
             await services.data.close()
+            await services.exits.close()
             if services.state.venue is not None:
                 await services.state.venue.close()
             app.state.services = None
@@ -112,8 +121,8 @@ def create_app(loaded: LoadedSettings | None = None, *,
     app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter(),
                        plain_http_allowed=lambda: current().dashboard_allow_plain_http)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (pages, auth, killswitch, engines, market, data, backtest, processes, config, logs,
-                   state):   # before /api/{name}/{action}
+    for module in (pages, auth, killswitch, engines, market, data, backtest, controls, trades, processes, config,
+                   logs, state):   # before /api/{name}/{action}
         app.include_router(module.router)
     return app
 
@@ -145,7 +154,11 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
         from mraster.exchange.factory import make_exchange as factory
         return factory(store.settings)
 
-    flatten = FlattenService(supervisor, make_exchange, lambda: state_service.read_state()[0])
+    read_state = lambda: state_service.read_state()[0]  # noqa: E731
+    flatten = FlattenService(supervisor, make_exchange, read_state)
+    exits = ExitRecorder(paths.exits_journal, read_state, venue)
+    history = TradeHistory(paths.journal_file, read_state, lambda: exits.recorded.values())
+    state_service.history = history
     # the recorder and backtest jobs run as children with the bot's environment, where the config file is
     env = child_specs(paths, {"x": ("x",)}, child_env)["x"].env
     store_dir = paths.base_dir / STORE_DIR
@@ -160,7 +173,9 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
                     flatten=flatten, start_paper_exchange=start_paper_exchange,
                     credentials=CredentialGate(settings, make=exchange_factory), engines=engine_service,
                     accounts=AccountsService(settings, paths.dotenv_file, environ, venue, factory=exchange_factory,
-                                             ttl=venue_ttl), data=data, backtests=backtests)
+                                             ttl=venue_ttl), data=data, backtests=backtests, exits=exits,
+                    trades=history, sizing=SizingService(settings, venue, read_state),
+                    controls=Controls(settings, paths.run_dir))
 
 
 def __getattr__(name: str) -> Any:

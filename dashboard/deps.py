@@ -11,6 +11,8 @@ from dashboard.security import COOKIE, AccessControl, cross_site_problem
 from dashboard.services.accounts import AccountsService
 from dashboard.services.backtests import BacktestService
 from dashboard.services.configstore import ConfigStore
+from dashboard.services.controls import Controls
+from dashboard.services.exits import ExitRecorder
 from dashboard.services.credgate import CredentialGate
 from dashboard.services.engines import EngineService
 from dashboard.services.flatten import FlattenService
@@ -18,7 +20,9 @@ from dashboard.services.loghub import LogHub
 from dashboard.services.marketdata import DataService
 from dashboard.services.presets import PresetService
 from dashboard.services.state import StateService
+from dashboard.services.sizing import SizingService
 from dashboard.services.supervisor import Supervisor
+from dashboard.services.trades import TradeHistory
 
 
 @dataclass
@@ -37,6 +41,10 @@ class Services:
     accounts: AccountsService
     data: DataService
     backtests: BacktestService
+    exits: ExitRecorder
+    trades: TradeHistory
+    sizing: SizingService
+    controls: Controls
 
     @property
     def settings(self) -> Any:

@@ -24,6 +24,13 @@ class DashboardPaths:
     run_dir: Path
     state_file: Path
     audit_file: Path
+    journal_file: Path | None = None      # the bot's journal (read only here)
+
+    @property
+    def exits_journal(self) -> Path:
+        """The dashboard's own journal of the exits it recorded (dashboard/services/exits.py)."""
+        base = self.journal_file or self.base_dir / "aster_journal.sqlite"
+        return base.with_name(base.stem + ".dashboard" + (base.suffix or ".sqlite"))
 
     @classmethod
     def from_loaded(cls, loaded: LoadedSettings) -> "DashboardPaths":
@@ -36,4 +43,5 @@ class DashboardPaths:
             p = Path(value).expanduser()
             return p if p.is_absolute() else base / p
 
-        return cls(base, config, dotenv, at(s.log_dir), at(s.run_dir), at(s.state_file), base / AUDIT_FILE)
+        return cls(base, config, dotenv, at(s.log_dir), at(s.run_dir), at(s.state_file), base / AUDIT_FILE,
+                   at(s.journal_file))

@@ -9,11 +9,18 @@ Line format (documented in docs/logs.md, read by the dashboard):
 Lines go to stdout and to a rotating file `<ASTER_LOG_DIR>/<src>.jsonl`; under the dashboard
 (MRASTER_STDOUT_LEVEL=WARNING) stdout keeps only warnings and errors. Known
 secret values are replaced before a line is written, whatever the caller passed.
+
+When stdout is a terminal it gets one readable line per record instead (`HumanFormatter`:
+time, level, source, message, then the fields); the files always get JSON lines.
+MRASTER_LOG_FORMAT=json|human forces one. No line carries ANSI escape codes (uvicorn's
+`color_message` is dropped, escapes in messages are removed) and uvicorn's access lines are
+never written (`NoAccessLines`): every request of the page's polling would drown the rest.
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
 import logging.handlers
 import os
 import sys
@@ -29,6 +36,20 @@ REDACTED = "***"
 # process writes its own .jsonl file (the dashboard sets WARNING, so lines are not stored twice).
 STDOUT_LEVEL_ENV = "MRASTER_STDOUT_LEVEL"
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+FORMAT_ENV = "MRASTER_LOG_FORMAT"
+DROPPED = {"color_message"}          # uvicorn's copy of the message with ANSI colours
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text) if "\x1b" in text else text
+
+
+class NoAccessLines(logging.Filter):
+    """Drops uvicorn's per-request access lines, whatever level they are logged at."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("uvicorn.access")
 
 
 def register_secrets(values: Iterable[str]) -> None:
@@ -71,15 +92,49 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "src": getattr(record, "src", None) or self.source,
             "event": getattr(record, "event", None) or record.name,
-            "msg": record.getMessage(),
+            "msg": strip_ansi(record.getMessage()),
         }
         for key, value in record.__dict__.items():
-            if key in _RESERVED or key in line or key.startswith("_") or key == "src":
+            if key in _RESERVED or key in line or key.startswith("_") or key == "src" or key in DROPPED:
                 continue
             line[key] = _plain(value)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return redact(json.dumps(line, ensure_ascii=False, default=str))
+
+
+class HumanFormatter(logging.Formatter):
+    """`07:25:20.123 INFO  bot    message  symbol=BTCUSDT qty=0.01` for a person at a terminal."""
+
+    def __init__(self, source: str):
+        super().__init__()
+        self.source = source
+
+    def format(self, record: logging.LogRecord) -> str:
+        created = record.created
+        stamp = time.strftime("%H:%M:%S", time.gmtime(created)) + f".{int(created % 1 * 1000):03d}"
+        src = getattr(record, "src", None) or self.source
+        fields = []
+        for key, value in record.__dict__.items():
+            if key in _RESERVED or key.startswith("_") or key in ("src", "event", "activity") or key in DROPPED:
+                continue
+            text = json.dumps(_plain(value), ensure_ascii=False, default=str) if isinstance(value, (dict, list, tuple)) \
+                else str(_plain(value))
+            fields.append(f"{key}={text if len(text) <= 80 else text[:77] + '...'}")
+        line = f"{stamp} {record.levelname:<7} {src:<9} {strip_ansi(record.getMessage())}"
+        if fields:
+            line += "  " + " ".join(fields)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return redact(line)
+
+
+def stdout_formatter(source: str, stream: Any = None) -> logging.Formatter:
+    """JSON lines, or readable lines when the stream is a terminal (MRASTER_LOG_FORMAT decides if set)."""
+    forced = os.environ.get(FORMAT_ENV, "").strip().lower()
+    stream = sys.stdout if stream is None else stream
+    human = forced == "human" or (forced != "json" and bool(getattr(stream, "isatty", lambda: False)()))
+    return HumanFormatter(source) if human else JsonFormatter(source)
 
 
 class EventLogger:
@@ -134,9 +189,11 @@ def setup_logging(source: str, level: str = "INFO", log_dir: str | Path | None =
         handler.close()
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     formatter = JsonFormatter(source)
+    access = NoAccessLines()
     if stdout:
         h = logging.StreamHandler(sys.stdout)
-        h.setFormatter(formatter)
+        h.setFormatter(stdout_formatter(source))
+        h.addFilter(access)
         floor = os.environ.get(STDOUT_LEVEL_ENV, "").strip().upper()
         if log_dir is not None and floor in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             h.setLevel(floor)
@@ -148,6 +205,7 @@ def setup_logging(source: str, level: str = "INFO", log_dir: str | Path | None =
         fh = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups,
                                                   encoding="utf-8")
         fh.setFormatter(formatter)
+        fh.addFilter(access)
         root.addHandler(fh)
     for noisy in ("httpx", "httpcore", "websockets", "uvicorn.access", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from mraster.domain.exits import classify_exit, r_multiple, weighted_price
 from mraster.domain.ids import Role, client_order_id
 from mraster.domain.types import Order, PositionSide, UserTrade
 from mraster.exchange.errors import ExchangeError, UnknownOrderError
@@ -14,7 +15,6 @@ from mraster.safety.closeout import CloseResult, close_position
 from mraster.state.model import Trade
 from bot.runtime.context import Runtime
 from bot.runtime.orders import trade_entry_side
-from bot.runtime.reconcile_plan import classify_exit, weighted_price
 
 log = get_logger("bot.reconcile")
 SEVEN_DAYS_MS = 7 * 86_400_000
@@ -76,7 +76,7 @@ async def finalise(rt: Runtime, trade: Trade, why: str) -> None:
     rt.journal.upsert_trade(trade)
     rt.move_to_closed(trade)
     rt.save()
-    if trade.r_multiple is not None and not trade.adopted:
+    if trade.r_multiple is not None and not trade.adopted and trade.decision.get("policy_arm") != "FORCED":
         rt.policy.note_exit(trade.trade_id, trade.r_multiple, trade.context, trade.bucket)
         rt.policy.record_reward(rt.journal.conn, trade.trade_id, trade.r_multiple, now)
     net = trade.realized_pnl - trade.fees + trade.funding
@@ -86,15 +86,6 @@ async def finalise(rt: Runtime, trade: Trade, why: str) -> None:
              exit_price=trade.exit_price, pnl=trade.realized_pnl, fees=trade.fees, funding=trade.funding,
              net_pnl=net, r_multiple=trade.r_multiple, activity=True)
     rt.count("closed")
-
-
-def r_multiple(trade: Trade) -> float | None:
-    """Net PnL (realised - fees + funding) over the initial risk (risk per unit x entry quantity)."""
-    qty = trade.entry_qty or None
-    if trade.risk_per_unit is None or trade.risk_per_unit <= 0 or not qty:
-        return None
-    net = (trade.realized_pnl or 0) - (trade.fees or 0) + (trade.funding or 0)
-    return float(net / (trade.risk_per_unit * qty))
 
 
 async def _orders_of(rt: Runtime, trade: Trade, closing: list[UserTrade]) -> list[Order]:

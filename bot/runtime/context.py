@@ -50,6 +50,7 @@ class Runtime:
     gate: RiskGate | None = None             # the account's risk gate (mraster/safety/gate.py)
     _owner_map: dict[tuple[str, str], str | None] = field(default_factory=dict)
     _status_error: str = ""
+    quiet: Any = None                        # operator.QuietWatch: says why no entry was made for a while
 
     def now_ms(self) -> int:
         return self.exchange.now_ms()

@@ -16,11 +16,13 @@ from mraster.logs import get_logger
 from mraster.signals.blockers import FilterParams
 from mraster.signals.signals import SignalParams, latest_signals
 from mraster.signals.universe import UniverseParams, select_universe
+from mraster.safety import control
 from mraster.safety.killswitch import entries_blocked
 from bot.runtime.caps import enforce_notional_cap
 from bot.runtime.context import Runtime
 from bot.runtime.decide import DEFAULT_TAKER_FEE, ScanRecord, SymbolMarket, choose_entries, screen_symbols
 from bot.runtime.fasttp_action import fasttp_pass
+from bot.runtime.operator import QuietWatch, expired, finish_forced, forced_plan
 from bot.runtime.reconcile import reconcile
 from bot.runtime.setup import ensure_symbol_setup
 from bot.runtime.trading import enter
@@ -107,14 +109,20 @@ async def run_cycle(rt: Runtime, fees: FeeBook, critical: Critical, stopping: Ca
 
     universe = select_universe(tickers, rules, UniverseParams.from_settings(s), st.cycle)
     open_symbols = rt.open_symbols()
-    wanted = list(universe.symbols) + [x for x in open_symbols if x not in universe.symbols]
+    forced = control.pending_force(s)
+    if forced is not None and (expired(rt, forced) or forced.problem()):
+        finish_forced(rt, forced, "refused", forced.problem() or "the request expired before the bot saw it")
+        forced = None
+    scanned = list(universe.symbols) + ([forced.symbol] if forced and forced.symbol not in universe.symbols
+                                        and forced.symbol in rules else [])
+    wanted = scanned + [x for x in open_symbols if x not in scanned]
     now = rt.now_ms()
     (candles, problems), (books, marks), taker = await asyncio.gather(
         rt.market.fetch_candles(wanted, s.interval, s.htf_interval, s.klines, now), rt.market.books_and_marks(),
         fees.taker(rt, universe.symbols[0] if universe.symbols else None))
     t_sig = time.perf_counter()
     params = SignalParams.from_settings(s)
-    have = [sym for sym in universe.symbols if (pair := candles.get(sym)) is not None and pair[0]]
+    have = [sym for sym in scanned if (pair := candles.get(sym)) is not None and pair[0]]
     signals = dict(zip(have, latest_signals([(rt.market.candles.arrays(sym, s.interval),
                                               rt.market.candles.arrays(sym, s.htf_interval)) for sym in have], params)))
     stale = rt.market.stale_symbols(have, (s.interval, s.htf_interval), now, s.stale_grace_s)
@@ -124,7 +132,9 @@ async def run_cycle(rt: Runtime, fees: FeeBook, critical: Critical, stopping: Ca
                             "stale_data" if sym in stale else
                             None if sym in signals else ("no_data" if sym in problems or sym not in candles
                                                          else "warming_up"), stale.get(sym, ""))
-               for sym in universe.symbols]
+               for sym in scanned]
+    forced_market = next((m for m in markets if forced and m.symbol == forced.symbol), None)
+    markets = [m for m in markets if m.symbol in universe.symbols]
     fparams = FilterParams.from_settings(s)
     records, candidates = screen_symbols(markets, fparams, set(open_symbols), rt.policy.estimate,
                                          {m.symbol: taker for m in markets})
@@ -132,9 +142,12 @@ async def run_cycle(rt: Runtime, fees: FeeBook, critical: Critical, stopping: Ca
     res.scanned, res.candidates = len(markets), len(candidates)
 
     blocked = entries_blocked(s)   # THE entry check of the kill-switch latch (mraster/safety/killswitch.py)
-    if stopping() or equity is None or blocked:
+    paused = control.entries_paused(s)      # the dashboard's pause: no new entries, the rest goes on
+    if stopping() or equity is None or blocked or paused:
         for c in candidates:
-            c.record.reason = "stopping" if stopping() else ("kill_switch" if blocked else "account_unavailable")
+            c.record.reason = "stopping" if stopping() else ("kill_switch" if blocked else
+                                                             "account_unavailable" if equity is None else "paused")
+            c.record.detail = paused if c.record.reason == "paused" else c.record.detail
         candidates = []
     plans = choose_entries(candidates, open_symbols=open_symbols, max_global=s.max_open_global,
                            max_per_symbol=s.max_open_per_symbol, decide=rt.policy.decide,
@@ -143,6 +156,20 @@ async def run_cycle(rt: Runtime, fees: FeeBook, critical: Critical, stopping: Ca
                            entry_band=s.entry_band,
                            setup_refused=await setup_candidates(rt, candidates,
                                                                 len(open_symbols) < s.max_open_global))
+    if forced is not None:
+        refusal = "the bot is stopping" if stopping() else blocked or (
+            "the account could not be read" if equity is None else "")
+        plan, why = (None, refusal) if refusal else forced_plan(
+            rt, forced, forced_market, equity, margin_in_use(report.positions) + sum(p.size.margin for p in plans))
+        if plan is None or plan.symbol in {p.symbol for p in plans}:
+            finish_forced(rt, forced, "refused", why or f"{forced.symbol}: this cycle already enters there")
+        else:
+            trade, outcome = await critical(enter(rt, plan))
+            if outcome == "enter":
+                await critical(enforce_notional_cap(rt, trade, plan.rules))
+                res.entries += 1
+            finish_forced(rt, forced, outcome, plan.record.detail if outcome == "enter" else outcome,
+                          trade.trade_id if trade is not None else "")
     planned = {p.symbol: p for p in plans}
     for c in candidates:             # decisions that opened nothing still go to the policy's event log
         if c.decision is not None and c.market.symbol not in planned:
@@ -166,6 +193,10 @@ async def run_cycle(rt: Runtime, fees: FeeBook, critical: Critical, stopping: Ca
     for rec in records.values():
         _log_decision(rec)
     res.skips = dict(Counter(r.reason for r in records.values() if r.decision != "enter"))
+    rt.quiet = rt.quiet or QuietWatch()
+    quiet = rt.quiet.observe(res.entries, records)
+    if quiet:
+        log.info("entries.none", quiet, skips=res.skips, activity=True)
     res.kline_requests = rt.market.candles.requests - kline_requests_before
     status = rt.exchange.status()
     res.weight_used, res.weight_limit = status.used_weight_1m, status.weight_limit_1m
@@ -211,6 +242,8 @@ def _log_decision(rec: ScanRecord) -> None:
     fields.pop("decision")
     fields.pop("reason")
     msg = f"{rec.symbol}: {rec.decision} ({rec.reason})"
+    if rec.decision != "enter":
+        fields["group"] = "skip"       # one line per symbol and cycle: the logs page folds them
     if rec.reason in QUIET_REASONS:
         log.debug("decision", msg, symbol=rec.symbol, decision=rec.decision, reason=rec.reason, **fields)
     else:

@@ -12,10 +12,10 @@ The venue is the truth:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Iterable, Mapping
 
-from mraster.domain.ids import Role, parse_client_order_id
+from mraster.domain.exits import classify_exit, reason_of_order, weighted_price  # noqa: F401 - re-exported
+from mraster.domain.ids import Role
 from mraster.domain.ownership import DEFAULT_SCANNER, owner_of
 from mraster.domain.types import Order, Position, Side
 from mraster.state.model import Trade
@@ -162,48 +162,4 @@ def plan_reconcile(trades: Mapping[str, Trade], positions: Iterable[Position], o
     return plan
 
 
-# ------------------------------------------------------------------ exit reasons
-_ROLE_REASON = {Role.STOP: "stop", Role.TAKE_PROFIT: "take_profit", Role.FAST_TP: "fasttp",
-                Role.TRAILING: "trailing", Role.KILL: "kill", Role.CLOSE: "closed"}
-_ALT = {"SX": Role.STOP, "TX": Role.TAKE_PROFIT, "RX": Role.TRAILING}    # the guard's replacement ids
-_PRIORITY = ("liquidation", "adl")
-
-
-def reason_of_order(order: Order, trade: Trade | None = None) -> str:
-    cid = order.client_order_id or ""
-    if cid.startswith("autoclose-"):
-        return "liquidation"
-    if cid.startswith("adl_autoclose"):
-        return "adl"
-    parsed = parse_client_order_id(cid)
-    if parsed is None:
-        return "manual"
-    _, role = parsed
-    role = _ALT.get(role.value, role)
-    if role is Role.TAKE_PROFIT and trade is not None and trade.fasttp_count > 0:
-        return "fasttp"
-    return _ROLE_REASON.get(role, "manual")
-
-
-def classify_exit(trade: Trade, closing_orders: list[Order]) -> tuple[str, str]:
-    """(reason, detail) from the orders that reduced the position, in fill order. A liquidation or
-    ADL anywhere wins; otherwise the order that made the last closing fill decides."""
-    if not closing_orders:
-        return "unknown", "no closing fill found on the venue"
-    reasons = [reason_of_order(o, trade) for o in closing_orders]
-    for special in _PRIORITY:
-        if special in reasons:
-            o = closing_orders[reasons.index(special)]
-            return special, f"order {o.order_id} ({o.client_order_id})"
-    o = closing_orders[-1]
-    return reasons[-1], f"order {o.order_id} ({o.client_order_id or 'no client id'})"
-
-
-def weighted_price(fills: Iterable[tuple[Decimal, Decimal]]) -> Decimal | None:
-    """Average price of (price, qty) pairs; None without quantity."""
-    qty = Decimal(0)
-    value = Decimal(0)
-    for p, q in fills:
-        qty += q
-        value += p * q
-    return (value / qty) if qty > 0 else None
+# exit reasons: mraster/domain/exits.py (shared with the dashboard's exit recorder)

@@ -28,6 +28,7 @@ from bot.runtime.decide import EntryPlan
 from bot.runtime.setup import ensure_symbol_setup
 
 log = get_logger("bot.trading")
+FORCED = "FORCED"                   # policy_arm of an entry forced from the dashboard (operator.py)
 UNKNOWN_CODES = (-1006, -1007)      # "unexpected response" / "timeout": the order may have been executed
 
 
@@ -100,8 +101,9 @@ async def enter(rt: Runtime, plan: EntryPlan) -> tuple[Trade | None, str]:
         rt.state.open_trades.pop(trade.trade_id, None)
         release_gate(rt, trade.symbol)
         return None, "disk_unwritable"
-    rt.policy.record_decision(rt.journal.conn, trade.trade_id, now, plan.ctx, plan.decision)
-    rt.policy.note_entry(trade.trade_id, plan.ctx, plan.decision)    # dropped again if it never fills
+    if plan.decision.policy_arm != FORCED:      # a forced entry is the operator's choice: the policy learns nothing
+        rt.policy.record_decision(rt.journal.conn, trade.trade_id, now, plan.ctx, plan.decision)
+        rt.policy.note_entry(trade.trade_id, plan.ctx, plan.decision)    # dropped again if it never fills
     try:
         order = await rt.orders.submit(trade, Role.ENTRY, req)
     except OrderWouldTriggerError:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from mraster.settings.docs import schema_json
+from mraster.settings.fields import FIELDS_BY_ENV
 
 from dashboard.deps import ApiAccess, ServicesDep, who
 from dashboard.services.configstore import CONFIRM_KEY, ConfigValidationError, ConfirmationRequired
@@ -42,8 +43,17 @@ async def get_schema() -> dict[str, Any]:
 
 
 async def _change(request: Request, services: Any, replace_all: bool) -> Any:
+    warnings: list[str] = []
     try:
         body = await _json_body(request)
+        if isinstance(body, dict):     # the guard-rails (dashboard/services/sizing.py): refuse with the reason
+            wanted = services.config.check({k: v for k, v in body.items() if k != CONFIRM_KEY})
+            after, now = services.config.candidate(wanted), services.settings
+            changing = {k: v for k, v in wanted.items()      # a value sent again unchanged is not judged
+                        if k in FIELDS_BY_ENV and after.value(k) != now.value(k)}
+            errors, warnings = await services.sizing.judge(changing, after)
+            if errors:
+                return _invalid(errors)
         result = await services.config.apply(body, who=who(request, services), replace_all=replace_all,
                                              action="config.put" if replace_all else "config.patch")
     except ConfigValidationError as exc:
@@ -52,8 +62,9 @@ async def _change(request: Request, services: Any, replace_all: bool) -> Any:
         return JSONResponse(status_code=409, content={
             "detail": f"{exc}; nothing was saved", "confirm_hosts": exc.hosts,
             "how": f'send the same change again with "{CONFIRM_KEY}": {json.dumps(sorted(set(exc.hosts.values())))}'})
-    return {**result.to_json(), "running": [n for n in services.supervisor.names
-                                            if services.supervisor.is_running(n)]}
+    body = result.to_json()
+    return {**body, "warnings": [*body["warnings"], *warnings], "running": [n for n in services.supervisor.names
+                                                                  if services.supervisor.is_running(n)]}
 
 
 @router.patch("/config")

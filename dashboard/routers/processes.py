@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 
-from dashboard.actions import start_trading
+from dashboard.actions import after_close, start_trading
 from dashboard.deps import ApiAccess, ServicesDep, who
 from dashboard.services.credgate import CredentialsRefused
 from dashboard.services.flatten import CONFIRM_WORD
@@ -62,6 +62,7 @@ async def flatten(request: Request, services: ServicesDep, confirm: str = Body("
         raise HTTPException(422, f'confirmation missing: send {{"confirm": "{CONFIRM_WORD}"}} to close every '
                                  "position at market and stop bot and guard")
     report = await services.flatten.run(who(request, services))
+    await after_close(services)
     return report.to_json()
 
 

@@ -218,6 +218,15 @@ class ConfigStore:
             raise ConfigValidationError(errors)
         return wanted
 
+    def candidate(self, wanted: Mapping[str, Any]) -> Any:
+        """The settings a checked change would give (None = the default), for the guard-rails."""
+        values = {}
+        for name, raw in wanted.items():
+            spec = FIELDS_BY_ENV.get(name)
+            if spec is not None and not spec.secret:
+                values[spec.attr] = spec.default if raw is None else spec.parse(raw, "request")
+        return self.settings.with_values(**values)
+
     def unconfirmed_hosts(self, wanted: Mapping[str, Any], confirmed: Any) -> dict[str, str]:
         """Venue addresses in `wanted` that move to an unknown host the caller has not confirmed."""
         ok = {str(h).lower() for h in confirmed} if isinstance(confirmed, (list, tuple)) else (

@@ -62,6 +62,19 @@ def trade_id_for(position: Any, state: BotState | None) -> str:
     return trade_id_for_adopted(position.symbol, position.position_side.value)
 
 
+def closed_entry(position: Any, result: closeout.CloseResult) -> dict[str, Any]:
+    """One closed position in a report: what was closed, at what average price, by which orders."""
+    avg = result.avg_price
+    return {"symbol": position.symbol, "position_side": position.position_side.value,
+            "position": "LONG" if position.is_long else "SHORT", "qty": str(result.closed),
+            "side": result.side.value, "entry_price": str(position.entry_price),
+            "avg_price": None if avg is None else str(avg),
+            "fills": [{"client_order_id": o.client_order_id, "order_id": o.order_id, "status": o.status.value,
+                       "qty": str(o.executed_qty), "avg_price": str(o.avg_price)} for o in result.orders],
+            "client_order_ids": [o.client_order_id for o in result.orders],
+            "orders": len(result.orders), "status": result.orders[-1].status.value}
+
+
 async def _rules(exchange: Any) -> dict[str, Any]:
     """Symbol rules for the market lot maximum; none known (one order per position) if unreadable."""
     try:
@@ -75,6 +88,7 @@ class FlattenService:
                  read_state: Callable[[], BotState | None], ids: FreshIds | None = None):
         self.supervisor = supervisor
         self.ids = ids or fresh_ids("dashboard")
+        self.close_ids = fresh_ids("close")       # one position closed from the page: reason manual_close
         self._exchange_factory = exchange_factory
         self._read_state = read_state
         self._lock = asyncio.Lock()
@@ -130,10 +144,7 @@ class FlattenService:
             except Exception as exc:       # noqa: BLE001 - any failure: keep this symbol's brackets
                 result, problem = None, f"{type(exc).__name__}: {exc}"
             if result is not None and result.orders:
-                report.closed.append({"symbol": position.symbol, "qty": str(result.closed),
-                                      "side": result.side.value,
-                                      "client_order_ids": [o.client_order_id for o in result.orders],
-                                      "orders": len(result.orders), "status": result.orders[-1].status.value})
+                report.closed.append(closed_entry(position, result))
             if problem:
                 failed_symbols.add(position.symbol)
                 report.errors.append(f"{position.symbol}: close failed ({problem}); its stop and take-profit "
@@ -157,6 +168,49 @@ class FlattenService:
             report.errors.append(f"could not re-check positions: {type(exc).__name__}: {exc}")
             return
         report.remaining_positions = [{"symbol": p.symbol, "qty": str(p.amount)} for p in left]
+
+    async def close_one(self, symbol: str, side: str, who: str) -> dict[str, Any]:
+        """Close one position (LONG or SHORT of `symbol`) at market, reduce-only, through the one close
+        routine; then cancel that symbol's remaining orders (its brackets) once nothing is held. The bot
+        and guard keep running: the bot records the exit as `manual_close` (the id's actor letter `c`)."""
+        async with self._lock:
+            log.warning("position.close_requested", f"close {symbol} {side} requested by {who}", who=who,
+                        symbol=symbol, activity=True)
+            exchange = self._exchange_factory()
+            try:
+                return await self._close_one(exchange, symbol, side)
+            finally:
+                try:
+                    await exchange.close()
+                except Exception:
+                    pass
+
+    async def _close_one(self, exchange: Any, symbol: str, side: str) -> dict[str, Any]:
+        positions = [p for p in await exchange.positions(symbol)
+                     if not p.is_flat and ("LONG" if p.is_long else "SHORT") == side]
+        if not positions:
+            raise LookupError(f"the venue holds no {side} position on {symbol}")
+        position = positions[0]
+        trade_id, pside = trade_id_for(position, self._read_state()), position.position_side.value
+
+        def ids(_n: int) -> str:
+            return self.close_ids(trade_id, Role.CLOSE, pside)
+        result = await closeout.close_position(exchange, position, ids, rules=(await _rules(exchange)).get(symbol))
+        out = {"ok": result.done, "trade_id": trade_id, "closed": closed_entry(position, result) if result.orders
+               else None, "remaining": str(result.remaining), "error": result.error, "cancelled": False}
+        if result.done and result.remaining <= 0:
+            try:
+                await exchange.cancel_all(symbol)
+                out["cancelled"] = True
+            except Exception as exc:      # noqa: BLE001 - the guard also removes brackets of a gone position
+                out["error"] = f"closed, but its orders were not cancelled ({type(exc).__name__}: {exc})"
+        avg = out["closed"]["avg_price"] if out["closed"] else None
+        (log.warning if result.done else log.error)(
+            "position.close_done" if result.done else "position.close_failed",
+            f"{symbol} {side}: " + (f"closed {result.closed} at {avg}" if result.done else
+                                    f"close failed ({result.error or str(result.remaining) + ' still held'})"),
+            symbol=symbol, activity=True)
+        return out
 
     def _log_end(self, report: FlattenReport) -> None:
         if report.ok:

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from dashboard.services.tail import FileTailer
 from mraster.aio import cancel_and_wait
+from mraster.logs import strip_ansi
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 SOURCES = ("bot", "guard", "paper", "dashboard")
@@ -109,6 +110,10 @@ def parse_line(raw: str, source: str, seq: int) -> dict[str, Any]:
     entry.setdefault("src", source)
     entry["level"] = str(entry.get("level", "INFO")).upper()
     entry.setdefault("msg", entry.get("event", ""))
+    entry.pop("color_message", None)                 # older lines: uvicorn's ANSI-coloured copy
+    entry["msg"] = strip_ansi(str(entry["msg"]))
+    if entry.get("event") == "decision" and entry.get("decision") != "enter":
+        entry.setdefault("group", "skip")            # per-symbol skip lines: the page folds them
     entry["seq"] = seq
     entry["feed"] = is_activity(entry)
     return entry
@@ -195,8 +200,10 @@ class LogHub:
             self._publish(src, raw)
 
     def _publish(self, src: str, raw: str) -> None:
+        entry = parse_line(self._clean(raw), src, self._seq + 1)
+        if str(entry.get("event", "")).startswith("uvicorn.access"):
+            return                                   # request noise from an older process
         self._seq += 1
-        entry = parse_line(self._clean(raw), src, self._seq)
         self.backlog.append(entry)
         self.lines_total += 1
         for sub in self._subs:

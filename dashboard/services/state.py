@@ -68,6 +68,23 @@ class StateService:
         self._wall = wall
         self._state = _FileCache(read_state_readonly)
         self._guard = _FileCache(_read_guard_status)
+        self.history: Any = None          # dashboard/services/trades.TradeHistory, set by build_services
+        self._building: asyncio.Future[Any] | None = None
+        self._building_generation = 0
+        self._generation = 0
+
+    async def shared_json(self, build: Callable[[], Any]) -> bytes:
+        """The answer of the build in flight if there is one (every caller arriving meanwhile shares it),
+        else a new build. Nothing is kept after it: a request after a change always sees the change."""
+        if self._building is None or self._building.done() or self._building_generation != self._generation:
+            self._building = asyncio.ensure_future(build())
+            self._building_generation = self._generation
+        return await asyncio.shield(self._building)
+
+    def invalidate_snapshot(self) -> None:
+        """After an action from the page (close, flatten): the next caller does not join a build that
+        started before it."""
+        self._generation += 1
 
     def read_state(self) -> tuple[BotState | None, str, float | None]:
         state = self._state.get(self.state_file)
@@ -103,21 +120,35 @@ class StateService:
             pos, orders = await asyncio.gather(self.venue.positions(), self.venue.open_orders())
             venue_positions, venue_orders = pos["data"], orders["data"]
             venue_info = {"enabled": True, "error": pos["error"] or orders["error"], "age_s": pos["age_s"]}
+        costs = await self._costs(state, venue_positions) if venue_positions else {}
         paper = await self.paper.get(settings.paper_url) if (self.paper and settings.paper) else {}
         return {
             "mode": "paper" if settings.paper else "live",
             "venue_profile": getattr(settings, "venue_profile", "aster-v1"),
             "time_ms": int(self._wall() * 1000),
             "state": views.state_summary(state, state_problem, state_age),
-            "positions": views.positions_view(state, guard, guard_fresh, venue_positions),
+            "positions": views.positions_view(state, guard, guard_fresh, venue_positions,
+                                              int(self._wall() * 1000), costs),
             "orders": venue_orders if venue_orders is not None else [],
-            "trades": views.trades_view(state),
+            "trades": self.history.summary(views.TRADES_SHOWN) if self.history else views.trades_view(state),
             "equity_curve": state.equity_curve[-2000:] if state else [],
             "guard": views.guard_view(guard, guard_problem, guard_age, stale_after),
             "paper": paper,
             "venue": venue_info,
             "kill_switch": latch_view(settings, self.guard_file.parent),      # the account's kill-switch latch (mraster/safety/killswitch.py)
         }
+
+    async def _costs(self, state: BotState | None, venue_positions: list[dict[str, Any]]
+                     ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Fees and funding so far of each held position the bot knows the entry of (cached, 5 s)."""
+        if self.venue is None or state is None:
+            return {}
+        held = {(p.get("symbol"), p.get("side")) for p in venue_positions}
+        trades = [t for t in state.open_trades.values()
+                  if t.status == "open" and t.entry_time_ms and (t.symbol, t.side) in held]
+        answers = await asyncio.gather(*(self.venue.costs(t.symbol, t.entry_time_ms, t.order_ids.get("EN"))
+                                         for t in trades))
+        return {(t.symbol, t.side): a["data"] for t, a in zip(trades, answers) if a["data"]}
 
     async def chart(self, symbol: str, interval: str, limit: int, end_ms: int | None = None) -> dict[str, Any]:
         state, _, _ = self.read_state()

@@ -28,7 +28,9 @@ def position_json(p: Any) -> dict[str, Any]:
     return {"symbol": p.symbol, "side": side, "position_side": p.position_side.value, "qty": float(abs(p.amount)),
             "entry_price": float(p.entry_price), "mark_price": float(p.mark_price),
             "unrealized_pnl": float(p.unrealized_pnl), "leverage": p.leverage,
-            "liquidation_price": float(p.liquidation_price)}
+            "liquidation_price": float(p.liquidation_price), "margin_type": p.margin_type.value,
+            "isolated_margin": float(p.isolated_margin), "notional": float(abs(p.notional)),
+            "update_time_ms": p.update_time}
 
 
 def order_json(o: Any) -> dict[str, Any]:
@@ -48,6 +50,7 @@ class _Cached:
     value_at: float = 0.0   # last success
     error: str = ""
     task: asyncio.Task | None = None
+    wait_next: bool = False  # after invalidate(): callers wait for the refresh (else: last value at once)
 
 
 class VenueReader:
@@ -101,15 +104,17 @@ class VenueReader:
         return self._exchange
 
     async def _cached(self, key: str, fetch: Callable[[Any], Awaitable[Any]], wait_s: float) -> dict[str, Any]:
-        """Last good value (and its age). A stale value starts one refresh in the background; the
-        caller waits for it at most `wait_s`, so an unreachable venue never stalls the page."""
+        """Last good value (and its age). A stale value starts one refresh in the background and is
+        answered at once (many pages polling never queue behind the venue); only a caller with no value
+        yet, or after `invalidate()`, waits for the refresh, at most `wait_s`, so an unreachable venue
+        never stalls the page."""
         entry = self._cache.setdefault(key, _Cached())
         self._cache.move_to_end(key)
         self._bound_charts()
         if self._clock() - entry.at >= self.ttl and (entry.task is None or entry.task.done()):
             entry.at = self._clock()
             entry.task = asyncio.create_task(self._refresh(entry, fetch))
-        if entry.task is not None and not entry.task.done():
+        if entry.task is not None and not entry.task.done() and (entry.value is None or entry.wait_next):
             try:
                 await asyncio.wait_for(asyncio.shield(entry.task), wait_s)
             except asyncio.TimeoutError:
@@ -120,7 +125,7 @@ class VenueReader:
 
     def _bound_charts(self) -> None:
         """Weeks of browsing many symbols, intervals and zooms must not grow the cache without end."""
-        charts = [k for k in self._cache if k.startswith("klines:")]
+        charts = [k for k in self._cache if k.startswith(("klines:", "costs:"))]
         for key in charts[:max(0, len(charts) - self.chart_cache_max)]:
             task = self._cache.pop(key).task
             if task is not None and not task.done():   # ends within CALL_TIMEOUT; cancelled at close
@@ -135,11 +140,54 @@ class VenueReader:
         try:
             client = await self._client()
             entry.value = await asyncio.wait_for(fetch(client), CALL_TIMEOUT)
-            entry.value_at, entry.error = self._clock(), ""
+            entry.value_at, entry.error, entry.wait_next = self._clock(), "", False
         except ModuleNotFoundError as exc:
             entry.error = f"the exchange client is not available ({exc.name})"
         except Exception as exc:  # shown on the page; the dashboard must keep working
             entry.error = f"{type(exc).__name__}: {exc}"[:300]
+        finally:
+            entry.wait_next = False
+
+    async def client(self) -> Any:
+        """The shared exchange client (for the services that act: exit recorder, close, sizing)."""
+        return await self._client()
+
+    def invalidate(self, *keys: str) -> None:
+        """Ask the venue again at the next read (after a close or a flatten, the old answer is wrong)."""
+        for key in keys or ("positions", "orders"):
+            entry = self._cache.get(key)
+            if entry is not None:
+                entry.at, entry.wait_next = -1e9, True
+
+    async def costs(self, symbol: str, since_ms: int, entry_order_id: int | None) -> dict[str, Any]:
+        """Fees and funding of an open position so far: its entry fills' commission (and any partial
+        exit since), the funding paid or received since its entry."""
+        async def fetch(ex: Any) -> dict[str, float]:
+            fills = await ex.user_trades(symbol, start_time=since_ms)
+            try:
+                income = await ex.income(symbol, income_type="FUNDING_FEE", start_time=since_ms)
+            except Exception:   # noqa: BLE001 - fees still shown
+                income = []
+            fees = sum(float(f.commission) for f in fills if f.time >= since_ms)
+            return {"fees": round(fees, 8), "funding": round(sum(float(r.income) for r in income), 8)}
+        return await self._cached(f"costs:{symbol}:{since_ms}", fetch, QUICK_WAIT)
+
+    async def max_leverage(self) -> dict[str, Any]:
+        async def fetch(ex: Any) -> dict[str, int]:
+            return dict(await ex.max_leverage())
+        return await self._cached("max_leverage", fetch, CALL_TIMEOUT)
+
+    async def account(self) -> dict[str, Any]:
+        async def fetch(ex: Any) -> dict[str, float]:
+            a = await ex.account()
+            return {"wallet": float(a.total_wallet_balance), "margin_balance": float(a.total_margin_balance),
+                    "available": float(a.available_balance), "upnl": float(a.total_unrealized_profit)}
+        return await self._cached("account", fetch, CALL_TIMEOUT)
+
+    async def rules(self) -> dict[str, Any]:
+        async def fetch(ex: Any) -> dict[str, Any]:
+            return dict(await ex.symbol_rules())
+        return await self._cached("rules", fetch, CALL_TIMEOUT)
 
     async def positions(self) -> dict[str, Any]:
         async def fetch(ex: Any) -> list[dict[str, Any]]:
@@ -171,12 +219,12 @@ class VenueReader:
 
     async def symbol_rules(self) -> dict[str, Any]:
         """Every symbol the venue lists, with its tick and step (the page formats prices to the tick)."""
-        async def fetch(ex: Any) -> list[dict[str, Any]]:
+        async def fetch(ex: Any) -> list[dict[str, Any]]:   # cached apart from rules(): another shape
             rules = await ex.symbol_rules()
             return [{"symbol": r.symbol, "tick_size": str(r.tick_size), "step_size": str(r.step_size),
                      "min_notional": str(r.min_notional), "status": r.status}
                     for r in sorted(rules.values(), key=lambda r: r.symbol)]
-        return await self._cached("rules", fetch, CALL_TIMEOUT)
+        return await self._cached("symbol_list", fetch, CALL_TIMEOUT)
 
 
 class PaperInfo:
@@ -187,10 +235,19 @@ class PaperInfo:
         self._clock = clock
         self._at = -1e9
         self._value: dict[str, Any] = {}
+        self._task: asyncio.Task | None = None   # the refresh in flight (kept so it is not collected)
 
     async def get(self, paper_url: str) -> dict[str, Any]:
+        """The last answer; a stale one is refreshed in the background (the first call waits)."""
         if self._clock() - self._at < self.ttl:
             return self._value
+        self._at = self._clock()
+        task = self._task = asyncio.create_task(self._fetch(paper_url))
+        if not self._value:
+            await task
+        return self._value
+
+    async def _fetch(self, paper_url: str) -> None:
         try:
             async with httpx.AsyncClient(timeout=1.5) as client:
                 resp = await client.get(paper_url.rstrip("/") + "/paper/info")
@@ -202,7 +259,6 @@ class PaperInfo:
             self._value = {"available": False,
                            "problem": f"no paper exchange answers at {paper_url} ({type(exc).__name__})"}
         self._at = self._clock()
-        return self._value
 
 
 async def answers(url: str, timeout: float = 1.0) -> bool:

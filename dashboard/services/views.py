@@ -9,7 +9,7 @@ from typing import Any
 
 from mraster.state.model import BotState, Trade
 
-TRADES_SHOWN = 200
+TRADES_SHOWN = 50    # in /api/state; the whole history is /api/trades (paged)
 
 
 def _num(value: Any) -> float | None:
@@ -22,13 +22,16 @@ def _num(value: Any) -> float | None:
 def trade_row(trade: Trade) -> dict[str, Any]:
     return {
         "trade_id": trade.trade_id, "symbol": trade.symbol, "side": trade.side, "status": trade.status,
-        "qty": _num(trade.qty), "entry_price": _num(trade.entry_price), "entry_time_ms": trade.entry_time_ms,
+        "qty": _num(trade.entry_qty if trade.status == "closed" and trade.entry_qty else trade.qty),
+        "entry_qty": _num(trade.entry_qty), "entry_price": _num(trade.entry_price), "entry_time_ms": trade.entry_time_ms,
         "stop_price": _num(trade.stop_price), "take_profit_price": _num(trade.take_profit_price),
         "bucket": trade.bucket, "leverage": trade.leverage, "notional": _num(trade.notional),
         "adopted": trade.adopted, "exit_price": _num(trade.exit_price), "exit_time_ms": trade.exit_time_ms,
         "exit_reason": trade.exit_reason, "realized_pnl": _num(trade.realized_pnl), "fees": _num(trade.fees),
         "funding": _num(trade.funding), "r_multiple": trade.r_multiple,
-        "net_pnl": _net(trade),
+        "net_pnl": _net(trade), "exit_detail": trade.exit_detail, "risk_per_unit": _num(trade.risk_per_unit),
+        "duration_s": round((trade.exit_time_ms - trade.entry_time_ms) / 1000, 1)
+        if trade.exit_time_ms and trade.entry_time_ms else None,
     }
 
 
@@ -45,10 +48,15 @@ def _guard_side(side: Any) -> str:
 
 
 def positions_view(state: BotState | None, guard: dict[str, Any] | None, guard_fresh: bool,
-                   venue_positions: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """One row per open position: the bot's intended levels, the guard's confirmation of the orders
-    really resting on the venue, and the venue's mark and unrealised PnL when known."""
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
+                   venue_positions: list[dict[str, Any]] | None, now_ms: int | None = None,
+                   costs: dict[tuple[str, str], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One row per position THE VENUE HOLDS (the venue is the truth): the bot's intended levels, the
+    guard's confirmation of the orders really resting on the venue, and the venue's own figures.
+
+    A trade of the bot or a position in the guard's status that the venue does not hold is never shown
+    as open. Only when the venue could not be asked at all (`venue_positions` None) are the bot's open
+    trades shown, marked `venue: "unknown"`, so an outage does not hide what may still be open."""
+    bot_rows: dict[tuple[str, str], dict[str, Any]] = {}
     if state is not None:
         for trade in state.open_trades.values():
             if trade.status == "closed":
@@ -56,18 +64,29 @@ def positions_view(state: BotState | None, guard: dict[str, Any] | None, guard_f
             row = trade_row(trade)
             row.update(source="bot", guard="unknown", stop_ok=None, take_profit_ok=None, mark_price=None,
                        unrealized_pnl=None)
-            rows[(trade.symbol, trade.side)] = row
+            bot_rows[(trade.symbol, trade.side)] = row
+    if venue_positions is None:
+        rows = bot_rows
+        for row in rows.values():
+            row["venue"] = "unknown"
+    else:
+        rows = {}
+        for vp in venue_positions:
+            key = (vp.get("symbol", ""), vp.get("side", ""))
+            row = bot_rows.get(key) or {
+                "trade_id": "", "symbol": key[0], "side": key[1], "status": "open", "entry_price": vp.get("entry_price"),
+                "stop_price": None, "take_profit_price": None, "source": "venue", "guard": "unknown", "adopted": True,
+                "entry_time_ms": vp.get("update_time_ms") or None}
+            row["venue"] = "held"
+            _venue_figures(row, vp)
+            rows[key] = row
     guard_positions = (guard or {}).get("positions") or []
     for gp in guard_positions if isinstance(guard_positions, list) else []:
         if not isinstance(gp, dict):
             continue
-        key = (str(gp.get("symbol", "")), _guard_side(gp.get("side")))
-        row = rows.get(key)
-        if row is None:  # on the venue but not in the bot's state: the guard adopted it
-            row = {"trade_id": "", "symbol": key[0], "side": key[1], "status": "open", "qty": _num(gp.get("qty")),
-                   "entry_price": _num(gp.get("entry_price")), "stop_price": None, "take_profit_price": None,
-                   "source": "guard", "mark_price": None, "unrealized_pnl": None, "adopted": True}
-            rows[key] = row
+        row = rows.get((str(gp.get("symbol", "")), _guard_side(gp.get("side"))))
+        if row is None:   # the guard's status may lag the venue: what the venue does not hold is not shown
+            continue
         stop, tp = gp.get("stop") or {}, gp.get("take_profit") or {}
         row["stop_ok"] = bool(stop.get("ok")) if isinstance(stop, dict) else None
         row["take_profit_ok"] = bool(tp.get("ok")) if isinstance(tp, dict) else None
@@ -76,20 +95,51 @@ def positions_view(state: BotState | None, guard: dict[str, Any] | None, guard_f
         protected = bool(gp.get("protected"))
         row["guard"] = ("protected" if protected else "UNPROTECTED") if guard_fresh else "stale"
     if guard is not None and guard_fresh:
-        for key, row in rows.items():
+        for row in rows.values():
             if row.get("guard") == "unknown":
                 row["guard"] = "not seen by guard"
-    for vp in venue_positions or []:
-        key = (vp.get("symbol", ""), vp.get("side", ""))
-        row = rows.get(key)
-        if row is None:
-            row = {"trade_id": "", "symbol": key[0], "side": key[1], "status": "open", "qty": vp.get("qty"),
-                   "entry_price": vp.get("entry_price"), "stop_price": None, "take_profit_price": None,
-                   "source": "venue", "guard": "unknown", "adopted": True}
-            rows[key] = row
-        row["mark_price"] = vp.get("mark_price")
-        row["unrealized_pnl"] = vp.get("unrealized_pnl")
+    for key, row in rows.items():
+        _derived(row, now_ms, (costs or {}).get(key))
     return sorted(rows.values(), key=lambda r: (r["symbol"], r["side"]))
+
+
+def _venue_figures(row: dict[str, Any], vp: dict[str, Any]) -> None:
+    row["qty"] = vp.get("qty")
+    row["venue_entry_price"] = vp.get("entry_price")
+    if row.get("entry_price") is None:
+        row["entry_price"] = vp.get("entry_price")
+    row["mark_price"] = vp.get("mark_price")
+    row["unrealized_pnl"] = vp.get("unrealized_pnl")
+    row["leverage"] = vp.get("leverage") or row.get("leverage")
+    row["liquidation_price"] = vp.get("liquidation_price") or None
+    row["margin_type"] = vp.get("margin_type")
+    mark, qty = _num(vp.get("mark_price")), _num(vp.get("qty"))
+    row["notional"] = (mark * qty) if mark and qty else (_num(vp.get("notional")) or row.get("notional"))
+    iso = _num(vp.get("isolated_margin"))
+    lev = _num(row.get("leverage"))
+    row["margin"] = iso if iso else ((row["notional"] / lev) if row.get("notional") and lev else None)
+
+
+def _derived(row: dict[str, Any], now_ms: int | None, cost: dict[str, Any] | None) -> None:
+    """PnL %, liquidation distance (in % of the mark, and against the stop), age, fees and funding."""
+    mark, liq = _num(row.get("mark_price")), _num(row.get("liquidation_price"))
+    stop = _num(row.get("stop_price")) or _num(row.get("guard_stop_price"))
+    upnl, margin = _num(row.get("unrealized_pnl")), _num(row.get("margin"))
+    row["pnl_pct"] = round(100 * upnl / margin, 4) if upnl is not None and margin else None
+    long = row.get("side") == "LONG"
+    row["liq_distance_pct"] = round(100 * abs(mark - liq) / mark, 4) if mark and liq else None
+    if liq and stop:
+        # a long is liquidated below its entry: its stop must sit above the liquidation price (a short: below)
+        row["stop_before_liquidation"] = stop > liq if long else stop < liq
+        row["stop_to_liq_pct"] = round(100 * abs(stop - liq) / stop, 4)
+    else:
+        row["stop_before_liquidation"] = None
+        row["stop_to_liq_pct"] = None
+    opened = row.get("entry_time_ms")
+    row["open_time_ms"] = opened or None
+    row["duration_s"] = round((now_ms - opened) / 1000, 1) if now_ms and opened else None
+    row["fees"] = (cost or {}).get("fees", row.get("fees"))
+    row["funding"] = (cost or {}).get("funding", row.get("funding"))
 
 
 def trades_view(state: BotState | None, limit: int = TRADES_SHOWN) -> dict[str, Any]:

@@ -52,7 +52,7 @@ _OUR_RE = re.compile(r"^(?:mr-|([a-z][a-z0-9]{0,9}):)([A-Z0-9]{1,22})\.([a-z0-9]
 _INSTANCE_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 SEQ_ROOM = 2                         # base-36 digits of sequence numbers an instance's entry id leaves room for
 STAMP_EPOCH_MS = 1_735_689_600_000          # 2025-01-01T00:00:00Z
-ACTORS = {"guard": "g", "dashboard": "d"}
+ACTORS = {"guard": "g", "dashboard": "d", "close": "c"}   # close: one position closed from the dashboard
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 

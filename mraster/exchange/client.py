@@ -391,6 +391,19 @@ class BinanceCompatibleClient(Exchange):
     async def commission_rate(self, symbol: str) -> tuple[Decimal, Decimal]:
         return await self._read(self._p(P.COMMISSION_RATE), wire.commission_rate, {"symbol": symbol}, signed=True)
 
+    async def max_leverage(self) -> dict[str, int]:
+        """Symbol -> the highest leverage its leverage brackets allow (GET leverageBracket): what a
+        `set_leverage` above it would be refused for. Symbols the answer leaves out are not listed."""
+        data = await self._get(self._p(P.LEVERAGE_BRACKET), None, signed=True)
+        out: dict[str, int] = {}
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item, dict) or not isinstance(item.get("brackets"), list):
+                continue
+            levels = [int(b.get("initialLeverage", 0)) for b in item["brackets"] if isinstance(b, dict)]
+            if levels:
+                out[str(item.get("symbol", ""))] = max(levels)
+        return out
+
     # ------------------------------------------------------- listen key / streams
     # V1/Binance: API key only; V3: signed like any USER_DATA call (the profile's auth decides).
     async def create_listen_key(self) -> str:

@@ -114,6 +114,10 @@ class InMemoryVenue:
                       close=r["close"], volume=r["volume"], close_time=int(r["open_time_ms"]) + 59_999)
                 for r in candles()[-limit:]]
 
+    async def max_leverage(self) -> dict[str, int]:
+        """The leverage brackets' maxima (the settings guard-rails ask before a leverage change)."""
+        return {"ADAUSDT": 75, "BTCUSDT": 125, "ETHUSDT": 100}
+
     async def close(self) -> None:
         self.closed = True
 
@@ -127,3 +131,10 @@ def bracket(symbol: str, role: str, order_id: int, stop: str) -> Order:
     return Order(symbol=symbol, order_id=order_id, client_order_id=f"mr-{symbol}.lq3k2x1a-{role}", side=Side.SELL,
                  type=OrderType.STOP_MARKET if role == "SL" else OrderType.TAKE_PROFIT_MARKET,
                  status=OrderStatus.NEW, orig_qty=Decimal("400"), stop_price=Decimal(stop), reduce_only=True)
+
+
+def held_as_in_state() -> "InMemoryVenue":
+    """A venue that holds the position `write_state` and `guard_status` describe (ADAUSDT LONG 400):
+    the dashboard shows only what the venue holds (issue 15)."""
+    return InMemoryVenue(positions=[Position("ADAUSDT", PositionSide.BOTH, Decimal("400"), Decimal("0.307"),
+                                             mark_price=Decimal("0.31"), unrealized_pnl=Decimal("1.2"), leverage=3)])

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 
-from tests.dashboard.fakes import InMemoryVenue, guard_status, write_state
+from tests.dashboard.fakes import guard_status, held_as_in_state, write_state
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -65,7 +65,7 @@ def test_overview_and_presets_with_diff(workspace, serve, page):
     write_state(workspace.root / "aster_state.json")
     workspace.run_dir.mkdir(parents=True, exist_ok=True)
     (workspace.run_dir / "guard_status.json").write_text(json.dumps(guard_status()))
-    server = serve(exchange_factory=lambda s: InMemoryVenue())
+    server = serve(exchange_factory=lambda s: held_as_in_state())
     open_page(page, server)
     expect(page.locator("#mode-badge")).to_have_text("PAPER · simulated")
     expect(page.locator("#positions-card tr[data-symbol]")).to_have_count(1)

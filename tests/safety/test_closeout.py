@@ -162,6 +162,9 @@ async def test_dashboard_stop_all_and_flatten_above_the_lot_maximum(ex):
     assert report.ok, report.to_json()
     (closed,) = report.closed
     cids = closed.pop("client_order_ids")
+    fills = closed.pop("fills")          # issue 15: the report shows the fill prices
+    assert D(closed.pop("avg_price")) > 0 and [f["status"] for f in fills] == ["FILLED", "FILLED"]
+    assert closed.pop("position") == "LONG" and closed.pop("position_side") == "BOTH" and closed.pop("entry_price")
     assert closed == {"symbol": SYM, "qty": "30000.0", "side": "SELL", "status": "FILLED", "orders": 2}
     assert len(set(cids)) == 2 and {parse_client_order_id(c) for c in cids} == {(trade_id_for_adopted(SYM),
                                                                                   Role.CLOSE)}

@@ -1,0 +1,188 @@
+"""Exits reach the trade history within seconds, whoever closed the position and whatever runs.
+
+Design (one writer per journal): the bot's journal (ASTER_JOURNAL_FILE) has one writer, the bot. The
+dashboard keeps its own journal next to it (`<journal>.dashboard.sqlite`, same schema, `mraster.journal`)
+and is its only writer. Every `SWEEP_S` seconds, and at once after a flatten or a close from the page,
+it looks at the bot's open trades: a trade whose position the venue no longer holds, and whose closing
+fills on the venue cover its entry quantity, is recorded there as closed, with its exit price, PnL, fees,
+funding, R and the reason read from the closing orders' client ids (`mraster.domain.exits`, the same
+classification the bot uses). So exits made by flatten, the guard, a manual close or the venue itself
+(liquidation, a stop or take-profit that triggered) are in the history while the bot is stopped, and
+seconds after they happen while it runs (the bot's own record supersedes this one in the trades view
+once it reconciles: same trade id, same reason).
+
+The guard cannot be this writer: "Stop all and flatten" stops it too. The bot cannot: it may be stopped.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+from mraster.domain.exits import classify_exit, r_multiple, weighted_price
+from mraster.exchange.errors import ExchangeError, UnknownOrderError
+from mraster.journal import Journal
+from mraster.logs import get_logger
+from mraster.state import BotState
+from mraster.state.model import Trade
+
+log = get_logger("dashboard.exits")
+SWEEP_S = 2.0
+SEVEN_DAYS_MS = 7 * 86_400_000
+SOURCE = "recorded by the dashboard from the venue's fills"
+
+
+def closing_fills(trade: Trade, fills: list[Any]) -> tuple[list[Any], list[Any]] | None:
+    """(entry fills, closing fills) of `trade` when the closing fills after its entry cover its entry
+    quantity, else None (not closed yet, or the venue has not listed the fills yet)."""
+    need = trade.entry_qty or trade.qty
+    if not need or need <= 0:
+        return None
+    exit_side = "SELL" if trade.is_long else "BUY"
+    entry_id = trade.order_ids.get("EN")
+    entries = [f for f in fills if entry_id is not None and f.order_id == entry_id]
+    closing, got = [], Decimal(0)
+    for f in sorted(fills, key=lambda f: (f.time, f.id)):
+        if f.side.value != exit_side or f.time < trade.entry_time_ms or got >= need:
+            continue
+        closing.append(f)
+        got += f.qty
+    return (entries, closing) if got >= need else None
+
+
+class ExitRecorder:
+    def __init__(self, path: Path, read_state: Callable[[], BotState | None], venue: Any,
+                 interval: float = SWEEP_S):
+        self.path = Path(path)
+        self._read_state = read_state
+        self._venue = venue
+        self.interval = interval
+        self._journal: Journal | None = None
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.recorded: dict[str, Trade] = {}
+        self.last_error = ""
+
+    # ------------------------------------------------------------------ lifecycle
+    def open(self) -> None:
+        if self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        journal = self.journal()
+        rows = journal.conn.execute("SELECT detail FROM trades WHERE status='closed'").fetchall()
+        for (detail,) in rows:
+            try:
+                t = Trade.from_json(json.loads(detail))
+            except (ValueError, TypeError, KeyError):
+                continue
+            self.recorded[t.trade_id] = t
+
+    def journal(self) -> Journal:
+        if self._journal is None:
+            self._journal = Journal(self.path)
+        return self._journal
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the page must keep working; said in the trades view
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            await asyncio.sleep(self.interval)
+
+    # ------------------------------------------------------------------ the sweep
+    def candidates(self, state: BotState | None) -> list[Trade]:
+        if state is None:
+            return []
+        return [t for t in state.open_trades.values()
+                if t.status == "open" and t.trade_id not in self.recorded and (t.entry_qty or t.qty)]
+
+    async def sweep(self, fresh: bool = False) -> list[str]:
+        """Record every bot trade the venue shows closed; returns their ids."""
+        async with self._lock:
+            todo = self.candidates(self._read_state())
+            if not todo or self._venue is None:
+                return []
+            if fresh:
+                self._venue.invalidate()
+            answer = await self._venue.positions()
+            if answer["data"] is None:
+                return []
+            held = {(p["symbol"], p["side"]) for p in answer["data"]}
+            gone = [t for t in todo if (t.symbol, t.side) not in held]
+            if not gone:
+                return []
+            client = await self._venue.client()
+            done = []
+            for trade in gone:
+                try:
+                    closed = await self._closed(client, trade)
+                except ExchangeError as exc:
+                    self.last_error = f"{trade.symbol}: exit not read ({exc})"
+                    continue
+                if closed is not None:
+                    done.append(closed.trade_id)
+            return done
+
+    async def _closed(self, ex: Any, trade: Trade) -> Trade | None:
+        now = ex.now_ms()
+        start = max(trade.entry_time_ms, now - SEVEN_DAYS_MS + 60_000)
+        fills = await ex.user_trades(trade.symbol, start_time=start)
+        split = closing_fills(trade, fills)
+        if split is None:
+            return None
+        entries, closing = split
+        orders = []
+        for oid in dict.fromkeys(f.order_id for f in closing):
+            try:
+                orders.append(await ex.get_order(trade.symbol, order_id=oid))
+            except UnknownOrderError:
+                continue
+        t = Trade.from_json(trade.to_json())
+        reason, detail = classify_exit(t, orders)
+        exit_time = closing[-1].time
+        try:
+            income = [r for r in await ex.income(trade.symbol, income_type="FUNDING_FEE", start_time=start)
+                      if r.time <= exit_time]
+        except ExchangeError:
+            income = []
+        t.status = "closed"
+        t.qty = t.entry_qty or t.qty
+        t.exit_price = weighted_price((f.price, f.qty) for f in closing)
+        t.exit_time_ms = exit_time
+        t.exit_reason = reason
+        t.exit_detail = "; ".join(x for x in (t.exit_detail, detail, SOURCE) if x)
+        t.realized_pnl = sum((f.realized_pnl for f in closing), Decimal(0))
+        t.fees = sum((f.commission for f in [*entries, *closing]), Decimal(0))
+        t.funding = sum((r.income for r in income), Decimal(0))
+        t.r_multiple = r_multiple(t)
+        t.updated_ms = now
+        journal = self.journal()
+        journal.record_fills(t.trade_id, [*entries, *closing])
+        journal.record_funding(t.trade_id, income)
+        journal.upsert_trade(t)
+        self.recorded[t.trade_id] = t
+        net = t.realized_pnl - t.fees + t.funding
+        log.info("position.closed", f"{t.symbol} {t.side} closed by {reason}: PnL {net:.4f} "
+                 f"(recorded by the dashboard from the venue's fills)", symbol=t.symbol, trade_id=t.trade_id,
+                 reason=reason, exit_price=t.exit_price, net_pnl=net, r_multiple=t.r_multiple, activity=True)
+        return t
