@@ -21,12 +21,13 @@ from dashboard.actions import ensure_paper_exchange
 from dashboard.deps import Services
 from dashboard.middleware import SecurityMiddleware
 from dashboard.paths import DashboardPaths
-from dashboard.routers import auth, config, killswitch, logs, pages, processes, state
+from dashboard.routers import auth, config, killswitch, logs, ops, pages, processes, state
 from dashboard.security import SESSIONS_FILE, AccessControl
 from dashboard.services.configstore import AuditLog, ConfigStore
 from dashboard.services.credgate import CredentialGate
 from dashboard.services.flatten import FlattenService
 from dashboard.services.loghub import LogHub
+from dashboard.services.ops import OpsScheduler, child_env as ops_child_env
 from dashboard.services.presets import PresetService
 from dashboard.services.state import StateService
 from dashboard.services.supervisor import Backoff, ChildSpec, Supervisor
@@ -66,7 +67,8 @@ def create_app(loaded: LoadedSettings | None = None, *,
                backoff: Backoff = Backoff(),
                exchange_factory: Callable[[Any], Any] | None = None,
                venue_ttl: float = 5.0,
-               log_poll_interval: float = 0.05) -> FastAPI:
+               log_poll_interval: float = 0.05,
+               ops_clock: Callable[[], Any] | None = None) -> FastAPI:
     """Build the app. Tests inject the settings loader, the child commands and the exchange."""
     loader = loader or (lambda: load_settings())
     first = loaded or loader()
@@ -76,15 +78,17 @@ def create_app(loaded: LoadedSettings | None = None, *,
         services = build_services(first, loader, default_commands() if commands is None else commands,
                                   child_env or {},
                                   start_paper_exchange, stop_timeout, backoff, exchange_factory, venue_ttl,
-                                  log_poll_interval)
+                                  log_poll_interval, ops_clock)
         await services.supervisor.open()
         await services.logs.open()
+        await services.ops.open()
         app.state.services = services
         if start_paper_exchange:
             await ensure_paper_exchange(services)
         try:
             yield
         finally:
+            await services.ops.close()
             await services.supervisor.close()
             await services.logs.close()
             if services.state.venue is not None:
@@ -99,7 +103,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
     app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter(),
                        plain_http_allowed=lambda: current().dashboard_allow_plain_http)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (pages, auth, killswitch, processes, config, logs, state):   # before /api/{name}/{action}
+    for module in (pages, auth, killswitch, ops, processes, config, logs, state):   # before /api/{name}/{action}
         app.include_router(module.router)
     return app
 
@@ -108,7 +112,7 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
                    commands: Mapping[str, Sequence[str]], child_env: Mapping[str, str],
                    start_paper_exchange: bool, stop_timeout: float, backoff: Backoff,
                    exchange_factory: Callable[[Any], Any] | None, venue_ttl: float,
-                   log_poll_interval: float) -> Services:
+                   log_poll_interval: float, ops_clock: Callable[[], Any] | None = None) -> Services:
     paths = DashboardPaths.from_loaded(loaded)
     store = ConfigStore(loader, loaded, AuditLog(paths.audit_file))
     settings = lambda: store.settings  # noqa: E731 - always the latest saved values
@@ -126,11 +130,14 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
         return factory(store.settings)
 
     flatten = FlattenService(supervisor, make_exchange, lambda: state_service.read_state()[0])
+    ops_kw: dict[str, Any] = {"clock": ops_clock} if ops_clock is not None else {}
+    scheduler = OpsScheduler(paths.run_dir, paths.base_dir, ops_child_env(paths.config_file, paths.dotenv_file),
+                             settings, supervisor, **ops_kw)
     return Services(paths=paths, access=AccessControl(lambda: store.settings.dashboard_token,
                                                        session_file=paths.run_dir / SESSIONS_FILE), config=store,
                     presets=PresetService(store), supervisor=supervisor, logs=hub, state=state_service,
                     flatten=flatten, start_paper_exchange=start_paper_exchange,
-                    credentials=CredentialGate(settings, make=exchange_factory))
+                    credentials=CredentialGate(settings, make=exchange_factory), ops=scheduler)
 
 
 def __getattr__(name: str) -> Any:

@@ -29,6 +29,7 @@ class Services:
     flatten: FlattenService
     start_paper_exchange: bool
     credentials: CredentialGate
+    ops: Any = None      # dashboard.services.ops.OpsScheduler (the schedule without systemd)
 
     @property
     def settings(self) -> Any:
