@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs (a virtualenv with the test extras, and
+# Install everything the test suite needs (a virtualenv with the test extras, systemd-analyze, and
 # Debian's Chromium for the browser tests), run the lint and type checks (ruff, mypy), then the whole suite.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k settings`.
 set -euo pipefail
@@ -15,6 +15,18 @@ echo "lint: ruff check ."
 .venv/bin/ruff check .
 echo "types: mypy (kernel mraster/, strict)"
 .venv/bin/mypy
+# systemd-analyze checks the units `mraster deploy systemd` writes (tests/ops); a container may lack it
+if ! command -v systemd-analyze >/dev/null; then
+  echo "installing Debian's systemd package for systemd-analyze (tests/ops)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd
+  elif command -v sudo >/dev/null; then
+    sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd
+  else
+    echo "error: systemd-analyze is missing; install Debian's systemd package" >&2
+    exit 1
+  fi
+fi
 if [ ! -x /usr/bin/chromium ]; then
   echo "installing Debian's chromium for the browser tests"
   if [ "$(id -u)" = 0 ]; then
