@@ -3,7 +3,6 @@ real JSON-lines logs (written by the logging setup every process uses)."""
 from __future__ import annotations
 
 import csv
-import email
 import json
 import logging
 from datetime import date, datetime, timezone
