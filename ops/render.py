@@ -16,7 +16,9 @@ STYLE = ("body{font-family:system-ui,sans-serif;color:#1b1f24;max-width:980px}"
          "table{border-collapse:collapse;margin:6px 0 14px}td,th{border:1px solid #d0d7de;padding:3px 7px;"
          "font-size:13px;text-align:right}th{background:#f3f5f7}td.l,th.l{text-align:left}"
          ".neg{color:#b42318}.pos{color:#067647}h1{font-size:20px}h2{font-size:16px;margin-top:18px}")
-MAX_BT_COLUMNS = 14
+MAX_BT_COLUMNS = 24
+METRICS = ("is_total_pnl", "is_trades", "is_win_rate", "is_profit_factor", "is_max_drawdown", "is_sharpe",
+           "oos_total_pnl", "oos_trades", "oos_symbol_rank")
 
 
 @dataclass
@@ -149,11 +151,22 @@ def _bt_chart(r: BacktestReport) -> dict[str, bytes]:
     return {"top": _png(fig)}
 
 
+def bt_columns(columns: list[str]) -> list[str]:
+    """Rank, the configuration's parameters (the columns between `symbol` and the first metric), then the
+    headline in-sample and held-out metrics; unknown layouts fall back to the first columns."""
+    if "symbol" not in columns:
+        return columns[:MAX_BT_COLUMNS]
+    start = columns.index("symbol") + 1
+    end = next((i for i, c in enumerate(columns) if i >= start and c.startswith(("is_", "oos_"))), len(columns))
+    lead = [c for c in ("symbol_rank", "config_id") if c in columns]
+    return (lead + columns[start:end] + [m for m in METRICS if m in columns])[:MAX_BT_COLUMNS]
+
+
 def render_backtest(r: BacktestReport) -> Rendered:
     n = sum(len(v) for v in r.top.values())
     subject = f"mraster backtest report: top configurations of {len(r.top)} symbol(s)" + (
         f", {r.window}" if r.window else "")
-    cols = [c for c in r.columns if c != "symbol"][:MAX_BT_COLUMNS]
+    cols = bt_columns(r.columns)
     images = _bt_chart(r)
     parts = [f"<html><head><meta charset='utf-8'><style>{STYLE}</style></head><body>",
              "<h1>Backtest report</h1>", f"<p>{_e(r.window or 'window unknown')}; {n} rows from {_e(r.ranked_csv)}</p>",
