@@ -1,0 +1,153 @@
+"""The schedule without systemd (issue 21 item 6): the dashboard's scheduler runs each job at its time
+on an injected clock, as a real child process, stops the bot around the daily batch and starts it at
+00:00, keeps each job's last result and log across restarts; the /api/ops routes over it."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from dashboard.services.ops import OpsError, OpsScheduler, child_env, default_argv
+from mraster.schedule import JOBS_BY_NAME
+from tests.dashboard.conftest import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Clock:
+    def __init__(self, text: str):
+        self.now = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+    def set(self, text: str) -> None:
+        self.now = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Supervisor:
+    """Records what the scheduler asks of the supervisor (the real one is covered in test_supervisor)."""
+
+    def __init__(self, running=("bot", "guard")):
+        self.running, self.calls = set(running), []
+
+    def has(self, name):
+        return name in ("bot", "guard", "paper")
+
+    def is_running(self, name):
+        return name in self.running
+
+    async def stop(self, name):
+        self.calls.append(("stop", name))
+        self.running.discard(name)
+
+    async def start(self, name):
+        self.calls.append(("start", name))
+        self.running.add(name)
+
+
+def scheduler(workspace, clock, sup, enabled=True, **kw) -> OpsScheduler:
+    settings = SimpleNamespace(ops_schedule_enable=enabled, ops_job_timeout=300)
+    env = child_env(workspace.config_file, workspace.dotenv_file) | {"PYTHONPATH": str(ROOT)}
+    return OpsScheduler(workspace.run_dir, workspace.root, env, lambda: settings, sup, clock=clock, **kw)
+
+
+async def test_jobs_run_at_their_time_and_the_bot_is_stopped_then_started(workspace):
+    clock, sup = Clock("2026-12-05 23:54:59"), Supervisor()
+    ops = scheduler(workspace, clock, sup)
+    assert await ops.tick() == []
+    view = {j["name"]: j for j in ops.overview()["jobs"]}
+    assert view["daily-batch"]["next_run"] == "2026-12-05T23:55:00+00:00"
+    assert view["weekly-backtest"]["next_run"] == "2026-12-06T00:20:00+00:00"
+    clock.set("2026-12-05 23:55:00")
+    assert await ops.tick() == ["daily-batch"]
+    assert await ops.tick() == []                                    # once per due time
+    await ops.wait("daily-batch")
+    last = ops.state["daily-batch"]
+    assert last["ok"] and last["exit_code"] == 0 and last["trigger"] == "schedule", last
+    assert sup.calls == [("stop", "bot")] and "guard" in sup.running   # the guard keeps watching positions
+    log = "\n".join(ops.log_tail("daily-batch"))
+    assert "stopped bot" in log and "[daily-batch] cleanup: ok" in log and "[daily-batch] done for 20261205" in log
+    clock.set("2026-12-06 00:00:00")
+    assert await ops.tick() == ["daily-restart"]
+    await ops.wait("daily-restart")
+    assert sup.calls[-1] == ("start", "bot") and ops.state["daily-restart"]["message"] == "started bot"
+    assert ops.next_run["daily-batch"].isoformat() == "2026-12-06T23:55:00+00:00"
+
+    again = scheduler(workspace, clock, Supervisor())                 # a dashboard restart keeps the results
+    assert again.overview()["jobs"][0]["last"]["ok"] is True and again.engines_stopped == []
+
+
+async def test_switch_off_runs_nothing_and_switching_on_fires_no_backlog(workspace):
+    clock, sup = Clock("2026-12-05 23:50:00"), Supervisor()
+    settings = SimpleNamespace(ops_schedule_enable=False, ops_job_timeout=300)
+    ops = OpsScheduler(workspace.run_dir, workspace.root, {}, lambda: settings, sup, clock=clock)
+    clock.set("2026-12-06 00:40:00")                                  # every daily time has passed
+    assert await ops.tick() == [] and sup.calls == []
+    assert ops.overview()["enabled"] is False and ops.overview()["jobs"][0]["next_run"] is None
+    settings.ops_schedule_enable = True
+    assert await ops.tick() == []                                     # next runs are in the future
+    assert ops.next_run["daily-report"].isoformat() == "2026-12-07T00:35:00+00:00"
+
+
+async def test_a_failing_job_run_now_and_a_busy_job(workspace):
+    failing = workspace.script("failing", "import sys, time\nprint('step 1 ok')\nprint('load failed: disk full')\n"
+                               "sys.stdout.flush()\ntime.sleep(0.3)\nsys.exit(3)\n")
+    clock = Clock("2026-12-05 12:00:00")
+    ops = scheduler(workspace, clock, Supervisor(), argv=lambda job: failing)
+    ops.start("weekly-backtest", "button")
+    with pytest.raises(OpsError, match="already running"):
+        ops.start("weekly-backtest", "button")
+    with pytest.raises(OpsError, match="unknown job"):
+        ops.start("nope", "button")
+    await ops.wait("weekly-backtest")
+    last = ops.state["weekly-backtest"]
+    assert (last["ok"], last["exit_code"], last["message"], last["trigger"]) == (False, 3, "load failed: disk full",
+                                                                                 "button")
+    assert ops.log_tail("weekly-backtest")[1:] == ["step 1 ok", "load failed: disk full"]
+    saved = json.loads((workspace.run_dir / "ops" / "jobs.json").read_text())
+    assert saved["jobs"]["weekly-backtest"]["exit_code"] == 3
+
+
+async def test_a_corrupt_status_file_is_set_aside_and_reported(workspace):
+    (workspace.run_dir / "ops").mkdir(parents=True)
+    (workspace.run_dir / "ops" / "jobs.json").write_text("{not json")
+    ops = scheduler(workspace, Clock("2026-12-05 12:00:00"), Supervisor())
+    assert ops.state == {} and "jobs.json" in ops.overview()["notes"][0]
+    assert list((workspace.run_dir / "ops").glob("jobs.json.corrupt-*"))
+
+
+def test_default_commands_are_the_timers_commands():
+    batch = default_argv(JOBS_BY_NAME["daily-batch"], "py")
+    assert batch == ["py", "-m", "ops", "daily-batch", "--no-restart", "--engines", "none"]
+    assert default_argv(JOBS_BY_NAME["daily-report"], "py") == ["py", "-m", "ops", "report", "--mode", "prod", "--send"]
+
+
+def test_api_overview_run_now_log_and_report(workspace, serve, client_for, monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    from tests.ops.test_reports import DAY, closed, ms
+    from mraster.journal.journal import Journal
+    j = Journal(workspace.root / "aster_journal.sqlite")
+    j.upsert_trade(closed("t1", "BTCUSDT", ms(3), "5", "0.1"))
+    j.close()
+    api = client_for(serve(ops_clock=Clock("2026-12-05 12:00:00")))
+    view = api.get("/api/ops").json()
+    assert [j["name"] for j in view["jobs"]] == ["daily-batch", "daily-restart", "weekly-backtest", "daily-report"]
+    assert view["enabled"] is False and view["jobs"][3]["when"] == "daily 00:35 UTC"
+    assert api.post("/api/ops/jobs/daily-report/run").status_code == 200
+    last = wait_for(lambda: api.get("/api/ops").json()["jobs"][3]["last"], 60, what="the report job's result")
+    assert last["ok"] and last["trigger"] == "button"
+    lines = api.get("/api/ops/jobs/daily-report/log").json()["lines"]
+    assert any("not sent: ASTER_EMAIL_PROD_ENABLE is off" in x for x in lines)
+    assert api.post("/api/ops/jobs/nope/run").status_code == 404
+    assert api.get("/api/ops/jobs/nope/log").status_code == 404
+    page = api.get(f"/api/ops/report/prod?date={DAY.isoformat()}")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "BTCUSDT" in page.text and "data:image/png;base64," in page.text
+    bad = api.get("/api/ops/report/prod?date=20261301")
+    assert bad.status_code == 422 and "expected YYYY-MM-DD" in bad.json()["detail"]
+    missing = api.get("/api/ops/report/backtest")
+    assert missing.status_code == 422 and "ranked results" in missing.json()["detail"]
