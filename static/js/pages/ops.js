@@ -34,7 +34,12 @@ async function showLog(name) {
   }
 }
 
+const STOPS_TRADING = {
+  "daily-batch": "The daily batch stops the bot (the guard keeps running) until daily-restart at 00:00 UTC or until you start it. Run it now?",
+};
+
 async function runNow(name, button) {
+  if (STOPS_TRADING[name] && !window.confirm(STOPS_TRADING[name])) return;
   button.disabled = true;
   const msg = state.root.querySelector("#ops-flash");
   try {
