@@ -69,6 +69,8 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     u.add_argument("--engine", default="", metavar="NAME",
                    help="run one engine (`mraster NAME`, e.g. bot) instead of the dashboard with its engines")
     u.add_argument("--env-path", default="/etc/mraster/mraster.env", help="where the environment file is installed")
+    u.add_argument("--record", default="", metavar="SYMBOLS",
+                   help="also a recorder unit for these symbols (the daily CSV files the batch loads)")
     common(u)
     u.set_defaults(handler=run_deploy)
     pr = dsub.add_parser("production", help="turn the whole production schedule on or off, or show it")
@@ -272,7 +274,7 @@ def run_deploy(loaded: Any, args: argparse.Namespace) -> int:
             print(f"mraster deploy production {args.action}: {exc}", file=sys.stderr)
             return 1
     options = DeployOptions(user=args.user, prefix=args.prefix.rstrip("/") or "/", engine=args.engine,
-                            name=loaded.settings.ops_service, env_path=args.env_path)
+                            name=loaded.settings.ops_service, env_path=args.env_path, record=args.record)
     problems = options.problems()
     if problems:
         for p in problems:

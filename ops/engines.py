@@ -34,32 +34,49 @@ def systemctl(*args: str, check: bool = True, timeout: float = 300.0) -> tuple[i
     return proc.returncode, proc.stdout.strip()
 
 
+def unit_loaded(unit: str) -> bool:
+    """Is this unit installed (systemd knows its file)?"""
+    if not (os.environ.get("MRASTER_SYSTEMCTL") or shutil.which("systemctl")):
+        return False
+    try:
+        return systemctl("show", "-p", "LoadState", unit, check=False, timeout=20)[1].strip() == "LoadState=loaded"
+    except StepFailed:
+        return False
+
+
 @dataclass
 class EngineControl:
     mode: str            # systemd | none (auto resolved by `resolve`)
     unit: str = "mraster.service"
+    recorder: str = ""   # the recorder unit, when one is installed (`deploy systemd --record`)
     was_active: bool = False
 
     @classmethod
     def resolve(cls, mode: str, service: str) -> "EngineControl":
-        unit = service if service.endswith(".service") else f"{service}.service"
+        name = service[:-len(".service")] if service.endswith(".service") else service
+        unit = f"{name}.service"
         if mode not in MODES:
             raise StepFailed(f"--engines {mode!r}: expected one of {', '.join(MODES)}")
         if mode == "auto":
             found = os.environ.get("MRASTER_SYSTEMCTL") or shutil.which("systemctl")
             active = bool(found) and systemctl("is-active", unit, check=False)[1] == "active"
             mode = "systemd" if active else "none"
-        return cls(mode, unit)
+        recorder = f"{name}-recorder.service"
+        return cls(mode, unit, recorder if mode == "systemd" and unit_loaded(recorder) else "")
+
+    @property
+    def units(self) -> list[str]:
+        return [self.unit] + ([self.recorder] if self.recorder else [])
 
     def stop(self) -> str:
         if self.mode == "none":
             return "engines left as they are (--engines none)"
         self.was_active = systemctl("is-active", self.unit, check=False)[1] == "active"
-        systemctl("stop", self.unit)
-        return f"{self.unit} stopped" if self.was_active else f"{self.unit} was not running"
+        systemctl("stop", *self.units)
+        return f"{' '.join(self.units)} stopped" if self.was_active else f"{self.unit} was not running"
 
     def start(self) -> str:
         if self.mode == "none":
             return "engines left as they are (--engines none)"
-        systemctl("start", self.unit)
-        return f"{self.unit} started"
+        systemctl("start", *self.units)
+        return f"{' '.join(self.units)} started"

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ops.engines import systemctl
+from ops.engines import systemctl, unit_loaded
 from ops.steps import StepFailed
 from ops.systemd import production_units
 
 
 def production(action: str, name: str, out: Callable[[str], None] = print) -> int:
-    units = list(production_units(name))
+    units = list(production_units(name, recorder=unit_loaded(f"{name}-recorder.service")))
     if action == "on":
         systemctl("daemon-reload")
         systemctl("enable", "--now", *units)

@@ -2,32 +2,19 @@
 of the processes the dashboard supervises (`<run dir>/*.pid`)."""
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 from mraster.procinfo import is_alive, read_pid_file
 
-from ops.engines import systemctl
-from ops.steps import StepFailed
+from ops.engines import systemctl, unit_loaded
 from ops.systemd import production_units
-
-
-def _systemd_loaded(unit: str) -> bool:
-    if not (os.environ.get("MRASTER_SYSTEMCTL") or shutil.which("systemctl")):
-        return False
-    try:
-        _, out = systemctl("show", "-p", "LoadState", unit, check=False, timeout=20)
-    except StepFailed:
-        return False
-    return out.strip() == "LoadState=loaded"
 
 
 def service_status(service: str, run_dir: Path, units: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     main = f"{service}.service"
-    if _systemd_loaded(main):
+    if unit_loaded(main):
         rows = []
-        for unit in units or production_units(service):
+        for unit in units or production_units(service, recorder=unit_loaded(f"{service}-recorder.service")):
             _, active = systemctl("is-active", unit, check=False, timeout=20)
             rows.append((unit, active or "unknown"))
         _, restarts = systemctl("show", "-p", "NRestarts", "-p", "ActiveEnterTimestamp", main, check=False,

@@ -15,6 +15,7 @@ from mraster.storage.atomic import write_text_atomic
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_SYMBOLS = re.compile(r"^[A-Z0-9]{2,30}(,[A-Z0-9]{2,30})*$")
 
 # Sandboxing a careful admin expects: a dedicated user, no privilege gain, the system read-only except
 # the install directory, no home directories, private /tmp and devices, no kernel tuning.
@@ -99,7 +100,6 @@ SVC_USER={user}
 ENV_FILE={env_path}
 UNIT_DIR=/etc/systemd/system
 HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
-DEPLOY_USER="${{SUDO_USER:-root}}"
 
 if [ "$(id -u)" != 0 ]; then echo "run as root (sudo bash $0)" >&2; exit 1; fi
 if [ ! -f "$PREFIX/pyproject.toml" ]; then echo "no mraster checkout in $PREFIX" >&2; exit 1; fi
@@ -116,10 +116,10 @@ fi
 "$PREFIX/.venv/bin/pip" install --quiet --upgrade pip wheel
 "$PREFIX/.venv/bin/pip" install --quiet -e "$PREFIX"
 
-# 3. ownership: the service user owns the install, the deploy user keeps the git metadata, and git
-# trusts the directory (seed 002's "dubious ownership" workaround, done once here)
+# 3. ownership: the service user owns the install (it writes its config, state, journal, logs there);
+# updates run git as root, so git is told to trust a checkout it does not own (seed 002's
+# "dubious ownership" workaround, done once here instead of after every update)
 chown -R "$SVC_USER:$SVC_USER" "$PREFIX"
-chown -R "$DEPLOY_USER" "$PREFIX/.git" 2>/dev/null || true
 git config --system --get-all safe.directory 2>/dev/null | grep -qx "$PREFIX" \\
   || git config --system --add safe.directory "$PREFIX"
 
@@ -144,6 +144,7 @@ class DeployOptions:
     engine: str = ""                  # empty: the dashboard with its engines; else `mraster <engine>`
     name: str = "mraster"             # unit name prefix (ASTER_OPS_SERVICE)
     env_path: str = "/etc/mraster/mraster.env"
+    record: str = ""                  # symbols: also a recorder unit (the files the daily batch loads)
 
     def problems(self) -> list[str]:
         out = []
@@ -155,6 +156,8 @@ class DeployOptions:
             out.append(f"--engine {self.engine!r}: expected an mraster engine command such as bot or guard")
         if not _NAME.match(self.name):
             out.append(f"unit name {self.name!r}: expected lower case letters, digits and -")
+        if self.record and not _SYMBOLS.match(self.record):
+            out.append(f"--record {self.record!r}: expected comma-separated symbols such as BTCUSDT,ETHUSDT")
         if not self.env_path.startswith("/") or " " in self.env_path:
             out.append(f"environment file {self.env_path!r}: expected an absolute path without spaces")
         return out
@@ -185,6 +188,7 @@ def render_units(o: DeployOptions) -> dict[str, str]:
     what = f"mraster {o.engine}" if o.engine else "mraster dashboard with its engines"
     main_cmd = f"{o.mraster} {o.engine}" if o.engine else f"{o.mraster} dashboard"
     systemctl = "/usr/bin/systemctl"
+    trading = " ".join(trading_units(n, bool(o.record)))
     files = {
         f"{n}.service": _service(
             f"{what} (trading)", o,
@@ -193,13 +197,13 @@ def render_units(o: DeployOptions) -> dict[str, str]:
         # 23:55: the '+' prefix runs the stop with full privileges, the batch itself as the service user
         f"{n}-daily-batch.service": _service(
             "mraster daily batch: stop trading, load the day into the store, verify, clean up", o,
-            f"Type=oneshot\nExecStartPre=+{systemctl} stop {n}.service\n"
+            f"Type=oneshot\nExecStartPre=+{systemctl} stop {trading}\n"
             f"ExecStart={o.mraster} ops daily-batch --no-restart --engines none\nTimeoutStartSec=3h\n"
             f"Nice=5"),
         f"{n}-daily-stop.timer": _timer("mraster daily stop and batch", "daily-batch", f"{n}-daily-batch.service"),
         f"{n}-daily-restart.service": (
             f"[Unit]\nDescription=mraster daily restart of trading\n\n"
-            f"[Service]\nType=oneshot\nExecStart={systemctl} start {n}.service\n"),
+            f"[Service]\nType=oneshot\nExecStart={systemctl} start {trading}\n"),
         f"{n}-daily-restart.timer": _timer("mraster daily restart", "daily-restart", f"{n}-daily-restart.service"),
         f"{n}-weekly-backtest.service": _service(
             "mraster weekly backtest: features and sweep over the last 28 days", o,
@@ -215,6 +219,11 @@ def render_units(o: DeployOptions) -> dict[str, str]:
             "mraster notifications (follows the logs, sends opt-in events by email and webhook)", o,
             f"Type=simple\nExecStart={o.mraster} ops notify\nRestart=on-failure\nRestartSec=10\nNice=5",
             after_main=True) + "\n[Install]\nWantedBy=multi-user.target\n",
+        **({f"{n}-recorder.service": _service(
+            "mraster market-data recorder (the daily CSV files the batch loads)", o,
+            f"Type=simple\nExecStart={o.mraster} record --symbols {o.record} --log-dir {o.prefix}/logs\n"
+            f"Restart=on-failure\nRestartSec=5\nTimeoutStopSec=30") + "\n[Install]\nWantedBy=multi-user.target\n"}
+           if o.record else {}),
         "mraster.env": ENV_TEMPLATE.format(env_path=o.env_path, user=o.user),
         "bootstrap.sh": BOOTSTRAP.format(prefix=o.prefix, user=o.user, env_path=o.env_path),
     }
@@ -224,9 +233,14 @@ def render_units(o: DeployOptions) -> dict[str, str]:
 TIMERS = ("daily-stop", "daily-restart", "weekly-backtest", "daily-report")
 
 
-def production_units(name: str) -> tuple[str, ...]:
-    """What `deploy production on` enables: the main service, the notifier and every timer."""
-    return (f"{name}.service", f"{name}-notify.service") + tuple(f"{name}-{t}.timer" for t in TIMERS)
+def trading_units(name: str, recorder: bool) -> tuple[str, ...]:
+    """What the daily stop stops and the 00:00 restart starts."""
+    return (f"{name}.service",) + ((f"{name}-recorder.service",) if recorder else ())
+
+
+def production_units(name: str, recorder: bool = False) -> tuple[str, ...]:
+    """What `deploy production on` enables: the main service (and recorder), the notifier, every timer."""
+    return trading_units(name, recorder) + (f"{name}-notify.service",) + tuple(f"{name}-{t}.timer" for t in TIMERS)
 
 
 def write_units(out_dir: Path, files: dict[str, str]) -> list[Path]:

@@ -41,6 +41,10 @@ def test_ops_page_runs_a_job_and_shows_its_log(workspace, serve, page, monkeypat
     expect(page.locator("#ops-log")).to_contain_text("not sent: ASTER_EMAIL_PROD_ENABLE is off", timeout=30_000)
     expect(page.locator("#ops-log-title")).to_have_text("Log of daily-report")
     assert page.locator("#ops-report-prod").get_attribute("href") == "/api/ops/report/prod"
+    page.once("dialog", lambda dialog: dialog.dismiss())         # the batch stops the bot: asked first
+    page.locator("button[data-job='daily-batch']").click()
+    expect(page.locator("#ops-flash")).to_have_text("daily-report started")
+    expect(page.locator('.ops-job[data-job="daily-batch"] .ops-last')).to_contain_text("never run")
     overflow = page.evaluate("() => [document.querySelector('#page-root').scrollWidth, "
                              "document.querySelector('#page-root').clientWidth, "
                              "Math.max(...[...document.querySelectorAll('.ops-job')].map(e => e.getBoundingClientRect().right))]")

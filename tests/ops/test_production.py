@@ -10,7 +10,8 @@ def test_on_off_status(work, fake_systemctl):
     units = production_units("mraster")
     res = work.mraster("deploy", "production", "on", extra_env=env)
     assert res.returncode == 0, res.stderr
-    assert fake_systemctl.calls() == ["daemon-reload", "enable --now " + " ".join(units)]
+    assert fake_systemctl.calls() == ["show -p LoadState mraster-recorder.service", "daemon-reload",
+                                      "enable --now " + " ".join(units)]
     assert "production ON" in res.stdout
 
     res = work.mraster("deploy", "production", "status", extra_env=env)
@@ -24,6 +25,17 @@ def test_on_off_status(work, fake_systemctl):
     res = work.mraster("deploy", "production", "off", extra_env=env)
     assert res.returncode == 0
     assert fake_systemctl.calls()[-1] == "disable --now " + " ".join(reversed(units))   # timers first
+
+
+def test_a_recorder_unit_joins_production_and_the_batch(work, fake_systemctl):
+    env = {"MRASTER_SYSTEMCTL": str(fake_systemctl.path)}
+    fake_systemctl.set_state(load="loaded", **{"mraster.service": "active"})
+    assert work.mraster("deploy", "production", "on", extra_env=env).returncode == 0
+    assert "mraster-recorder.service" in fake_systemctl.calls()[-1]
+    res = work.mraster("ops", "daily-batch", "--engines", "auto", extra_env=env)
+    assert res.returncode == 0, res.stderr
+    assert "stop mraster.service mraster-recorder.service" in fake_systemctl.calls()
+    assert fake_systemctl.calls()[-1] == "start mraster.service mraster-recorder.service"
 
 
 def test_a_failing_systemctl_is_reported(work, fake_systemctl, tmp_path):
@@ -40,4 +52,5 @@ def test_engines_start_stop_use_the_configured_unit(work, fake_systemctl):
     env = {"MRASTER_SYSTEMCTL": str(fake_systemctl.path)}
     assert work.mraster("ops", "engines", "start", extra_env=env).returncode == 0
     assert work.mraster("ops", "engines", "stop", extra_env=env).returncode == 0
-    assert fake_systemctl.calls() == ["start trading.service", "is-active trading.service", "stop trading.service"]
+    assert [c for c in fake_systemctl.calls() if not c.startswith("show")] == [
+        "start trading.service", "is-active trading.service", "stop trading.service"]

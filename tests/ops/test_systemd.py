@@ -130,12 +130,23 @@ def test_one_engine_and_options(work, tmp_path):
     assert verify([out / "mraster.service"]).returncode == 0
 
 
+def test_recorder_unit_is_stopped_and_started_with_trading(work, tmp_path):
+    out, prefix = generate(work, tmp_path, "--record", "BTCUSDT,ETHUSDT")
+    rec = out / "mraster-recorder.service"
+    assert f"ExecStart={prefix}/.venv/bin/mraster record --symbols BTCUSDT,ETHUSDT --log-dir {prefix}/logs" in rec.read_text()
+    assert "stop mraster.service mraster-recorder.service" in (out / "mraster-daily-batch.service").read_text()
+    assert "start mraster.service mraster-recorder.service" in (out / "mraster-daily-restart.service").read_text()
+    res = verify([rec, out / "mraster-daily-batch.service", out / "mraster-daily-restart.service"])
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
 def test_bad_options_are_refused_and_nothing_written(work, tmp_path):
     out = tmp_path / "none"
     res = work.mraster("deploy", "systemd", "--out", str(out), "--prefix", "relative/path", "--user", "Bad User",
-                       "--engine", "rm -rf")
+                       "--engine", "rm -rf", "--record", "btc;rm")
     assert res.returncode == 2
     assert "--prefix 'relative/path'" in res.stderr and "--user 'Bad User'" in res.stderr and "--engine" in res.stderr
+    assert "--record 'btc;rm'" in res.stderr
     assert not out.exists()
 
 
