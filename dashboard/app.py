@@ -131,8 +131,12 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
 
     flatten = FlattenService(supervisor, make_exchange, lambda: state_service.read_state()[0])
     ops_kw: dict[str, Any] = {"clock": ops_clock} if ops_clock is not None else {}
-    scheduler = OpsScheduler(paths.run_dir, paths.base_dir, ops_child_env(paths.config_file, paths.dotenv_file),
-                             settings, supervisor, **ops_kw)
+    ops_env = ops_child_env(paths.config_file, paths.dotenv_file) | dict(child_env)
+    notifier = Supervisor({"notify": ChildSpec(
+        name="notify", argv=(sys.executable, "-m", "ops", "notify"), cwd=paths.base_dir,
+        env=ops_env | {STDOUT_LEVEL_ENV: "WARNING"}, out_file=paths.log_dir / "notify.out",
+        pid_file=paths.run_dir / "notify.pid")}, stop_timeout=stop_timeout, backoff=backoff)
+    scheduler = OpsScheduler(paths.run_dir, paths.base_dir, ops_env, settings, supervisor, notifier=notifier, **ops_kw)
     return Services(paths=paths, access=AccessControl(lambda: store.settings.dashboard_token,
                                                        session_file=paths.run_dir / SESSIONS_FILE), config=store,
                     presets=PresetService(store), supervisor=supervisor, logs=hub, state=state_service,

@@ -266,7 +266,7 @@ class LogFollower:
     small JSON file, written atomically); a file seen for the first time is read from its end, so a
     restart never replays old events. A rotated or truncated file is read again from its start."""
 
-    def __init__(self, log_dir: Path, offsets_file: Path, skip: tuple[str, ...] = ("ops",)):
+    def __init__(self, log_dir: Path, offsets_file: Path, skip: tuple[str, ...] = ()):
         self.log_dir, self.offsets_file, self.skip = log_dir, offsets_file, skip
         self.offsets: dict[str, tuple[int, int]] = {}      # name -> (inode, offset)
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from mraster.schedule import JOBS_BY_NAME
 from mraster.storage.atomic import write_text_atomic
 
+UNDER_SYSTEMD = "MRASTER_OPS_UNDER_SYSTEMD"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _SYMBOLS = re.compile(r"^[A-Z0-9]{2,30}(,[A-Z0-9]{2,30})*$")
@@ -190,10 +191,11 @@ def render_units(o: DeployOptions) -> dict[str, str]:
     systemctl = "/usr/bin/systemctl"
     trading = " ".join(trading_units(n, bool(o.record)))
     files = {
+        # MRASTER_OPS_UNDER_SYSTEMD: the dashboard leaves the schedule and the notifier to the units
         f"{n}.service": _service(
             f"{what} (trading)", o,
-            f"Type=simple\nExecStart={main_cmd}\nRestart=on-failure\nRestartSec=5\nTimeoutStopSec=60\n"
-            f"KillMode=mixed") + "\n[Install]\nWantedBy=multi-user.target\n",
+            f"Type=simple\nExecStart={main_cmd}\nEnvironment={UNDER_SYSTEMD}=1\nRestart=on-failure\nRestartSec=5\n"
+            f"TimeoutStopSec=60\nKillMode=mixed") + "\n[Install]\nWantedBy=multi-user.target\n",
         # 23:55: the '+' prefix runs the stop with full privileges, the batch itself as the service user
         f"{n}-daily-batch.service": _service(
             "mraster daily batch: stop trading, load the day into the store, verify, clean up", o,

@@ -23,6 +23,7 @@ from mraster.storage.atomic import CorruptFileError, read_json_checked, write_js
 
 log = get_logger("dashboard.ops")
 LOG_TAIL = 200
+UNDER_SYSTEMD = "MRASTER_OPS_UNDER_SYSTEMD"   # set by the main unit `mraster deploy systemd` writes
 ENGINES_STOPPED_BY_BATCH = ("bot",)
 
 
@@ -45,7 +46,7 @@ class OpsScheduler:
     def __init__(self, run_dir: Path, cwd: Path, env: Mapping[str, str], settings: Callable[[], Any],
                  supervisor: Any, *, clock: Callable[[], datetime] = utc_now,
                  argv: Callable[[Job], Sequence[str]] = default_argv, jobs: Sequence[Job] = JOBS,
-                 interval: float = 15.0):
+                 interval: float = 15.0, notifier: Any = None):
         self.dir = run_dir / "ops"
         self.status_file = self.dir / "jobs.json"
         self.cwd, self.env, self.settings, self.supervisor = cwd, dict(env), settings, supervisor
@@ -54,6 +55,9 @@ class OpsScheduler:
         self.notes: list[str] = []
         self.running: dict[str, asyncio.Task[None]] = {}
         self._loop: asyncio.Task[None] | None = None
+        # under systemd the timers and the notifier unit do this work: never twice
+        self.under_systemd = self.env.get(UNDER_SYSTEMD) == "1"
+        self.notifier = None if self.under_systemd else notifier   # Supervisor of the `ops notify` child
         self._load()
         now = self.clock()
         self.next_run = {name: job.calendar.next_after(now) for name, job in self.jobs.items()}
@@ -78,7 +82,7 @@ class OpsScheduler:
     # ------------------------------------------------------------------ views
     @property
     def enabled(self) -> bool:
-        return bool(self.settings().ops_schedule_enable)
+        return bool(self.settings().ops_schedule_enable) and not self.under_systemd
 
     def overview(self) -> dict[str, Any]:
         jobs = []
@@ -88,8 +92,12 @@ class OpsScheduler:
                          "command": "mraster " + " ".join(job.args),
                          "next_run": self.next_run[name].isoformat() if self.enabled else None,
                          "running": name in self.running, "last": st or None})
-        return {"enabled": self.enabled, "now": self.clock().isoformat(), "jobs": jobs, "notes": self.notes[-5:],
-                "engines_stopped": self.engines_stopped}
+        notifier = self.notifier.status("notify") if self.notifier is not None else None
+        return {"enabled": self.enabled, "under_systemd": self.under_systemd, "now": self.clock().isoformat(),
+                "jobs": jobs, "notes": self.notes[-5:],
+                "engines_stopped": self.engines_stopped,
+                "notifier": {"state": notifier["state"], "pid": notifier["pid"], "message": notifier["message"],
+                             "events": self.settings().notify_events} if notifier else None}
 
     def log_tail(self, name: str, lines: int = LOG_TAIL) -> list[str]:
         self._job(name)
@@ -111,6 +119,7 @@ class OpsScheduler:
     async def tick(self) -> list[str]:
         """One pass: start every job whose time has come (when the switch is on); returns their names.
         While the switch is off, next runs follow the clock, so turning it on never fires a backlog."""
+        await self.sync_notifier()
         now = self.clock()
         started = []
         for name, job in self.jobs.items():
@@ -126,6 +135,17 @@ class OpsScheduler:
                 self.start(name, "schedule")
                 started.append(name)
         return started
+
+    async def sync_notifier(self) -> None:
+        """The notifier child runs while ASTER_NOTIFY_EVENTS names any kind (a live setting)."""
+        if self.notifier is None:
+            return
+        wanted = self.settings().notify_events != "none"
+        running = self.notifier.is_running("notify")
+        if wanted and not running and self.notifier.status("notify")["state"] != "restarting":
+            await self.notifier.start("notify")
+        elif not wanted and running:
+            await self.notifier.stop("notify")
 
     def start(self, name: str, trigger: str) -> None:
         self._job(name)
@@ -227,6 +247,8 @@ class OpsScheduler:
 
     # ------------------------------------------------------------------ lifecycle
     async def open(self) -> None:
+        if self.notifier is not None:
+            await self.notifier.open()
         self._loop = asyncio.create_task(self._run_loop(), name="ops-scheduler")
 
     async def _run_loop(self) -> None:
@@ -246,6 +268,8 @@ class OpsScheduler:
                 await task
             except (asyncio.CancelledError, Exception):
                 pass
+        if self.notifier is not None:
+            await self.notifier.close()
 
 
 def child_env(config_file: Path, dotenv_file: Path) -> dict[str, str]:

@@ -33,6 +33,7 @@ def test_ops_page_runs_a_job_and_shows_its_log(workspace, serve, page, monkeypat
     jobs = page.locator(".ops-job")
     expect(jobs).to_have_count(4)
     expect(page.locator("#ops-switch")).to_have_text("schedule OFF")
+    expect(page.locator("#ops-notifier")).to_have_text("Notifications: off (ASTER_NOTIFY_EVENTS=none)")
     report = page.locator('.ops-job[data-job="daily-report"]')
     expect(report).to_contain_text("daily 00:35 UTC")
     expect(report.locator(".ops-last")).to_contain_text("never run")

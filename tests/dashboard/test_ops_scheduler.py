@@ -4,6 +4,7 @@ on an injected clock, as a real child process, stops the bot around the daily ba
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,7 +13,7 @@ import pytest
 
 from dashboard.services.ops import OpsError, OpsScheduler, child_env, default_argv
 from mraster.schedule import JOBS_BY_NAME
-from tests.dashboard.conftest import wait_for
+from tests.dashboard.conftest import async_wait_for, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,6 +121,16 @@ async def test_a_corrupt_status_file_is_set_aside_and_reported(workspace):
     assert list((workspace.run_dir / "ops").glob("jobs.json.corrupt-*"))
 
 
+async def test_under_systemd_the_dashboard_never_runs_the_schedule_or_the_notifier(workspace):
+    clock = Clock("2026-12-05 23:54:00")
+    settings = SimpleNamespace(ops_schedule_enable=True, ops_job_timeout=300, notify_events="all")
+    ops = OpsScheduler(workspace.run_dir, workspace.root, {"MRASTER_OPS_UNDER_SYSTEMD": "1"}, lambda: settings,
+                       Supervisor(), clock=clock, notifier=object())
+    clock.set("2026-12-05 23:55:00")
+    assert await ops.tick() == [] and ops.notifier is None
+    assert ops.overview()["under_systemd"] is True and ops.overview()["enabled"] is False
+
+
 def test_default_commands_are_the_timers_commands():
     batch = default_argv(JOBS_BY_NAME["daily-batch"], "py")
     assert batch == ["py", "-m", "ops", "daily-batch", "--no-restart", "--engines", "none"]
@@ -151,3 +162,42 @@ def test_api_overview_run_now_log_and_report(workspace, serve, client_for, monke
     assert bad.status_code == 422 and "expected YYYY-MM-DD" in bad.json()["detail"]
     missing = api.get("/api/ops/report/backtest")
     assert missing.status_code == 422 and "ranked results" in missing.json()["detail"]
+
+
+async def test_the_dashboard_runs_the_notifier_while_notifications_are_on(workspace):
+    """`ops notify` as a real supervised child: started when ASTER_NOTIFY_EVENTS names a kind, a closed
+    position written to the bot's log reaches the webhook, stopped when the setting goes back to none."""
+    from dashboard.services.supervisor import ChildSpec, Supervisor
+    from tests.ops.test_notify import Hook
+    from mraster.settings import load_settings
+    hook = Hook(fail=0)
+    env = child_env(workspace.config_file, workspace.dotenv_file) | {"PYTHONPATH": str(ROOT),
+                                                                     "ASTER_NOTIFY_WEBHOOK_URL": hook.url}
+    notifier = Supervisor({"notify": ChildSpec("notify", (sys.executable, "-m", "ops", "notify"), workspace.root, env,
+                                               workspace.log_dir / "notify.out", workspace.run_dir / "notify.pid")},
+                          stop_timeout=10)
+    workspace.write_config({"ASTER_PAPER": True, "ASTER_NOTIFY_EVENTS": "exit"})
+    settings = SimpleNamespace(ops_schedule_enable=False, ops_job_timeout=300, notify_events="exit")
+    ops = OpsScheduler(workspace.run_dir, workspace.root, env, lambda: settings, Supervisor({}), notifier=notifier,
+                       clock=Clock("2026-12-05 12:00:00"))
+    await ops.open()
+    try:
+        await ops.tick()
+        assert ops.overview()["notifier"]["state"] == "running"
+        offsets = workspace.run_dir / "ops" / "notify_offsets.json"
+        await async_wait_for(lambda: offsets.exists(), 60, what="the notifier's first poll")
+        workspace.log_dir.mkdir(exist_ok=True)
+        with (workspace.log_dir / "bot.jsonl").open("a") as fh:
+            fh.write(json.dumps({"ts": "2026-12-05T12:00:01.000Z", "level": "INFO", "src": "bot",
+                                 "event": "position.closed", "msg": "BTCUSDT LONG closed by stop_loss: PnL -1.2"}) + "\n")
+        await async_wait_for(lambda: hook.bodies, 60, what="the webhook delivery")
+        assert hook.bodies[0]["events"][0]["text"] == "BTCUSDT LONG closed by stop_loss: PnL -1.2"
+        settings.notify_events = "none"
+        await ops.tick()
+        assert ops.overview()["notifier"]["state"] == "stopped"
+        assert load_settings(env=env, cwd=workspace.root).settings.notify_events == "exit"
+    finally:
+        if notifier.is_running("notify"):
+            await notifier.stop("notify")
+        await ops.close()
+        hook.close()

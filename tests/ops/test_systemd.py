@@ -65,6 +65,7 @@ def test_every_unit_verifies_and_has_the_expected_shape(work, tmp_path):
                    f"ReadWritePaths={prefix}", "PrivateTmp=true", "ProtectHome=true", "CapabilityBoundingSet=\n"):
         assert option in main, option
     assert f"ExecStart={prefix}/.venv/bin/mraster dashboard" in main
+    assert "Environment=MRASTER_OPS_UNDER_SYSTEMD=1" in main       # no second scheduler or notifier inside
     batch = (out / "mraster-daily-batch.service").read_text()
     assert "ExecStartPre=+/usr/bin/systemctl stop mraster.service" in batch          # privileged stop only
     assert "ops daily-batch --no-restart --engines none" in batch

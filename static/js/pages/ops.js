@@ -58,7 +58,7 @@ async function runNow(name, button) {
 
 function render(data) {
   const sw = state.root.querySelector("#ops-switch");
-  sw.textContent = data.enabled ? "schedule ON" : "schedule OFF";
+  sw.textContent = data.under_systemd ? "schedule: systemd timers" : data.enabled ? "schedule ON" : "schedule OFF";
   sw.className = "badge " + (data.enabled ? "ops-on" : "");
   const list = state.root.querySelector("#ops-jobs");
   list.replaceChildren(...data.jobs.map((job) => {
@@ -71,10 +71,14 @@ function render(data) {
       el("div", { class: "ops-name" }, el("strong", { text: job.name }), el("span", { class: "msg", text: job.when })),
       el("div", { class: "ops-desc", text: job.description }),
       el("div", {}, el("span", { class: "ops-label", text: "next " }),
-        el("span", { class: "ops-next", text: data.enabled ? when(job.next_run) : "schedule off" })),
+        el("span", { class: "ops-next", text: data.under_systemd ? "systemd timer" : data.enabled ? when(job.next_run) : "schedule off" })),
       el("div", { class: "ops-last" }, el("span", { class: "ops-label", text: "last " }), lastCell(job.last)),
       el("div", { class: "row" }, run, logBtn));
   }));
+  const n = data.notifier;
+  state.root.querySelector("#ops-notifier").textContent = !n ? "" :
+    n.events === "none" ? "Notifications: off (ASTER_NOTIFY_EVENTS=none)"
+      : `Notifications: ${n.state}${n.pid ? ` (pid ${n.pid})` : ""} for ${n.events}${n.message ? ` · ${n.message}` : ""}`;
   const notes = state.root.querySelector("#ops-notes");
   notes.replaceChildren(...(data.notes || []).map((n) => el("div", { text: n })));
 }
@@ -103,6 +107,7 @@ export default {
         el("a", { href: "/api/ops/report/prod", target: "_blank", rel: "noopener", id: "ops-report-prod" }, "Production report (yesterday)"),
         el("a", { href: "/api/ops/report/backtest", target: "_blank", rel: "noopener", id: "ops-report-backtest" }, "Backtest report"),
         el("span", { id: "ops-flash", class: "msg" })),
+      el("div", { id: "ops-notifier", class: "msg" }),
       el("div", { id: "ops-jobs", class: "ops-jobs" }),
       el("div", { id: "ops-notes", class: "notices" }),
       el("h3", { id: "ops-log-title", text: "Log" }),
