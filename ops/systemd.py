@@ -40,55 +40,56 @@ LockPersonality=true
 SystemCallArchitectures=native
 CapabilityBoundingSet=
 AmbientCapabilities=
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 UMask=0027"""
 
 # Every variable seed 002's deploy/gce/env.sample names, with a comment each, then ours.
 ENV_TEMPLATE = """# mraster environment file ({env_path}); install with mode 0640, owner root, group {user}:
 #   sudo install -m 0640 -o root -g {user} mraster.env {env_path}
 # Lines are NAME=value (no quotes needed). Secrets belong here (or come from ASTER_SECRETS_COMMAND),
-# never in dashboard_config.json.
+# never in dashboard_config.json. Every variable is listed commented out with its default: uncomment
+# what you set. A set variable beats dashboard_config.json (the dashboard's edits), and an empty
+# uncommented line sets an empty value, so leave unused lines commented.
 
 # --- venue credentials (or leave empty and set ASTER_SECRETS_COMMAND)
-ASTER_API_KEY=
-ASTER_API_SECRET=
+#ASTER_API_KEY=
+#ASTER_API_SECRET=
 # A command that prints NAME=value lines at start, e.g. a cloud secret manager's CLI:
-# ASTER_SECRETS_COMMAND=/opt/mraster/fetch_secrets.sh
-ASTER_SECRETS_COMMAND=
+#ASTER_SECRETS_COMMAND=/opt/mraster/fetch_secrets.sh
 
 # --- daily trading window (UTC; seed 002), for engines that keep one
-ASTER_ENTRY_HALT_UTC=23:00
-ASTER_FORCE_EXIT_UTC=23:50
+#ASTER_ENTRY_HALT_UTC=23:00
+#ASTER_FORCE_EXIT_UTC=23:50
 # 0 = run until stopped; the daily timers stop (23:55) and start (00:00) the service
-ASTER_POLL_TIME=0
+#ASTER_POLL_TIME=0
 
 # --- daily batch (23:55 UTC): load the day into the store, delete loaded days older than the retention
-ASTER_LOG_RETENTION_DAYS=7
-ASTER_BQ_ENABLE_DAILY_BATCH=false
-ASTER_BQ_PROJECT=
-ASTER_BQ_DATASET=aster
+#ASTER_LOG_RETENTION_DAYS=7
+#ASTER_BQ_ENABLE_DAILY_BATCH=false
+#ASTER_BQ_PROJECT=
+#ASTER_BQ_DATASET=aster
 
 # --- weekly backtest (Sun 00:20 UTC): empty dates = the 28 days ending yesterday
-ASTER_BACKTEST_START_DATE=
-ASTER_BACKTEST_END_DATE=
+#ASTER_BACKTEST_START_DATE=
+#ASTER_BACKTEST_END_DATE=
 
 # --- email reports (SMTP with STARTTLS and login)
-ASTER_EMAIL_PROD_ENABLE=false
-ASTER_EMAIL_BACKTEST_ENABLE=false
-ASTER_EMAIL_BACKTEST_ON_COMPLETION=false
-ASTER_EMAIL_SMTP_HOST=
-ASTER_EMAIL_SMTP_PORT=587
-ASTER_EMAIL_SMTP_USER=
-ASTER_EMAIL_SMTP_PASS=
-ASTER_EMAIL_FROM=
-ASTER_EMAIL_TO_PROD=
-ASTER_EMAIL_TO_BACKTEST=
+#ASTER_EMAIL_PROD_ENABLE=false
+#ASTER_EMAIL_BACKTEST_ENABLE=false
+#ASTER_EMAIL_BACKTEST_ON_COMPLETION=false
+#ASTER_EMAIL_SMTP_HOST=
+#ASTER_EMAIL_SMTP_PORT=587
+#ASTER_EMAIL_SMTP_USER=
+#ASTER_EMAIL_SMTP_PASS=
+#ASTER_EMAIL_FROM=
+#ASTER_EMAIL_TO_PROD=
+#ASTER_EMAIL_TO_BACKTEST=
 
 # --- notifications while running (opt-in per kind: entry, exit, guard_repair_failed, kill_switch,
 # engine_crashed, engine_restarted, recorder_gap, daily_report; or all / none)
-ASTER_NOTIFY_EVENTS=none
-ASTER_NOTIFY_EMAIL=false
-ASTER_NOTIFY_WEBHOOK_URL=
+#ASTER_NOTIFY_EVENTS=none
+#ASTER_NOTIFY_EMAIL=false
+#ASTER_NOTIFY_WEBHOOK_URL=
 """
 
 BOOTSTRAP = """#!/usr/bin/env bash

@@ -87,3 +87,16 @@ def test_report_command_sends_through_the_server(work, smtp, tmp_path):
     assert PASSWORD not in res.stdout + res.stderr
     assert PASSWORD not in (work.root / "logs" / "ops.jsonl").read_text()
     assert "ops.report.sent" in (work.root / "logs" / "ops.jsonl").read_text()
+
+
+def test_notifications_by_email(smtp):
+    from ops.notify import Dispatcher, EmailSink, Event
+    disp = Dispatcher([EmailSink(config(smtp), ["ops@example.test"])], retries=0).start()
+    disp.submit(Event("kill_switch", "KILL-SWITCH: margin ratio 1.1", "2026-11-20T10:00:00Z"))
+    disp.submit(Event("exit", "BTCUSDT closed"))
+    assert disp.wait_idle(30)
+    disp.close()
+    assert disp.failed == [] and 1 <= len(smtp.box.messages) <= 2     # one mail per batch
+    assert smtp.box.messages[0]["Subject"].startswith("mraster: Kill-switch fired")
+    body = "".join(m.get_body(("plain",)).get_content() for m in smtp.box.messages)
+    assert "KILL-SWITCH: margin ratio 1.1" in body and "BTCUSDT closed" in body

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mraster.schedule import JOBS, JOBS_BY_NAME, Calendar
+from mraster.settings import load_settings
 from ops.systemd import DeployOptions, render_units
 
 ANALYZE = shutil.which("systemd-analyze") or "systemd-analyze"     # Debian's systemd package (scripts/test.sh)
@@ -111,8 +112,12 @@ def test_environment_template_and_bootstrap(work, tmp_path):
     out, prefix = generate(work, tmp_path)
     env = out / "mraster.env"
     assert env.stat().st_mode & 0o777 == 0o640
-    names = {line.split("=", 1)[0] for line in env.read_text().splitlines() if re.match(r"^[A-Z_]+=", line)}
+    names = {line[1:].split("=", 1)[0] for line in env.read_text().splitlines() if re.match(r"^#[A-Z_]+=", line)}
     assert set(SEED_VARS) <= names
+    assert not [line for line in env.read_text().splitlines() if re.match(r"^[A-Z_]+=", line)]   # none set
+    shown = dict(line[1:].split("=", 1) for line in env.read_text().splitlines() if re.match(r"^#[A-Z_]+=.", line))
+    shown.pop("ASTER_SECRETS_COMMAND")
+    assert load_settings(env=shown, use_files=False).settings.log_retention_days == 7   # every value shown is valid
     assert "install -m 0640" in env.read_text()
     boot = out / "bootstrap.sh"
     assert boot.stat().st_mode & 0o111
