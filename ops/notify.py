@@ -201,17 +201,22 @@ class Dispatcher:
         self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
         self._idle = threading.Event()
         self._idle.set()
+        self._pending = 0                 # submitted, not yet handled (guarded by _lock)
+        self._lock = threading.Lock()
 
     def start(self) -> "Dispatcher":
         self._thread.start()
         return self
 
     def submit(self, event: Event) -> None:
-        self._idle.clear()
-        try:
-            self.queue.put_nowait(event)
-        except queue.Full:
-            self.dropped += 1
+        with self._lock:
+            try:
+                self.queue.put_nowait(event)
+            except queue.Full:
+                self.dropped += 1
+                return
+            self._pending += 1
+            self._idle.clear()
 
     def close(self, timeout: float = 30.0) -> None:
         self.queue.put(None)
@@ -242,8 +247,10 @@ class Dispatcher:
                     self._deliver(sink, batch, suppressed)
             else:
                 self.suppressed += len(batch)
-            if self.queue.empty():
-                self._idle.set()
+            with self._lock:
+                self._pending -= len(batch)
+                if self._pending == 0:
+                    self._idle.set()
 
     def _deliver(self, sink: Any, batch: list[Event], suppressed: int) -> None:
         for attempt in range(self.retries + 1):
