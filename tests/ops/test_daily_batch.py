@@ -7,6 +7,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from mraster.marketdata.schema import TABLES
 from tests.recorder.helpers import SYMBOLS, VenueClock, make_recorder, run_seconds
 
@@ -37,6 +39,7 @@ def stored_rows(work, d: str) -> dict:
     return {r["table_name"]: (r["parquet_rows"], r["verified"]) for r in json.loads(res.stdout)}
 
 
+@pytest.mark.slow
 def test_load_verify_cleanup_and_idempotence(work):
     logs = work.root / "logs"
     record_day(logs, -10, 12)
