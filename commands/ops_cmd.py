@@ -67,7 +67,8 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     u.add_argument("--user", default="mraster", help="dedicated service user (default mraster)")
     u.add_argument("--prefix", default="/opt/mraster", help="install directory (default /opt/mraster)")
     u.add_argument("--engine", default="", metavar="NAME",
-                   help="run one engine (`mraster NAME`, e.g. bot) instead of the dashboard with its engines")
+                   help="run one engine instead of the dashboard with its engines: an instance of engines.json "
+                        "(`python -m <kind module> --instance NAME`) or an mraster command such as guard")
     u.add_argument("--env-path", default="/etc/mraster/mraster.env", help="where the environment file is installed")
     u.add_argument("--record", default="", metavar="SYMBOLS",
                    help="also a recorder unit for these symbols (the daily CSV files the batch loads)")
@@ -265,7 +266,7 @@ _OPS = {"daily-batch": _daily_batch, "weekly-backtest": _weekly_backtest, "repor
 # ------------------------------------------------------------------------------------------ deploy
 def run_deploy(loaded: Any, args: argparse.Namespace) -> int:
     from ops.steps import StepFailed
-    from ops.systemd import DeployOptions, render_units, write_units
+    from ops.systemd import DeployOptions, engine_module, render_units, write_units
     if args.deploy_command == "production":
         from ops.production import production
         try:
@@ -274,7 +275,8 @@ def run_deploy(loaded: Any, args: argparse.Namespace) -> int:
             print(f"mraster deploy production {args.action}: {exc}", file=sys.stderr)
             return 1
     options = DeployOptions(user=args.user, prefix=args.prefix.rstrip("/") or "/", engine=args.engine,
-                            name=loaded.settings.ops_service, env_path=args.env_path, record=args.record)
+                            name=loaded.settings.ops_service, env_path=args.env_path, record=args.record,
+                            engine_module=engine_module(args.engine, loaded.config_file))
     problems = options.problems()
     if problems:
         for p in problems:

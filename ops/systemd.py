@@ -147,6 +147,7 @@ class DeployOptions:
     name: str = "mraster"             # unit name prefix (ASTER_OPS_SERVICE)
     env_path: str = "/etc/mraster/mraster.env"
     record: str = ""                  # symbols: also a recorder unit (the files the daily batch loads)
+    engine_module: str = ""           # set when `engine` is an engine instance: `python -m <module> --instance`
 
     def problems(self) -> list[str]:
         out = []
@@ -184,11 +185,28 @@ def _timer(description: str, job: str, unit: str) -> str:
             f"[Install]\nWantedBy=timers.target\n")
 
 
+def engine_module(engine: str, config_file: Path | None) -> str:
+    """The module of `engine` when it names an engine instance of engines.json (beside the config
+    file); empty when it is a plain `mraster` command such as guard or record."""
+    if not engine or config_file is None:
+        return ""
+    from mraster.engines import load_instances, instances_file
+    from mraster.engines.registry import get_kind
+    for inst in load_instances(instances_file(config_file)):
+        if inst.name == engine:
+            return get_kind(inst.kind).module
+    return ""
+
+
 def render_units(o: DeployOptions) -> dict[str, str]:
     """Every file of the deployment, by name."""
     n = o.name
-    what = f"mraster {o.engine}" if o.engine else "mraster dashboard with its engines"
+    what = (f"mraster engine instance {o.engine}" if o.engine_module else f"mraster {o.engine}") if o.engine \
+        else "mraster dashboard with its engines"
     main_cmd = f"{o.mraster} {o.engine}" if o.engine else f"{o.mraster} dashboard"
+    if o.engine_module:
+        main_cmd = f"{o.prefix}/.venv/bin/python -m {o.engine_module} --instance {o.engine}\n" \
+                   f"Environment=MRASTER_INSTANCE={o.engine}"
     systemctl = "/usr/bin/systemctl"
     trading = " ".join(trading_units(n, bool(o.record)))
     files = {

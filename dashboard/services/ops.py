@@ -3,10 +3,11 @@
 each job's next run, last result and log for the Ops page.
 
 The clock is injected and `tick()` does one pass, so tests drive the schedule without waiting. The
-switch is ASTER_OPS_SCHEDULE_ENABLE (live). The daily batch stops the bot through the supervisor
-before its child runs and the 00:00 restart starts it again; the guard keeps running all along, so
-open positions stay watched while the day's files are loaded. Job state survives a dashboard
-restart (`<run dir>/ops/jobs.json`, written atomically; a corrupt file is set aside).
+switch is ASTER_OPS_SCHEDULE_ENABLE (live). The daily batch stops the trading engines (the bot and every
+engine instance) through the supervisor before its child runs and the 00:00 restart starts them
+again; the guard keeps running all along, so open positions stay watched while the files are loaded.
+Job state survives a dashboard restart (`<run dir>/ops/jobs.json`, written atomically; a corrupt file
+is set aside).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from mraster.storage.atomic import CorruptFileError, read_json_checked, write_js
 log = get_logger("dashboard.ops")
 LOG_TAIL = 200
 UNDER_SYSTEMD = "MRASTER_OPS_UNDER_SYSTEMD"   # set by the main unit `mraster deploy systemd` writes
-ENGINES_STOPPED_BY_BATCH = ("bot",)
+NOT_TRADING = ("guard", "paper")   # children the daily batch leaves running (protection, the paper venue)
 
 
 def utc_now() -> datetime:
@@ -194,8 +195,8 @@ class OpsScheduler:
             out.write(message + "\n")
             return {"ok": True, "exit_code": 0, "message": message}
         if name == "daily-batch":
-            for engine in ENGINES_STOPPED_BY_BATCH:
-                if self.supervisor.has(engine) and self.supervisor.is_running(engine):
+            for engine in [n for n in self.supervisor.names if n not in NOT_TRADING]:   # the bot, every instance
+                if self.supervisor.is_running(engine):
                     await self.supervisor.stop(engine)
                     self.engines_stopped.append(engine)
                     out.write(f"stopped {engine} (started again by daily-restart at 00:00 UTC)\n")

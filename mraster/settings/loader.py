@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 
 from dotenv import dotenv_values
 
+from mraster.accounts import is_account_variable
 from mraster.settings.confine import confinement_problems
 from mraster.settings.fields import FIELDS, FIELDS_BY_ENV
 from mraster.settings.schema import FieldError, FieldSpec
@@ -121,6 +122,10 @@ def _collect_file(data: Mapping[str, Any], path: Path, out: _Collected) -> None:
         if key.startswith("_"):  # comments such as "_comment" are allowed
             continue
         spec = FIELDS_BY_ENV.get(key)
+        if spec is None and is_account_variable(key):
+            out.problems.append(f"{key} found in {path}: named accounts are declared only in .env (mode 0600) "
+                                f"or the environment; remove it from {path.name}")
+            continue
         if spec is None:
             unknown.append(key + suggest(key))
             continue
@@ -149,7 +154,8 @@ def _collect_mapping(values: Mapping[str, str | None], label: str, out: _Collect
         if not is_setting_name(key):
             continue
         if key not in FIELDS_BY_ENV:
-            unknown.append(key + suggest(key))
+            if not is_account_variable(key):       # named accounts: mraster/accounts.py reads them
+                unknown.append(key + suggest(key))
             continue
         if value is None:
             continue

@@ -5,6 +5,8 @@ import { initConfig, showRestartBanner } from "./config.js";
 import { updateCharts, initCharts } from "./charts.js";
 import { initDebugLog } from "./logs.js";
 import { initKillSwitch, renderKillSwitch } from "./killswitch.js";
+import enginesWidget from "./widgets/engines.js";
+import accountsWidget from "./widgets/accounts.js";
 
 const $ = (sel) => document.querySelector(sel);
 const PROCESS_TITLES = { bot: "Bot", guard: "Guard", paper: "Paper exchange" };
@@ -259,6 +261,8 @@ function init() {
   initActivity();
   initKillSwitch(refreshState, confirmDialog);
   initDebugLog();
+  enginesWidget.mount($("#engines-card"), {});
+  accountsWidget.mount($("#accounts-card"), {});
   const conn = $("#conn");
   liveSocket(() => "/ws/state", {
     onMessage: render,

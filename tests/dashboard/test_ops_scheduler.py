@@ -32,11 +32,13 @@ class Clock:
 class Supervisor:
     """Records what the scheduler asks of the supervisor (the real one is covered in test_supervisor)."""
 
-    def __init__(self, running=("bot", "guard")):
+    names = ["bot", "guard", "paper", "maker1"]
+
+    def __init__(self, running=("bot", "guard", "paper")):
         self.running, self.calls = set(running), []
 
     def has(self, name):
-        return name in ("bot", "guard", "paper")
+        return name in self.names
 
     def is_running(self, name):
         return name in self.running
@@ -57,7 +59,7 @@ def scheduler(workspace, clock, sup, enabled=True, **kw) -> OpsScheduler:
 
 
 async def test_jobs_run_at_their_time_and_the_bot_is_stopped_then_started(workspace):
-    clock, sup = Clock("2026-12-05 23:54:59"), Supervisor()
+    clock, sup = Clock("2026-12-05 23:54:59"), Supervisor(running=("bot", "guard", "paper", "maker1"))
     ops = scheduler(workspace, clock, sup)
     assert await ops.tick() == []
     view = {j["name"]: j for j in ops.overview()["jobs"]}
@@ -69,13 +71,15 @@ async def test_jobs_run_at_their_time_and_the_bot_is_stopped_then_started(worksp
     await ops.wait("daily-batch")
     last = ops.state["daily-batch"]
     assert last["ok"] and last["exit_code"] == 0 and last["trigger"] == "schedule", last
-    assert sup.calls == [("stop", "bot")] and "guard" in sup.running   # the guard keeps watching positions
+    assert sup.calls == [("stop", "bot"), ("stop", "maker1")]         # every trading engine instance
+    assert {"guard", "paper"} <= sup.running                          # the guard keeps watching positions
     log = "\n".join(ops.log_tail("daily-batch"))
     assert "stopped bot" in log and "[daily-batch] cleanup: ok" in log and "[daily-batch] done for 20261205" in log
     clock.set("2026-12-06 00:00:00")
     assert await ops.tick() == ["daily-restart"]
     await ops.wait("daily-restart")
-    assert sup.calls[-1] == ("start", "bot") and ops.state["daily-restart"]["message"] == "started bot"
+    assert sup.calls[-2:] == [("start", "bot"), ("start", "maker1")]
+    assert ops.state["daily-restart"]["message"] == "started bot, maker1"
     assert ops.next_run["daily-batch"].isoformat() == "2026-12-06T23:55:00+00:00"
 
     again = scheduler(workspace, clock, Supervisor())                 # a dashboard restart keeps the results

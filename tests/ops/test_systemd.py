@@ -136,6 +136,18 @@ def test_one_engine_and_options(work, tmp_path):
     assert verify([out / "mraster.service"]).returncode == 0
 
 
+def test_an_engine_instance_runs_its_kind_module(work, tmp_path):
+    out, prefix = generate(work, tmp_path, "--engine", "scanner")       # the default instance of engines.json
+    main = (out / "mraster.service").read_text()
+    assert f"ExecStart={prefix}/.venv/bin/python -m bot --instance scanner" in main
+    assert "Environment=MRASTER_INSTANCE=scanner" in main
+    py = prefix / ".venv" / "bin" / "python"
+    py.write_text("#!/bin/sh\nexit 0\n")
+    py.chmod(0o755)
+    res = verify([out / "mraster.service"])
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
 def test_recorder_unit_is_stopped_and_started_with_trading(work, tmp_path):
     out, prefix = generate(work, tmp_path, "--record", "BTCUSDT,ETHUSDT")
     rec = out / "mraster-recorder.service"

@@ -1,0 +1,1 @@
+"""One module per engine kind, each defining `KIND = EngineKind(...)` (see mraster/engines/registry.py)."""
