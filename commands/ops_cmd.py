@@ -49,6 +49,8 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     common(r)
     n = osub.add_parser("notify", help="follow the logs and send the opted-in notifications (runs until stopped)")
     n.add_argument("--test", action="store_true", help="send one test notification to every sink and exit")
+    n.add_argument("--failed-unit", metavar="UNIT",
+                   help="send the event for a failed systemd unit and exit (the OnFailure= hook of the units)")
     common(n)
     e = osub.add_parser("engines", help="start or stop the trading engines' systemd unit (ASTER_OPS_SERVICE)")
     e.add_argument("action", choices=("start", "stop"))
@@ -219,14 +221,21 @@ def _report(loaded: Any, args: argparse.Namespace, now: datetime) -> int:
 
 
 def _notify(loaded: Any, args: argparse.Namespace, now: datetime) -> int:
-    from ops.notify import Dispatcher, Event, build_sinks, follow
+    from ops.notify import Dispatcher, Event, build_sinks, enabled_kinds, follow, unit_failure_event
     s = loaded.settings
-    if args.test:
+    if args.test or args.failed_unit:
         disp = Dispatcher(build_sinks(s), per_minute=s.notify_rate_per_min, retries=s.notify_retries).start()
         if not disp.sinks:
             print("no sink configured (ASTER_NOTIFY_WEBHOOK_URL, ASTER_NOTIFY_EMAIL)", file=sys.stderr)
-            return 1
-        disp.submit(Event("daily_report", "test notification from mraster ops notify --test", now.isoformat()))
+            return 0 if args.failed_unit else 1
+        if args.failed_unit:
+            event = unit_failure_event(args.failed_unit)
+            if event.kind not in enabled_kinds(s.notify_events):
+                print(f"{event.kind} is not in ASTER_NOTIFY_EVENTS: nothing sent")
+                return 0
+            disp.submit(Event(event.kind, event.text, now.isoformat(), event.src))
+        else:
+            disp.submit(Event("daily_report", "test notification from mraster ops notify --test", now.isoformat()))
         disp.wait_idle(120)
         disp.close()
         for sink, _ in disp.delivered:

@@ -26,10 +26,11 @@ from mraster.storage.atomic import write_json_atomic
 log = get_logger("ops")
 
 KINDS = ("entry", "exit", "guard_repair_failed", "kill_switch", "engine_crashed", "engine_restarted",
-         "recorder_gap", "daily_report")
+         "recorder_gap", "daily_report", "job_failed")
 TITLES = {"entry": "Entry", "exit": "Exit", "guard_repair_failed": "Guard repair failing",
           "kill_switch": "Kill-switch fired", "engine_crashed": "Engine crashed",
-          "engine_restarted": "Engine restarted", "recorder_gap": "Recorder gap", "daily_report": "Daily report"}
+          "engine_restarted": "Engine restarted", "recorder_gap": "Recorder gap", "daily_report": "Daily report",
+          "job_failed": "Scheduled job failed"}
 DISCORD_MAX = 2000
 
 
@@ -65,7 +66,18 @@ def classify(line: dict[str, Any]) -> str | None:
         return "recorder_gap"
     if event == "ops.report.sent":
         return "daily_report"
+    if event == "ops.job" and level != "INFO":
+        return "job_failed"
     return None
+
+
+JOB_UNITS = ("daily-batch", "weekly-backtest", "daily-report")
+
+
+def unit_failure_event(unit: str) -> Event:
+    """What systemd's OnFailure= hook reports: a job unit failed, or an engine unit crashed."""
+    kind = "job_failed" if any(f"-{job}." in unit for job in JOB_UNITS) else "engine_crashed"
+    return Event(kind, f"systemd unit {unit} failed (journalctl -u {unit})", src="systemd")
 
 
 def enabled_kinds(setting: str) -> frozenset[str]:

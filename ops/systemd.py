@@ -85,7 +85,7 @@ ENV_TEMPLATE = """# mraster environment file ({env_path}); install with mode 064
 #ASTER_EMAIL_TO_PROD=
 #ASTER_EMAIL_TO_BACKTEST=
 
-# --- notifications while running (opt-in per kind: entry, exit, guard_repair_failed, kill_switch,
+# --- notifications while running (opt-in per kind: entry, exit, guard_repair_failed, kill_switch, job_failed,
 # engine_crashed, engine_restarted, recorder_gap, daily_report; or all / none)
 #ASTER_NOTIFY_EVENTS=none
 #ASTER_NOTIFY_EMAIL=false
@@ -170,9 +170,11 @@ class DeployOptions:
         return f"{self.prefix}/.venv/bin/mraster"
 
 
-def _service(description: str, o: DeployOptions, body: str, *, after_main: bool = False) -> str:
+def _service(description: str, o: DeployOptions, body: str, *, after_main: bool = False,
+             on_failure: bool = True) -> str:
     after = f"After=network-online.target {o.name}.service" if after_main else "After=network-online.target"
-    return (f"[Unit]\nDescription={description}\nWants=network-online.target\n{after}\n\n"
+    hook = f"OnFailure={o.name}-failure@%n.service\n" if on_failure else ""
+    return (f"[Unit]\nDescription={description}\nWants=network-online.target\n{after}\n{hook}\n"
             f"[Service]\nUser={o.user}\nGroup={o.user}\nWorkingDirectory={o.prefix}\n"
             f"EnvironmentFile={o.env_path}\nEnvironment=PYTHONUNBUFFERED=1\n{body}\n"
             f"{HARDENING.format(prefix=o.prefix)}\n")
@@ -245,6 +247,11 @@ def render_units(o: DeployOptions) -> dict[str, str]:
             f"Type=simple\nExecStart={o.mraster} record --symbols {o.record} --log-dir {o.prefix}/logs\n"
             f"Restart=on-failure\nRestartSec=5\nTimeoutStopSec=30") + "\n[Install]\nWantedBy=multi-user.target\n"}
            if o.record else {}),
+        # OnFailure= of every unit above: the failed unit's name as an engine_crashed or job_failed event
+        f"{n}-failure@.service": _service(
+            "mraster notification: unit %i failed", o,
+            f"Type=oneshot\nExecStart={o.mraster} ops notify --failed-unit %i\nTimeoutStartSec=5min",
+            on_failure=False),
         "mraster.env": ENV_TEMPLATE.format(env_path=o.env_path, user=o.user),
         "bootstrap.sh": BOOTSTRAP.format(prefix=o.prefix, user=o.user, env_path=o.env_path),
     }

@@ -316,7 +316,7 @@ FIELDS: tuple[F, ...] = (
     F("ASTER_NOTIFY_EVENTS", "names", "none",
       "Notifications while running, opt-in per kind: none, all, or a comma-separated list.", "ops",
       choices=("none", "entry", "exit", "guard_repair_failed", "kill_switch", "engine_crashed",
-               "engine_restarted", "recorder_gap", "daily_report"), live=True),
+               "engine_restarted", "recorder_gap", "daily_report", "job_failed"), live=True),
     F("ASTER_NOTIFY_EMAIL", "bool", False, "Send notifications by email to ASTER_EMAIL_TO_PROD.", "ops", live=True),
     F("ASTER_NOTIFY_WEBHOOK_URL", "str", "",
       "Webhook notifications are posted to (Slack or Discord incoming webhook, or any JSON endpoint); "

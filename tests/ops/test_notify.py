@@ -13,7 +13,7 @@ import pytest
 
 from mraster.logs import get_logger, register_secrets, setup_logging
 from ops.notify import (Dispatcher, Event, LogFollower, WebhookSink, classify, enabled_kinds, event_of, follow,
-                        webhook_format, webhook_payload)
+                        unit_failure_event, webhook_format, webhook_payload)
 from tests.dashboard.conftest import wait_for
 
 
@@ -66,6 +66,8 @@ LINES = [
     ({"src": "dashboard", "event": "process.auto_restart", "level": "INFO"}, "engine_restarted"),
     ({"src": "recorder", "event": "recorder.gap", "level": "WARNING"}, "recorder_gap"),
     ({"src": "ops", "event": "ops.report.sent", "level": "INFO"}, "daily_report"),
+    ({"src": "dashboard", "event": "ops.job", "level": "WARNING"}, "job_failed"),
+    ({"src": "dashboard", "event": "ops.job", "level": "INFO"}, None),
     ({"src": "bot", "event": "cycle.summary", "level": "INFO"}, None),
     ({"src": "guard", "event": "guard.started", "level": "INFO"}, None),
 ]
@@ -79,7 +81,7 @@ def test_classify(line, kind):
 def test_opt_in_per_kind():
     assert enabled_kinds("none") == frozenset()
     assert enabled_kinds("exit,kill_switch") == {"exit", "kill_switch"}
-    assert len(enabled_kinds("all")) == 8
+    assert len(enabled_kinds("all")) == 9
     line = {"src": "bot", "event": "fill", "msg": "LONG BTCUSDT 0.1 @ 100", "symbol": "BTCUSDT"}
     assert event_of(line, enabled_kinds("exit")) is None
     assert event_of(line, enabled_kinds("entry")).fields == {"symbol": "BTCUSDT"}
@@ -191,3 +193,17 @@ def test_follow_end_to_end_with_secrets_redacted(hook, tmp_path):
     assert texts == ["KILL-SWITCH: margin low; key *** not shown"]
     assert "api-secret-XYZ123" not in json.dumps(hook.bodies)
     assert Path(run / "ops" / "notify_offsets.json").exists()
+
+
+def test_a_failed_systemd_unit_is_announced(work, hook):
+    """The units' OnFailure= hook: `mraster ops notify --failed-unit UNIT` (a real child process)."""
+    hook.fail = 0
+    assert unit_failure_event("mraster-daily-batch.service").kind == "job_failed"
+    assert unit_failure_event("mraster.service").kind == "engine_crashed"
+    env = {"ASTER_NOTIFY_WEBHOOK_URL": hook.url, "ASTER_NOTIFY_EVENTS": "engine_crashed"}
+    res = work.mraster("ops", "notify", "--failed-unit", "mraster.service", extra_env=env)
+    assert res.returncode == 0, res.stderr
+    assert hook.bodies[0]["events"][0]["text"].startswith("systemd unit mraster.service failed")
+    res = work.mraster("ops", "notify", "--failed-unit", "mraster-weekly-backtest.service", extra_env=env)
+    assert res.returncode == 0 and "job_failed is not in ASTER_NOTIFY_EVENTS" in res.stdout
+    assert len(hook.bodies) == 1

@@ -57,7 +57,8 @@ def test_every_unit_verifies_and_has_the_expected_shape(work, tmp_path):
     assert {p.name for p in units} == {
         "mraster.service", "mraster-daily-batch.service", "mraster-daily-stop.timer", "mraster-daily-restart.service",
         "mraster-daily-restart.timer", "mraster-weekly-backtest.service", "mraster-weekly-backtest.timer",
-        "mraster-daily-report.service", "mraster-daily-report.timer", "mraster-notify.service"}
+        "mraster-daily-report.service", "mraster-daily-report.timer", "mraster-notify.service",
+        "mraster-failure@.service"}
     res = verify(units)
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stderr.strip() == "", res.stderr            # not even a warning
@@ -67,11 +68,20 @@ def test_every_unit_verifies_and_has_the_expected_shape(work, tmp_path):
         assert option in main, option
     assert f"ExecStart={prefix}/.venv/bin/mraster dashboard" in main
     assert "Environment=MRASTER_OPS_UNDER_SYSTEMD=1" in main       # no second scheduler or notifier inside
+    assert "OnFailure=mraster-failure@%n.service" in main and "OnFailure=" in batch_text(out)
+    hook = out / "mraster-failure@mraster.service.service"      # an instance of the failure template
+    hook.write_text((out / "mraster-failure@.service").read_text())
+    assert verify([hook]).returncode == 0
+    assert "ops notify --failed-unit %i" in hook.read_text() and "OnFailure" not in hook.read_text()
     batch = (out / "mraster-daily-batch.service").read_text()
     assert "ExecStartPre=+/usr/bin/systemctl stop mraster.service" in batch          # privileged stop only
     assert "ops daily-batch --no-restart --engines none" in batch
     assert "Unit=mraster-daily-batch.service" in (out / "mraster-daily-stop.timer").read_text()
     assert "ops report --mode prod --send" in (out / "mraster-daily-report.service").read_text()
+
+
+def batch_text(out: Path) -> str:
+    return (out / "mraster-daily-batch.service").read_text()
 
 
 def test_a_broken_unit_fails_verify(work, tmp_path):
