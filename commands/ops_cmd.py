@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     osub.required = True
     b = osub.add_parser("daily-batch", help="stop the engines, load the day into the store, verify, clean up, "
                         "start the engines")
-    b.add_argument("--date", help="YYYYMMDD (default: today, UTC)")
+    b.add_argument("--date", help="YYYYMMDD: only this day (default: today, UTC, and every earlier day not loaded)")
     b.add_argument("--engines", choices=("auto", "systemd", "none"), default="auto",
                    help="how the engines are stopped and started (auto: systemd when its unit is active)")
     b.add_argument("--no-restart", action="store_true", help="leave the engines stopped (the 00:00 timer starts them)")
@@ -122,7 +122,7 @@ def _daily_batch(loaded: Any, args: argparse.Namespace, now: datetime) -> int:
     from ops.jobs import BatchPlan, daily_batch, day_of
     from ops.steps import JobRun, Mraster
     s = loaded.settings
-    plan = BatchPlan(day=day_of(args.date, now), data_dir=Path(s.ops_data_dir), store_dir=Path(s.ops_store_dir),
+    plan = BatchPlan(day=day_of(args.date, now), catch_up=not args.date, data_dir=Path(s.ops_data_dir), store_dir=Path(s.ops_store_dir),
                      retention_days=s.log_retention_days,
                      bigquery=(s.bq_project, s.bq_dataset) if s.bq_enable_daily_batch else None,
                      restart=not args.no_restart)

@@ -35,7 +35,8 @@ def utc_now() -> datetime:
 # ---------------------------------------------------------------------------------------- daily batch
 @dataclass(frozen=True)
 class BatchPlan:
-    day: str                 # YYYYMMDD
+    day: str                 # YYYYMMDD: the day named by --date, else today (UTC)
+    catch_up: bool           # no --date: also every earlier day not loaded yet (a missed night)
     data_dir: Path
     store_dir: Path
     retention_days: int
@@ -80,20 +81,31 @@ def daily_batch(plan: BatchPlan, child: Mraster, engines: EngineControl, run: Jo
                 raise
 
 
+def days_to_load(plan: BatchPlan) -> list[str]:
+    """The day, and with catch_up every earlier CSV day still in the data directory."""
+    if not plan.catch_up:
+        return [plan.day]
+    found = {d for t in TABLES for d in day_files(plan.data_dir, t)}
+    return sorted(d for d in found | {plan.day} if d <= plan.day)
+
+
 def _load_verify_cleanup(plan: BatchPlan, child: Mraster, run: JobRun) -> None:
     store = ["--log-dir", str(plan.data_dir), "--store", str(plan.store_dir)]
-    files = csv_files_of(plan.data_dir, plan.day)
-    if not files:
+    days = {d: files for d in days_to_load(plan) if (files := csv_files_of(plan.data_dir, d))}
+    if not days:
         run.record("load", True, f"no recorder files for {plan.day} in {plan.data_dir}: nothing to load",
                    time.monotonic())
     else:
-        child.step(run, "load", ["data", "load", "--date", plan.day, *store])
+        # with --date that day; else `data load` loads every day not loaded yet, grown, or unverified
+        # (a missed night is made up; a loaded day is not converted again)
+        child.step(run, "load", ["data", "load", *(["--date", plan.day] if not plan.catch_up else []), *store])
         started = time.monotonic()
-        problems = _verify(child, plan, files)
+        problems = _verify(child, plan.store_dir, days)
         if problems:
             run.record("verify", False, "; ".join(problems), started)
-            raise StepFailed(f"verify failed for {plan.day}: {'; '.join(problems)}")
-        run.record("verify", True, f"{len(files)} file(s) of {plan.day} loaded and verified", started)
+            raise StepFailed(f"verify failed: {'; '.join(problems)}")
+        count = sum(len(f) for f in days.values())
+        run.record("verify", True, f"{count} file(s) of {', '.join(days)} loaded and verified", started)
         if plan.bigquery:
             project, dataset = plan.bigquery
             child.step(run, "export to BigQuery", ["data", "export-bigquery", "--project", project,
@@ -102,12 +114,12 @@ def _load_verify_cleanup(plan: BatchPlan, child: Mraster, run: JobRun) -> None:
     child.step(run, "cleanup", ["data", "cleanup", "--retention-days", str(plan.retention_days), *store])
 
 
-def _verify(child: Mraster, plan: BatchPlan, files: list[Path]) -> list[str]:
-    """Independent of the load's own report: every file of the day is recorded as loaded, verified,
-    and unchanged in size since."""
-    sql = (f"SELECT csv_path, verified, csv_bytes, csv_rows, parquet_rows FROM _loads "
-           f"WHERE day = '{plan.day}'")
-    code, output = child.run(["data", "query", sql, "--format", "json", "--store", str(plan.store_dir)])
+def _verify(child: Mraster, store_dir: Path, days: dict[str, list[Path]]) -> list[str]:
+    """Independent of the load's own report: every file of these days has a load record in the store
+    that says its rows were read back and counted equal."""
+    listed = ", ".join(f"'{d}'" for d in days)          # days are YYYYMMDD digits (day_of, day_files)
+    sql = f"SELECT day, csv_path, verified, csv_rows, parquet_rows FROM _loads WHERE day IN ({listed})"
+    code, output = child.run(["data", "query", sql, "--format", "json", "--store", str(store_dir)])
     if code != 0:
         return [f"cannot read the store's load records ({output.strip().splitlines()[-1:]})"]
     try:
@@ -116,12 +128,13 @@ def _verify(child: Mraster, plan: BatchPlan, files: list[Path]) -> list[str]:
         return ["the store's load records are unreadable"]
     by_path = {Path(r["csv_path"]).resolve(): r for r in rows}
     problems = []
-    for path in files:
-        rec = by_path.get(path.resolve())
-        if rec is None:
-            problems.append(f"{path.name} not loaded")
-        elif not rec["verified"]:
-            problems.append(f"{path.name}: {rec['csv_rows']} CSV rows but {rec['parquet_rows']} stored")
+    for files in days.values():
+        for path in files:
+            rec = by_path.get(path.resolve())
+            if rec is None:
+                problems.append(f"{path.name} not loaded")
+            elif not rec["verified"]:
+                problems.append(f"{path.name}: {rec['csv_rows']} CSV rows but {rec['parquet_rows']} stored")
     return problems
 
 
@@ -165,6 +178,8 @@ def weekly_backtest(plan: BacktestPlan, child: Mraster, run: JobRun, now: dateti
     if not plan.grid.is_file():
         raise StepFailed(f"grid file {plan.grid} not found")
     plan.results_dir.mkdir(parents=True, exist_ok=True)
+    for stale in plan.results_dir.glob(".run-*"):      # left by a run that was killed: never published
+        shutil.rmtree(stale, ignore_errors=True)
     scratch = plan.results_dir / f".run-{os.getpid()}-{int(time.time() * 1000)}"
     scratch.mkdir()
     try:

@@ -43,6 +43,7 @@ def stored_rows(work, d: str) -> dict:
 def test_load_verify_cleanup_and_idempotence(work):
     logs = work.root / "logs"
     record_day(logs, -10, 12)
+    record_day(logs, -2, 6)                                  # a night the batch did not run
     record_day(logs, 0, 8)
     old, today = files_of(logs, day(-10)), files_of(logs, day(0))
     assert len(old) == len(TABLES) and len(today) == len(TABLES)
@@ -50,15 +51,17 @@ def test_load_verify_cleanup_and_idempotence(work):
     res = work.mraster("ops", "daily-batch", "--date", day(-10), "--engines", "none")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "[daily-batch] load: ok" in res.stdout and "[daily-batch] verify: ok" in res.stdout
-    assert f"{len(TABLES)} file(s) of {day(-10)} loaded and verified" in res.stdout
+    assert f"{len(TABLES)} file(s) of {day(-10)} loaded and verified" in res.stdout   # --date: that day only
     rows = stored_rows(work, day(-10))
     assert {t.name for t in TABLES} <= set(rows)
     assert all(rows[t.name] == (12 * len(SYMBOLS), True) for t in TABLES)
     assert not any(p.exists() for p in old)                 # loaded, verified, older than 7 days: deleted
     assert all(p.exists() for p in today)                   # today's files are never deleted
 
-    res = work.mraster("ops", "daily-batch", "--engines", "none")          # default: today (UTC)
+    res = work.mraster("ops", "daily-batch", "--engines", "none")          # default: today and the missed day
     assert res.returncode == 0, res.stdout + res.stderr
+    assert f"{2 * len(TABLES)} file(s) of {day(-2)}, {day(0)} loaded and verified" in res.stdout
+    assert all(v == (6 * len(SYMBOLS), True) for k, v in stored_rows(work, day(-2)).items() if k != "gaps")
     first = stored_rows(work, day(0))
     assert all(first[t.name] == (8 * len(SYMBOLS), True) for t in TABLES)
     res = work.mraster("ops", "daily-batch", "--engines", "none")          # again: nothing changes
@@ -66,8 +69,8 @@ def test_load_verify_cleanup_and_idempotence(work):
     assert stored_rows(work, day(0)) == first
     assert all(p.exists() for p in today)
     lines = [json.loads(x) for x in (logs / "ops.jsonl").read_text().splitlines()]
-    assert {x["step"] for x in lines if x["event"] == "ops.daily-batch.step"} >= {"stop engines", "load", "verify",
-                                                                                 "cleanup", "start engines"}
+    assert {x["step"] for x in lines if x["event"] == "ops.daily-batch.step"} >= {
+        "stop engines", "load", "verify", "cleanup", "start engines"}
 
 
 def test_a_failed_load_deletes_nothing_and_restarts_the_engines(work, fake_systemctl):
