@@ -90,6 +90,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
         app.state.services = services
         if start_paper_exchange:
             await ensure_paper_exchange(services)
+        await services.ops.autostart(services)      # ASTER_OPS_AUTOSTART: the server's 00:00 restart trades
         try:
             yield
         finally:

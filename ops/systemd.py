@@ -212,11 +212,14 @@ def render_units(o: DeployOptions) -> dict[str, str]:
     systemctl = "/usr/bin/systemctl"
     trading = " ".join(trading_units(n, bool(o.record)))
     files = {
-        # MRASTER_OPS_UNDER_SYSTEMD: the dashboard leaves the schedule and the notifier to the units
+        # MRASTER_OPS_UNDER_SYSTEMD: the dashboard leaves the schedule and the notifier to the units;
+        # ASTER_OPS_AUTOSTART: it starts guard and bot itself, so each (re)start of the unit trades.
+        # KillMode stays control-group: a stop sends SIGTERM to every process, so bot and guard exit cleanly
         f"{n}.service": _service(
             f"{what} (trading)", o,
-            f"Type=simple\nExecStart={main_cmd}\nEnvironment={UNDER_SYSTEMD}=1\nRestart=on-failure\nRestartSec=5\n"
-            f"TimeoutStopSec=60\nKillMode=mixed") + "\n[Install]\nWantedBy=multi-user.target\n",
+            f"Type=simple\nExecStart={main_cmd}\nEnvironment={UNDER_SYSTEMD}=1\n"
+            + ("" if o.engine else "Environment=ASTER_OPS_AUTOSTART=true\n")
+            + "Restart=on-failure\nRestartSec=5\nTimeoutStopSec=60") + "\n[Install]\nWantedBy=multi-user.target\n",
         # 23:55: the '+' prefix runs the stop with full privileges, the batch itself as the service user
         f"{n}-daily-batch.service": _service(
             "mraster daily batch: stop trading, load the day into the store, verify, clean up", o,

@@ -247,6 +247,20 @@ class OpsScheduler:
         return target.read_text(encoding="utf-8")
 
     # ------------------------------------------------------------------ lifecycle
+    async def autostart(self, services: Any) -> str:
+        """With ASTER_OPS_AUTOSTART, start trading as the Start button does (the guard, then the bot;
+        live only after the venue accepted the credentials). A refusal is logged, never fatal."""
+        if not self.settings().ops_autostart:
+            return ""
+        from dashboard.actions import start_trading
+        try:
+            await start_trading(services, with_guard=True)
+        except Exception as exc:
+            log.error("ops.autostart_failed", f"ASTER_OPS_AUTOSTART: trading not started: {exc}", activity=True)
+            return f"failed: {exc}"
+        log.info("ops.autostart", "ASTER_OPS_AUTOSTART: guard and bot started", activity=True)
+        return "started"
+
     async def open(self) -> None:
         if self.notifier is not None:
             await self.notifier.open()

@@ -292,6 +292,9 @@ FIELDS: tuple[F, ...] = (
     F("ASTER_OPS_SCHEDULE_ENABLE", "bool", False,
       "Without systemd: the dashboard runs the daily batch, weekly backtest and daily report at their times.",
       "ops", live=True),
+    F("ASTER_OPS_AUTOSTART", "bool", False,
+      "The dashboard starts trading (the guard, then the bot) when it starts; the systemd service sets it, so "
+      "the 00:00 restart resumes trading.", "ops"),
     F("ASTER_OPS_SERVICE", "str", "mraster",
       "Name of the main systemd unit (the daily batch stops and starts it when it runs under systemd).", "ops"),
     F("ASTER_OPS_JOB_TIMEOUT", "float", 7200.0, "A scheduled job still running after this is stopped.", "ops",

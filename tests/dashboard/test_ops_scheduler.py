@@ -205,3 +205,21 @@ async def test_the_dashboard_runs_the_notifier_while_notifications_are_on(worksp
             await notifier.stop("notify")
         await ops.close()
         hook.close()
+
+
+def test_autostart_starts_guard_and_bot_with_the_dashboard(workspace, serve, client_for):
+    from tests.dashboard.conftest import SLEEPER
+    sleeper = workspace.script("sleeper", SLEEPER)
+    workspace.write_config({"ASTER_PAPER": True, "ASTER_PAPER_FEED": "synthetic", "ASTER_OPS_AUTOSTART": True})
+    api = client_for(serve(commands={"bot": sleeper + ("bot",), "guard": sleeper + ("guard",)}, stop_timeout=5))
+    wait_for(lambda: api.get("/api/bot/status").json()["state"] == "running", 20, what="the bot autostarted")
+    assert api.get("/api/guard/status").json()["state"] == "running"
+    api.post("/api/bot/stop")
+    api.post("/api/guard/stop")
+
+
+def test_no_autostart_by_default(workspace, serve, client_for):
+    from tests.dashboard.conftest import SLEEPER
+    sleeper = workspace.script("sleeper", SLEEPER)
+    api = client_for(serve(commands={"bot": sleeper + ("bot",), "guard": sleeper + ("guard",)}))
+    assert api.get("/api/bot/status").json()["state"] == "stopped"

@@ -68,6 +68,7 @@ def test_every_unit_verifies_and_has_the_expected_shape(work, tmp_path):
         assert option in main, option
     assert f"ExecStart={prefix}/.venv/bin/mraster dashboard" in main
     assert "Environment=MRASTER_OPS_UNDER_SYSTEMD=1" in main       # no second scheduler or notifier inside
+    assert "Environment=ASTER_OPS_AUTOSTART=true" in main and "KillMode" not in main   # SIGTERM to every child
     assert "OnFailure=mraster-failure@%n.service" in main and "OnFailure=" in batch_text(out)
     hook = out / "mraster-failure@mraster.service.service"      # an instance of the failure template
     hook.write_text((out / "mraster-failure@.service").read_text())
