@@ -15,15 +15,19 @@ echo "lint: ruff check ."
 .venv/bin/ruff check .
 echo "types: mypy (kernel mraster/, strict)"
 .venv/bin/mypy
-# systemd-analyze checks the units `mraster deploy systemd` writes (tests/ops); a container may lack it
-if ! command -v systemd-analyze >/dev/null; then
-  echo "installing Debian's systemd package for systemd-analyze (tests/ops)"
+# Debian packages the tests run: systemd-analyze checks the units `mraster deploy systemd` writes, openssl
+# makes the certificates of the local HTTPS and SMTP (STARTTLS) servers (tests/ops, tests/dashboard)
+missing=""
+command -v systemd-analyze >/dev/null || missing="$missing systemd"
+command -v openssl >/dev/null || missing="$missing openssl"
+if [ -n "$missing" ]; then
+  echo "installing Debian packages for the tests:$missing"
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
   elif command -v sudo >/dev/null; then
-    sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd
+    sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
   else
-    echo "error: systemd-analyze is missing; install Debian's systemd package" >&2
+    echo "error: missing Debian packages:$missing" >&2
     exit 1
   fi
 fi
