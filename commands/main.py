@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 from mraster.settings import SettingsError, load_settings
 from mraster.settings.overrides import cli_overrides
 from paper.profiles import PROFILE_NAMES as PAPER_PROFILES
-from commands import config_cmd, killswitch_cmd
+from commands import config_cmd, killswitch_cmd, ops_cmd
 
 EXIT_CONFIG = 2
 
@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     config_cmd.add_parser(sub, _common)
     killswitch_cmd.add_parser(sub, _common)
+    ops_cmd.add_parser(sub, _common)
     _add_optional_commands(sub)
     return parser
 
@@ -119,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides = cli_overrides(args)
         if getattr(args, "handler", None) is not None and getattr(args, "no_settings", False):
             return args.handler(None, args)
+        ops_cmd.apply_secrets_at_start(getattr(args, "env_file", None))   # ASTER_SECRETS_COMMAND, if set
         loaded = load_settings(cli=overrides)
     except SettingsError as exc:
         print(f"mraster {args.command}: {exc}", file=sys.stderr)

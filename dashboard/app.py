@@ -23,7 +23,7 @@ from dashboard.deps import Services
 from dashboard.middleware import SecurityMiddleware
 from dashboard.paths import DashboardPaths
 from dashboard.routers import (
-    auth, backtest, config, controls, data, engines, killswitch, logs, market, pages, processes, state, trades,
+    auth, backtest, config, controls, data, engines, killswitch, logs, market, ops, pages, processes, state, trades,
 )
 from dashboard.security import SESSIONS_FILE, AccessControl
 from dashboard.services.accounts import AccountsService
@@ -36,6 +36,7 @@ from dashboard.services.exits import ExitRecorder
 from dashboard.services.flatten import FlattenService
 from dashboard.services.loghub import SOURCES, LogHub
 from dashboard.services.marketdata import DataService
+from dashboard.services.ops import OpsScheduler, child_env as ops_child_env
 from dashboard.services.presets import PresetService
 from dashboard.services.sizing import SizingService
 from dashboard.services.state import StateService
@@ -81,7 +82,8 @@ def create_app(loaded: LoadedSettings | None = None, *,
                backoff: Backoff = Backoff(),
                exchange_factory: Callable[[Any], Any] | None = None,
                venue_ttl: float = 5.0,
-               log_poll_interval: float = 0.05) -> FastAPI:
+               log_poll_interval: float = 0.05,
+               ops_clock: Callable[[], Any] | None = None) -> FastAPI:
     """Build the app. Tests inject the settings loader, the child commands and the exchange."""
     loader = loader or (lambda: load_settings())
     first = loaded or loader()
@@ -91,19 +93,22 @@ def create_app(loaded: LoadedSettings | None = None, *,
         services = build_services(first, loader, default_commands() if commands is None else commands,
                                   child_env or {},
                                   start_paper_exchange, stop_timeout, backoff, exchange_factory, venue_ttl,
-                                  log_poll_interval)
+                                  log_poll_interval, ops_clock)
         await services.supervisor.open()
         await services.logs.open()
         await services.data.open()
         services.exits.open()
         services.exits.start()
+        await services.ops.open()
         app.state.services = services
         gc.freeze()   # what start-up built lives as long as the process: full collections skip it (latency)
         if start_paper_exchange:
             await ensure_paper_exchange(services)
+        await services.ops.autostart(services)      # ASTER_OPS_AUTOSTART: the server's 00:00 restart trades
         try:
             yield
         finally:
+            await services.ops.close()
             await services.supervisor.close()
             await services.logs.close()
             await services.accounts.close()
@@ -121,8 +126,8 @@ def create_app(loaded: LoadedSettings | None = None, *,
     app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter(),
                        plain_http_allowed=lambda: current().dashboard_allow_plain_http)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (pages, auth, killswitch, engines, market, data, backtest, controls, trades, processes, config,
-                   logs, state):   # before /api/{name}/{action}
+    for module in (pages, auth, killswitch, engines, market, data, backtest, controls, trades, ops, processes,
+                   config, logs, state):   # before /api/{name}/{action}
         app.include_router(module.router)
     return app
 
@@ -131,7 +136,7 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
                    commands: Mapping[str, Sequence[str]], child_env: Mapping[str, str],
                    start_paper_exchange: bool, stop_timeout: float, backoff: Backoff,
                    exchange_factory: Callable[[Any], Any] | None, venue_ttl: float,
-                   log_poll_interval: float) -> Services:
+                   log_poll_interval: float, ops_clock: Callable[[], Any] | None = None) -> Services:
     paths = DashboardPaths.from_loaded(loaded)
     store = ConfigStore(loader, loaded, AuditLog(paths.audit_file))
     settings = lambda: store.settings  # noqa: E731 - always the latest saved values
@@ -167,6 +172,13 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
                        paper=lambda: store.settings.paper, auto_restart=lambda: store.settings.auto_restart,
                        stop_timeout=stop_timeout, cwd=paths.base_dir, env=dict(env))
     backtests = BacktestService(paths.run_dir, store_dir, cwd=paths.base_dir, env=env, coverage=data.coverage)
+    ops_kw: dict[str, Any] = {"clock": ops_clock} if ops_clock is not None else {}
+    ops_env = ops_child_env(paths.config_file, paths.dotenv_file) | dict(child_env)
+    notifier = Supervisor({"notify": ChildSpec(
+        name="notify", argv=(sys.executable, "-m", "ops", "notify"), cwd=paths.base_dir,
+        env=ops_env | {STDOUT_LEVEL_ENV: "WARNING"}, out_file=paths.log_dir / "notify.out",
+        pid_file=paths.run_dir / "notify.pid")}, stop_timeout=stop_timeout, backoff=backoff)
+    scheduler = OpsScheduler(paths.run_dir, paths.base_dir, ops_env, settings, supervisor, notifier=notifier, **ops_kw)
     return Services(paths=paths, access=AccessControl(lambda: store.settings.dashboard_token,
                                                        session_file=paths.run_dir / SESSIONS_FILE), config=store,
                     presets=PresetService(store), supervisor=supervisor, logs=hub, state=state_service,
@@ -175,7 +187,7 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
                     accounts=AccountsService(settings, paths.dotenv_file, environ, venue, factory=exchange_factory,
                                              ttl=venue_ttl), data=data, backtests=backtests, exits=exits,
                     trades=history, sizing=SizingService(settings, venue, read_state),
-                    controls=Controls(settings, paths.run_dir))
+                    controls=Controls(settings, paths.run_dir), ops=scheduler)
 
 
 def __getattr__(name: str) -> Any:

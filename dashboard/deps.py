@@ -45,6 +45,7 @@ class Services:
     trades: TradeHistory
     sizing: SizingService
     controls: Controls
+    ops: Any = None      # dashboard.services.ops.OpsScheduler (the schedule without systemd)
 
     @property
     def settings(self) -> Any:

@@ -217,5 +217,6 @@ def set_level(level: str) -> None:
 
 
 def settings_secrets(settings: Any) -> list[str]:
-    return [settings.api_key, settings.api_secret, settings.dashboard_token,
-            settings.paper_api_key, settings.paper_api_secret, getattr(settings, "v3_signer_key", "")]
+    """Every value of a setting marked secret (API keys, token, SMTP password, webhook URL ...)."""
+    from mraster.settings.fields import FIELDS
+    return [str(getattr(settings, f.attr, "") or "") for f in FIELDS if f.secret]

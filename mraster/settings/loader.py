@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from datetime import date
 from dataclasses import dataclass, field, fields as dc_fields, make_dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -245,7 +246,40 @@ def cross_check(s: Any, sources: Mapping[str, str]) -> list[str]:
     if not (feed in ("auto", "synthetic", "live") or (feed.startswith("replay:") and len(feed) > 7)):
         problems.append(f"ASTER_PAPER_FEED={feed!r} from {sources.get('ASTER_PAPER_FEED', 'default')}: "
                         "expected auto, synthetic, live or replay:PATH")
+    return problems + ops_problems(s, sources)
+
+
+def ops_problems(s: Any, sources: Mapping[str, str]) -> list[str]:
+    """Formats of the ops group's text settings (times of day, dates, the backtest's data source)."""
+    problems = []
+    for name in ("ASTER_ENTRY_HALT_UTC", "ASTER_FORCE_EXIT_UTC"):
+        value = s.value(name)
+        if not _is_hhmm(value):
+            problems.append(f"{name}={value!r} from {sources.get(name, 'default')}: expected a UTC time HH:MM")
+    dates = {}
+    for name in ("ASTER_BACKTEST_START_DATE", "ASTER_BACKTEST_END_DATE"):
+        value = s.value(name)
+        if value:
+            try:
+                dates[name] = date.fromisoformat(value) if len(value) == 10 else None
+            except ValueError:
+                dates[name] = None
+            if dates[name] is None:
+                problems.append(f"{name}={value!r} from {sources.get(name, 'default')}: expected YYYY-MM-DD or empty")
+    start, end = dates.get("ASTER_BACKTEST_START_DATE"), dates.get("ASTER_BACKTEST_END_DATE")
+    if start and end and start > end:
+        problems.append(f"ASTER_BACKTEST_START_DATE={start} is after ASTER_BACKTEST_END_DATE={end}")
+    source = s.ops_backtest_source
+    if not (source in ("store", "csv") or (source.startswith("klines:") and len(source) > 7)):
+        problems.append(f"ASTER_OPS_BACKTEST_SOURCE={source!r} from "
+                        f"{sources.get('ASTER_OPS_BACKTEST_SOURCE', 'default')}: expected store, csv or klines:NAME")
     return problems
+
+
+def _is_hhmm(text: str) -> bool:
+    hh, sep, mm = text.partition(":")
+    return bool(sep) and len(hh) == 2 and len(mm) == 2 and hh.isdigit() and mm.isdigit() \
+        and int(hh) < 24 and int(mm) < 60
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, str]:

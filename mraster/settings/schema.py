@@ -16,7 +16,7 @@ Kind = Literal["int", "float", "bool", "str", "choice", "names", "symbols", "pat
 
 GROUPS: tuple[str, ...] = (
     "exchange", "universe", "signals", "sizing", "risk",
-    "fasttp", "policy", "runtime", "paper", "dashboard",
+    "fasttp", "policy", "runtime", "paper", "dashboard", "ops",
 )
 
 KLINE_INTERVALS: tuple[str, ...] = (

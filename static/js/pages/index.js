@@ -9,6 +9,7 @@ import logs from "./logs.js";
 import settings from "./settings.js";
 import data from "./data.js";
 import backtest from "./backtest.js";
+import ops from "./ops.js";
 
 export const PAGES = [
   overview,
@@ -20,5 +21,5 @@ export const PAGES = [
   // maker, operator: their modules go here
   logs,
   settings,
-  // ops
+  ops,
 ];
