@@ -82,11 +82,13 @@ def exit_plan(side: int, entry_price: Decimal, rules: SymbolRules, p: SymbolPara
               opening_loss_bps: float, funding_bps: float) -> ExitPlan:
     be, act, tp = exit_levels_bps(taker_fee_bps, opening_loss_bps, funding_bps, p.activation_bps,
                                   p.activation_buffer_bps, p.tp_bps, p.min_tp_gap_bps)
-    away, toward = ("up", "down") if side > 0 else ("down", "up")
+    # long: take-profit and activation up (away from the entry), the stop below the entry up (toward it);
+    # short: all three down
+    mode = "up" if side > 0 else "down"
     return ExitPlan(side, entry_price, be, act, tp, p.sl_bps, p.callback_bps,
-                    rules.round_price(_level(entry_price, side, tp), away),
-                    rules.round_price(_level(entry_price, -side, p.sl_bps), toward),
-                    rules.round_price(_level(entry_price, side, act), away),
+                    rules.round_price(_level(entry_price, side, tp), mode),
+                    rules.round_price(_level(entry_price, -side, p.sl_bps), mode),
+                    rules.round_price(_level(entry_price, side, act), mode),
                     callback_rate(p.callback_bps))
 
 
