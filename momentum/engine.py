@@ -180,22 +180,21 @@ class Engine:
         return Quote(b.bid_price, b.ask_price, rate)
 
     def update_symbol(self, sym: str, now: int) -> bool:
-        """Take the newest closed bar from the cache and judge it once. True when a bar is missing (REST)."""
+        """Take the newest closed bar from the cache and judge it once. True when bars are missing (the
+        caller fetches them over REST and calls again)."""
         run = self.runs[sym]
         snap = self.cache.snapshot(sym)
         closed: Kline | None = snap.latest_closed_kline_1m
-        if closed is not None and run.bars.last_open is not None and closed.open_time > run.bars.last_open:
-            if closed.open_time == run.bars.last_open + MINUTE_MS:
-                run.bars.add(closed)
-            else:
-                return True                     # bars in between were missed: fetch them first
-        elif closed is not None and run.bars.last_open is None:
-            run.bars.add(closed)
         run.fresh_side = 0
+        missing = False
+        if closed is not None and (run.bars.last_open is None or closed.open_time == run.bars.last_open + MINUTE_MS):
+            run.bars.add(closed)
+        elif closed is not None and closed.open_time > (run.bars.last_open or 0):
+            missing = True                      # bars in between were missed
         last = run.bars.last_open
         if last is not None and now - (last + 2 * MINUTE_MS) > GAP_GRACE_MS:
-            return True
-        if last is not None and last != run.judged_open:
+            missing = True                      # the next bar closed a while ago and was not seen
+        if not missing and last is not None and last != run.judged_open:
             run.judged_open = last
             run.signal = judge(run.bars, run.params, self._quote(snap))
             run.fresh_side = run.signal.side
@@ -203,7 +202,7 @@ class Engine:
         forced = self.forced.pop(sym, 0)
         if forced:
             run.fresh_side, run.signal_ms = forced, now
-        return False
+        return missing
 
     async def fill_gap(self, sym: str) -> None:
         run = self.runs[sym]
@@ -230,9 +229,12 @@ class Engine:
         self.reload_params()
         gaps = self.decide_cache(now)
         if gaps:
+            forced = {s: self.runs[s].fresh_side for s in gaps if self.runs[s].fresh_side}
             await asyncio.gather(*(self.fill_gap(s) for s in gaps))
             for s in gaps:
                 self.update_symbol(s, now)
+                if forced.get(s):
+                    self.runs[s].fresh_side = forced[s]
         self.phase = schedule_phase(now, self.cfg.halt_min, self.cfg.force_min)
         decisions: list[Decision] = []
         if self.cfg.enable_trading:
@@ -244,7 +246,7 @@ class Engine:
                     decisions.append(d)
                     run.last_action = f"dry {'LONG' if d.side > 0 else 'SHORT'} signal (trading off, nothing sent)"
                     log.info("momentum.signal", f"{s}: {'LONG' if d.side > 0 else 'SHORT'} signal (dry: nothing sent)",
-                             symbol=s, side=d.side, **(d.detail.get("signal") or {}))
+                             symbol=s, signal=d.detail.get("signal"))
         self.decisions = (self.decisions + decisions)[-200:]
         self.ticks += 1
         self.tick_ms = (time.perf_counter() - t0) * 1000

@@ -371,7 +371,7 @@ class Trading:
         e.runs[pos.symbol].last_action = f"closing ({reason}): {result.closed} of {result.start} closed" + (
             f"; {result.error}" if result.error else "")
         log.warning("momentum.close", f"{pos.symbol}: {e.runs[pos.symbol].last_action}", symbol=pos.symbol,
-                    reason=reason, **result.to_json())
+                    reason=reason, close=result.to_json())
         if result.remaining <= 0:
             await self.on_flat(pos.symbol)
 
