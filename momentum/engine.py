@@ -55,7 +55,8 @@ class SymbolRun:
     judged_open: int | None = None          # open time of the last bar judged
     fresh_side: int = 0                     # the side of a bar judged this tick (entries act on it once)
     last_action: str = ""
-    signal_ms: int = 0                      # venue ms the fresh signal was judged (latency measures)
+    signal_ms: int = 0                      # venue ms the fresh signal was judged
+    signal_t: float = 0.0                   # perf_counter of that moment (signal-to-entry latency)
 
 
 @dataclass
@@ -88,7 +89,7 @@ class Engine:
         self.taker_fee_bps = cfg.taker_fee_bps
         self.forced: dict[str, int] = {}        # symbol -> side: a signal forced for the next tick (tests, ops)
         self.decisions: list[Decision] = []
-        self.latencies_ms: list[float] = []     # signal judged -> entry acknowledged (wall ms)
+        self.latencies_ms: list[float] = []     # signal judged -> entry acknowledged by the venue (ms)
         self.kill: dict[str, Any] = {}
         self.phase = "open"
         self.problems: list[str] = []
@@ -198,10 +199,10 @@ class Engine:
             run.judged_open = last
             run.signal = judge(run.bars, run.params, self._quote(snap))
             run.fresh_side = run.signal.side
-            run.signal_ms = now
+            run.signal_ms, run.signal_t = now, time.perf_counter()
         forced = self.forced.pop(sym, 0)
         if forced:
-            run.fresh_side, run.signal_ms = forced, now
+            run.fresh_side, run.signal_ms, run.signal_t = forced, now, time.perf_counter()
         return missing
 
     async def fill_gap(self, sym: str) -> None:

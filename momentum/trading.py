@@ -246,13 +246,14 @@ class Trading:
             order = found
         self._journal_result(row, order, None)
         wall_ms = (time.perf_counter() - t_sent) * 1000
+        from_signal_ms = (time.perf_counter() - run.signal_t) * 1000 if run.signal_t else wall_ms
         if order.executed_qty <= 0:
             st.pending_entry = None
             e.save()
             run.last_action = f"IOC entry at {req.price} not filled ({order.status.value})"
             log.info("momentum.entry_unfilled", f"{sym}: IOC at {req.price} not filled", symbol=sym)
             return Decision(sym, side, "unfilled", {"price": str(req.price)})
-        e.latencies_ms.append(wall_ms)
+        e.latencies_ms.append(from_signal_ms)
         entry_px = order.avg_price if order.avg_price > 0 else req.price or D0
         plan = exit_plan(side, entry_px, e.rules[sym], run.params, self.fee_bps, ol, funding)
         st.held = Held(trade_id, side, str(order.executed_qty), str(entry_px), now, cid, {}, plan.to_json(), config)
@@ -265,7 +266,8 @@ class Trading:
         pos = Position(sym, order.position_side, order.executed_qty if side > 0 else -order.executed_qty, entry_px)
         await self.ensure_exits(sym, pos, now)
         return Decision(sym, side, "enter", {"price": str(entry_px), "qty": str(order.executed_qty),
-                                             "latency_ms": wall_ms, "plan": plan.to_json()})
+                                             "latency_ms": from_signal_ms, "send_ms": wall_ms,
+                                             "plan": plan.to_json()})
 
     # ------------------------------------------------------------------ exits
     async def ensure_exits(self, sym: str, pos: Position, now: int) -> None:
