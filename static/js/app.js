@@ -5,6 +5,7 @@ import { initConfig, showRestartBanner } from "./config.js";
 import { updateCharts, initCharts } from "./charts.js";
 import { initDebugLog } from "./logs.js";
 import { initKillSwitch, renderKillSwitch } from "./killswitch.js";
+import { initEngineRoute } from "./engine_route.js";
 
 const $ = (sel) => document.querySelector(sel);
 const PROCESS_TITLES = { bot: "Bot", guard: "Guard", paper: "Paper exchange" };
@@ -259,6 +260,7 @@ function init() {
   initActivity();
   initKillSwitch(refreshState, confirmDialog);
   initDebugLog();
+  initEngineRoute();
   const conn = $("#conn");
   liveSocket(() => "/ws/state", {
     onMessage: render,
