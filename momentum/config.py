@@ -68,6 +68,6 @@ def config_from(values: dict[str, Any], *, instance: str, status_path: Path, sta
                        entry_halt_utc=str(v["ASTER_ENTRY_HALT_UTC"]), force_exit_utc=str(v["ASTER_FORCE_EXIT_UTC"]),
                        cooldown_min=int(v["COOLDOWN_MIN"]), params_file=params_file,
                        taker_fee_bps=float(v["TAKER_FEE_BPS"]), defaults=defaults_from(v),
-                       status_path=status_path, state_path=state_path)
+                       tick_s=float(v.get("LOOP_S", 1.0)), status_path=status_path, state_path=state_path)
     cfg.check()
     return cfg

@@ -33,6 +33,7 @@ SETTINGS = (
     _f("COOLDOWN_MIN", "int", 5, "minutes after an exit before a symbol's signals count again", "min", 0, 1440),
     _f("PARAMS_FILE", "path", "run/momentum_params.json", "per-symbol parameters (config_grid.json keys, one value "
        "each); written by the dashboard's Backtest page 'apply' (docs/momentum.md)"),
+    _f("LOOP_S", "float", 1.0, "seconds between ticks (the seed's one second)", "s", 0.05, 60),
     _f("TAKER_FEE_BPS", "float", 0.0, "taker fee for the break-even floor; 0 = the venue's commission rate", "bps", 0, 100),
     # seed 002's config_grid.json keys: the values of every symbol the parameter file does not name
     _f("k", "float", 2.0, "signal: |ret_bps| > k * RS_vol(T)", "", 0),
