@@ -26,7 +26,7 @@ from mraster.domain.types import OrderRequest, OrderType, Side, TimeInForce, Wor
 from mraster.signals.momentum import exit_levels_bps
 from mraster.signals.momentum_params import SymbolParams
 
-ROLES = ("TP", "SL", "TR")                     # take-profit, stop-loss, trailing stop (client id tags)
+ROLES = ("SL", "TP", "TR")       # stop-loss first (the position is never without it longer), take-profit, trailing
 CALLBACK_MIN, CALLBACK_MAX = Decimal("0.1"), Decimal("5")
 
 
