@@ -98,6 +98,7 @@ class Engine:
         self.tick_ms = 0.0
         self._stop = asyncio.Event()
         self._gap_tried_ms: dict[str, int] = {}
+        self._gap_tasks: dict[str, asyncio.Task[None]] = {}
         from momentum.trading import Trading           # the order side, kept in its own module
         self.trading = Trading(self)
 
@@ -229,13 +230,10 @@ class Engine:
         now = self.now_ms()
         self.reload_params()
         gaps = self.decide_cache(now)
-        if gaps:
-            forced = {s: self.runs[s].fresh_side for s in gaps if self.runs[s].fresh_side}
-            await asyncio.gather(*(self.fill_gap(s) for s in gaps))
-            for s in gaps:
-                self.update_symbol(s, now)
-                if forced.get(s):
-                    self.runs[s].fresh_side = forced[s]
+        for s in gaps:                          # fetched beside the loop: a slow venue never stalls a tick
+            task = self._gap_tasks.get(s)
+            if task is None or task.done():
+                self._gap_tasks[s] = asyncio.create_task(self.fill_gap(s), name=f"momentum-gap-{s}")
         self.phase = schedule_phase(now, self.cfg.halt_min, self.cfg.force_min)
         decisions: list[Decision] = []
         if self.cfg.enable_trading:
@@ -256,6 +254,13 @@ class Engine:
     # ------------------------------------------------------------------ run
     def stop(self) -> None:
         self._stop.set()
+
+    async def aclose(self) -> None:
+        """End the background bar fetches."""
+        tasks = [t for t in self._gap_tasks.values() if not t.done()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def run(self) -> int:
         """Until stopped or --poll-time elapsed; a tick every `tick_s` on the wall clock."""
@@ -281,6 +286,7 @@ class Engine:
                 await asyncio.wait_for(self._stop.wait(), timeout=delay)
             except asyncio.TimeoutError:
                 pass
+        await self.aclose()
         self.save()
         self.write_status(final=True)
         return 0

@@ -111,6 +111,8 @@ class Rig:
         return target
 
     async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.aclose()
         await self.cache.close()
         await self.client.close()
         self.journal.close()
