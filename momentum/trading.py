@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from momentum.engine import Decision, Engine
 
 log = get_logger("momentum.trading")
-EXITS_CHECK_MS = 5_000           # how often armed exits are compared with the venue's open orders
+EXITS_CHECK_MS = 1_000           # armed exits compared with the venue's open orders at every (1 s) tick
 D0 = Decimal(0)
 
 
