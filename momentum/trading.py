@@ -40,6 +40,7 @@ class Trading:
         self.e = engine
         self.fee_bps = engine.cfg.taker_fee_bps
         self._exits_checked: dict[str, int] = {}
+        self.exits_check_ms = EXITS_CHECK_MS
 
     # ------------------------------------------------------------------ start
     async def setup(self) -> None:
@@ -154,7 +155,7 @@ class Trading:
             if str(pos.qty) != held.qty:
                 held.qty = str(pos.qty)
                 e.save()
-            if now - self._exits_checked.get(sym, 0) >= EXITS_CHECK_MS or len(held.exits) < len(ROLES):
+            if now - self._exits_checked.get(sym, 0) >= self.exits_check_ms or len(held.exits) < len(ROLES):
                 await self.ensure_exits(sym, pos, now)
         live = [e.held_position(positions, s) for s in holding if e.states[s].held is not None]
         held_now = [p for p in live if p is not None]
@@ -271,8 +272,10 @@ class Trading:
 
     # ------------------------------------------------------------------ exits
     async def ensure_exits(self, sym: str, pos: Position, now: int) -> None:
-        """Every role armed for the position's quantity; a role missing from the venue's open orders is
-        armed again under a fresh id. A stop the venue refuses as already crossed closes the position."""
+        """Every role armed for the position's quantity. A role missing from the venue's open orders is sent
+        again under the same client id while the venue does not know that id (so a lost answer never makes
+        two orders), under a fresh id once the old order has ended. A stop the venue refuses as already
+        crossed closes the position."""
         e = self.e
         held = e.states[sym].held
         if held is None:
@@ -283,8 +286,13 @@ class Trading:
         if not missing:
             return
         plan = ExitPlan.from_json(held.plan)
-        reqs = exit_requests(sym, plan, pos.qty, lambda role: e.ids(f"{sym}.{role}"), tuple(missing))
-        for role, req in zip(missing, reqs):
+        for role in missing:
+            cid = await self._exit_id(sym, held.exits.get(role), role)
+            if cid is None:
+                continue
+            (req,) = exit_requests(sym, plan, pos.qty, lambda _role, cid=cid: cid, (role,))
+            held.exits[role] = cid                  # before the send: a lost answer is looked up by this id
+            e.save()
             row = self._journal_order(now, held.trade_id, sym, role, req)
             try:
                 order = await e.client.place_order(req)
@@ -297,12 +305,27 @@ class Trading:
                 continue                           # TP / trailing past the price: the stop still protects
             except ExchangeError as exc:
                 self._journal_result(row, None, str(exc))
-                log.warning("momentum.exit_failed", f"{sym}: {role} not armed ({exc}); retried next tick",
+                log.warning("momentum.exit_failed", f"{sym}: {role} not confirmed ({exc}); checked next tick",
                             symbol=sym, role=role)
                 continue
             self._journal_result(row, order, None)
             held.exits[role] = order.client_order_id
         e.save()
+
+    async def _exit_id(self, sym: str, old: str | None, role: str) -> str | None:
+        """The client id to (re)send an exit under; None when the previous one's fate is unknown yet."""
+        e = self.e
+        if not old:
+            return e.ids(f"{sym}.{role}")
+        try:
+            o = await self._lookup(sym, old)
+        except ExchangeError:
+            return None
+        if o is None:
+            return old                             # the venue never took it: the same id again, never two
+        if o.is_open:
+            return None                            # resting after all (the open-orders read was older)
+        return e.ids(f"{sym}.{role}")              # it ended (cancelled, expired, filled): a fresh id
 
     async def _cancel(self, sym: str, orders: list[Order], why: str) -> None:
         e = self.e

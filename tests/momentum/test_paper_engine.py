@@ -199,3 +199,28 @@ async def test_restart_adopts_the_position_and_its_exits(rig):
     assert other.states[SYM].held is None
     other.forced[SYM] = 1
     assert (await other.tick())[0].action == "skip:the venue shows a position on this symbol not entered by this engine"
+
+
+async def test_exits_rearmed_once_after_a_venue_cancel_and_never_doubled_after_a_lost_answer(rig):
+    from mraster.exchange.errors import ExecutionUnknownError
+    e = await rig.start()
+    e.trading.exits_check_ms = 0                      # every tick compares the exits (ticks here are ms apart)
+    await _enter_long(rig, e)
+    held = e.states[SYM].held
+    old_sl = held.exits["SL"]
+    rig.px.admin("POST", "/orders/cancel", api_key=rig.key, symbol=SYM, origClientOrderId=old_sl)   # venue ends it
+    real = rig.client.place_order
+    lost = []
+
+    async def answer_lost(req):                       # the order reaches the venue, its answer does not
+        order = await real(req)
+        lost.append(order.client_order_id)
+        raise ExecutionUnknownError("timeout after send")
+    rig.client.place_order = answer_lost
+    await e.tick()
+    rig.client.place_order = real
+    await e.tick()
+    await e.tick()
+    stops = [o for o in await rig.client.open_orders(SYM) if o.type is OrderType.STOP_MARKET]
+    assert len(stops) == 1 and stops[0].client_order_id == lost[0] != old_sl        # one stop, the new id
+    assert e.states[SYM].held.exits["SL"] == lost[0] and len(await rig.client.open_orders(SYM)) == 3
