@@ -38,6 +38,7 @@ from momentum.state import SymbolState, load_state, save_state
 
 log = get_logger("momentum")
 GAP_GRACE_MS = 3_000            # a bar not seen closed this long after its end is fetched over REST
+STALE_SIGNAL_MS = 10_000        # a bar judged later than this after its close (or two ticks) is not acted on
 
 
 class Cache(Protocol):
@@ -99,6 +100,8 @@ class Engine:
         self._stop = asyncio.Event()
         self._gap_tried_ms: dict[str, int] = {}
         self._gap_tasks: dict[str, asyncio.Task[None]] = {}
+        self._last_now = 0
+        self.tick_venue_ms = 0
         from momentum.trading import Trading           # the order side, kept in its own module
         self.trading = Trading(self)
 
@@ -199,7 +202,9 @@ class Engine:
         if not missing and last is not None and last != run.judged_open:
             run.judged_open = last
             run.signal = judge(run.bars, run.params, self._quote(snap))
-            run.fresh_side = run.signal.side
+            # acted on only while fresh: a bar that closed long ago (fetched after a gap, a restart) is shown
+            fresh = now - (last + MINUTE_MS) <= max(STALE_SIGNAL_MS, 2 * self.tick_venue_ms)
+            run.fresh_side = run.signal.side if fresh else 0
             run.signal_ms, run.signal_t = now, time.perf_counter()
         forced = self.forced.pop(sym, 0)
         if forced:
@@ -228,6 +233,9 @@ class Engine:
     async def tick(self) -> list[Decision]:
         t0 = time.perf_counter()
         now = self.now_ms()
+        if self._last_now:                      # venue ms per tick (a fast paper market runs many per second)
+            self.tick_venue_ms = max(0, now - self._last_now)
+        self._last_now = now
         self.reload_params()
         gaps = self.decide_cache(now)
         for s in gaps:                          # fetched beside the loop: a slow venue never stalls a tick

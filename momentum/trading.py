@@ -155,7 +155,9 @@ class Trading:
             if str(pos.qty) != held.qty:
                 held.qty = str(pos.qty)
                 e.save()
-            if now - self._exits_checked.get(sym, 0) >= self.exits_check_ms or len(held.exits) < len(ROLES):
+            # every second for a few positions; with many, spread out so the reads stay ~5 weight a second
+            every = max(self.exits_check_ms, 200 * len(holding)) if self.exits_check_ms else 0
+            if now - self._exits_checked.get(sym, 0) >= every or len(held.exits) < len(ROLES):
                 await self.ensure_exits(sym, pos, now)
         live = [e.held_position(positions, s) for s in holding if e.states[s].held is not None]
         held_now = [p for p in live if p is not None]
