@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Protocol
@@ -101,6 +102,7 @@ class Engine:
         self._gap_tried_ms: dict[str, int] = {}
         self._gap_tasks: dict[str, asyncio.Task[None]] = {}
         self._last_now = 0
+        self._intervals: deque[int] = deque(maxlen=15)
         self.tick_venue_ms = 0
         from momentum.trading import Trading           # the order side, kept in its own module
         self.trading = Trading(self)
@@ -234,7 +236,8 @@ class Engine:
         t0 = time.perf_counter()
         now = self.now_ms()
         if self._last_now:                      # venue ms per tick (a fast paper market runs many per second)
-            self.tick_venue_ms = max(0, now - self._last_now)
+            self._intervals.append(max(0, now - self._last_now))
+            self.tick_venue_ms = sorted(self._intervals)[len(self._intervals) // 2]     # median of the last 15
         self._last_now = now
         self.reload_params()
         gaps = self.decide_cache(now)
