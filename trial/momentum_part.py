@@ -124,6 +124,7 @@ class MomentumPart:
                 # adopted: every trade held before the kill is held under the same id now, or was closed
                 self.kill["adopted"] = all(held.get(s) in (tid, None) for s, tid in before.items())
                 self.kill["still_held"] = {s: held.get(s) for s in before}
+                self.kill["kept"] = sum(1 for s, tid in before.items() if held.get(s) == tid)
                 self.kill["recovery_s"] = round(time.time() - killed, 2)
                 break
             await asyncio.sleep(0.1)
