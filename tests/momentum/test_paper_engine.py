@@ -224,3 +224,46 @@ async def test_exits_rearmed_once_after_a_venue_cancel_and_never_doubled_after_a
     stops = [o for o in await rig.client.open_orders(SYM) if o.type is OrderType.STOP_MARKET]
     assert len(stops) == 1 and stops[0].client_order_id == lost[0] != old_sl        # one stop, the new id
     assert e.states[SYM].held.exits["SL"] == lost[0] and len(await rig.client.open_orders(SYM)) == 3
+
+
+async def test_an_entry_whose_answer_was_lost_is_resolved_at_restart_and_protected(rig):
+    """The IOC fills, its answer is lost and the venue cannot be asked (the process then dies): the entry is
+    in flight in the state file, no second entry goes out, and the restart finds the fill and arms the exits."""
+    from mraster.exchange.errors import ExecutionUnknownError
+    e = await rig.start()
+    await rig.hold_and_see(SYM, "2000.00", "1999.90", "2000.10")
+    real_place, real_get = rig.client.place_order, rig.client.get_order
+
+    async def lost(req):
+        await real_place(req)
+        raise ExecutionUnknownError("connection reset after send")
+
+    async def unreachable(*a, **k):
+        raise ExecutionUnknownError("venue unreachable")
+    rig.client.place_order, rig.client.get_order = lost, unreachable
+    e.forced[SYM] = 1
+    d = await e.tick()
+    assert d[0].action.startswith("error:") and e.states[SYM].pending_entry is not None
+    e.forced[SYM] = 1
+    assert (await e.tick())[0].action == "skip:position open: no re-entry"        # in flight blocks a second
+    rig.client.place_order, rig.client.get_order = real_place, real_get
+    b = rig.new_engine()                                                         # the restart
+    await b.start()
+    held = b.states[SYM].held
+    assert held is not None and b.states[SYM].pending_entry is None and not held.adopted
+    await b.tick()                                                               # exits armed at the first tick
+    types = sorted(o.type.value for o in await rig.client.open_orders(SYM))
+    assert types == ["STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"]
+    assert len(await rig.client.user_trades(SYM)) >= 1 and len(await rig.client.positions(SYM)) == 1
+
+
+async def test_a_hedge_mode_account_is_refused_before_any_order(px, tmp_path):
+    rig = Rig(px, tmp_path, "mom-hedge")
+    try:
+        await rig.client.set_position_mode(True)
+        await rig.cache.start()
+        with pytest.raises(ValueError, match="hedge"):
+            await rig.new_engine().start()
+        assert await rig.client.open_orders() == []
+    finally:
+        await rig.close()
