@@ -37,6 +37,7 @@ class SymbolState:
     pending_entry: dict[str, Any] | None = None               # {cid, side, time_ms, ...} until its answer
     cooldown_until_ms: int = 0
     last_exit: dict[str, Any] | None = None                   # for the dashboard: reason, time, pnl
+    leftovers: list[str] = field(default_factory=list)       # exits of a closed position whose cancel failed
 
 
 def _symbol_from_json(d: Any) -> SymbolState:
@@ -44,7 +45,7 @@ def _symbol_from_json(d: Any) -> SymbolState:
         raise ValueError("symbol entry is not an object")
     held = d.get("held")
     return SymbolState(Held(**held) if isinstance(held, dict) else None, d.get("pending_entry"),
-                       int(d.get("cooldown_until_ms", 0)), d.get("last_exit"))
+                       int(d.get("cooldown_until_ms", 0)), d.get("last_exit"), list(d.get("leftovers") or []))
 
 
 def load_state(path: Path | str) -> tuple[dict[str, SymbolState], str]:

@@ -63,6 +63,7 @@ def build_status(e: "Engine", final: bool = False) -> dict[str, Any]:
             "cooldown_until_ms": st.cooldown_until_ms if st.cooldown_until_ms > now else 0,
             "cooldown_s": max(0, (st.cooldown_until_ms - now) // 1000),
             "last_exit": st.last_exit,
+            "leftovers": st.leftovers,
             "last_action": run.last_action,
         }
     lat = sorted(e.latencies_ms)

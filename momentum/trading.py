@@ -142,6 +142,8 @@ class Trading:
         for sym, st in e.states.items():
             if st.pending_entry and st.held is None:
                 await self.resolve_pending(sym)
+            if st.leftovers and st.held is None:
+                await self.retry_leftovers(sym)
         holding = [s for s, st in e.states.items() if st.held is not None]
         positions: list[Position] = await e.client.positions() if holding or candidates else []
         for sym in holding:
@@ -196,6 +198,8 @@ class Trading:
             return "margin kill-switch fired in this run"
         if st.held is not None or st.pending_entry:
             return "position open: no re-entry"
+        if st.leftovers:
+            return f"exits of the last position not cancelled yet ({', '.join(st.leftovers)})"
         if e.held_position(positions, sym) is not None:
             return "the venue shows a position on this symbol not entered by this engine"
         if now < st.cooldown_until_ms:
@@ -330,7 +334,11 @@ class Trading:
         return e.ids(f"{sym}.{role}")              # it ended (cancelled, expired, filled): a fresh id
 
     async def _cancel(self, sym: str, orders: list[Order], why: str) -> None:
+        """Cancel owned orders; one the venue did not confirm is kept in the symbol's `leftovers`, retried
+        every tick, and blocks entries on the symbol until it is gone (no second stop beside an old one)."""
         e = self.e
+        st = e.states[sym]
+        failed = []
         for o in orders:
             if not owns(e.cfg.instance, o.client_order_id):
                 continue                           # never touch what another instance or a person placed
@@ -339,9 +347,28 @@ class Trading:
             except UnknownOrderError:
                 pass
             except ExchangeError as exc:
-                log.warning("momentum.cancel_failed", f"{sym}: {o.client_order_id} not cancelled ({exc})", symbol=sym)
+                failed.append(o.client_order_id)
+                log.warning("momentum.cancel_failed", f"{sym}: {o.client_order_id} not cancelled ({exc}); "
+                            "retried next tick", symbol=sym)
+        if failed or st.leftovers:
+            st.leftovers = sorted(set(failed) | (set(st.leftovers) - {o.client_order_id for o in orders}))
+            e.save()
         if orders:
             log.info("momentum.siblings_cancelled", f"{sym}: {why}", symbol=sym, n=len(orders))
+
+    async def retry_leftovers(self, sym: str) -> None:
+        """Leftover exits of a closed position whose cancel failed: gone once the venue says so."""
+        e = self.e
+        st = e.states[sym]
+        try:
+            still = [o for o in await e.client.open_orders(sym) if o.client_order_id in set(st.leftovers)]
+        except ExchangeError:
+            return
+        if not still:
+            st.leftovers = []
+            e.save()
+            return
+        await self._cancel(sym, still, "leftover exits cancelled")
 
     # ------------------------------------------------------------------ flat
     async def on_flat(self, sym: str, owned: list[Order] | None = None) -> None:

@@ -63,3 +63,32 @@ def test_key_files_and_dash_spellings_with_trading_on(px, tmp_path):
 def test_bad_flag_value_is_a_clear_error(px, tmp_path):
     done = _run(px, tmp_path, "--enable-trading", "maybe")
     assert done.returncode == 2 and "expected true or false" in done.stderr
+
+
+def test_instance_from_engines_json_with_its_settings_and_env_override(tmp_path):
+    """`python -m momentum --instance mom1` (as the dashboard starts it): the instance's settings from
+    engines.json, an MRASTER_MOM1__* override above them, its own status and state files."""
+    import argparse
+
+    from commands.momentum_cmd import resolve
+    from mraster.settings.loader import load_settings
+    from momentum.config import config_from
+    (tmp_path / "dashboard_config.json").write_text("{}")
+    (tmp_path / "engines.json").write_text(json.dumps({"instances": [
+        {"name": "scanner", "kind": "scanner"},
+        {"name": "mom1", "kind": "momentum", "settings": {"SYMBOLS": "SOLUSDT,ETHUSDT", "k": 3.5}}]}))
+    env = {"ASTER_CONFIG_FILE": str(tmp_path / "dashboard_config.json"), "MRASTER_MOM1__ORDER_NOTIONAL": "12"}
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        loaded = load_settings(env=env, cwd=tmp_path)
+        settings, name, values, status, state = resolve(loaded, argparse.Namespace(instance="mom1"))
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    cfg = config_from(values, instance=name, status_path=status, state_path=state, base_dir=tmp_path)
+    assert name == "mom1" and cfg.symbols == ("SOLUSDT", "ETHUSDT") and cfg.defaults.k == 3.5
+    assert cfg.order_notional == 12.0 and status.name == "mom1.status.json" and state.name == "mom1.state.json"
+    assert cfg.params_file == tmp_path / "run" / "momentum_params.json"
+    with pytest.raises(SystemExit, match="kind scanner"):
+        resolve(loaded, argparse.Namespace(instance="scanner"))

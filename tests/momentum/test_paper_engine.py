@@ -267,3 +267,32 @@ async def test_a_hedge_mode_account_is_refused_before_any_order(px, tmp_path):
         assert await rig.client.open_orders() == []
     finally:
         await rig.close()
+
+
+async def test_a_failed_sibling_cancel_is_retried_and_blocks_the_next_entry_until_done(px, tmp_path):
+    """The trial found it: a sibling stop whose cancel failed (HTTP 500) stayed beside the next position's
+    new stop. Now it is kept as a leftover, retried every tick, and the symbol takes no entry until it is gone."""
+    from mraster.exchange.errors import RetryableError
+    rig = Rig(px, tmp_path, "mom-leftover", COOLDOWN_MIN=0)
+    try:
+        e = await rig.start()
+        await _enter_long(rig, e)
+        real_cancel = rig.client.cancel_order
+
+        async def failing(*a, **k):
+            raise RetryableError("-1001 internal error")
+        rig.client.cancel_order = failing
+        pos = e.held_position(await rig.client.positions(SYM), SYM)
+        await e.trading.close(pos, "test")
+        st = e.states[SYM]
+        assert st.held is None and len(st.leftovers) == 3 and len(await rig.client.open_orders(SYM)) == 3
+        e.forced[SYM] = -1
+        assert (await e.tick())[0].action.startswith("skip:exits of the last position not cancelled yet")
+        rig.client.cancel_order = real_cancel
+        await e.tick()                                            # retried: gone
+        assert st.leftovers == [] and await rig.client.open_orders(SYM) == []
+        e.forced[SYM] = -1
+        assert [d.action for d in await e.tick()] == ["enter"]
+        assert len([o for o in await rig.client.open_orders(SYM) if o.type is OrderType.STOP_MARKET]) == 1
+    finally:
+        await rig.close()
