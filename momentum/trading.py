@@ -194,7 +194,7 @@ class Trading:
         blocked = e.entries_blocked()
         if blocked:
             return blocked
-        if e.kill.get("fired"):
+        if e.kill.get("fired") and e.fire_latch is None:   # with the account's latch, the latch decides (a reset)
             return "margin kill-switch fired in this run"
         if st.held is not None or st.pending_entry:
             return "position open: no re-entry"
