@@ -51,16 +51,21 @@ class EngineConfig:
 
 
 def config_from(values: dict[str, Any], *, instance: str, status_path: Path, state_path: Path,
-                base_dir: Path | None = None, **flags: Any) -> EngineConfig:
-    """`values`: the kind's settings (seed names); `flags`: command-line values that were given (not None)."""
+                base_dir: Path | None = None, run_dir: Path | None = None, **flags: Any) -> EngineConfig:
+    """`values`: the kind's settings (seed names); `flags`: command-line values that were given (not None);
+    `run_dir`: ASTER_RUN_DIR (the default parameter file's folder, defaults to the status file's folder)."""
+    run_dir = run_dir if run_dir is not None else status_path.parent
     v = dict(values)
     for key, name in (("symbols", "SYMBOLS"), ("poll_time", "POLL_TIME"), ("enable_trading", "ENABLE_TRADING"),
                       ("update_logs", "UPDATE_LOGS"), ("order_notional", "ORDER_NOTIONAL")):
         if flags.get(key) is not None:
             v[name] = flags[key]
-    params_file = Path(v["PARAMS_FILE"])
-    if not params_file.is_absolute() and base_dir is not None:
-        params_file = base_dir / params_file
+    if str(v.get("PARAMS_FILE") or "").strip():
+        params_file = Path(str(v["PARAMS_FILE"]).strip())
+        if not params_file.is_absolute() and base_dir is not None:
+            params_file = base_dir / params_file
+    else:                                   # where the dashboard's Backtest page Apply writes
+        params_file = (run_dir if run_dir is not None else Path("run")) / "momentum_params.json"
     cfg = EngineConfig(instance=instance, symbols=tuple(v["SYMBOLS"]), enable_trading=bool(v["ENABLE_TRADING"]),
                        poll_time=float(v["POLL_TIME"]), update_logs=bool(v["UPDATE_LOGS"]),
                        order_notional=float(v["ORDER_NOTIONAL"]), leverage=int(v["LEVERAGE"]),

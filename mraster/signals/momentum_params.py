@@ -1,19 +1,20 @@
 """Per-symbol parameters of the momentum engine: seed 002's config_grid.json keys, one value each.
 
-The file (default `run/momentum_params.json`, setting PARAMS_FILE of the momentum kind) has the shape of
-the backtester's grid file with a single value per key, so a configuration ranked by `mraster backtest
-sweep` is applied by copying its row (the dashboard's Backtest page "apply" writes it, atomically):
+The file (default `<ASTER_RUN_DIR>/momentum_params.json`, setting PARAMS_FILE of the momentum kind) has
+the shape of the backtester's grid file with a single value per key, so a configuration ranked by
+`mraster backtest sweep` is applied by copying its row; the dashboard's Backtest page "Apply" writes it
+(dashboard/services/backtests.py), atomically, keeping the other symbols:
 
-    {"strategy": "momentum",
+    {"version": 1,
      "symbols": {"ETHUSDT": {"k": 2.0, "T": 30, "n": 2.0, "V": 30, "tp_bps": 60, "sl_bps": 40,
                              "activation_bps": 15, "activation_buffer_bps": 2, "callback_bps": 10,
-                             "min_tp_gap_bps": 5, "spread_max": 5, "funding_max": 5,
-                             "cooldown_min": 5, "config_id": 17}},
-     "source": {"ranked_csv": "results/ranked_metrics.csv", "applied_by": "dashboard", "applied_ms": 0}}
+                             "min_tp_gap_bps": 5, "spread_max": 5, "funding_max": 5, "cooldown_min": 5}},
+     "applied": {"ETHUSDT": {"job": "20261205T072944-caa46d", "config_id": 4, "rank": 1, ...}},
+     "updated_at": "2026-12-05T07:29:50+00:00"}
 
 Every key of MOMENTUM_KEYS is required per symbol (a missing key is an error naming it, as in the grid
 file); `cooldown_min` (whole minutes) and `config_id` (the sweep's id, recorded with each trade) are
-optional; `source` is free-form provenance. A symbol the file does not name trades on the engine's
+optional; `applied` and the other top-level keys are provenance. A symbol the file does not name trades on the engine's
 defaults. Nothing here imports an application: the dashboard and the engine both use it.
 """
 from __future__ import annotations
@@ -101,15 +102,23 @@ def parse_symbol(sym: str, obj: Any) -> SymbolParams:
 
 
 def parse_params(obj: Any) -> dict[str, SymbolParams]:
-    """Symbol -> parameters from the file's JSON; ParamsError naming what is wrong."""
+    """Symbol -> parameters from the file's JSON; ParamsError naming what is wrong. The dashboard's Apply
+    records where each symbol's row came from in `applied` ({job, config_id, ...}); that becomes the
+    symbol's `config_id` (`<job>#<config_id>`: a sweep's ids are unique within its job) unless the entry
+    names one itself."""
     if not isinstance(obj, dict) or not isinstance(obj.get("symbols"), dict):
         raise ParamsError('the parameter file must be an object with a "symbols" map')
     if obj.get("strategy", "momentum") != "momentum":
         raise ParamsError(f"strategy {obj.get('strategy')!r}: this file is for the momentum engine")
+    applied = obj.get("applied") if isinstance(obj.get("applied"), dict) else {}
     out: dict[str, SymbolParams] = {}
     for sym, entry in obj["symbols"].items():
         if not isinstance(sym, str) or not sym.isalnum() or sym.upper() != sym:
             raise ParamsError(f"symbol {sym!r}: expected an upper-case symbol such as ETHUSDT")
+        src = applied.get(sym)
+        if isinstance(entry, dict) and "config_id" not in entry and isinstance(src, dict) \
+                and src.get("config_id") is not None:
+            entry = {**entry, "config_id": f"{src.get('job', 'sweep')}#{src['config_id']}"}
         out[sym] = parse_symbol(sym, entry)
     return out
 
@@ -134,10 +143,11 @@ def load_params(path: Path | str) -> dict[str, SymbolParams] | None:
     return result
 
 
-def write_params(path: Path | str, params: dict[str, SymbolParams], source: dict[str, Any] | None = None) -> None:
-    """Write atomically in the documented shape (validated the same way it is read)."""
-    obj: dict[str, Any] = {"strategy": "momentum", "symbols": {s: p.to_json() for s, p in sorted(params.items())}}
-    if source:
-        obj["source"] = source
+def write_params(path: Path | str, params: dict[str, SymbolParams],
+                 applied: dict[str, dict[str, Any]] | None = None) -> None:
+    """Write atomically in the dashboard's shape (validated the same way it is read)."""
+    obj: dict[str, Any] = {"version": 1, "symbols": {s: p.to_json() for s, p in sorted(params.items())}}
+    if applied:
+        obj["applied"] = applied
     parse_params(obj)
     write_json_atomic(path, obj)

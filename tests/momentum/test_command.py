@@ -89,6 +89,6 @@ def test_instance_from_engines_json_with_its_settings_and_env_override(tmp_path)
     cfg = config_from(values, instance=name, status_path=status, state_path=state, base_dir=tmp_path)
     assert name == "mom1" and cfg.symbols == ("SOLUSDT", "ETHUSDT") and cfg.defaults.k == 3.5
     assert cfg.order_notional == 12.0 and status.name == "mom1.status.json" and state.name == "mom1.state.json"
-    assert cfg.params_file == tmp_path / "run" / "momentum_params.json"
+    assert cfg.params_file == status.parent / "momentum_params.json"          # where the dashboard's Apply writes
     with pytest.raises(SystemExit, match="kind scanner"):
         resolve(loaded, argparse.Namespace(instance="scanner"))

@@ -104,10 +104,15 @@ def test_params_file_round_trip_and_errors(tmp_path):
     path = tmp_path / "run" / "momentum_params.json"
     assert load_params(path) is None
     params = parse_params({"symbols": {"ETHUSDT": _entry(k=2.5, T=30, config_id=17, cooldown_min=3)}})
-    write_params(path, params, {"ranked_csv": "results/ranked_metrics.csv"})
+    write_params(path, params, {"ETHUSDT": {"job": "j1", "config_id": 17}})
     back = load_params(path)
     assert back == params and back["ETHUSDT"].config_id == "17" and back["ETHUSDT"].warmup_bars == 31
-    assert json.loads(path.read_text())["strategy"] == "momentum"
+    assert json.loads(path.read_text())["version"] == 1
+    # the dashboard's Apply shape: the row's keys per symbol, its job and config id under "applied"
+    dash = {"version": 1, "symbols": {"LINKUSDT": _entry(T=30, V=60)},
+            "applied": {"LINKUSDT": {"job": "20261205T072944-caa46d", "config_id": 4, "rank": 1}},
+            "updated_at": "2026-12-05T07:29:50+00:00"}
+    assert parse_params(dash)["LINKUSDT"].config_id == "20261205T072944-caa46d#4"
     with pytest.raises(ParamsError, match="missing required key.*'sl_bps'"):
         parse_params({"symbols": {"ETHUSDT": {k: 1 for k in MOMENTUM_KEYS if k != "sl_bps"}}})
     with pytest.raises(ParamsError, match="one value per key"):

@@ -31,8 +31,8 @@ SETTINGS = (
     _f("ASTER_ENTRY_HALT_UTC", "str", "23:00", "no new entries from this UTC time to midnight (HH:MM)"),
     _f("ASTER_FORCE_EXIT_UTC", "str", "23:50", "close open positions from this UTC time to midnight (HH:MM)"),
     _f("COOLDOWN_MIN", "int", 5, "minutes after an exit before a symbol's signals count again", "min", 0, 1440),
-    _f("PARAMS_FILE", "path", "run/momentum_params.json", "per-symbol parameters (config_grid.json keys, one value "
-       "each); written by the dashboard's Backtest page 'apply' (docs/momentum.md)"),
+    _f("PARAMS_FILE", "str", "", "per-symbol parameters (config_grid.json keys, one value each); empty = "
+       "<ASTER_RUN_DIR>/momentum_params.json, where the dashboard's Backtest page Apply writes (docs/momentum.md)"),
     _f("LOOP_S", "float", 1.0, "seconds between ticks (the seed's one second)", "s", 0.05, 60),
     _f("TAKER_FEE_BPS", "float", 0.0, "taker fee for the break-even floor; 0 = the venue's commission rate", "bps", 0, 100),
     # seed 002's config_grid.json keys: the values of every symbol the parameter file does not name
