@@ -110,7 +110,8 @@ def parse_params(obj: Any) -> dict[str, SymbolParams]:
         raise ParamsError('the parameter file must be an object with a "symbols" map')
     if obj.get("strategy", "momentum") != "momentum":
         raise ParamsError(f"strategy {obj.get('strategy')!r}: this file is for the momentum engine")
-    applied = obj.get("applied") if isinstance(obj.get("applied"), dict) else {}
+    raw_applied = obj.get("applied")
+    applied: dict[str, Any] = raw_applied if isinstance(raw_applied, dict) else {}
     out: dict[str, SymbolParams] = {}
     for sym, entry in obj["symbols"].items():
         if not isinstance(sym, str) or not sym.isalnum() or sym.upper() != sym:
