@@ -30,12 +30,12 @@ def test_status_api_reads_the_engines_file(workspace, serve, client_for):
 
 @pytest.mark.browser
 def test_momentum_page_in_the_browser(workspace, serve, page):  # noqa: F811
+    from mraster.engines import EngineInstance, save_instances
+    save_instances(workspace.root / "engines.json", [EngineInstance("scanner", "scanner"),
+                                                     EngineInstance("mom1", "momentum")])
     write_status(workspace.run_dir, "mom1", bars=12)                             # still warming up (12/31)
     server = serve(exchange_factory=lambda s: InMemoryVenue())
-    open_page(page, server)
-    page.click("#nav-momentum")                                                  # #/engine/momentum: no such instance
-    expect(page.locator("#engine-page")).to_be_hidden()
-    page.evaluate("location.hash = '#/engine/mom1'")
+    open_page(page, server, "#/engine/mom1")                                     # the engine route, kind momentum
     table = page.locator("#momentum-table")
     expect(table).to_be_visible()
     eth = table.locator("tr[data-symbol=ETHUSDT]")
@@ -43,8 +43,11 @@ def test_momentum_page_in_the_browser(workspace, serve, page):  # noqa: F811
     expect(eth.locator("td.position")).to_contain_text("LONG 0.100 @ 100.00")
     expect(eth.locator("td.position")).to_contain_text("armed (waiting for activation)")
     expect(table.locator("tr[data-symbol=BTCUSDT] td.cooldown")).to_contain_text(" s")
-    expect(page.locator("#engine-page")).to_contain_text("force-exit 23:50 UTC")
+    expect(page.locator("main#page")).to_contain_text("force-exit 23:50 UTC")
     write_status(workspace.run_dir, "mom1", bars=40)                             # the page follows the file
     expect(eth.locator("td.warmup")).to_contain_text("ready")
     expect(eth.locator("td.signal")).to_contain_text(" vs ±")
-    shot(page, "momentum_page", "#engine-page")
+    shot(page, "momentum_page", "main#page")
+    page.goto(server.url + "/#/engine/scanner")                                  # the scanner keeps its own page
+    expect(page.locator("#scan-table")).to_have_count(1)
+    expect(page.locator("#momentum-table")).to_have_count(0)

@@ -1,4 +1,5 @@
-// The momentum engine's page, route #/engine/<instance> for instances of kind "momentum".
+// The momentum engine's page, route #/engine/<instance> for instances of kind "momentum" (pages/engine.js
+// hands the route over to it by the instance's kind).
 // Reads GET /api/momentum/<instance>/status (the engine's status file) every second and shows, per
 // symbol: ret_bps against k * RS_vol, the volume ratio against n, each blocker, warm-up progress, the
 // position with its armed exits and trailing state, the cooldown; above: the daily schedule (UTC),
@@ -95,13 +96,17 @@ function render(data) {
     problems.length ? h("div", { class: "messages bad" }, ...problems.map((t) => h("div", {}, t))) : "",
     table,
     h("p", { class: "hint" }, `parameters: ${data.params_file} · entry latency p50 ${num(data.entry_latency_ms && data.entry_latency_ms.p50, 1)} ms`));
+  root.dataset.ready = "1";
 }
 
 async function poll(ctx, instance) {
   try {
     render(await ctx.api("GET", `/api/momentum/${encodeURIComponent(instance)}/status`));
   } catch (e) {
-    if (root) root.replaceChildren(h("h2", {}, `Momentum engine ${instance}`), h("p", { class: "bad" }, e.message));
+    if (root) {
+      root.replaceChildren(h("h2", {}, `Momentum engine ${instance}`), h("p", { class: "bad" }, e.message));
+      root.dataset.ready = "1";
+    }
   }
 }
 
@@ -111,7 +116,7 @@ export default {
   kind: "momentum",               // the shell mounts this page on #/engine/<instance> for this kind
   mount(el, ctx, params) {
     root = el;
-    const instance = (params && (params.instance || params[0])) || "momentum";
+    const instance = (params && (params.arg || params.instance)) || "momentum";
     poll(ctx, instance);
     timer = setInterval(() => poll(ctx, instance), POLL_MS);
   },
