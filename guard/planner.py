@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Mapping
 
 from mraster.domain.brackets import stop_crossed, take_profit_crossed
-from mraster.domain.ids import Role, client_order_id, trade_id_for_adopted
+from mraster.domain.ids import Role, client_order_id, parse_client_order_id, trade_id_for_adopted
 from mraster.domain.ownership import DEFAULT_SCANNER, owner_of
 from mraster.domain.rules import SymbolRules, fmt
 from mraster.domain.types import (
@@ -181,8 +181,11 @@ def plan(snap: Snapshot) -> Plan:
 
 
 def _engine_owned(o: Order) -> bool:
+    """An exit an engine instance placed under its own id scheme (`<instance>:<tag>.<stamp>`, e.g. the momentum
+    engine's `mom1:ETHUSDT.SL.<stamp>`), not a scanner bracket (`mr-<trade>-<role>`, `scan2:<trade>-<role>`,
+    which the guard keeps for every scanner instance)."""
     owner = owner_of(o.client_order_id)
-    return owner is not None and owner != DEFAULT_SCANNER
+    return owner is not None and owner != DEFAULT_SCANNER and parse_client_order_id(o.client_order_id) is None
 
 
 def _flatten(positions: list[Position], orders: list[Order], snap: Snapshot) -> Plan:

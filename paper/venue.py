@@ -59,7 +59,7 @@ class Venue:
         self.store = Store(config.db_path, reset=config.reset, log=log)
         self.faults = Faults(config.seed, config.faults or None)
         known = dict(config.known_pairs())
-        self.auth = Authenticator(known, config.api_key or None)
+        self.auth = Authenticator(known, config.api_key or None, also=dict(config.account_pairs))
         for key, secret in self.store.api_keys().items():      # registered through the admin API: kept
             if key not in known:
                 self.auth.register(key, secret)

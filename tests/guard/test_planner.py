@@ -340,3 +340,9 @@ def test_exits_of_another_engine_instance_are_left_to_it():
     assert leftover.done
     scanner_only = plan(snap([pos()], []))                           # unchanged for the scanner's position
     assert [a.kind for a in scanner_only.actions] == [ActionKind.PLACE, ActionKind.PLACE]
+    # a second scanner instance's brackets (`scan2:<trade>-<role>`) stay the guard's to keep: a duplicate
+    # stop of its position is still cancelled
+    s2 = [order(symbol="ETHUSDT", cid="scan2:ETHUSDT.lq3k2x1b-SL", stop="1990"),
+          order(symbol="ETHUSDT", cid="scan2:ETHUSDT.lq3k2x1b-SX", stop="1991")]
+    p2 = plan(snap([eth], s2, intents={}))
+    assert any(a.kind is ActionKind.CANCEL for a in p2.actions)
