@@ -84,11 +84,12 @@ def _with_key_files(settings: Any, args: argparse.Namespace) -> Any:
 def resolve(loaded: Any, args: argparse.Namespace) -> tuple[Any, str, dict[str, Any], Path, Path]:
     """(settings, instance, kind settings, status path, state path)."""
     from mraster.engines import EngineInstance, get_kind, instance_settings, resolve_instance
-    name = args.instance or os.environ.get("MRASTER_INSTANCE")
+    name = getattr(args, "instance", None) or os.environ.get("MRASTER_INSTANCE")
     if name:
         r = resolve_instance(name, loaded=loaded)
         if r.kind.name != "momentum":
             raise SystemExit(f"mraster momentum: instance {name} is of kind {r.kind.name}, not momentum")
+        args.account_name = r.instance.account
         return r.settings, name, r.values, r.status_path, r.state_path
     kind = get_kind("momentum")
     inst = EngineInstance("momentum", "momentum")
@@ -96,6 +97,20 @@ def resolve(loaded: Any, args: argparse.Namespace) -> tuple[Any, str, dict[str, 
     run_dir = Path(s.run_dir)
     return (s, inst.name, instance_settings(kind, inst), run_dir / kind.status_file.format(instance=inst.name),
             run_dir / kind.state_file.format(instance=inst.name))
+
+
+def _risk_gate(loaded: Any, settings: Any, client: Any, account: str) -> Any:
+    """The account's risk gate, with the owners of positions read from the instances' claims."""
+    from mraster.engines import instances_file, load_instances
+    from mraster.engines.owners import AccountOwners
+    from mraster.safety.gate import RiskGate
+    config = loaded.config_file or Path.cwd() / "dashboard_config.json"
+    try:
+        instances = load_instances(instances_file(config))
+    except Exception:                       # an unreadable engines.json: owners from the resting orders only
+        instances = []
+    owners = AccountOwners(Path(settings.run_dir), account, instances)
+    return RiskGate(settings, client, owner_of=owners.owner_of_position)
 
 
 def run(loaded: Any, args: argparse.Namespace) -> int:
@@ -116,7 +131,7 @@ def run(loaded: Any, args: argparse.Namespace) -> int:
     base = Path(loaded.config_file).resolve().parent if loaded.config_file else Path.cwd()
     try:
         cfg = config_from(values, instance=instance, status_path=status_path, state_path=state_path, base_dir=base,
-                          symbols=args.symbols, poll_time=args.poll_time, enable_trading=args.enable_trading,
+                          account=getattr(args, "account_name", "main"), symbols=args.symbols, poll_time=args.poll_time, enable_trading=args.enable_trading,
                           update_logs=args.update_logs, order_notional=args.order_notional)
     except (ValueError, KeyError) as exc:
         print(f"mraster momentum: {exc}", file=sys.stderr)
@@ -142,7 +157,8 @@ def run(loaded: Any, args: argparse.Namespace) -> int:
         journal = Journal(settings.journal_file, on_write_error=lambda what, exc: log.error(
             "momentum.journal_unwritten", f"journal write failed ({what}: {exc})")) if cfg.enable_trading else None
         engine = Engine(client, cache, cfg, settings=settings, journal=journal,
-                        entries_blocked=lambda: killswitch.entries_blocked(settings), fire_latch=fire)
+                        entries_blocked=lambda: killswitch.entries_blocked(settings), fire_latch=fire,
+                        gate=_risk_gate(loaded, settings, client, cfg.account) if cfg.enable_trading else None)
         stoppers: list[Callable[[], None]] = [engine.stop]
         tasks: list[asyncio.Task[Any]] = []
         rec_client = None

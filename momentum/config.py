@@ -14,6 +14,7 @@ from momentum.orders import minute_of_day
 class EngineConfig:
     instance: str
     symbols: tuple[str, ...]
+    account: str = "main"                  # the account name its claims are filed under (engines.json)
     enable_trading: bool = False
     poll_time: float = 0.0                 # seconds; 0 = until stopped
     update_logs: bool = False
@@ -51,7 +52,8 @@ class EngineConfig:
 
 
 def config_from(values: dict[str, Any], *, instance: str, status_path: Path, state_path: Path,
-                base_dir: Path | None = None, run_dir: Path | None = None, **flags: Any) -> EngineConfig:
+                base_dir: Path | None = None, run_dir: Path | None = None, account: str = "main",
+                **flags: Any) -> EngineConfig:
     """`values`: the kind's settings (seed names); `flags`: command-line values that were given (not None);
     `run_dir`: ASTER_RUN_DIR (the default parameter file's folder, defaults to the status file's folder)."""
     run_dir = run_dir if run_dir is not None else status_path.parent
@@ -66,7 +68,7 @@ def config_from(values: dict[str, Any], *, instance: str, status_path: Path, sta
             params_file = base_dir / params_file
     else:                                   # where the dashboard's Backtest page Apply writes
         params_file = (run_dir if run_dir is not None else Path("run")) / "momentum_params.json"
-    cfg = EngineConfig(instance=instance, symbols=tuple(v["SYMBOLS"]), enable_trading=bool(v["ENABLE_TRADING"]),
+    cfg = EngineConfig(instance=instance, account=account, symbols=tuple(v["SYMBOLS"]), enable_trading=bool(v["ENABLE_TRADING"]),
                        poll_time=float(v["POLL_TIME"]), update_logs=bool(v["UPDATE_LOGS"]),
                        order_notional=float(v["ORDER_NOTIONAL"]), leverage=int(v["LEVERAGE"]),
                        margin_type=str(v["MARGIN_TYPE"]), safety_multiple=float(v["SAFETY_MULTIPLE"]),

@@ -73,12 +73,13 @@ class Engine:
     def __init__(self, client: Exchange, cache: Cache, cfg: EngineConfig, *, settings: Any = None,
                  journal: Any = None, entries_blocked: Callable[[], str] | None = None,
                  fire_latch: Callable[[str, dict[str, Any]], None] | None = None,
-                 now_ms: Callable[[], int] | None = None):
+                 now_ms: Callable[[], int] | None = None, gate: Any = None):
         self.client, self.cache, self.cfg = client, cache, cfg
         self.settings, self.journal = settings, journal
         self.ids = OrderIds(cfg.instance)
         self.entries_blocked = entries_blocked or (lambda: "")
         self.fire_latch = fire_latch
+        self.gate = gate                        # the account's risk gate (mraster/safety/gate.py), shared by engines
         self.now_ms = now_ms or cache.venue_now_ms
         assert cfg.defaults is not None
         self.defaults = cfg.defaults

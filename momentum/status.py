@@ -67,8 +67,12 @@ def build_status(e: "Engine", final: bool = False) -> dict[str, Any]:
             "last_action": run.last_action,
         }
     lat = sorted(e.latencies_ms)
+    claims = [{"account": e.cfg.account, "symbol": sym, "position_side": "BOTH"} for sym, st in sorted(e.states.items())
+              if st.held is not None or st.pending_entry]
     return {
         "schema": SCHEMA, "kind": "momentum", "instance": e.cfg.instance, "pid": os.getpid(),
+        "account": e.cfg.account,
+        "positions": claims,          # what it holds or is entering (mraster/engines/owners.py reads these claims)
         "state": "stopped" if final else "running", "updated_wall_ms": int(time.time() * 1000), "venue_ms": now,
         "trading": e.cfg.enable_trading, "order_notional": e.cfg.order_notional, "taker_fee_bps": e.trading.fee_bps,
         "schedule": {"phase": schedule_phase(now, e.cfg.halt_min, e.cfg.force_min),

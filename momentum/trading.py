@@ -228,9 +228,16 @@ class Trading:
         ol = ol_long if side > 0 else ol_short
         funding = run.signal.blockers.funding_bps if run.signal and run.signal.blockers else 0.0
         config = e.config_of(sym)
+        if e.gate is not None:                            # the account's risk gate, shared by every engine on it
+            decision = await e.gate.admit(e.cfg.instance, sym, req.side, (req.quantity or D0) * (req.price or D0))
+            if not decision:
+                run.last_action = f"{'LONG' if side > 0 else 'SHORT'} signal refused by the risk gate: {decision.reason}"
+                log.info("momentum.gate", f"{sym}: {decision.reason}", symbol=sym, code=decision.code)
+                return Decision(sym, side, f"skip:gate {decision.code}: {decision.reason}")
         st.pending_entry = {"cid": cid, "side": side, "time_ms": now, "price": str(req.price),
                             "qty": str(req.quantity), "opening_loss_bps": ol, "funding_bps": funding}
         e.save()                                          # before the send: a restart knows what is in flight
+        e.write_status()                                  # and the claim is on disk before the order (owners.py)
         trade_id = f"{e.cfg.instance}-{sym}-{cid.rsplit('.', 1)[1]}"
         row = self._journal_order(now, trade_id, sym, "entry", req)
         t_sent = time.perf_counter()
@@ -247,6 +254,7 @@ class Trading:
             if found is None:
                 st.pending_entry = None
                 e.save()
+                self._release(sym)
                 run.last_action = f"entry refused: {exc}"
                 log.warning("momentum.entry_failed", f"{sym}: entry not placed ({exc})", symbol=sym)
                 return Decision(sym, side, f"error:{exc}")
@@ -257,6 +265,7 @@ class Trading:
         if order.executed_qty <= 0:
             st.pending_entry = None
             e.save()
+            self._release(sym)
             run.last_action = f"IOC entry at {req.price} not filled ({order.status.value})"
             log.info("momentum.entry_unfilled", f"{sym}: IOC at {req.price} not filled", symbol=sym)
             return Decision(sym, side, "unfilled", {"price": str(req.price)})
@@ -275,6 +284,10 @@ class Trading:
         return Decision(sym, side, "enter", {"price": str(entry_px), "qty": str(order.executed_qty),
                                              "latency_ms": from_signal_ms, "send_ms": wall_ms,
                                              "plan": plan.to_json()})
+
+    def _release(self, sym: str) -> None:
+        if self.e.gate is not None:
+            self.e.gate.release(self.e.cfg.instance, sym)
 
     # ------------------------------------------------------------------ exits
     async def ensure_exits(self, sym: str, pos: Position, now: int) -> None:

@@ -36,13 +36,14 @@ async def until(what: str, probe: Callable[[], Any], timeout: float = 15.0) -> A
 
 
 class Rig:
-    def __init__(self, px: Any, workdir: Path, key: str, symbols=("BTCUSDT", "ETHUSDT"), **values: Any):
+    def __init__(self, px: Any, workdir: Path, key: str, symbols=("BTCUSDT", "ETHUSDT"), env: dict | None = None,
+                 **values: Any):
         self.px, self.wd, self.key, self.symbols = px, Path(workdir), key, tuple(symbols)
         self.values = {**get_kind("momentum").defaults(), "SYMBOLS": self.symbols, "ENABLE_TRADING": True,
                        "ORDER_NOTIONAL": 200.0, "k": 1e6, **values}     # only forced signals, unless asked
         env = {**px.env(), "ASTER_API_KEY": key, "ASTER_API_SECRET": f"{key}-secret",
                "ASTER_RUN_DIR": str(self.wd / "run"), "ASTER_JOURNAL_FILE": str(self.wd / "journal.sqlite"),
-               "ASTER_LOG_DIR": str(self.wd / "logs")}
+               "ASTER_LOG_DIR": str(self.wd / "logs"), **(env or {})}
         self.wd.mkdir(parents=True, exist_ok=True)
         self.settings = load_settings(env=env, cwd=self.wd).settings
         self.client = make_exchange(self.settings)
@@ -50,14 +51,14 @@ class Rig:
         self.journal = Journal(self.wd / "journal.sqlite")
         self.engine: Engine | None = None
 
-    def new_engine(self, instance: str = "mom1") -> Engine:
+    def new_engine(self, instance: str = "mom1", gate: Any = None) -> Engine:
         cfg = config_from(self.values, instance=instance, status_path=self.wd / "run" / f"{instance}.status.json",
                           state_path=self.wd / "run" / f"{instance}.state.json", base_dir=self.wd)
         latch, account = killswitch.latch_path(self.settings), killswitch.account_key(self.settings)
         self.engine = Engine(self.client, self.cache, cfg, settings=self.settings, journal=self.journal,
                              entries_blocked=lambda: killswitch.entries_blocked(self.settings),
                              fire_latch=lambda reason, d: killswitch.fire(latch, account, f"momentum:{instance}",
-                                                                          reason, **d))
+                                                                          reason, **d), gate=gate)
         return self.engine
 
     async def start(self, instance: str = "mom1") -> Engine:

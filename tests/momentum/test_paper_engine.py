@@ -296,3 +296,26 @@ async def test_a_failed_sibling_cancel_is_retried_and_blocks_the_next_entry_unti
         assert len([o for o in await rig.client.open_orders(SYM) if o.type is OrderType.STOP_MARKET]) == 1
     finally:
         await rig.close()
+
+
+async def test_entries_pass_the_accounts_risk_gate(px, tmp_path):
+    """The kernel's risk gate (mraster/safety/gate.py) is asked in the entry path: with a cap of one position
+    on the account the second symbol is refused and nothing is sent for it."""
+    from mraster.safety.gate import RiskGate
+    rig = Rig(px, tmp_path, "mom-gate", env={"ASTER_ACCOUNT_MAX_POSITIONS": "1"})
+    try:
+        await rig.cache.start()
+        e = rig.new_engine(gate=RiskGate(rig.settings, rig.client))
+        await e.start()
+        for s in rig.symbols:
+            await until(f"a quote of {s}", lambda s=s: rig.cache.snapshot(s).latest_bbo is not None)
+        await _enter_long(rig, e)
+        status = json.loads(e.cfg.status_path.read_text())
+        assert status["positions"] == [{"account": "main", "symbol": SYM, "position_side": "BOTH"}]   # the claim
+        await rig.hold_and_see("BTCUSDT", "60000.0", "59999.9", "60000.1")
+        e.forced["BTCUSDT"] = 1
+        d = await e.tick()
+        assert d[0].action.startswith("skip:gate account_positions")
+        assert await rig.client.open_orders("BTCUSDT") == [] and len(await rig.client.positions()) == 1
+    finally:
+        await rig.close()
