@@ -183,8 +183,8 @@ class Trading:
 
     # ------------------------------------------------------------------ admission
     def admit(self, sym: str, side: int, now: int, positions: list[Position]) -> str:
-        """THE admission of every entry: "" to enter, else why not. The kernel's risk gate
-        (mraster/safety/gate.py, when it lands) is called here, last."""
+        """The engine's own admission of an entry: "" to enter, else why not. The account's risk gate
+        (mraster/safety/gate.py) is asked next, in `enter`, once the order's notional is known."""
         e = self.e
         st = e.states[sym]
         if e.phase == "force_exit":
