@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-MOMENTUM_KEYS = ("k", "T", "n", "V", "tp_bps", "sl_bps", "activation_bps", "activation_buffer_bps",
-                 "callback_bps", "min_tp_gap_bps", "spread_max", "funding_max")
+from mraster.signals.momentum_params import MOMENTUM_KEYS   # one key list: the grid and the live engine's file
+
 SCANNER_KEYS = ("interval", "htf_interval", "rsi_buy_min", "rsi_sell_max", "trend_align", "align_pad",
                 "sl_atr_mult", "tp_atr_mult")
 OPTIONAL_KEYS = {"cooldown_min": None}           # None: from settings

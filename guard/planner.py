@@ -17,7 +17,8 @@ from enum import Enum
 from typing import Mapping
 
 from mraster.domain.brackets import stop_crossed, take_profit_crossed
-from mraster.domain.ids import Role, client_order_id, trade_id_for_adopted
+from mraster.domain.ids import Role, client_order_id, parse_client_order_id, trade_id_for_adopted
+from mraster.domain.ownership import DEFAULT_SCANNER, owner_of
 from mraster.domain.rules import SymbolRules, fmt
 from mraster.domain.types import (
     Order, OrderRequest, OrderType, Position, PositionSide, Side, WorkingType,
@@ -154,6 +155,13 @@ def plan(snap: Snapshot) -> Plan:
     if snap.flatten is not None:
         return _flatten(positions, orders, snap)
 
+    # Exits an engine instance other than the scanner placed (ids `<instance>:...`) are that engine's: the
+    # guard never cancels or replaces them (an instance only touches what it owns), and a position carrying
+    # them is left to its engine, which keeps its own exits (the momentum engine's stop, take-profit and
+    # trailing stop would otherwise look like two orders of one profit slot).
+    engine_keys = {exit_key(o) for o in orders if is_exit_order(o) and _engine_owned(o)}
+    orders = [o for o in orders if not _engine_owned(o)]
+    positions = [p for p in positions if (p.symbol, p.position_side) not in engine_keys]
     keys = {(p.symbol, p.position_side) for p in positions}
     cancels: list[Action] = []
     for o in orders:
@@ -170,6 +178,14 @@ def plan(snap: Snapshot) -> Plan:
         a for a in planner.cancels if a.order is None or a.order.order_id not in dropped]
     return Plan(actions=tuple(actions), views=tuple(planner.views), needs_levels=frozenset(planner.needs),
                 blocked=tuple(planner.blocked))
+
+
+def _engine_owned(o: Order) -> bool:
+    """An exit an engine instance placed under its own id scheme (`<instance>:<tag>.<stamp>`, e.g. the momentum
+    engine's `mom1:ETHUSDT.SL.<stamp>`), not a scanner bracket (`mr-<trade>-<role>`, `scan2:<trade>-<role>`,
+    which the guard keeps for every scanner instance)."""
+    owner = owner_of(o.client_order_id)
+    return owner is not None and owner != DEFAULT_SCANNER and parse_client_order_id(o.client_order_id) is None
 
 
 def _flatten(positions: list[Position], orders: list[Order], snap: Snapshot) -> Plan:

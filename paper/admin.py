@@ -253,8 +253,8 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
         key, secret = str(body.get("key") or ""), str(body.get("secret") or "")
         if not key or not secret:
             raise mandatory("key" if not key else "secret")
-        if v.config.fixed_key:
-            raise VenueError(-2015, "ASTER_PAPER_API_KEY is set: only that key is accepted.", 400)
+        if v.config.fixed_key and key == v.config.api_key:
+            raise VenueError(-2015, "ASTER_PAPER_API_KEY's secret is set by ASTER_PAPER_API_SECRET.", 400)
         v.auth.register(key, secret)
         v.store.put_api_key(key, secret)
         return {"registered": key}

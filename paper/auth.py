@@ -4,7 +4,8 @@ The HMAC is computed over the raw bytes as sent (query string, then body, the tr
 `signature=` pair removed), so any client that signs correctly for the venue signs correctly here.
 
 Which keys are accepted:
-- ASTER_PAPER_API_KEY set: only that key, and only with signatures made with ASTER_PAPER_API_SECRET.
+- ASTER_PAPER_API_KEY set: only that key, and only with signatures made with ASTER_PAPER_API_SECRET, plus
+  the pairs an operator registers through the admin API (each its own account, signatures verified).
 - otherwise any non-empty key (each is its own account). A key whose secret the exchange knows is
   verified strictly: the default pair paper-key/paper-secret and pairs registered with
   `POST /admin/keys`. For other keys the secret is unknown, so the signature is only checked for form
@@ -49,11 +50,13 @@ class Authenticator:
     def __init__(self, known: Mapping[str, str], fixed_key: str | None = None,
                  also: Mapping[str, str] | None = None):
         self.known = dict(known)         # key -> secret, verified strictly
-        self.fixed_key = fixed_key       # only this key (and the named accounts' keys, `also`) when set
-        self.also = dict(also or {})
+        self.fixed_key = fixed_key       # only this key (the named accounts' keys, `also`, and the pairs
+        self.also = dict(also or {})     # registered through the admin API) when set
+        self.registered: set[str] = set()
 
     def register(self, key: str, secret: str) -> None:
         self.known[key] = secret
+        self.registered.add(key)
 
     def api_key(self, header: str | None) -> str:
         """The account key of a secured request (-2014 missing/malformed, -2015 not accepted)."""
@@ -62,7 +65,8 @@ class Authenticator:
         key = header.strip()
         if len(key) > 128 or any(c.isspace() for c in key):
             raise VenueError(-2014, "API-key format invalid.", 401)
-        if self.fixed_key is not None and key != self.fixed_key and key not in self.also:
+        if self.fixed_key is not None and key != self.fixed_key and key not in self.also \
+                and key not in self.registered:
             raise VenueError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
         return key
 

@@ -59,9 +59,10 @@ class Venue:
         self.store = Store(config.db_path, reset=config.reset, log=log)
         self.faults = Faults(config.seed, config.faults or None)
         known = dict(config.known_pairs())
-        if not config.fixed_key:
-            known.update(self.store.api_keys())
         self.auth = Authenticator(known, config.api_key or None, also=dict(config.account_pairs))
+        for key, secret in self.store.api_keys().items():      # registered through the admin API: kept
+            if key not in known:
+                self.auth.register(key, secret)
         self.v3 = self._v3_auth() if profile_of(config.profile).v3_auth else None
         self.algo_mixing: AlgoMixing | None = None      # admin switch (binance-usdm): shuffle / drop ALGO_UPDATEs
         self.specs = feed.specs

@@ -14,7 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "mraster"
-APPS = {"bot", "guard", "dashboard", "paper", "trial", "ml_policy", "recorder", "backtest", "commands", "ops"}
+APPS = {"bot", "guard", "dashboard", "paper", "trial", "ml_policy", "recorder", "backtest", "commands", "ops",
+        "momentum"}
 ALLOWED = {("bot", "ml_policy")}
 
 

@@ -95,14 +95,18 @@ class VenueAdmin:
             resp = await self._http.request(method, path, params=dict(body or {}))
         else:
             resp = await self._http.request(method, path, json=dict(body or {}))
-        self.scanner.scan(f"paper {method} {path}", resp.content, allow=("ASTER_PAPER_API_KEY",)
+        self.scanner.scan(f"paper {method} {path}", resp.content, allow=("ASTER_PAPER_API_KEY", "MOMENTUM_PAPER_KEY")
                           if path.startswith("/admin/") else ())
         if resp.status_code != 200:
             raise ApiError(f"{method} {path}", resp.status_code, resp.text)
         return resp.json()
 
-    async def state(self) -> dict[str, Any]:
-        return await self._call("GET", "/admin/state", {"account": self.account})
+    async def state(self, account: str | None = None) -> dict[str, Any]:
+        return await self._call("GET", "/admin/state", {"account": account or self.account})
+
+    async def register_key(self, key: str, secret: str) -> None:
+        """A further paper account (the momentum engine's), verified strictly."""
+        await self._call("POST", "/admin/keys", {"key": key, "secret": secret})
 
     async def info(self) -> dict[str, Any]:
         return await self._call("GET", "/paper/info")

@@ -178,3 +178,18 @@ def duplicates(positions: Iterable[PositionView], orders: list[OrderView]) -> di
                 out[("slot",) + pos.key + (slot,)] = (f"{pos.symbol} has {len(held)} {slot} orders: "
                                                       + ", ".join(o.client_id or str(o.order_id) for o in held))
     return out
+
+
+def duplicates_by_type(positions: Iterable[PositionView], orders: list[OrderView]) -> dict[tuple, str]:
+    """For an engine that arms one order of each exit type (the momentum engine: stop, take-profit and
+    trailing stop together): a position with more than one stop, more than one take-profit or more than one
+    trailing stop is a slot held twice."""
+    out: dict[tuple, str] = {}
+    for pos in positions:
+        for slot, types in (("stop", STOP_TYPES), ("take_profit", {"TAKE_PROFIT", "TAKE_PROFIT_MARKET"}),
+                            ("trailing", {"TRAILING_STOP_MARKET"})):
+            held = [o for o in orders if o.type in types and o.exits(pos)]
+            if len(held) > 1:
+                out[("slot",) + pos.key + (slot,)] = (f"{pos.symbol} has {len(held)} {slot} orders: "
+                                                      + ", ".join(o.client_id or str(o.order_id) for o in held))
+    return out

@@ -221,9 +221,11 @@ def reconcile_ledger(closed: Iterable[Trade], open_trades: Iterable[Trade],
                             "its position")
     # a row still 'pending' is an entry the bot meant to send when it was killed (journal first, then state):
     # an intent, not a trade; a real position behind it would show up below as a venue position of no trade
+    # likewise an entry the bot dropped because it never filled (closed, `entry_not_filled`/`entry_unknown`,
+    # no entry quantity: the bot journals it and takes it out of the state)
     problems += [f"{tid} is in the journal ({journal_rows[tid].get('status')}) but in neither the open nor the "
                  "closed trades of the state file" for tid in sorted(set(journal_rows) - known)
-                 if journal_rows[tid].get("status") != "pending"]
+                 if journal_rows[tid].get("status") != "pending" and not _dropped_entry(journal_rows[tid])]
     for lc in cycles:
         if lc.flipped:
             problems.append(f"{lc.symbol} position flipped by one fill at {lc.open_time}")
@@ -266,3 +268,8 @@ def duplicate_entries(cycles: list[Lifecycle]) -> list[str]:
     """A position added to by more than one order: an entry sent twice."""
     return [f"{lc.symbol} position opened at {lc.open_time} was added to by {len(lc.opening_orders)} orders "
             f"({', '.join(map(str, lc.opening_orders))})" for lc in cycles if len(lc.opening_orders) > 1]
+
+
+def _dropped_entry(row: Mapping[str, Any]) -> bool:
+    return (row.get("status") == "closed" and row.get("exit_reason") in ("entry_not_filled", "entry_unknown")
+            and not row.get("entry_qty"))

@@ -22,7 +22,7 @@ from typing import Any
 from mraster.settings import SettingsError
 from mraster.state.store import read_state_readonly
 from trial.clients import DashboardClient, VenueAdmin
-from trial.invariants import EpisodeTracker, duplicates, parse_account, unprotected
+from trial.invariants import EpisodeTracker, duplicates, duplicates_by_type, parse_account, unprotected
 from trial.params import TrialParams
 from trial.workdir import WorkDir
 
@@ -84,6 +84,9 @@ class Monitor:
         self.errors: list[str] = []
         self.observe_errors: list[str] = []
         self._stop = asyncio.Event()
+        self.second_account: str | None = None               # the momentum engine's account, checked as well
+        self.second_latest: dict[str, Any] | None = None
+        self.second_positions_seen = 0
 
     # ------------------------------------------------------------------ loops
     async def run(self) -> None:
@@ -112,6 +115,7 @@ class Monitor:
     async def poll_venue(self) -> None:
         try:
             snap = await self.venue.state()
+            second = await self.venue.state(self.second_account) if self.second_account else None
         except Exception:
             self.venue_failures += 1
             raise
@@ -120,18 +124,25 @@ class Monitor:
             self.longest_poll_gap_s = max(self.longest_poll_gap_s, wall - self.latest_wall)
         self.venue_polls += 1
         try:
-            self.observe(snap, wall)
+            self.observe(snap, wall, second)
         except Exception as exc:   # a snapshot the checks cannot read is a check not made: it fails the run
             if len(self.observe_errors) < 200:
                 self.observe_errors.append(f"{type(exc).__name__}: {exc}")
             raise
 
-    def observe(self, snap: dict[str, Any], wall: float) -> None:
+    def observe(self, snap: dict[str, Any], wall: float, second: dict[str, Any] | None = None) -> None:
         venue_ms = int(snap["venue"]["venue_time"])
         account = snap["accounts"].get(self.venue.account, {})
         positions, orders = parse_account(account)
-        self.stop_gaps.observe(wall, venue_ms, unprotected(positions, orders))
-        self.duplicates.observe(wall, venue_ms, duplicates(positions, orders))
+        gaps, dups = unprotected(positions, orders), duplicates(positions, orders)
+        if second is not None and self.second_account:      # the momentum engine's account, keys apart
+            pos2, ord2 = parse_account(second["accounts"].get(self.second_account, {}))
+            gaps.update({("momentum",) + k: f"momentum: {v}" for k, v in unprotected(pos2, ord2).items()})
+            dups.update({("momentum",) + k: f"momentum: {v}" for k, v in duplicates_by_type(pos2, ord2).items()})
+            self.second_positions_seen = max(self.second_positions_seen, len(pos2))
+            self.second_latest = second
+        self.stop_gaps.observe(wall, venue_ms, gaps)
+        self.duplicates.observe(wall, venue_ms, dups)
         self.max_positions_seen = max(self.max_positions_seen, len(positions))
         if self.latest and venue_ms < int(self.latest["venue"]["venue_time"]):
             self.clock_steps_back.append((round(wall, 3), int(self.latest["venue"]["venue_time"]) - venue_ms))

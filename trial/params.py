@@ -64,6 +64,8 @@ class TrialParams:
     recovery_timeout_s: float = 120.0  # a killed process must be back (dashboard + heartbeat) within this
     policy: str = "shadow"             # "active": the bandit admits and sizes entries; "shadow": it watches
     extra_settings: Mapping[str, Any] = field(default_factory=dict)
+    momentum: bool = True              # the momentum engine beside the scanner, on a second paper account
+    momentum_symbols: int = 3          # it trades the first this-many symbols
 
     @property
     def wall_duration_s(self) -> float:

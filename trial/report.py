@@ -71,6 +71,7 @@ def render(result: dict[str, Any], png_name: str | None = "equity.png") -> str:
             "count, and the new process itself reported (bot: state file heartbeat; guard: status file; paper "
             "exchange: its start time in `/admin/state`)."]
     out += _trades(result, t0)
+    out += _momentum(result)
     out += _config(result)
     out += ["", "## Parameters", ""]
     out += _table(["parameter", "value"], [[k, v] for k, v in p.items() if k not in ("faults", "symbols")]
@@ -176,6 +177,26 @@ def _trades(result: dict[str, Any], t0: int) -> list[str]:
                     f"{', '.join(result.get('open_trades_end', [])) or 'none'});"
                     f" {end['fills']} fills and {end['funding_payments']} funding payments in all."]
     return out
+
+
+def _momentum(result: dict[str, Any]) -> list[str]:
+    m = result.get("momentum")
+    if not m:
+        return []
+    kill = m.get("kill") or {}
+    lat = m.get("entry_latency_ms") or {}
+    rows = [["symbols", ", ".join(m.get("symbols", []))], ["trades (its journal)", m.get("entries")],
+            ["positions held at once (most)", m.get("positions_seen")], ["ticks", m.get("ticks")],
+            ["starts", m.get("starts")], ["exit code when stopped", m.get("exit_code")],
+            ["killed while holding", ", ".join(f"{s} {t}" for s, t in (kill.get("holding") or {}).items()) or "-"],
+            ["adopted after the restart", f"{kill.get('adopted')}: {kill.get('kept', 0)} of {len(kill.get('holding') or {})} "
+             "still held under the same trade id, the others closed by their venue-side exits while it was down"],
+            ["back after s", kill.get("recovery_s")],
+            ["entry latency p50 / p99 ms", f"{lat.get('p50') or 0:.0f} / {lat.get('p99') or 0:.0f}"]]
+    return ["", "## Momentum engine (second account)", "",
+            "The momentum engine traded beside the scanner on a second paper account; the stop-gap and "
+            "duplicates invariants above include its account (docs/trial.md).", ""] + _table(["", ""], rows) + [
+        "", "Problems: " + ("; ".join(result.get("momentum_problems") or []) or "none")]
 
 
 def _config(result: dict[str, Any]) -> list[str]:

@@ -23,6 +23,7 @@ from trial import final, ledger as ledger_mod, results as res
 from trial.clients import DashboardClient, LeakScanner, VenueAdmin
 from trial.faults import FaultExecutor, FaultRecord
 from trial.machine import machine_info
+from trial.momentum_part import MomentumPart, journal_trades
 from trial.monitor import Monitor
 from trial.params import TrialParams
 from trial.processes import kill_leftovers, start_dashboard, stop_dashboard, wait_for
@@ -42,7 +43,10 @@ async def run_trial(params: TrialParams, out_dir: Path, command: str = "",
         f"(~{params.wall_duration_s:.0f} s), {len(params.symbols)} symbols, {len(schedule)} faults; in {work.path}")
     result: dict[str, Any] = {"params": _params_json(params), "command": command, "work_dir": str(work.path),
                               "machine_start": machine_info(), "schedule": [asdict(e) for e in schedule]}
-    scanner = LeakScanner(work.secrets.values())
+    part = MomentumPart(work, tuple(params.symbols[:params.momentum_symbols])) if params.momentum else None
+    secrets = {**work.secrets.values(), **({"MOMENTUM_PAPER_KEY": part.key, "MOMENTUM_PAPER_SECRET": part.secret}
+                                           if part else {})}
+    scanner = LeakScanner(secrets)
     started = time.time()
     dash = start_dashboard(work)
     dashboard = DashboardClient(work.dashboard_url, work.secrets.dashboard_token, scanner)
@@ -61,6 +65,11 @@ async def run_trial(params: TrialParams, out_dir: Path, command: str = "",
         executor = FaultExecutor(work, params, monitor, dashboard, venue, lambda: dashboard.act("bot", "start"))
         if not (schedule and schedule[0].params.get("first_entry")):
             await dashboard.act("bot", "start")
+        kill_task = None
+        if part is not None:
+            await part.start(venue)
+            monitor.second_account = part.key
+            kill_task = asyncio.create_task(_momentum_kill(part, params))
         venue_t0 = monitor.venue_ms()
         result["t0_wall"] = time.time()
         say(f"trading started at venue time {venue_t0}; dashboard {work.dashboard_url}")
@@ -69,7 +78,9 @@ async def run_trial(params: TrialParams, out_dir: Path, command: str = "",
         while monitor.observed_venue_ms() - venue_t0 < params.market_ms:
             await asyncio.sleep(0.5)
         result["faults"] = [asdict(r) for r in records]
-        result.update(await _finish(work, params, monitor, dashboard, venue, task, venue_t0))
+        if kill_task is not None:
+            await kill_task
+        result.update(await _finish(work, params, monitor, dashboard, venue, task, venue_t0, part))
         task = None
     except Exception as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
@@ -80,10 +91,12 @@ async def run_trial(params: TrialParams, out_dir: Path, command: str = "",
             result["faults"] = [asdict(r) for r in executor.records]
         if task is not None:
             await final.stop_monitor(monitor, task)
+        if part is not None and part.running():
+            await part.stop()
         await _shutdown(work, dashboard, venue, dash, result)
     result["wall_s"] = round(time.time() - started, 1)
     result["machine_end"] = machine_info()
-    _verdict(result, work, monitor, scanner, params)
+    _verdict(result, work, monitor, scanner, params, secrets)
     (work.path / "result.json").write_text(json.dumps(result, indent=1, default=str))
     from trial.report import write_report
     write_report(work.path, result)
@@ -107,13 +120,26 @@ def _guard_reports(monitor: Monitor) -> bool:
     return bool(pid and pid == st.get("pid") and beat > 0)
 
 
+async def _momentum_kill(part: MomentumPart, params: TrialParams) -> None:
+    """Once, near the middle of the run: SIGKILL the momentum engine while it holds a position with its
+    exits, start it again, and check the adoption (the monitor watches stop gaps and duplicates)."""
+    await asyncio.sleep(params.warmup_s + 0.3 * params.wall_duration_s)
+    await part.kill_and_restart(wait_for_position_s=0.3 * params.wall_duration_s)
+
+
 async def _finish(work: WorkDir, params: TrialParams, monitor: Monitor, dashboard: DashboardClient,
-                  venue: VenueAdmin, task: asyncio.Task, venue_t0: int) -> dict[str, Any]:
+                  venue: VenueAdmin, task: asyncio.Task, venue_t0: int,
+                  part: MomentumPart | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"market_ms": monitor.observed_venue_ms() - venue_t0}   # as the venue reported it
     await venue.clear_faults()
     out["not_recovered_at_end"] = await monitor.wait_healthy(params.recovery_timeout_s)
     out["frozen_symbols"] = await final.freeze_market(venue)
     out["bot_reconciled_after_freeze"] = await final.wait_bot_cycles(work.path / "aster_state.json", 2, 90.0)
+    if part is not None:
+        await part.stop()
+        n = journal_trades(work.path / "momentum_journal.sqlite")
+        out["momentum"] = {**part.summary(n), "positions_seen": monitor.second_positions_seen}
+        out["momentum_problems"] = part.problems(n)
     out["exit_codes"] = await final.stop_trading(dashboard)
     await final.stop_monitor(monitor, task)
     settings = work.load_settings().settings
@@ -168,8 +194,8 @@ async def _shutdown(work: WorkDir, dashboard: DashboardClient, venue: VenueAdmin
 
 
 def _verdict(result: dict[str, Any], work: WorkDir, monitor: Monitor, scanner: LeakScanner,
-             params: TrialParams) -> None:
-    scan = final.scan_files(work.path, work.secrets.values())
+             params: TrialParams, secrets: dict[str, str] | None = None) -> None:
+    scan = final.scan_files(work.path, secrets or work.secrets.values())
     invariants = [res.stop_gap_invariant(monitor, params.stop_gap_limit_s)]
     invariants += result.pop("invariants_partial", [])
     measured = {i["name"] for i in invariants}
@@ -208,6 +234,7 @@ def end_problems(result: dict[str, Any], monitor: Monitor) -> list[str]:
     policy = result.get("policy") or {}
     if policy.get("mode") == "active" and not policy.get("sized_by_policy"):
         out.append("policy active, but the bandit admitted and sized no entry: the policy was not exercised")
+    out += result.get("momentum_problems", [])
     if monitor.venue_polls == 0:
         out.append("the monitor never read the venue")
     out += [f"the monitor could not check a snapshot: {e}" for e in monitor.observe_errors[:5]]

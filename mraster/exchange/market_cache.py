@@ -78,11 +78,13 @@ class SymbolSnapshot:
     latest_funding: MarkPrice | None
     latest_l2: Depth5 | None
     recent_agg_trades: tuple[AggTrade, ...]
+    latest_closed_kline_1m: Kline | None = None      # the last bar the venue marked closed (x=true)
 
 
 @dataclass
 class _Symbol:
     kline: Kline | None = None
+    closed: Kline | None = None
     bbo: BookTicker | None = None
     funding: MarkPrice | None = None
     l2: Depth5 | None = None
@@ -192,6 +194,8 @@ class MarketCache:
                 return
             if st.kline is None or event.kline.open_time >= st.kline.open_time:
                 st.kline = event.kline
+            if event.kline.closed and (st.closed is None or event.kline.open_time >= st.closed.open_time):
+                st.closed = event.kline         # kept: the next bar's first update follows within ms
         elif isinstance(event, AggTradeEvent):
             t = event.trade
             st, kind = self._state.get(t.symbol), TRADE
@@ -217,7 +221,7 @@ class MarketCache:
     # ------------------------------------------------------------------ reading
     def snapshot(self, symbol: str) -> SymbolSnapshot:
         st = self._state[symbol]
-        return SymbolSnapshot(symbol, st.kline, st.bbo, st.funding, st.l2, tuple(st.trades))
+        return SymbolSnapshot(symbol, st.kline, st.bbo, st.funding, st.l2, tuple(st.trades), st.closed)
 
     def trade_second(self, symbol: str, second_ms: int) -> TradeSecond:
         """Trades whose time falls in [second_ms, second_ms + 1000); empty when there were none."""

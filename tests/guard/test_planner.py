@@ -320,3 +320,29 @@ def test_flatten_on_request_also_cancels_orders_of_symbols_without_a_position():
                                                        (ActionKind.CANCEL_ALL, "ETHUSDT")]
     kill = Flatten(Role.KILL, "margin", "kill_switch")
     assert {a.symbol for a in plan(snap([pos()], [entry], flatten=kill)).actions} == {"BTCUSDT"}
+
+
+def test_exits_of_another_engine_instance_are_left_to_it():
+    """The momentum engine's stop, take-profit and trailing stop (ids `<instance>:...`) are its own: the
+    guard neither culls one of the two profit-side orders nor replaces anything, on its position or after
+    it (an instance only touches what it owns); the scanner's positions are guarded as before."""
+    mom = [order(symbol="ETHUSDT", cid="mom1:ETHUSDT.SL.a", stop="1990", qty="0.1", close_position=False,
+                 reduce_only=True),
+           order(symbol="ETHUSDT", cid="mom1:ETHUSDT.TP.a", type=OrderType.TAKE_PROFIT_MARKET, stop="2020",
+                 qty="0.1", close_position=False, reduce_only=True, wt=WorkingType.CONTRACT_PRICE),
+           order(symbol="ETHUSDT", cid="mom1:ETHUSDT.TR.a", type=OrderType.TRAILING_STOP_MARKET, stop="0",
+                 qty="0.1", close_position=False, reduce_only=True, wt=WorkingType.CONTRACT_PRICE,
+                 price_rate="0.1", activate="2003")]
+    eth = pos(symbol="ETHUSDT", amount="0.1", entry="2000", mark="2000")
+    p = plan(snap([pos(), eth], good_brackets() + mom))
+    assert p.done and [v.position.symbol for v in p.views] == ["BTCUSDT"]
+    leftover = plan(snap([pos()], good_brackets() + mom))          # ETH flat: its engine cleans up, not the guard
+    assert leftover.done
+    scanner_only = plan(snap([pos()], []))                           # unchanged for the scanner's position
+    assert [a.kind for a in scanner_only.actions] == [ActionKind.PLACE, ActionKind.PLACE]
+    # a second scanner instance's brackets (`scan2:<trade>-<role>`) stay the guard's to keep: a duplicate
+    # stop of its position is still cancelled
+    s2 = [order(symbol="ETHUSDT", cid="scan2:ETHUSDT.lq3k2x1b-SL", stop="1990"),
+          order(symbol="ETHUSDT", cid="scan2:ETHUSDT.lq3k2x1b-SX", stop="1991")]
+    p2 = plan(snap([eth], s2, intents={}))
+    assert any(a.kind is ActionKind.CANCEL for a in p2.actions)

@@ -82,6 +82,24 @@ def test_fixed_key_pair_admin_off_and_faults_at_start(tmp_path):
         assert "my-secret-value" not in px.log_path.read_text() + px.out_path.read_text()
 
 
+def test_fixed_key_plus_operator_registered_accounts(tmp_path):
+    """With ASTER_PAPER_API_KEY set, pairs registered through the admin API are further accounts (a second
+    engine's account in the trial), verified strictly; any other key is still refused; kept across a restart."""
+    env = {"ASTER_PAPER_API_KEY": "only-me", "ASTER_PAPER_API_SECRET": "my-secret-value"}
+    with PaperExchange(tmp_path, symbols=("BTCUSDT",), env=env) as px:
+        assert Api(px.url, key="second", secret="second-secret").err("GET", "/fapi/v2/balance") == (401, -2015)
+        px.admin("POST", "/keys", api_key="only-me", key="second", secret="second-secret")
+        ok = Api(px.url, key="second", secret="second-secret").signed("GET", "/fapi/v2/balance")
+        assert ok.status_code == 200
+        assert Api(px.url, key="second", secret="wrong").err("GET", "/fapi/v2/balance") == (400, -1022)
+        assert Api(px.url, key="third", secret="x" * 10).err("GET", "/fapi/v2/balance") == (401, -2015)
+        with pytest.raises(Exception, match="-2015"):
+            px.admin("POST", "/keys", api_key="only-me", key="only-me", secret="replaced")
+        px.restart()
+        assert Api(px.url, key="second", secret="second-secret").signed("GET", "/fapi/v2/balance").status_code == 200
+        assert Api(px.url, key="only-me", secret="my-secret-value").signed("GET", "/fapi/v2/balance").status_code == 200
+
+
 def _mraster(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
     base.update(env or {})

@@ -91,3 +91,18 @@ def test_a_replacement_overlap_within_the_grace_is_not_a_violation():
     t.observe(0.30, 36, {})
     assert t.violations == 0 and len(t.episodes()) == 1
     assert Decimal(str(round(t.longest().length_s(0.3), 2))) == Decimal("0.15")
+
+
+def test_momentum_account_one_order_of_each_exit_type_is_not_a_duplicate():
+    """The momentum engine arms a stop, a take-profit and a trailing stop together: for its account the
+    slots are per type, so those three are fine and a second of any type is a duplicate."""
+    from trial.invariants import duplicates_by_type
+    three = [order(1, "m1:BTCUSDT.SL.a", close=False, qty="0.5"),
+             order(2, "m1:BTCUSDT.TP.a", type_="TAKE_PROFIT_MARKET", close=False, qty="0.5"),
+             order(3, "m1:BTCUSDT.TR.a", type_="TRAILING_STOP_MARKET", close=False, qty="0.5")]
+    pos, orders = parse_account(account(orders=three))
+    assert duplicates_by_type(pos, orders) == {} and unprotected(pos, orders) == {}
+    assert duplicates(pos, orders) != {}          # the scanner's rule would count TP + trailing twice
+    pos, orders = parse_account(account(orders=three + [order(4, "m1:BTCUSDT.TR.b", type_="TRAILING_STOP_MARKET",
+                                                              close=False, qty="0.5")]))
+    assert list(duplicates_by_type(pos, orders)) == [("slot", "BTCUSDT", "BOTH", "trailing")]

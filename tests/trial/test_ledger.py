@@ -108,6 +108,18 @@ def test_trades_missing_on_either_side_are_problems_but_an_unsent_pending_entry_
         "XRPUSDT.g is open in the state with a filled entry, but the venue never had its position"]
 
 
+def test_an_entry_the_bot_dropped_unfilled_is_in_the_journal_only_and_that_is_no_problem():
+    """The bot journals a dropped entry (closed, entry_unknown / entry_not_filled, no quantity) and takes it
+    out of its state; a run where the venue never had it must not count it (a short trial with the momentum
+    engine beside the scanner drew such an entry under the error-rate fault)."""
+    cycles, closed, open_, rows, fills = agreeing_day()
+    rows["XRPUSDT.d"] = {"status": "closed", "exit_reason": "entry_unknown", "entry_qty": None}
+    rows["XRPUSDT.e"] = {"status": "closed", "exit_reason": "entry_not_filled", "entry_qty": None}
+    assert reconcile_ledger(closed, open_, rows, fills, cycles).problems == []
+    rows["XRPUSDT.f"] = {"status": "closed", "exit_reason": "entry_unknown", "entry_qty": "5"}   # it did fill
+    assert reconcile_ledger(closed, open_, rows, fills, cycles).problems != []
+
+
 def test_a_dropped_entry_that_the_venue_filled_is_a_problem():
     cycles = lifecycles(day())
     dropped = trade("BTCUSDT.a", "BTCUSDT", 11, None, None, exit_reason="entry_not_filled")

@@ -94,3 +94,13 @@ def test_the_bandit_admitted_and_sized_real_entries(short_trial):
     pol = result["policy"]
     assert pol["mode"] == "active" and pol["sized_by_policy"] >= 1, explain(result)
     assert set(pol["buckets_used"]) <= {"S", "M", "L"} and "BASE" not in pol["by_bucket"], explain(result)
+
+
+def test_the_momentum_engine_traded_beside_the_scanner_and_was_adopted_after_a_kill(short_trial):
+    """Issue 17: the momentum engine runs on a second paper account under the same faults; the venue-side
+    invariants above include its account; killed once while holding, it adopts what it held."""
+    result, work = short_trial
+    mom = result["momentum"]
+    assert mom["entries"] > 0 and mom["exit_code"] == 0 and mom["state"] == "stopped" and mom["starts"] == 2
+    assert mom["kill"]["adopted"] is True and mom["kill"]["recovery_s"] is not None
+    assert result["momentum_problems"] == []

@@ -4,6 +4,7 @@ import { el, kvTable } from "../api.js";
 import { engineByName, enginesOf } from "../engines.js";
 import { equityChart } from "../widgets/equity.js";
 import { dataTable } from "../widgets/table.js";
+import momentum from "./momentum.js";
 
 let cleanup = [];
 const n = (v) => (v === null || v === undefined || Number.isNaN(Number(v)) ? null : Number(v));
@@ -50,12 +51,26 @@ function human(obj, f) {
   return out;
 }
 
+// An instance of another kind has its own page module (momentum: pages/momentum.js); the kind comes from
+// /api/engines/<name> until the state snapshot lists instances.
+let delegate = null;
+
 export default {
   id: "engine",
   selfReady: true,
   title: "Engine",
   href: "#/engine/scanner",
   mount(root, ctx, params) {
+    const known = params.arg ? engineByName(ctx.state.get(), params.arg) : null;
+    if (params.arg && (!known || known.kind !== "scanner")) {
+      ctx.api("GET", `/api/engines/${encodeURIComponent(params.arg)}`)
+        .then((e) => { if (e && e.kind === "momentum") { delegate = momentum; momentum.mount(root, ctx, params); } else this.mountScanner(root, ctx, params); })
+        .catch(() => this.mountScanner(root, ctx, params));
+      return;
+    }
+    this.mountScanner(root, ctx, params);
+  },
+  mountScanner(root, ctx, params) {
     const f = ctx.fmt;
     const instance = params.arg || enginesOf(ctx.state.get())[0].instance;
     const head = el("div", { class: "row" });
@@ -160,5 +175,8 @@ export default {
     });
     cleanup = [unsubscribe, () => equity.destroy()];
   },
-  unmount() { cleanup.forEach((fn) => fn()); cleanup = []; },
+  unmount() {
+    if (delegate) { delegate.unmount(); delegate = null; }
+    cleanup.forEach((fn) => fn()); cleanup = [];
+  },
 };
