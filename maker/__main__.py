@@ -1,0 +1,3 @@
+from commands.main import run_as
+
+run_as("maker")

@@ -1,0 +1,244 @@
+"""Process entry points of `mraster maker ...`: build the pieces from the configuration and run them."""
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+
+from mraster.domain.signed import headers
+from mraster.engines import InstanceError
+from mraster.exchange.factory import make_exchange
+from mraster.exchange.market_cache import MarketCache
+from mraster.logs import get_logger, settings_secrets, setup_logging
+
+from maker.config import MakerConfig, load_config
+from maker.logic import SERVERS, Book
+
+log = get_logger("maker.run")
+EXIT_CONFIG = 2
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _config(loaded: Any, args: Any) -> MakerConfig:
+    cfg = load_config(loaded, getattr(args, "instance", None))
+    overrides = {}
+    if getattr(args, "strategy", None):
+        overrides["strategy"] = args.strategy
+    for server in SERVERS:
+        url = getattr(args, f"server_{server.lower()}", None)
+        if url:
+            overrides[f"SERVER_{server}_URL"] = url
+    cfg.values.update(overrides)
+    return cfg
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    return stop
+
+
+# ---------------------------------------------------------------------- executor
+def run_executor(loaded: Any, args: Any) -> int:
+    import uvicorn
+
+    from maker import stats as st
+    from maker.executor import ExecutorService, app_for
+
+    try:
+        cfg = _config(loaded, args)
+        server = cfg.server_of_account(args.account.upper())
+    except (InstanceError, ValueError) as exc:
+        print(f"mraster maker executor: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    settings = cfg.settings_of(server)
+    setup_logging(f"maker-{server.lower()}", settings.loglevel, settings.log_dir,
+                  secrets=[*settings_secrets(settings), cfg.secret])
+    url = urlparse(cfg.url_of(server))
+    host = args.host or url.hostname or "127.0.0.1"
+    port = args.port if args.port is not None else (url.port or 8081)
+    if not cfg.secret and host not in LOOPBACK:
+        print(f"mraster maker executor: binding to {host} needs MAKER_HMAC_SECRET (in .env); without a shared "
+              "secret the executor listens on loopback only", file=sys.stderr)
+        return EXIT_CONFIG
+    attempts = int(cfg.values["venue_attempts"])
+    exchange = make_exchange(settings, retries=attempts - 1, timeout_s=min(float(settings.http_timeout), 5.0))
+    v = cfg.values
+    service: ExecutorService
+
+    async def stats_fn(hours: float) -> dict[str, Any]:
+        s = await st.collect(exchange, cfg.symbol, server, cfg.journal_path(server), hours, service.now_ms())
+        return s.to_json()
+
+    service = ExecutorService(
+        exchange, server=server, instance=cfg.instance, symbol=cfg.symbol, max_usd=cfg.max_usd(server),
+        secret=cfg.secret, journal_path=cfg.journal_path(server), silence_s=float(v["coordinator_timeout"]),
+        max_age_s=float(v["instruction_max_age"]), default_expire_s=float(v["maker_expire_seconds"]),
+        leverage=int(v["leverage"]), stats=stats_fn)
+
+    async def main() -> int:
+        stop = _stop_event()
+        await service.start()
+        config = uvicorn.Config(app_for(service), host=host, port=port, log_level="warning", lifespan="off")
+        server_ = uvicorn.Server(config)
+        server_.install_signal_handlers = lambda: None      # type: ignore[method-assign]
+        serving = asyncio.create_task(server_.serve())
+        log.info("maker.executor_up", f"executor {server} ({cfg.account_of(server)}) on {host}:{port}, "
+                 f"instance {cfg.instance}, {'signed' if cfg.secret else 'loopback, unsigned'} instructions",
+                 server=server, port=port)
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        server_.should_exit = True
+        await asyncio.gather(serving, return_exceptions=True)
+        waiter.cancel()
+        await service.close()
+        await exchange.close()
+        return 0 if not serving.done() or serving.exception() is None else 1
+
+    return asyncio.run(main())
+
+
+# ---------------------------------------------------------------------- coordinator
+def run_coordinator(loaded: Any, args: Any) -> int:
+    from maker.coordinator import Coordinator
+
+    try:
+        cfg = _config(loaded, args)
+    except (InstanceError, ValueError) as exc:
+        print(f"mraster maker coordinator: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    settings = cfg.settings_of("A")
+    setup_logging("maker-coordinator", settings.loglevel, settings.log_dir,
+                  secrets=[*settings_secrets(settings), cfg.secret])
+    exchange = make_exchange(settings)
+    fixed = dict(strategy=cfg.values["strategy"], urls={s: cfg.url_of(s) for s in SERVERS})
+
+    def values() -> dict[str, Any]:
+        """Parameters are read again every round: an edit in the dashboard applies without a restart."""
+        try:
+            fresh = load_config(loaded, cfg.instance).values
+            fresh.update(strategy=fixed["strategy"])
+            return fresh
+        except Exception:
+            return cfg.values
+
+    async def main() -> int:
+        stop = _stop_event()
+        rules = (await exchange.symbol_rules()).get(cfg.symbol)
+        if rules is None:
+            print(f"mraster maker coordinator: {cfg.symbol} is not listed by the venue", file=sys.stderr)
+            await exchange.close()
+            return EXIT_CONFIG
+        cache = MarketCache(exchange, [cfg.symbol])
+        await cache.start()
+        current = {"v": cfg.values}
+
+        def book() -> Book | None:
+            bbo = cache.snapshot(cfg.symbol).latest_bbo
+            if bbo is None or cache.venue_now_ms() - bbo.time > 15_000 and bbo.time:
+                return None
+            return Book(Decimal(str(bbo.bid_price)), Decimal(str(bbo.ask_price)), rules.tick_size, rules.step_size)
+
+        def params() -> Any:
+            return MakerConfig(cfg.resolved, cfg.secret, current["v"]).params()
+
+        coordinator = Coordinator(
+            instance=cfg.instance, urls=fixed["urls"], secret=cfg.secret, params=params,
+            max_usd=lambda s: Decimal(str(current["v"][f"MAX_POSITION_{s}_USD"])), book=book,
+            interval=lambda: float(current["v"]["decision_interval"]), status_path=cfg.resolved.status_path,
+            state_path=cfg.resolved.state_path, seed=getattr(args, "seed", None))
+
+        async def reload() -> None:
+            while not stop.is_set():
+                await asyncio.sleep(5.0)
+                current["v"] = values()
+
+        reloader = asyncio.create_task(reload())
+        log.info("maker.coordinator_up", f"coordinator {cfg.instance}: strategy {fixed['strategy']}, executors "
+                 f"{fixed['urls']['B']} and {fixed['urls']['C']}")
+        await coordinator.run(stop)
+        reloader.cancel()
+        await cache.close()
+        await exchange.close()
+        return 0
+
+    return asyncio.run(main())
+
+
+# ---------------------------------------------------------------------- stats, stop, reset
+def run_stats(loaded: Any, args: Any) -> int:
+    from maker import stats as st
+
+    try:
+        cfg = _config(loaded, args)
+    except (InstanceError, ValueError) as exc:
+        print(f"mraster maker stats: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    servers = [s.strip().upper() for s in (args.servers or "B,C").split(",") if s.strip()]
+    bad = [s for s in servers if s not in SERVERS]
+    if bad:
+        print(f"mraster maker stats: --servers: B and/or C, not {', '.join(bad)}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def one(server: str) -> dict[str, Any]:
+        if args.via_executors:
+            async with httpx.AsyncClient(timeout=30.0) as http:
+                resp = await http.get(f"{cfg.url_of(server)}/stats", params={"hours": args.hours})
+                data: dict[str, Any] = resp.json()
+                return data
+        exchange = make_exchange(cfg.settings_of(server))
+        try:
+            s = await st.collect(exchange, cfg.symbol, server, cfg.journal_path(server), args.hours,
+                                 exchange.now_ms() if exchange.status().time_synced else int(time.time() * 1000))
+            return s.to_json()
+        finally:
+            await exchange.close()
+
+    async def main() -> list[dict[str, Any]]:
+        return [await one(s) for s in servers]
+
+    try:
+        results = asyncio.run(main())
+    except Exception as exc:
+        print(f"mraster maker stats: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            print(st.format_stats(st.from_json(r)))
+    return 0
+
+
+def run_control(loaded: Any, args: Any) -> int:
+    """`mraster maker stop|reset [--servers B,C]`: signed emergency stop or reset of the executors."""
+    try:
+        cfg = _config(loaded, args)
+    except (InstanceError, ValueError) as exc:
+        print(f"mraster maker {args.action}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    path = "/emergency_stop" if args.action == "stop" else "/reset"
+    rc = 0
+    for server in [s.strip().upper() for s in (args.servers or "B,C").split(",") if s.strip()]:
+        body = json.dumps({"by": "cli"}).encode()
+        try:
+            resp = httpx.post(cfg.url_of(server) + path, content=body, timeout=30.0,
+                              headers=headers(cfg.secret, int(time.time() * 1000), body))
+            print(f"{server}: HTTP {resp.status_code} {resp.text}")
+            rc |= 0 if resp.status_code == 200 else 1
+        except httpx.HTTPError as exc:
+            print(f"{server}: unreachable ({exc})")
+            rc = 1
+    return rc
