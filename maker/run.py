@@ -79,7 +79,7 @@ def run_executor(loaded: Any, args: Any) -> int:
     service: ExecutorService
 
     async def stats_fn(hours: float) -> dict[str, Any]:
-        s = await st.collect(exchange, cfg.symbol, server, cfg.journal_path(server), hours, service.now_ms())
+        s = await st.collect(exchange, cfg.symbol, server, cfg.journal_path(server), hours, exchange.now_ms())
         return s.to_json()
 
     service = ExecutorService(
@@ -200,8 +200,8 @@ def run_stats(loaded: Any, args: Any) -> int:
                 return data
         exchange = make_exchange(cfg.settings_of(server))
         try:
-            s = await st.collect(exchange, cfg.symbol, server, cfg.journal_path(server), args.hours,
-                                 exchange.now_ms() if exchange.status().time_synced else int(time.time() * 1000))
+            await exchange.sync_time()          # the window is judged on the venue's clock
+            s = await st.collect(exchange, cfg.symbol, server, cfg.journal_path(server), args.hours, exchange.now_ms())
             return s.to_json()
         finally:
             await exchange.close()

@@ -100,7 +100,7 @@ class MakerRig:
                 raise AssertionError(f"{what}: the process exited ({child.returncode}):\n{child.tail()}")
             try:
                 value = cond()
-            except (httpx.HTTPError, KeyError, ValueError):
+            except (httpx.HTTPError, KeyError, ValueError, OSError):
                 value = None
             if value:
                 return value
