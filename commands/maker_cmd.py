@@ -4,6 +4,7 @@
     mraster maker executor --account C --port 8082
     mraster maker coordinator --strategy cycle           (the seed's start_coordinator.sh --strategy cycle)
     mraster maker stats [--hours 2] [--servers B,C] [--json]   (the seed's query_stats.py)
+    mraster maker run [--instance NAME]                  all three on this machine (= python -m maker --instance NAME)
     mraster maker stop [--servers B,C]                   signed emergency stop (cancel all, close, refuse)
     mraster maker reset [--servers B,C]                  leave the emergency stop
 """
@@ -58,6 +59,12 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
                    help="ask the executors (GET /stats) instead of reading the venue and journals here")
     instance(s)
     s.set_defaults(handler=_run("run_stats"))
+
+    r = msub.add_parser("run", help="executors B and C and the coordinator on this machine (what the dashboard "
+                                    "starts as python -m maker --instance NAME)")
+    r.add_argument("--strategy", choices=("cycle", "target"), help="default: the instance's `strategy` setting")
+    instance(r)
+    r.set_defaults(handler=_run("run_all"))
 
     for name, text in (("stop", "emergency stop: cancel every order, close the position, refuse instructions"),
                        ("reset", "leave the emergency stop (trading resumes when the coordinator is heard)")):

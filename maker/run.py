@@ -242,3 +242,63 @@ def run_control(loaded: Any, args: Any) -> int:
             print(f"{server}: unreachable ({exc})")
             rc = 1
     return rc
+
+
+# ---------------------------------------------------------------------- all three on this machine
+def run_all(loaded: Any, args: Any) -> int:
+    """Executors B and C and the coordinator as three child processes (what the dashboard starts as
+    `python -m maker --instance <name>`). A child that dies is started again after a pause; SIGTERM stops
+    the coordinator first, then the executors (which cancel nothing by themselves: their resting maker
+    orders still expire, and a restarted executor cancels any order of ours it finds)."""
+    import subprocess
+
+    try:
+        cfg = _config(loaded, args)
+    except (InstanceError, ValueError) as exc:
+        print(f"mraster maker run: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    settings = cfg.settings_of("A")
+    setup_logging("maker-run", settings.loglevel, settings.log_dir, secrets=[*settings_secrets(settings), cfg.secret])
+    base = [sys.executable, "-m", "commands.main", "maker"]
+    common = ["--instance", cfg.instance]
+    for flag, value in (("--config", getattr(args, "config", None)), ("--env-file", getattr(args, "env_file", None))):
+        if value:
+            common += [flag, value]
+    for assign in getattr(args, "assign", []) or []:
+        common += ["--set", assign]
+    specs = {s: [*base, "executor", "--account", s, *common] for s in SERVERS}
+    specs["coordinator"] = [*base, "coordinator", *common, *(["--strategy", args.strategy] if args.strategy else [])]
+    log_dir = cfg.run_dir
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = {"now": False}
+
+    def start(name: str) -> None:
+        out = open(log_dir / f"{cfg.instance}.{name}.out", "ab")
+        procs[name] = subprocess.Popen(specs[name], stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+        log.info("maker.child", f"{name} started (pid {procs[name].pid})", child=name, pid=procs[name].pid)
+
+    def stop(*_: Any) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for name in ("B", "C", "coordinator"):
+        start(name)
+    while not stopping["now"]:
+        time.sleep(0.5)
+        for name, proc in list(procs.items()):
+            if proc.poll() is not None and not stopping["now"]:
+                log.warning("maker.child_exit", f"{name} exited with {proc.returncode}; starting it again",
+                            child=name, code=proc.returncode)
+                time.sleep(1.0)
+                start(name)
+    for name in ("coordinator", "B", "C"):
+        proc = procs[name]
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return 0

@@ -69,3 +69,27 @@ def test_an_executor_without_a_secret_refuses_a_public_bind(tmp_path):
                          text=True, timeout=60)
     assert out.returncode == 2 and "MAKER_HMAC_SECRET" in out.stderr
     time.sleep(0)
+
+
+@pytest.mark.slow
+def test_python_dash_m_maker_runs_all_three_and_stops_them(tmp_path):
+    """What the dashboard starts: `python -m maker --instance maker` supervises executors and coordinator."""
+    from mraster.childproc import ChildProcess
+    with PaperExchange(tmp_path / "px", symbols=("BTCUSDT",), seed=12) as px:
+        rig = MakerRig(tmp_path, px.env(), settings={"decision_interval": 0.5})
+        proc = ChildProcess([sys.executable, "-m", "maker", "--instance", "maker"], tmp_path, rig.env,
+                            tmp_path / "run.out")
+        proc.start()
+        try:
+            coord = rig.run_dir / "maker.status.json"
+
+            def both_reachable():
+                st = json.loads(coord.read_text())
+                ex = st["executors"]
+                return st if ex["B"]["reachable"] and ex["C"]["reachable"] and st["mode"] == "trading" else None
+            rig.wait_for(both_reachable, 60, "coordinator reaching both executors", child=proc)
+        finally:
+            assert proc.stop(20.0) == 0
+        for name in ("B", "C"):
+            with pytest.raises(httpx.HTTPError):
+                httpx.get(rig.url(name) + "/health", timeout=1.0)
