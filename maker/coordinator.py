@@ -14,7 +14,7 @@ import random
 import time
 import uuid
 from collections import deque
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
@@ -68,6 +68,7 @@ class Coordinator:
         self.state = self._load_state()
         self.last: Decision | None = None
         self.statuses: dict[str, dict[str, Any] | None] = {s: None for s in SERVERS}
+        self.known: dict[str, dict[str, Any]] = {}
         self.sent: deque[dict[str, Any]] = deque(maxlen=50)
         self.stats: dict[str, Any] = {}
         self._stats_at = 0.0
@@ -120,8 +121,15 @@ class Coordinator:
     async def round(self) -> Decision:
         got = await asyncio.gather(*(self._status(s) for s in SERVERS))
         self.statuses = dict(zip(SERVERS, got))
+        for s, st in self.statuses.items():
+            if st is not None:
+                self.known[s] = st
         params = self.params()
         views = {s: view_of(s, st, self.max_usd(s)) for s, st in self.statuses.items()}
+        for s, st in self.statuses.items():      # unreachable: its last known position, not traded through
+            if st is None and s in self.known:
+                last = view_of(s, self.known[s], self.max_usd(s))
+                views[s] = None if last is None else replace(last, healthy=False)
         decision = decide(self.state, self.book(), views, params, self.now_ms(),
                           lambda: self.rng.uniform(0.0, params.delay_max_s), self.ids)
         if decision.state != self.state:

@@ -146,3 +146,10 @@ def test_a_whole_cycle_with_perfect_fills_keeps_net_within_the_cap_and_limits():
         assert all(abs(p) <= D("0.049") for p in pos.values())
         assert abs(pos["B"] + pos["C"]) <= exposure_cap(pos, P.ratio, P.step)
     assert state.turns >= 3 and 1 in phases and 2 in phases
+
+
+def test_an_unreachable_executors_last_position_still_lets_the_other_rebalance():
+    v = views("0.010", "-0.002")
+    cut = {"B": ExecView("B", D("0.010"), D("5000"), healthy=False), "C": v["C"]}
+    d = decide(CycleState(1, 0), BOOK, cut, P, 0, lambda: 0.0, ids)
+    assert d.mode == "holding" and [(type(i), i.server) for i in d.instructions] == [(Taker, "C")]
