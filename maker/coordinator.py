@@ -26,12 +26,16 @@ from mraster.domain.signed import headers
 from mraster.logs import get_logger
 from mraster.storage.atomic import read_json_checked, write_json_atomic
 
-from maker.logic import SERVERS, Book, Cancel, CycleState, Decision, ExecView, Instruction, Maker, Params, Resting, \
-    decide
+from maker.logic import (
+    SERVERS, Book, Cancel, CycleState, Decision, ExecView, Instruction, Maker, Params, Resting, Taker, decide, max_qty,
+    rebalance,
+)
 from maker.protocol import Instruction as Wire
 
 log = get_logger("maker.coordinator")
 STATS_EVERY_S = 30.0
+WATCH_S = 0.25          # exposure watch between decision rounds
+SETTLE_S = 0.6          # after a taker, positions settle before another one may be sent
 STATS_HOURS = (2, 6, 24)
 
 
@@ -73,6 +77,8 @@ class Coordinator:
         self.stats: dict[str, Any] = {}
         self._stats_at = 0.0
         self._pending: set[asyncio.Task[None]] = set()
+        self._taker_at = 0.0              # monotonic time of the last taker sent
+        self._watching = False
         self.rounds = 0
 
     def now_ms(self) -> int:
@@ -137,7 +143,10 @@ class Coordinator:
                      phase=decision.state.phase, turns=decision.state.turns)
             write_json_atomic(self.state_path, asdict(decision.state))
         self.state, self.last = decision.state, decision
-        now_ins = [i for i in decision.instructions if not isinstance(i, Maker)]
+        now_ins = [i for i in decision.instructions if not isinstance(i, Maker)
+                   and not (isinstance(i, Taker) and self._settling())]
+        if any(isinstance(i, Taker) for i in now_ins):
+            self._taker_at = time.monotonic()
         await asyncio.gather(*(self.send(i.server, to_wire(i)) for i in now_ins))
         for ins in decision.instructions:
             if isinstance(ins, Maker):
@@ -146,6 +155,40 @@ class Coordinator:
                 task.add_done_callback(self._pending.discard)
         self.rounds += 1
         return decision
+
+    def _settling(self) -> bool:
+        """A taker was sent less than SETTLE_S ago: positions may not show it yet, so no second one."""
+        return time.monotonic() - self._taker_at < SETTLE_S
+
+    async def watch(self) -> None:
+        """Between rounds: read positions every WATCH_S and send a rebalancing taker at once when the net
+        exposure is over the cap (the decision round would wait up to a whole interval)."""
+        if self.last is None or not self.last.targets or self._settling() or self._watching:
+            return
+        self._watching = True
+        try:
+            got = await asyncio.gather(*(self._get_status(s) for s in SERVERS))
+            views = {s: view_of(s, st, self.max_usd(s)) for s, st in zip(SERVERS, got)}
+            if any(v is None for v in views.values()):
+                return
+            known = {s: v for s, v in views.items() if v is not None}
+            book = self.book()
+            if book is None or self._settling():
+                return
+            limits = {n: max_qty(v.max_usd, book.mid, book.lot) for n, v in known.items()}
+            taker = rebalance(known, self.last.targets, limits, self.params(), book, self.ids)
+            if taker is not None:
+                self._taker_at = time.monotonic()
+                await self.send(taker.server, to_wire(taker))
+        finally:
+            self._watching = False
+
+    async def _get_status(self, server: str) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = (await self.http.get(f"{self.urls[server]}/status")).json()
+            return data
+        except (httpx.HTTPError, ValueError):
+            return None
 
     async def refresh_stats(self) -> None:
         out: dict[str, Any] = {}
@@ -187,11 +230,19 @@ class Coordinator:
                 self.write_status()
             except Exception as exc:      # the loop must survive one bad round
                 log.exception("maker.round", f"decision round failed: {exc}")
-            wait = max(0.0, self.interval() - (time.monotonic() - started))
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=wait)
-            except asyncio.TimeoutError:
-                pass
+            while not stop.is_set():
+                left = self.interval() - (time.monotonic() - started)
+                if left <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=min(left, WATCH_S))
+                except asyncio.TimeoutError:
+                    pass
+                if time.monotonic() - started < self.interval() - WATCH_S / 2:
+                    try:
+                        await self.watch()
+                    except Exception as exc:
+                        log.warning("maker.watch", f"exposure watch failed: {exc}")
         for task in list(self._pending):
             task.cancel()
         await self.http.aclose()

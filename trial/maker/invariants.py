@@ -64,16 +64,28 @@ class ExposureTracker:
             self._open.end_ms = snap.venue_ms
             self._open = None
 
-    def violations(self, excused: Iterable[tuple[int, int]] = ()) -> list[str]:
-        """Episodes longer than the limit, except those that start inside an excused window (a network cut
-        or a killed process, when the engine cannot see or reach one leg)."""
-        windows = list(excused)
-        out = []
+    def charged_s(self, ep: Episode, paused: Iterable[tuple[int, int]]) -> float:
+        """The episode's length minus the time the coordinator was down (no one may trade then)."""
+        end = ep.end_ms if ep.end_ms is not None else self.last_ms
+        off = sum(max(0, min(end, b) - max(ep.start_ms, a)) for a, b in paused)
+        return max(0, end - ep.start_ms - off) / 1000.0
+
+    def violations(self, paused: Iterable[tuple[int, int]] = (), degraded: Iterable[tuple[int, int]] = (),
+                   loose_s: float | None = None) -> tuple[list[str], list[str]]:
+        """(strict, degraded) episodes over their limit. Time while the coordinator is down is not charged
+        (`paused`: no one may trade then); an episode that overlaps a window where one leg is cut off or
+        restarting (`degraded`) is judged against `loose_s` instead, and reported in the second list."""
+        paused, degraded = list(paused), list(degraded)
+        strict, loose = [], []
         for ep in self.episodes:
-            length = ep.length_s(self.last_ms)
-            if length > self.limit_s and not any(a <= ep.start_ms <= b for a, b in windows):
-                out.append(f"{ep.detail}: over the cap for {length:.2f} s (limit {self.limit_s:.2f} s)")
-        return out
+            end = ep.end_ms if ep.end_ms is not None else self.last_ms
+            in_degraded = loose_s is not None and any(a <= end and ep.start_ms <= b for a, b in degraded)
+            limit = loose_s if in_degraded and loose_s is not None else self.limit_s
+            length = self.charged_s(ep, paused)
+            if length > limit:
+                (loose if in_degraded else strict).append(
+                    f"{ep.detail} from venue ms {ep.start_ms}: over the cap for {length:.2f} s (limit {limit:.2f} s)")
+        return strict, loose
 
     def longest_s(self) -> float:
         return max((ep.length_s(self.last_ms) for ep in self.episodes), default=0.0)

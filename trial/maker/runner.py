@@ -130,7 +130,7 @@ class MakerTrial:
         exposure = inv.ExposureTracker(ratio, step, p.decision_interval + p.round_trip_s + p.poll_s)
         expiry = inv.ExpiryTracker(INSTANCE, p.expire_s)
         silence = inv.SilenceTracker(p.timeout_s)
-        excused: list[tuple[int, int]] = []
+        excused: dict[str, list[tuple[int, int]]] = {"paused": [], "degraded": []}
         for s in ("B", "C"):
             self.start(s)
             if not await self.wait_up(s):
@@ -185,7 +185,7 @@ class MakerTrial:
         ], key=lambda x: x[0])
 
     async def _cut(self, server: str, t: int, seconds: float, silence: inv.SilenceTracker | None,
-                   excused: list[tuple[int, int]]) -> None:
+                   excused: dict[str, list[tuple[int, int]]]) -> None:
         self.proxies[server].set_cut(True)
         if silence is not None:
             silence.open(server, t, "network cut")
@@ -193,13 +193,13 @@ class MakerTrial:
         async def restore() -> None:
             await asyncio.sleep(seconds)
             self.proxies[server].set_cut(False)
-            end = int(time.time() * 1000) + self._offset_ms()
+            end = self._now_ms()
             if silence is not None:
                 silence.close(server, end)
-            excused.append((t, end))
+            excused["degraded"].append((t, end + int(self.p.decision_interval * 1000)))
         asyncio.create_task(restore())
 
-    async def _kill_executor(self, server: str, t: int, excused: list[tuple[int, int]]) -> None:
+    async def _kill_executor(self, server: str, t: int, excused: dict[str, list[tuple[int, int]]]) -> None:
         self.children[server].kill()
 
         async def again() -> None:
@@ -207,21 +207,26 @@ class MakerTrial:
             self.start(server)
             if not await self.wait_up(server):
                 self.missed.append(f"executor {server} did not come back")
-            excused.append((t, int(time.time() * 1000) + self._offset_ms()))
+            excused["degraded"].append((t, self._now_ms() + int(self.p.decision_interval * 1000)))
         asyncio.create_task(again())
 
-    async def _kill_coordinator(self, t: int, silence: inv.SilenceTracker, excused: list[tuple[int, int]]) -> None:
+    async def _kill_coordinator(self, t: int, silence: inv.SilenceTracker,
+                                excused: dict[str, list[tuple[int, int]]]) -> None:
         self.children["coordinator"].kill()
         for s in ("B", "C"):
             silence.open(s, t, "coordinator killed")
 
         async def again() -> None:
             await asyncio.sleep(self.p.timeout_s + 3.0)
-            end = int(time.time() * 1000) + self._offset_ms()
+            end = self._now_ms()
             for s in ("B", "C"):
                 silence.close(s, end)
             self.start("coordinator")
-            excused.append((t, end + int(self.p.decision_interval * 2000)))
+            first = await self._first_round(end)            # the coordinator is back once it has decided again
+            if first is None:
+                self.missed.append("the coordinator did not come back")
+                first = self._now_ms()
+            excused["paused"].append((t, first))
         asyncio.create_task(again())
 
     async def _errors(self) -> None:
@@ -247,8 +252,21 @@ class MakerTrial:
             self.px.admin("DELETE", "/price", symbol=SYMBOL) if self.px else None
         asyncio.create_task(release())
 
-    def _offset_ms(self) -> int:
-        return 0          # speed 1: the paper venue's clock is the wall clock
+    def _now_ms(self) -> int:
+        return int(time.time() * 1000)     # speed 1: the paper venue's clock is the wall clock
+
+    async def _first_round(self, after_ms: int, timeout: float = 30.0) -> int | None:
+        path = self.out / "run" / f"{INSTANCE}.status.json"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                updated = int(json.loads(path.read_text())["updated_ms"])
+                if updated > after_ms:
+                    return updated
+            except (OSError, ValueError, KeyError):
+                pass
+            await asyncio.sleep(0.1)
+        return None
 
     # ------------------------------------------------------------------ the end
     async def _emergency_stop(self, http: httpx.AsyncClient) -> dict[str, Any]:
@@ -291,22 +309,19 @@ class MakerTrial:
         return limits, diffs
 
     def _verdict(self, exposure: inv.ExposureTracker, expiry: inv.ExpiryTracker, silence: inv.SilenceTracker,
-                 excused: list[tuple[int, int]], stop: dict[str, Any], limits: list[str], stats: list[str]
+                 excused: dict[str, list[tuple[int, int]]], stop: dict[str, Any], limits: list[str], stats: list[str]
                  ) -> dict[str, Any]:
         p = self.p
-        strict = exposure.violations()
         loose_limit = p.timeout_s + p.decision_interval + p.round_trip_s + p.poll_s
-        loose = [v for v in strict if v not in exposure.violations(excused)]
-        over_loose = [ep for ep in exposure.episodes if any(a <= ep.start_ms <= b for a, b in excused)
-                      and ep.length_s(exposure.last_ms) > loose_limit]
+        paused, degraded = excused["paused"], excused["degraded"]
+        strict, loose = exposure.violations(paused, degraded, loose_limit)
         stop_problems = [] if stop["flat"] and stop["seconds"] is not None and stop["seconds"] <= p.stop_limit_s \
             else [f"emergency stop: {stop}"]
         invariants = [
             ("exposure", f"net exposure above the cap no longer than {exposure.limit_s:.2f} s (decision interval + "
-                         f"taker round trip + poll)", exposure.violations(excused)),
+                         "taker round trip + poll; not counted while the coordinator is down)", strict),
             ("exposure_cut", f"while one leg is cut off or restarting: no longer than {loose_limit:.2f} s (its "
-                             "silence timeout on top)", [f"{ep.detail}: {ep.length_s(exposure.last_ms):.2f} s"
-                                                          for ep in over_loose]),
+                             "silence timeout on top)", loose),
             ("expiry", f"no maker order rests beyond its expiry + 1 s ({expiry.limit_s:.1f} s)", expiry.violations()),
             ("silence", "no executor trades while the coordinator is silent", silence.violations()),
             ("limits", f"no position above its maximum (${p.max_usd:g})", limits),
@@ -318,7 +333,7 @@ class MakerTrial:
             "params": p.__dict__, "events": self.events, "missed": self.missed,
             "invariants": [{"name": n, "title": t, "violations": len(v), "details": v[:30]} for n, t, v in invariants],
             "exposure_episodes": len(exposure.episodes), "longest_exposure_s": round(exposure.longest_s(), 2),
-            "excused_long_episodes": loose, "oldest_maker_s": round(expiry.oldest_s(), 2),
+            "paused_windows": paused, "degraded_windows": degraded, "oldest_maker_s": round(expiry.oldest_s(), 2),
             "silence_checks": silence.checked, "emergency_stop": stop, "work_dir": str(self.out),
         }
         result["passed"] = all(i["violations"] == 0 for i in result["invariants"])
