@@ -51,7 +51,7 @@ class ExecutorService:
                  secret: str, journal_path: Any, silence_s: float = 15.0, max_age_s: float = 10.0,
                  default_expire_s: float = 30.0, leverage: int = 5,
                  clock: Callable[[], float] = time.time,
-                 stats: Callable[[float], Any] | None = None):
+                 stats: Callable[[float], Any] | None = None, max_usd_fn: Callable[[], Decimal] | None = None):
         self.exchange = exchange
         self.server, self.instance, self.symbol = server, instance, symbol
         self.core = ExecutorCore(server, instance, max_usd=max_usd, silence_ms=int(silence_s * 1000),
@@ -63,6 +63,7 @@ class ExecutorService:
         self.leverage = leverage
         self.clock = clock
         self.stats_fn = stats
+        self.max_usd_fn = max_usd_fn           # the maximum read again every reconcile (a dashboard edit)
         self.fills: deque[dict[str, Any]] = deque(maxlen=100)
         self.realized = Decimal(0)
         self.fees = Decimal(0)
@@ -129,6 +130,8 @@ class ExecutorService:
                            reduce_only=ins.reduce_only and not maker)
         if maker:
             self.core.track(ins, now)
+        else:
+            self.core.takers[ins.client_id] = (ins.side, ins.qty, None)
         self.core.done_ids[ins.client_id] = "sent"
         self.in_flight.add(ins.client_id)
         self.journal.write(now, "placed", kind=ins.action, cid=ins.client_id, side=ins.side, qty=str(ins.qty),
@@ -136,6 +139,7 @@ class ExecutorService:
         try:
             order = await self.exchange.place_order(req)
         except RequestError as exc:
+            self.core.takers.pop(ins.client_id, None)
             self.core.forget(ins.client_id, "rejected")
             self.journal.write(self.now_ms(), "rejected", cid=ins.client_id, why=str(exc))
             return {"ok": False, "error": f"rejected: {exc}"}
@@ -149,6 +153,8 @@ class ExecutorService:
             self.in_flight.discard(ins.client_id)
         self.journal.write(self.now_ms(), "ack", cid=ins.client_id, order_id=order.order_id,
                            status=order.status.value, filled=str(order.executed_qty))
+        if not maker:          # counted as pending until a position read that started after this answer
+            self.core.takers[ins.client_id] = (ins.side, order.executed_qty, self.now_ms())
         m = self.core.makers.get(ins.client_id)
         if m is not None:
             m.order_id = order.order_id
@@ -248,6 +254,9 @@ class ExecutorService:
     async def reconcile(self, cancel_unknown: bool = False) -> None:
         """Position, mark and open orders from REST. An open order of ours that is not tracked (lost
         acknowledgement, a previous run) is cancelled at once; a tracked one the venue no longer has is dropped."""
+        if self.max_usd_fn is not None:
+            self.core.max_usd = self.max_usd_fn()
+        as_of = self.now_ms()
         try:
             positions = await self.exchange.positions(self.symbol)
             orders = await self.exchange.open_orders(self.symbol)
@@ -256,7 +265,7 @@ class ExecutorService:
             self.venue_error = str(exc)
             return
         self.venue_error = ""
-        self.core.position = sum((p.amount for p in positions), Decimal(0))
+        self.core.position_seen(as_of, sum((p.amount for p in positions), Decimal(0)))
         open_ids = {o.client_order_id for o in orders}
         for o in orders:
             m = self.core.makers.get(o.client_order_id)

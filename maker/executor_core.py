@@ -51,6 +51,8 @@ class ExecutorCore:
         self.position = ZERO
         self.makers: dict[str, TrackedMaker] = {}
         self.done_ids: dict[str, str] = {}       # client id -> outcome: a repeated client id is never re-sent
+        self.takers: dict[str, tuple[str, Decimal, int | None]] = {}   # in flight or not yet in the position:
+        #                                          client id -> (side, qty, acknowledged at ms or None)
         self.stop_reason = ""
 
     # ------------------------------------------------------------------ coordinator contact
@@ -77,7 +79,16 @@ class ExecutorCore:
         return min(EXPIRE_MAX_S, max(EXPIRE_MIN_S, want))
 
     def resting(self, side: str) -> Decimal:
-        return sum((m.left for m in self.makers.values() if m.side == side), ZERO)
+        """Maker orders left on that side, plus takers the position does not show yet."""
+        makers = sum((m.left for m in self.makers.values() if m.side == side), ZERO)
+        return makers + sum((q for s, q, _ in self.takers.values() if s == side), ZERO)
+
+    def position_seen(self, as_of_ms: int, position: Decimal) -> None:
+        """A position read that started at `as_of_ms`: takers acknowledged before it are in it now."""
+        self.position = position
+        for cid, (_, _, acked) in list(self.takers.items()):
+            if acked is not None and acked < as_of_ms:
+                del self.takers[cid]
 
     def admit(self, ins: Instruction, price: Decimal) -> str:
         """THE admission of every order path ("" = go, else why not). A kernel risk gate plugs in here."""

@@ -86,7 +86,7 @@ def run_executor(loaded: Any, args: Any) -> int:
         exchange, server=server, instance=cfg.instance, symbol=cfg.symbol, max_usd=cfg.max_usd(server),
         secret=cfg.secret, journal_path=cfg.journal_path(server), silence_s=float(v["coordinator_timeout"]),
         max_age_s=float(v["instruction_max_age"]), default_expire_s=float(v["maker_expire_seconds"]),
-        leverage=int(v["leverage"]), stats=stats_fn)
+        leverage=int(v["leverage"]), stats=stats_fn, max_usd_fn=lambda: _fresh_max(loaded, cfg, server))
 
     async def main() -> int:
         stop = _stop_event()
@@ -108,6 +108,14 @@ def run_executor(loaded: Any, args: Any) -> int:
         return 0 if not serving.done() or serving.exception() is None else 1
 
     return asyncio.run(main())
+
+
+def _fresh_max(loaded: Any, cfg: MakerConfig, server: str) -> Decimal:
+    """The executor's maximum as the instance says now (engines.json edits apply within a reconcile)."""
+    try:
+        return load_config(loaded, cfg.instance).max_usd(server)
+    except Exception:
+        return cfg.max_usd(server)
 
 
 # ---------------------------------------------------------------------- coordinator

@@ -144,3 +144,18 @@ def test_emergency_stop_refuses_until_reset():
     assert c.mode == "waiting"
     c.hear(6)
     assert c.admit(maker(), D("100000")) == ""
+
+
+def test_a_taker_counts_until_a_position_read_shows_it():
+    c = core()
+    c.position = D("0.045")
+    c.takers["maker:B.tk.1"] = ("BUY", D("0.004"), None)                 # in flight
+    buy = Instruction("i", "taker", "maker:B.tk.2", "BUY", D("0.002"))
+    assert "over the maximum" in c.admit(buy, D("100000"))              # 0.045 + 0.004 + 0.002 > 0.050
+    c.takers["maker:B.tk.1"] = ("BUY", D("0.004"), 1000)                  # acknowledged at 1000
+    c.position_seen(900, D("0.045"))                                      # a read that began before: kept
+    assert "maker:B.tk.1" in c.takers
+    c.position_seen(1001, D("0.049"))                                     # a read after: the position has it
+    assert c.takers == {}
+    assert "over the maximum" in c.admit(buy, D("100000"))               # 0.049 + 0.002 > 0.050 still
+    assert c.admit(Instruction("i", "taker", "maker:B.tk.3", "BUY", D("0.001")), D("100000")) == ""
