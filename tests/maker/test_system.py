@@ -93,3 +93,25 @@ def test_python_dash_m_maker_runs_all_three_and_stops_them(tmp_path):
         for name in ("B", "C"):
             with pytest.raises(httpx.HTTPError):
                 httpx.get(rig.url(name) + "/health", timeout=1.0)
+
+
+def test_the_seeds_scripts_are_the_maker_commands(tmp_path):
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    env = {"MRASTER": f"{sys.executable} -m commands.main", "PATH": "/usr/bin:/bin"}
+    for script, words in (("start_executor.sh", "--account ACCOUNT"), ("start_coordinator.sh", "--strategy"),
+                          ("query_stats.sh", "--hours HOURS")):
+        out = subprocess.run(["sh", "-c", f'MRASTER="{env["MRASTER"]}" exec {root}/scripts/maker/{script} --help'],
+                             cwd=root, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and words in out.stdout, (script, out.stderr)
+
+
+@pytest.mark.slow
+def test_the_maker_trial_holds_every_invariant(tmp_path):
+    """`mraster trial --engine maker`: the whole fault schedule (about 3 minutes), exit code 0."""
+    out = subprocess.run([sys.executable, "-m", "commands.main", "trial", "--engine", "maker", "--out",
+                          str(tmp_path / "trial")], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads((tmp_path / "trial" / "result.json").read_text())
+    assert result["passed"] and result["plan_fulfilled"] and len(result["events"]) == 7
+    assert result["silence_checks"] > 0 and result["emergency_stop"]["flat"]
