@@ -154,10 +154,22 @@ def run_coordinator(loaded: Any, args: Any) -> int:
         current = {"v": cfg.values}
 
         def book() -> Book | None:
-            bbo = cache.snapshot(cfg.symbol).latest_bbo
-            if bbo is None or cache.venue_now_ms() - bbo.time > 15_000 and bbo.time:
+            """The touch from the fresher of bookTicker and depth5 (both kept by the live market cache);
+            None when neither is younger than 15 s of venue time."""
+            snap = cache.snapshot(cfg.symbol)
+            now = cache.venue_now_ms()
+            quotes = []
+            if snap.latest_bbo is not None:
+                b = snap.latest_bbo
+                quotes.append((b.time, b.bid_price, b.ask_price))
+            if snap.latest_l2 is not None and snap.latest_l2.bids and snap.latest_l2.asks:
+                d = snap.latest_l2
+                quotes.append((d.event_time, d.bids[0][0], d.asks[0][0]))
+            fresh = [q for q in quotes if not q[0] or now - q[0] <= 15_000]
+            if not fresh:
                 return None
-            return Book(Decimal(str(bbo.bid_price)), Decimal(str(bbo.ask_price)), rules.tick_size, rules.step_size)
+            _, bid, ask = max(fresh, key=lambda q: q[0])
+            return Book(Decimal(str(bid)), Decimal(str(ask)), rules.tick_size, rules.step_size)
 
         def params() -> Any:
             return MakerConfig(cfg.resolved, cfg.secret, current["v"]).params()

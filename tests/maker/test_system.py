@@ -18,6 +18,7 @@ SECRET = "system-test-secret"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_cycle_runs_turns_phase_and_stops_flat(tmp_path):
     with PaperExchange(tmp_path / "px", symbols=("BTCUSDT",), seed=11) as px:
         rig = MakerRig(tmp_path, px.env(), secret=SECRET, settings={
@@ -107,6 +108,7 @@ def test_the_seeds_scripts_are_the_maker_commands(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_the_maker_trial_holds_every_invariant(tmp_path):
     """`mraster trial --engine maker`: the whole fault schedule (about 3 minutes), exit code 0."""
     out = subprocess.run([sys.executable, "-m", "commands.main", "trial", "--engine", "maker", "--out",
