@@ -51,7 +51,8 @@ class ExecutorService:
                  secret: str, journal_path: Any, silence_s: float = 15.0, max_age_s: float = 10.0,
                  default_expire_s: float = 30.0, leverage: int = 5,
                  clock: Callable[[], float] = time.time,
-                 stats: Callable[[float], Any] | None = None, max_usd_fn: Callable[[], Decimal] | None = None):
+                 stats: Callable[[float], Any] | None = None, max_usd_fn: Callable[[], Decimal] | None = None,
+                 countdown_s: float = 0.0):
         self.exchange = exchange
         self.server, self.instance, self.symbol = server, instance, symbol
         self.core = ExecutorCore(server, instance, max_usd=max_usd, silence_ms=int(silence_s * 1000),
@@ -64,6 +65,8 @@ class ExecutorService:
         self.clock = clock
         self.stats_fn = stats
         self.max_usd_fn = max_usd_fn           # the maximum read again every reconcile (a dashboard edit)
+        # the venue's dead-man switch, refreshed every reconcile (so never shorter than 1.5 reconciles)
+        self.countdown_ms = 0 if countdown_s <= 0 else max(int(countdown_s * 1000), int(RECONCILE_S * 1500))
         self.fills: deque[dict[str, Any]] = deque(maxlen=100)
         self.realized = Decimal(0)
         self.fees = Decimal(0)
@@ -256,6 +259,12 @@ class ExecutorService:
         acknowledgement, a previous run) is cancelled at once; a tracked one the venue no longer has is dropped."""
         if self.max_usd_fn is not None:
             self.core.max_usd = self.max_usd_fn()
+        countdown = getattr(self.exchange, "countdown_cancel_all", None)
+        if self.countdown_ms > 0 and countdown is not None:
+            try:          # if this process dies, the venue cancels its resting orders within the countdown
+                await countdown(self.symbol, self.countdown_ms)
+            except ExchangeError as exc:
+                log.warning("maker.countdown", f"dead-man switch not refreshed: {exc}", server=self.server)
         as_of = self.now_ms()
         try:
             positions = await self.exchange.positions(self.symbol)

@@ -86,7 +86,8 @@ def run_executor(loaded: Any, args: Any) -> int:
         exchange, server=server, instance=cfg.instance, symbol=cfg.symbol, max_usd=cfg.max_usd(server),
         secret=cfg.secret, journal_path=cfg.journal_path(server), silence_s=float(v["coordinator_timeout"]),
         max_age_s=float(v["instruction_max_age"]), default_expire_s=float(v["maker_expire_seconds"]),
-        leverage=int(v["leverage"]), stats=stats_fn, max_usd_fn=lambda: _fresh_max(loaded, cfg, server))
+        leverage=int(v["leverage"]), stats=stats_fn, max_usd_fn=lambda: _fresh_max(loaded, cfg, server),
+        countdown_s=float(v["venue_countdown_s"]))
 
     async def main() -> int:
         stop = _stop_event()

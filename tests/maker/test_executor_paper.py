@@ -209,3 +209,20 @@ async def test_it_cancels_an_untracked_order_of_its_own_and_leaves_foreign_ones(
     finally:
         await svc.close()
         await client.close()
+
+
+async def test_a_dead_executors_orders_are_cancelled_by_the_venues_countdown(px, tmp_path):
+    svc, client, _ = make_service(px, tmp_path, "paper-dead")
+    svc.countdown_ms = 3000
+    await svc.start()                                     # refreshes the countdown at start and every 2 s
+    await send(svc, beat())
+    bid, _ = await touch(client)
+    cid = "maker:B.mk.dead1"
+    assert (await send(svc, maker_ins(cid, "BUY", "0.002", str(bid - 500), expire=30)))[0] == 200
+    for t in svc._tasks:                                  # the process dies: no expiry, no silence, no refresh
+        t.cancel()
+    died = time.monotonic()
+    order = await eventually(lambda: _ended(client, cid), 8.0, "the venue's countdown cancel")
+    assert order.status is OrderStatus.CANCELED and time.monotonic() - died <= 4.5
+    await svc.close()
+    await client.close()

@@ -11,28 +11,31 @@ def snap(t, b="0", c="0", orders=None):
     return inv.Snapshot(t, {"B": D(b), "C": D(c)}, orders or {"B": [], "C": []})
 
 
-def test_exposure_episodes_are_judged_by_their_charged_length():
+def test_exposure_episodes_are_judged_by_their_time_outside_blind_windows():
     tr = inv.ExposureTracker(D("0.04"), D("0.002"), limit_s=2.0)
     for t, b, c in [(0, "0.002", "0"), (1000, "0.004", "0"), (2500, "0.004", "0"), (3500, "0.004", "-0.004"),
                     (10_000, "0.006", "0"), (17_000, "0.002", "-0.002")]:
         tr.observe(snap(t, b, c))
-    strict, loose = tr.violations()
-    assert len(strict) == 2 and "2.50 s" in strict[0] and "7.00 s" in strict[1] and loose == []
+    strict = tr.violations()
+    assert len(strict) == 2 and "2.50 s" in strict[0] and "7.00 s" in strict[1]
     assert tr.longest_s() == 7.0 and len(tr.episodes) == 2                  # 0.002 alone is within the cap
-    strict, loose = tr.violations(paused=[(9000, 16_000)])                  # coordinator down: 6 s not charged
+    strict = tr.violations(blind=[(9000, 16_000)])                          # a leg not visible: 6 s not charged
     assert len(strict) == 1 and "2.50 s" in strict[0]
-    strict, loose = tr.violations(degraded=[(0, 1500)], loose_s=5.0)
-    assert len(strict) == 1 and "7.00 s" in strict[0] and loose == []
+    assert tr.blind_episodes([(9000, 16_000)]) == ["net 0.006 with B 0.006 C 0: 7.00 s in all, 1.00 s outside the window"]
 
 
 def test_expiry_and_silence_trackers():
     order = {"clientOrderId": "maker:B.mk.1", "time": 1000}
     foreign = {"clientOrderId": "manual-1", "time": 0}
-    ex = inv.ExpiryTracker("maker", 5.0)
+    ex = inv.ExpiryTracker("maker", 5.0, countdown_s=3.0)
     ex.observe(snap(6900, orders={"B": [order, foreign], "C": []}))
     assert ex.violations() == []
     ex.observe(snap(7100, orders={"B": [order], "C": []}))
     assert len(ex.violations()) == 1 and ex.oldest_s() == 6.1
+    ex.killed("B", 5000)                 # its executor died at 5 s: the venue's countdown (3 s) cancels it
+    assert ex.violations() == []         # limit 4 + 3 + 1 = 8 s
+    ex.observe(snap(9100, orders={"B": [order], "C": []}))
+    assert ex.violations() == ["maker:B.mk.1 rested 8.10 s (limit 8.00 s)"]
     si = inv.SilenceTracker(timeout_s=3.0)
     si.open("B", 10_000, "cut")
     si.observe(snap(13_500, orders={"B": [order], "C": []}))       # inside the timeout + 1 s grace: allowed

@@ -65,27 +65,34 @@ class ExposureTracker:
             self._open = None
 
     def charged_s(self, ep: Episode, paused: Iterable[tuple[int, int]]) -> float:
-        """The episode's length minus the time the coordinator was down (no one may trade then)."""
+        """The episode's length minus its time inside the `paused` windows."""
         end = ep.end_ms if ep.end_ms is not None else self.last_ms
         off = sum(max(0, min(end, b) - max(ep.start_ms, a)) for a, b in paused)
         return max(0, end - ep.start_ms - off) / 1000.0
 
-    def violations(self, paused: Iterable[tuple[int, int]] = (), degraded: Iterable[tuple[int, int]] = (),
-                   loose_s: float | None = None) -> tuple[list[str], list[str]]:
-        """(strict, degraded) episodes over their limit. Time while the coordinator is down is not charged
-        (`paused`: no one may trade then); an episode that overlaps a window where one leg is cut off or
-        restarting (`degraded`) is judged against `loose_s` instead, and reported in the second list."""
-        paused, degraded = list(paused), list(degraded)
-        strict, loose = [], []
+    def violations(self, blind: Iterable[tuple[int, int]] = ()) -> list[str]:
+        """Episodes whose charged length (time outside `blind` windows, when the coordinator is down, an
+        executor is down, or the network to one is cut: no one can see or trade that leg) exceeds the limit.
+        A window ends when the leg is visible again, so the limit applies from then on."""
+        windows = list(blind)
+        out = []
+        for ep in self.episodes:
+            length = self.charged_s(ep, windows)
+            if length > self.limit_s:
+                out.append(f"{ep.detail} from venue ms {ep.start_ms}: over the cap for {length:.2f} s "
+                           f"(limit {self.limit_s:.2f} s)")
+        return out
+
+    def blind_episodes(self, blind: Iterable[tuple[int, int]]) -> list[str]:
+        """Episodes that overlap a blind window, with their whole length (reported, not judged)."""
+        windows = list(blind)
+        out = []
         for ep in self.episodes:
             end = ep.end_ms if ep.end_ms is not None else self.last_ms
-            in_degraded = loose_s is not None and any(a <= end and ep.start_ms <= b for a, b in degraded)
-            limit = loose_s if in_degraded and loose_s is not None else self.limit_s
-            length = self.charged_s(ep, paused)
-            if length > limit:
-                (loose if in_degraded else strict).append(
-                    f"{ep.detail} from venue ms {ep.start_ms}: over the cap for {length:.2f} s (limit {limit:.2f} s)")
-        return strict, loose
+            if any(a <= end and ep.start_ms <= b for a, b in windows):
+                out.append(f"{ep.detail}: {ep.length_s(self.last_ms):.2f} s in all, "
+                           f"{self.charged_s(ep, windows):.2f} s outside the window")
+        return out
 
     def longest_s(self) -> float:
         return max((ep.length_s(self.last_ms) for ep in self.episodes), default=0.0)
@@ -97,23 +104,41 @@ def is_maker_id(instance: str, cid: str) -> bool:
 
 
 class ExpiryTracker:
-    """Oldest age of every maker order seen open; a violation when one rests beyond expiry + 1 s."""
+    """Oldest age of every maker order seen open; a violation when one rests beyond expiry + 1 s. An order
+    whose executor was killed while it rested cannot be cancelled by it: the venue's dead-man switch
+    (`countdown_s` after the executor's last refresh) or the restarted executor must; its limit is then
+    the kill time + countdown + 1 s, if that is later."""
 
-    def __init__(self, instance: str, expire_s: float):
-        self.instance, self.limit_s = instance, expire_s + 1.0
+    def __init__(self, instance: str, expire_s: float, countdown_s: float = 0.0):
+        self.instance, self.limit_s, self.countdown_s = instance, expire_s + 1.0, countdown_s
         self.ages: dict[str, float] = {}
+        self.placed: dict[str, tuple[str, int]] = {}      # cid -> (server, venue time placed)
+        self.kills: list[tuple[str, int]] = []
+
+    def killed(self, server: str, at_ms: int) -> None:
+        self.kills.append((server, at_ms))
 
     def observe(self, snap: Snapshot) -> None:
-        for orders in snap.orders.values():
+        for server, orders in snap.orders.items():
             for o in orders:
                 cid = str(o.get("clientOrderId", ""))
                 if is_maker_id(self.instance, cid):
                     age = (snap.venue_ms - int(o["time"])) / 1000.0
                     self.ages[cid] = max(age, self.ages.get(cid, 0.0))
+                    self.placed[cid] = (server, int(o["time"]))
+
+    def limit_of(self, cid: str) -> float:
+        server, placed = self.placed[cid]
+        end = placed + int(self.ages[cid] * 1000)
+        limit = self.limit_s
+        for s, at in self.kills:
+            if s == server and placed <= at <= end:
+                limit = max(limit, (at - placed) / 1000.0 + self.countdown_s + 1.0)
+        return limit
 
     def violations(self) -> list[str]:
-        return [f"{cid} rested {age:.2f} s (limit {self.limit_s:.2f} s)"
-                for cid, age in sorted(self.ages.items()) if age > self.limit_s]
+        return [f"{cid} rested {age:.2f} s (limit {self.limit_of(cid):.2f} s)"
+                for cid, age in sorted(self.ages.items()) if age > self.limit_of(cid)]
 
     def oldest_s(self) -> float:
         return max(self.ages.values(), default=0.0)

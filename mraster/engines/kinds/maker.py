@@ -49,6 +49,10 @@ SETTINGS = (
               "An instruction older (or newer) than this is refused as stale.", G, unit="s", min=1.0, max=300.0),
     FieldSpec("venue_attempts", "int", 3, "Tries of one venue call before the executor skips it.", G,
               min=1, max=10),
+    FieldSpec("venue_countdown_s", "float", 10.0,
+              "The venue's dead-man switch (countdownCancelAll), refreshed every 2 s: if an executor dies, the "
+              "venue cancels every open order of the symbol on its account this long after; 0 = off.", G,
+              unit="s", min=0.0, max=120.0),
     FieldSpec("leverage", "int", 5, "Leverage the executors set on their account for the symbol.", G,
               min=1, max=125),
 )
