@@ -317,9 +317,10 @@ class ExecutorService:
         elif isinstance(event, AccountUpdate):
             for p in event.positions:
                 if p.symbol == self.symbol:
-                    self.core.position = p.amount
+                    self.core.position_update(p.amount, self.now_ms())
         elif isinstance(event, StreamResynced):
-            self.core.position = sum((p.amount for p in event.positions if p.symbol == self.symbol), Decimal(0))
+            self.core.position_update(sum((p.amount for p in event.positions if p.symbol == self.symbol),
+                                          Decimal(0)), self.now_ms())
 
     # ------------------------------------------------------------------ views
     def status(self) -> dict[str, Any]:

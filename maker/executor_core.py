@@ -49,6 +49,7 @@ class ExecutorCore:
         self.mode = "waiting"
         self.last_heard_ms: int | None = None
         self.position = ZERO
+        self.position_ms = 0                     # local time the position was last set (stream or REST)
         self.makers: dict[str, TrackedMaker] = {}
         self.done_ids: dict[str, str] = {}       # client id -> outcome: a repeated client id is never re-sent
         self.takers: dict[str, tuple[str, Decimal, int | None]] = {}   # in flight or not yet in the position:
@@ -84,8 +85,10 @@ class ExecutorCore:
         return makers + sum((q for s, q, _ in self.takers.values() if s == side), ZERO)
 
     def position_seen(self, as_of_ms: int, position: Decimal) -> None:
-        """A position read that started at `as_of_ms`: takers acknowledged before it are in it now."""
-        self.position = position
+        """A REST position read that started at `as_of_ms`: takers acknowledged before it are in it now. A
+        stream update received after the read started is fresher: the read does not overwrite it."""
+        if self.position_ms <= as_of_ms:
+            self.position, self.position_ms = position, as_of_ms
         for cid, (_, _, acked) in list(self.takers.items()):
             if acked is not None and acked < as_of_ms:
                 del self.takers[cid]
@@ -128,6 +131,10 @@ class ExecutorCore:
     def due(self, now_ms: int) -> list[TrackedMaker]:
         """Maker orders at or past their expiry (to cancel now)."""
         return [m for m in self.makers.values() if now_ms >= m.expires_ms]
+
+    def position_update(self, position: Decimal, now_ms: int) -> None:
+        """The user-data stream's position (the freshest source)."""
+        self.position, self.position_ms = position, now_ms
 
     def fill(self, client_id: str, qty: Decimal) -> None:
         m = self.makers.get(client_id)

@@ -159,3 +159,12 @@ def test_a_taker_counts_until_a_position_read_shows_it():
     assert c.takers == {}
     assert "over the maximum" in c.admit(buy, D("100000"))               # 0.049 + 0.002 > 0.050 still
     assert c.admit(Instruction("i", "taker", "maker:B.tk.3", "BUY", D("0.001")), D("100000")) == ""
+
+
+def test_a_slow_rest_read_never_overwrites_a_fresher_stream_position():
+    c = core()
+    c.position_update(D("-0.005"), 2000)           # the stream saw the fills at 2.0 s
+    c.position_seen(1500, D("-0.003"))               # a REST read that began at 1.5 s, answered late
+    assert c.position == D("-0.005")
+    c.position_seen(2500, D("-0.004"))               # a read begun after: it is the truth now
+    assert c.position == D("-0.004")
