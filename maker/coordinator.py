@@ -216,6 +216,8 @@ class Coordinator:
             "executors": {s: {"url": self.urls[s], "reachable": st is not None, "status": st}
                           for s, st in self.statuses.items()},
             "recent_instructions": list(self.sent)[-20:], "stats": self.stats, "rounds": self.rounds,
+            "params": {**asdict(self.params()), "decision_interval": self.interval(),
+                       "max_usd": {s: str(self.max_usd(s)) for s in SERVERS}},
         })
 
     async def run(self, stop: asyncio.Event | None = None) -> None:

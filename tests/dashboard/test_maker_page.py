@@ -60,7 +60,9 @@ def coordinator_status(now_ms: int) -> dict:
             "phase_since_ms": now_ms - 95_000, "time_in_phase_s": 95.0, "turns": 3, "mode": "trading", "reason": "",
             "targets": {"B": "-0.049", "C": "0.049"}, "net": "0.002", "cap": "0.002",
             "book": {"bid": "99999.9", "ask": "100000.0"}, "executors": {},
-            "stats": {h: {"B": per, "C": per} for h in ("2", "6", "24")}}
+            "stats": {h: {"B": per, "C": per} for h in ("2", "6", "24")},
+            "params": {"step": "0.002", "offset": "0.1", "expire_s": 30.0, "delay_max_s": 5.0, "ratio": "0.04",
+                       "decision_interval": 5.0, "max_usd": {"B": "5000", "C": "5000"}}}
 
 
 @pytest.fixture
@@ -104,6 +106,7 @@ def test_maker_page_in_chromium(workspace, serve, makers, page):  # noqa: F811
     expect(page.locator("#mk-stats tbody tr")).to_have_count(6)
     expect(page.locator("#mk-stats")).to_contain_text("95.3%")
     expect(page.locator("#mk-stats")).to_contain_text("-$13.7 (-2.29 bps)")
+    expect(page.locator("#mk-params")).to_contain_text("maker_step_btc 0.002")
     shot(page, "maker_page")
     page.once("dialog", lambda d: d.accept())
     page.click("#mk-stop-both")

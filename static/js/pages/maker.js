@@ -90,7 +90,14 @@ function render(data, ctx, instance, refresh) {
     el("div", { class: "row" }, stopBoth, el("span", { id: "mk-msg", class: "msg" })));
   const cards = SERVERS.map((s) => executorCard(s, data.executors[s] || {}, ctx, instance, refresh));
   const stats = el("section", { class: "card wide" }, el("h2", { text: "Statistics" }), statsTable(c.stats || {}));
-  root.replaceChildren(head, ...cards, stats);
+  const p = c.params || {};
+  const inEffect = el("section", { class: "card wide", id: "mk-params" }, el("h2", { text: "Settings in effect" }),
+    el("p", { class: "hint", text: p.step === undefined ? "—" :
+      `maker_step_btc ${p.step} · maker_price_offset ${p.offset} · maker_expire_seconds ${p.expire_s} · ` +
+      `signal_delay_max ${p.delay_max_s} · decision_interval ${p.decision_interval} · net_exposure_ratio ${p.ratio} · ` +
+      `MAX_POSITION_B_USD ${(p.max_usd || {}).B} · MAX_POSITION_C_USD ${(p.max_usd || {}).C} (edit them in the ` +
+      `instance's settings; the coordinator applies an edit within 5 s)` }));
+  root.replaceChildren(head, ...cards, stats, inEffect);
 }
 
 export default {
