@@ -33,7 +33,7 @@ from maker.logic import (
 from maker.protocol import Instruction as Wire
 
 log = get_logger("maker.coordinator")
-STATS_EVERY_S = 30.0
+STATS_EVERY_S = 60.0
 WATCH_S = 0.25          # exposure watch between decision rounds
 SETTLE_S = 0.6          # after a taker, positions settle before another one may be sent
 STATS_HOURS = (2, 6, 24)
@@ -191,12 +191,14 @@ class Coordinator:
             return None
 
     async def refresh_stats(self) -> None:
+        """The executors' statistics for 2 h, 6 h and 24 h (for the dashboard), asked one at a time so the
+        executors' venue reads stay light; decisions go on meanwhile."""
         out: dict[str, Any] = {}
         for hours in STATS_HOURS:
             per: dict[str, Any] = {}
             for server in SERVERS:
                 try:
-                    resp = await self.http.get(f"{self.urls[server]}/stats", params={"hours": hours}, timeout=10.0)
+                    resp = await self.http.get(f"{self.urls[server]}/stats", params={"hours": hours}, timeout=30.0)
                     per[server] = resp.json() if resp.status_code == 200 else None
                 except (httpx.HTTPError, ValueError):
                     per[server] = None
@@ -227,8 +229,10 @@ class Coordinator:
             try:
                 await self.round()
                 if time.monotonic() - self._stats_at > STATS_EVERY_S:
-                    self._stats_at = time.monotonic()
-                    await self.refresh_stats()
+                    self._stats_at = time.monotonic()     # in the background: a round never waits for it
+                    task = asyncio.create_task(self.refresh_stats())
+                    self._pending.add(task)
+                    task.add_done_callback(self._pending.discard)
                 self.write_status()
             except Exception as exc:      # the loop must survive one bad round
                 log.exception("maker.round", f"decision round failed: {exc}")

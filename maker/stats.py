@@ -13,6 +13,7 @@ Pure `compute`; `collect` does the reading.
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any, Iterable
@@ -152,7 +153,8 @@ async def collect(exchange: Exchange, symbol: str, server: str, journal_path: An
     since = now_ms - int(hours * 3600 * 1000)
     trades = await venue_trades(exchange, symbol, since, now_ms)
     income = await exchange.income(symbol, "FUNDING_FEE", start_time=since, end_time=now_ms, limit=1000)
-    records = list(jr.read(journal_path, since))
+    # file reading and the sums run in a thread: the executor's loop (expiry, instructions) never waits on them
+    records = await asyncio.to_thread(lambda: list(jr.read(journal_path, since)))
     acked = {r.get("cid") for r in records if r.get("ev") == "ack"}
     for rec in [r for r in records if r.get("ev") == "placed" and r.get("cid") not in acked]:
         try:           # acknowledgement lost: the venue says which order id the client id got, if any
@@ -160,4 +162,4 @@ async def collect(exchange: Exchange, symbol: str, server: str, journal_path: An
         except UnknownOrderError:
             continue
         records.append({"t": rec["t"], "ev": "ack", "cid": rec["cid"], "order_id": order.order_id})
-    return compute(server, hours, trades, income, records, since)
+    return await asyncio.to_thread(compute, server, hours, trades, income, records, since)
