@@ -99,7 +99,7 @@ def test_maker_page_in_chromium(workspace, serve, makers, page):  # noqa: F811
     server = serve()
     page.goto(server.url + "/#/maker")
     expect(page.locator("#mk-phase")).to_contain_text("Phase 2 (B short, C long)")
-    expect(page.locator("main.grid")).to_be_hidden()
+    expect(page.locator("#nav a[href='#/maker']")).to_have_count(1)
     expect(page.locator("#mk-health-B")).to_have_text("active")
     expect(page.locator("#mk-exec-B")).to_contain_text("0.012 BTC")
     expect(page.locator("#mk-exec-C .mk-makers tbody tr")).to_have_count(1)
@@ -113,5 +113,5 @@ def test_maker_page_in_chromium(workspace, serve, makers, page):  # noqa: F811
     expect(page.locator("#mk-msg")).to_contain_text("B: stopped · C: stopped")
     assert makers["B"].calls == ["/emergency_stop"] and makers["C"].calls == ["/emergency_stop"]
     expect(page.locator("#mk-health-C")).to_have_text("stopped")
-    page.goto(server.url + "/#/overview")
-    expect(page.locator("main.grid")).to_be_visible()
+    page.goto(server.url + "/#/maker/nope")                 # an instance that does not exist: said so
+    expect(page.locator("#page")).to_contain_text("no maker instance 'nope'")

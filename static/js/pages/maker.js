@@ -1,7 +1,9 @@
-// The Maker page (#/maker, #/maker?instance=NAME): seed 003's coordinator and its two executors.
+// The Maker page (#/maker, #/maker/<instance>): seed 003's coordinator and its two executors.
 // Phase and time in phase, positions against their maxima, net exposure against the cap, resting maker
 // orders with age, fills as they come, statistics for 2 h / 6 h / 24 h, executor health, emergency stop.
-import { el, fmtNum, fmtTime, fmtAge } from "../api.js";
+import { el } from "../api.js";
+import { fmtNum, fmtAge } from "../format.js";
+import { fmtTime } from "../clock.js";
 
 const SERVERS = ["B", "C"];
 let timer = null;
@@ -106,7 +108,7 @@ export default {
   async mount(el_, ctx, params = {}) {
     root = el_;
     root.classList.add("grid");
-    const instance = params.instance || "maker";
+    const instance = params.arg || params.instance || "maker";
     const refresh = async () => {
       try { render(await ctx.api("GET", `/api/maker/${instance}`), ctx, instance, refresh); }
       catch (e) { root.replaceChildren(el("p", { class: "msg err", text: `Maker ${instance}: ${e.message}` })); }
