@@ -61,7 +61,8 @@ class Coordinator:
     def __init__(self, *, instance: str, urls: dict[str, str], secret: str, params: Callable[[], Params],
                  max_usd: Callable[[str], Decimal], book: Callable[[], Book | None], interval: Callable[[], float],
                  status_path: Path, state_path: Path, seed: int | None = None,
-                 clock: Callable[[], float] = time.time, http: httpx.AsyncClient | None = None):
+                 clock: Callable[[], float] = time.time, http: httpx.AsyncClient | None = None,
+                 claims: tuple[tuple[str, str, str], ...] = (), account: str = ""):
         self.instance, self.urls, self.secret = instance, urls, secret
         self.params, self.max_usd, self.book, self.interval = params, max_usd, book, interval
         self.status_path, self.state_path = Path(status_path), Path(state_path)
@@ -80,6 +81,7 @@ class Coordinator:
         self._taker_at = 0.0              # monotonic time of the last taker sent
         self._watching = False
         self.rounds = 0
+        self.claims, self.account = claims, account      # (account, symbol, side) the maker holds or enters
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -208,7 +210,9 @@ class Coordinator:
     def write_status(self) -> None:
         d, now = self.last, self.now_ms()
         write_json_atomic(self.status_path, {
-            "instance": self.instance, "kind": "maker", "pid": _pid(), "updated_ms": now,
+            "instance": self.instance, "kind": "maker", "pid": _pid(), "updated_ms": now, "updated_wall_ms": now,
+            "account": self.account,     # claims in mraster/engines/owners.py's form: other engines and the guard
+            "positions": [{"account": a, "symbol": s, "position_side": ps} for a, s, ps in self.claims],
             "strategy": self.params().strategy, "phase": self.state.phase, "phase_since_ms": self.state.since_ms,
             "time_in_phase_s": round((now - self.state.since_ms) / 1000, 1), "turns": self.state.turns,
             "mode": d.mode if d else "starting", "reason": d.reason if d else "",

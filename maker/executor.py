@@ -52,7 +52,7 @@ class ExecutorService:
                  default_expire_s: float = 30.0, leverage: int = 5,
                  clock: Callable[[], float] = time.time,
                  stats: Callable[[float], Any] | None = None, max_usd_fn: Callable[[], Decimal] | None = None,
-                 countdown_s: float = 0.0):
+                 countdown_s: float = 0.0, gate: Any = None):
         self.exchange = exchange
         self.server, self.instance, self.symbol = server, instance, symbol
         self.core = ExecutorCore(server, instance, max_usd=max_usd, silence_ms=int(silence_s * 1000),
@@ -65,6 +65,7 @@ class ExecutorService:
         self.clock = clock
         self.stats_fn = stats
         self.max_usd_fn = max_usd_fn           # the maximum read again every reconcile (a dashboard edit)
+        self.gate = gate                       # the kernel's risk gate (mraster/safety/gate.py), or None
         # the venue's dead-man switch, refreshed every reconcile (so never shorter than 1.5 reconciles)
         self.countdown_ms = 0 if countdown_s <= 0 else max(int(countdown_s * 1000), int(RECONCILE_S * 1500))
         self.fills: deque[dict[str, Any]] = deque(maxlen=100)
@@ -110,7 +111,8 @@ class ExecutorService:
             return 401 if isinstance(exc, SignatureError) else 400, {"ok": False, "error": str(exc)}
         if self.core.mode != "stopped":
             self.core.hear(now)
-        why = self.core.admit(ins, Decimal(ins.price) if ins.action == "maker" else self.mark)
+        why = await self.gate_check(ins)
+        why = why or self.core.admit(ins, Decimal(ins.price) if ins.action == "maker" else self.mark)
         if why:
             if ins.action in ("maker", "taker"):
                 self.journal.write(now, "refused", kind=ins.action, cid=ins.client_id, why=why)
@@ -122,6 +124,21 @@ class ExecutorService:
         if ins.action == "cancel_all":
             return 200, {"ok": True, "cancelled": await self.cancel_all("coordinator asked")}
         return 200, await self.place(ins)
+
+    async def gate_check(self, ins: Instruction) -> str:
+        """The kernel's risk gate for an order that may open or add to the position (kill-switch latch, another
+        owner on the symbol, account caps); "" = go. Reducing orders and non-orders pass. It runs before the
+        executor's own admission, which then reserves the order synchronously (no await in between)."""
+        if self.gate is None or ins.action not in ("maker", "taker") or self.core.mode != "active":
+            return ""
+        sign = Decimal(1) if ins.side == "BUY" else Decimal(-1)
+        if self.core.position * sign < 0 and ins.qty <= abs(self.core.position):
+            return ""
+        price = ins.price if ins.action == "maker" else self.mark
+        decision = await self.gate.admit(self.instance, self.symbol, Side(ins.side), ins.qty * price)
+        if decision:
+            return ""
+        return f"risk gate: {decision.reason} ({decision.code})"
 
     async def place(self, ins: Instruction) -> dict[str, Any]:
         """THE order path of maker and taker instructions (one function, so a kernel risk gate fits here)."""

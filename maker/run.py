@@ -87,7 +87,7 @@ def run_executor(loaded: Any, args: Any) -> int:
         secret=cfg.secret, journal_path=cfg.journal_path(server), silence_s=float(v["coordinator_timeout"]),
         max_age_s=float(v["instruction_max_age"]), default_expire_s=float(v["maker_expire_seconds"]),
         leverage=int(v["leverage"]), stats=stats_fn, max_usd_fn=lambda: _fresh_max(loaded, cfg, server),
-        countdown_s=float(v["venue_countdown_s"]))
+        countdown_s=float(v["venue_countdown_s"]), gate=_gate(cfg, server, settings, exchange))
 
     async def main() -> int:
         stop = _stop_event()
@@ -109,6 +109,30 @@ def run_executor(loaded: Any, args: Any) -> int:
         return 0 if not serving.done() or serving.exception() is None else 1
 
     return asyncio.run(main())
+
+
+def _gate(cfg: MakerConfig, server: str, settings: Any, exchange: Any) -> Any:
+    """The kernel's risk gate for this executor's account. A position on the maker's symbol is the maker's
+    unless another instance claims it (the executor owns its account; on a server of its own there is no
+    coordinator status file to claim it)."""
+    from pathlib import Path
+
+    from mraster.engines import instances_file, load_instances
+    from mraster.engines.owners import AccountOwners
+    from mraster.safety.gate import RiskGate
+
+    account = cfg.account_of(server)
+    try:
+        instances = load_instances(instances_file(Path(settings.config_file)))
+    except Exception:
+        instances = []
+    instances = [i for i in instances if i.name != cfg.instance] + [cfg.resolved.instance]
+    owners = AccountOwners(Path(settings.run_dir), account, instances)
+
+    def owner_of(p: Any) -> str | None:
+        claimed = owners.owner_of_position(p)
+        return claimed or (cfg.instance if p.symbol == cfg.symbol else None)
+    return RiskGate(settings, exchange, owner_of=owner_of)
 
 
 def _fresh_max(loaded: Any, cfg: MakerConfig, server: str) -> Decimal:
@@ -179,7 +203,9 @@ def run_coordinator(loaded: Any, args: Any) -> int:
             instance=cfg.instance, urls=fixed["urls"], secret=cfg.secret, params=params,
             max_usd=lambda s: Decimal(str(current["v"][f"MAX_POSITION_{s}_USD"])), book=book,
             interval=lambda: float(current["v"]["decision_interval"]), status_path=cfg.resolved.status_path,
-            state_path=cfg.resolved.state_path, seed=getattr(args, "seed", None))
+            state_path=cfg.resolved.state_path, seed=getattr(args, "seed", None),
+            claims=tuple((cfg.account_of(s), cfg.symbol, "BOTH") for s in SERVERS),
+            account=cfg.resolved.instance.account_for("coordinator"))
 
         async def reload() -> None:
             while not stop.is_set():

@@ -226,3 +226,32 @@ async def test_a_dead_executors_orders_are_cancelled_by_the_venues_countdown(px,
     assert order.status is OrderStatus.CANCELED and time.monotonic() - died <= 4.5
     await svc.close()
     await client.close()
+
+
+async def test_the_kernel_risk_gate_guards_every_order_that_adds(px, tmp_path):
+    from mraster.safety.gate import RiskGate
+    from mraster.safety.killswitch import account_key, fire, latch_path, reset
+    from mraster.settings import load_settings
+    settings = load_settings(env={"ASTER_RUN_DIR": str(tmp_path / "run"), "ASTER_PAPER": "true",
+                                  "ASTER_API_KEY": "paper-gate", "ASTER_API_SECRET": "paper-secret"},
+                             cwd=tmp_path).settings
+    svc, client, _ = make_service(px, tmp_path, "paper-gate")
+    owners = {"BTCUSDT": "maker"}
+    svc.gate = RiskGate(settings, client, owner_of=lambda p: owners.get(p.symbol))
+    svc.core.hear(svc.now_ms())
+    bid, _ = await touch(client)
+    svc.mark = bid
+    assert (await send(svc, Instruction(uuid.uuid4().hex, "taker", "maker:B.tk.g1", "BUY", D("0.002"))))[0] == 200
+    await svc.reconcile()
+    fire(latch_path(settings), account_key(settings), "test", "margin too thin")
+    code, out = await send(svc, maker_ins("maker:B.mk.g2", "BUY", "0.002", str(bid - 500)))
+    assert code == 409 and "kill_switch" in out["error"]
+    code, out = await send(svc, Instruction(uuid.uuid4().hex, "taker", "maker:B.tk.g3", "SELL", D("0.001")))
+    assert code == 200 and out["status"] == "FILLED"                      # reducing passes a latched account
+    reset(latch_path(settings), account_key(settings), "test")
+    owners["BTCUSDT"] = "scan2"                                            # someone else's position now
+    await svc.reconcile()
+    code, out = await send(svc, maker_ins("maker:B.mk.g4", "BUY", "0.002", str(bid - 500)))
+    assert code == 409 and "symbol_held" in out["error"]
+    assert await client.open_orders("BTCUSDT") == []
+    await client.close()
