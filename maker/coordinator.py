@@ -178,10 +178,10 @@ class Coordinator:
             if book is None or self._settling():
                 return
             limits = {n: max_qty(v.max_usd, book.mid, book.lot) for n, v in known.items()}
-            taker = rebalance(known, self.last.targets, limits, self.params(), book, self.ids)
-            if taker is not None:
+            takers = rebalance(known, self.last.targets, limits, self.params(), book, self.ids)
+            if takers:
                 self._taker_at = time.monotonic()
-                await self.send(taker.server, to_wire(taker))
+                await asyncio.gather(*(self.send(t.server, to_wire(t)) for t in takers))
         finally:
             self._watching = False
 

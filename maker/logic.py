@@ -186,13 +186,14 @@ def headroom(view: ExecView, side: Side, limit: Decimal) -> Decimal:
 
 
 def rebalance(views: dict[str, ExecView], targets: dict[str, Decimal], limits: dict[str, Decimal],
-              params: Params, book: Book, ids: Callable[[str], str]) -> Taker | None:
-    """A taker order that brings B + C back to zero when it is over the cap; the executor whose target
-    lies in the needed direction first (it advances its cycle), else the other one (it gives some back)."""
+              params: Params, book: Book, ids: Callable[[str], str]) -> list[Taker]:
+    """Taker orders that bring B + C back to zero when it is over the cap: first on the executor whose target
+    lies in the needed direction (it advances its cycle), the rest on the other (it gives some back), each
+    within its room (position plus resting orders within its limit). Empty when within the cap."""
     positions = {n: v.position for n, v in views.items()}
     net = sum(positions.values(), ZERO)
     if not over_cap(positions, params.ratio, params.step):
-        return None
+        return []
     side: Side = "SELL" if net > 0 else "BUY"
     want = floor_to(abs(net), book.lot)
     sign = 1 if side == "BUY" else -1
@@ -201,17 +202,19 @@ def rebalance(views: dict[str, ExecView], targets: dict[str, Decimal], limits: d
         toward = (targets[name] - views[name].position) * sign > 0
         return (0 if toward else 1, name)
 
+    out: list[Taker] = []
     for name in sorted(views, key=preference):
         view = views[name]
-        if not view.healthy:
+        if not view.healthy or want <= 0:
             continue
         qty = min(want, floor_to(headroom(view, side, limits[name]), book.lot))
         if qty <= 0:
             continue
         reduces = (view.position > 0 and side == "SELL" or view.position < 0 and side == "BUY") \
             and qty <= abs(view.position)
-        return Taker(name, side, qty, reduces, ids(f"{name}.tk"))
-    return None
+        out.append(Taker(name, side, qty, reduces, ids(f"{name}.tk")))
+        want -= qty
+    return out
 
 
 def maker_for(view: ExecView, target: Decimal, params: Params, book: Book, delay_s: float,
@@ -254,9 +257,7 @@ def decide(state: CycleState, book: Book | None, views: dict[str, ExecView | Non
     missing = [n for n in SERVERS if n not in known or not known[n].healthy]
     out: list[Instruction] = []
     if len(known) == len(SERVERS):
-        taker = rebalance(known, targets, limits, params, book, ids)
-        if taker is not None:
-            out.append(taker)
+        out += rebalance(known, targets, limits, params, book, ids)
     if missing:
         return Decision(state, targets, net, cap, out, "holding", f"executor {', '.join(missing)} not available")
     assert len(known) == len(SERVERS)

@@ -92,13 +92,18 @@ def test_phase_turn_cancels_the_orders_of_the_old_direction():
 def test_rebalance_prefers_the_executor_whose_target_lies_that_way():
     t = cycle_targets(1, D("0.049"), D("0.049"))
     limits = {"B": D("0.049"), "C": D("0.049")}
-    tk = rebalance(views("0.010", "-0.004"), t, limits, P, BOOK, ids)     # net +0.006 > cap 0.002
+    [tk] = rebalance(views("0.010", "-0.004"), t, limits, P, BOOK, ids)   # net +0.006 > cap 0.002
     assert isinstance(tk, Taker) and (tk.server, tk.side, tk.qty, tk.reduce_only) == ("C", "SELL", D("0.006"), False)
     # C has no room left short (position plus resting sells at its limit): B gives some back, reduce-only
     full = [Resting("maker:C.mk.1", "SELL", D("0.002"), D("1"))]
-    tk = rebalance(views("0.055", "-0.047", rc=full), t, limits, P, BOOK, ids)
+    [tk] = rebalance(views("0.055", "-0.047", rc=full), t, limits, P, BOOK, ids)
     assert isinstance(tk, Taker) and (tk.server, tk.side, tk.qty, tk.reduce_only) == ("B", "SELL", D("0.008"), True)
-    assert rebalance(views("0.010", "-0.009"), t, limits, P, BOOK, ids) is None
+    assert rebalance(views("0.010", "-0.009"), t, limits, P, BOOK, ids) == []
+    # C has room for part only: the rest goes to B at once, in the same round
+    part = [Resting("maker:C.mk.1", "SELL", D("0.043"), D("1"))]
+    tks = rebalance(views("0.010", "-0.004", rc=part), t, limits, P, BOOK, ids)
+    assert [(k.server, k.side, k.qty, k.reduce_only) for k in tks] == [("C", "SELL", D("0.002"), False),
+                                                                        ("B", "SELL", D("0.004"), True)]
 
 
 def test_over_cap_round_sends_the_taker_and_holds_new_makers():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -18,8 +19,17 @@ def run_maker(args: argparse.Namespace, default_out: Callable[[], Any]) -> int:
     if args.seed is not None:
         params = replace(params, seed=args.seed)
     out = Path(args.out) if args.out else Path(default_out())
+
+    def on_term(*_: Any) -> None:        # SIGTERM: unwind like Ctrl+C, so every child process is stopped
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         result = asyncio.run(run_maker_trial(params, out))
+    except KeyboardInterrupt:
+        print(f"mraster trial --engine maker: stopped; every process of the trial was stopped ({out})",
+              file=sys.stderr)
+        return 128 + 15
     except RuntimeError as exc:
         print(f"mraster trial --engine maker: {exc}", file=sys.stderr)
         return EXIT_VIOLATION
