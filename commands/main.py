@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 from mraster.settings import SettingsError, load_settings
 from mraster.settings.overrides import cli_overrides
 from paper.profiles import PROFILE_NAMES as PAPER_PROFILES
-from commands import config_cmd, killswitch_cmd, ops_cmd
+from commands import config_cmd, killswitch_cmd, maker_cmd, ops_cmd
 
 EXIT_CONFIG = 2
 
@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd.add_parser(sub, _common)
     killswitch_cmd.add_parser(sub, _common)
     ops_cmd.add_parser(sub, _common)
+    maker_cmd.add_parser(sub, _common)
     _add_optional_commands(sub)
     return parser
 

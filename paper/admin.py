@@ -133,6 +133,20 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
         v.commit()
         return {"account": key, "balance": money(eng.accounts[key].wallet), "change": money(change)}
 
+    def set_fees(req: Req) -> dict[str, Any]:
+        """One account's own fee rates (`maker`, `taker` fractions), or back to the venue's with `reset`."""
+        body = _body(req)
+        key = account_of(req, body)
+        if _bool(body, "reset", False):
+            eng.account_fees.pop(key, None)
+        else:
+            maker, taker = _dec(body, "maker"), _dec(body, "taker")
+            if not (Decimal("-0.01") <= maker <= Decimal("0.01") and Decimal(0) <= taker <= Decimal("0.01")):
+                raise invalid("maker/taker")
+            eng.account_fees[key] = (maker, taker)
+        maker, taker = eng.fee_rates(key)
+        return {"account": key, "maker": f"{maker:f}", "taker": f"{taker:f}"}
+
     def set_price(req: Req) -> dict[str, Any]:
         body = _body(req)
         symbol = symbol_of(body)
@@ -311,6 +325,7 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
     add("GET", "/admin/state", state, NONE)
     add("POST", "/admin/balance", set_balance, NONE)
     add("POST", "/admin/price", set_price, NONE)
+    add("POST", "/admin/fees", set_fees, NONE)
     add("DELETE", "/admin/price", release_price, NONE)
     add("POST", "/admin/clock", clock, NONE)
     add("POST", "/admin/orders/cancel", end_order, NONE)

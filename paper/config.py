@@ -13,6 +13,12 @@ DEFAULT_KEY = "paper-key"          # the project's client uses this pair when th
 DEFAULT_SECRET = "paper-secret"
 
 
+# Seed 003's fees (maker 0.01 %, taker 0.035 %) for the paper accounts of its named accounts A, B and C
+# (`paper-a`, `paper-b`, `paper-c`, see mraster/accounts.py); POST /admin/fees sets another pair.
+SEED_003_FEES = (Decimal("0.0001"), Decimal("0.00035"))
+SEED_003_KEYS = ("paper-a", "paper-b", "paper-c")
+
+
 @dataclass(frozen=True)
 class PaperConfig:
     host: str = "127.0.0.1"

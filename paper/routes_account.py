@@ -142,8 +142,8 @@ def register(app: PaperApp, v: "Venue", d: "MarketData") -> None:
     def commission(req: Req) -> dict:
         symbol = req.params.symbol()
         v.spec(symbol)
-        return {"symbol": symbol, "makerCommissionRate": f"{v.config.maker_fee:f}",
-                "takerCommissionRate": f"{v.config.taker_fee:f}"}
+        maker, taker = eng.fee_rates(req.key)
+        return {"symbol": symbol, "makerCommissionRate": f"{maker:f}", "takerCommissionRate": f"{taker:f}"}
 
     def adl(req: Req) -> list:
         acct = eng.account(req.key, v.now())

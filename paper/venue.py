@@ -17,7 +17,7 @@ from mraster.aio import cancel_and_wait
 from paper.auth import Authenticator
 from paper.auth_v3 import Agent, V3Auth, parse_agents
 from paper.clock import VenueClock
-from paper.config import PaperConfig
+from paper.config import SEED_003_FEES, SEED_003_KEYS, PaperConfig
 from paper.engine import Engine
 from paper.engine.algo import ALGO_ID_BASE
 from paper.profiles import profile_of
@@ -75,6 +75,7 @@ class Venue:
                              next_trade_id=max(1, trades + 1), next_tran_id=max(1, trans + 1),
                              next_algo_id=max(ALGO_ID_BASE + 1, self.store.max_algo_id() + 1),
                              callback_max=self.profile.callback_max, algo_cap=self.profile.algo_cap)
+        self.engine.account_fees.update({key: SEED_003_FEES for key in SEED_003_KEYS})
         try:
             open_orders = self.store.load_open_orders()
             parents = self.store.algo_parents(o.parent_algo for o in open_orders if o.parent_algo)

@@ -30,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
                    help="active: the bandit admits and sizes the entries; shadow: plain sizing while the policy "
                         "watches (full: shadow, short: active)")
     p.add_argument("--out", metavar="DIR", help="work directory (default: trial_out/<UTC timestamp>)")
+    p.add_argument("--engine", choices=("scanner", "maker"), default="scanner",
+                   help="scanner: bot and guard (default); maker: seed 003's cycle maker under its own faults "
+                        "and invariants (docs/maker.md)")
     common(p)
     p.set_defaults(handler=run, no_settings=True)
 
@@ -54,6 +57,10 @@ def params_from_args(args: argparse.Namespace) -> Any:
 def run(loaded: Any, args: argparse.Namespace) -> int:
     from trial.runner import run_trial
     from trial.workdir import default_out_dir
+
+    if getattr(args, "engine", "scanner") == "maker":
+        from trial.maker.cli import run_maker
+        return run_maker(args, default_out_dir)
 
     try:
         params = params_from_args(args)

@@ -324,6 +324,12 @@ class BinanceCompatibleClient(Exchange):
             except UnknownOrderError:
                 raise regular_error from None
 
+    async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> None:
+        """The venue's dead-man switch: it cancels every open order of `symbol` unless this is called again
+        within `countdown_ms` (0 switches it off). A process that dies leaves no order resting for long."""
+        await self._core.request("POST", self._p(P.COUNTDOWN_CANCEL_ALL),
+                                 {"symbol": symbol, "countdownTime": int(countdown_ms)}, signed=True)
+
     async def cancel_all(self, symbol: str) -> None:
         """Every open order of `symbol`; on Algo Service profiles the algo orders too (both are sent even if
         one fails, then the first failure is raised)."""

@@ -30,6 +30,7 @@ LEVERAGE, MARGIN_TYPE, POSITION_SIDE_DUAL, USER_TRADES, INCOME, COMMISSION_RATE,
     "leverage", "margin_type", "position_side_dual", "user_trades", "income", "commission_rate", "listen_key")
 BATCH_ORDERS = "batch_orders"
 LEVERAGE_BRACKET = "leverage_bracket"
+COUNTDOWN_CANCEL_ALL = "countdown_cancel_all"
 ALGO_ORDER, OPEN_ALGO_ORDERS, ALGO_OPEN_ORDERS = "algo_order", "open_algo_orders", "algo_open_orders"
 
 HMAC, EIP712 = "hmac", "eip712"
@@ -45,6 +46,7 @@ _V1_PATHS: dict[str, str] = {
     USER_TRADES: "/fapi/v1/userTrades", INCOME: "/fapi/v1/income", COMMISSION_RATE: "/fapi/v1/commissionRate",
     LISTEN_KEY: "/fapi/v1/listenKey", BATCH_ORDERS: "/fapi/v1/batchOrders",
     LEVERAGE_BRACKET: "/fapi/v1/leverageBracket",
+    COUNTDOWN_CANCEL_ALL: "/fapi/v1/countdownCancelAll",
 }
 # Every V1 operation exists under /fapi/v3/ with the same last segment(s) (aster-v3.md §1.3).
 _V3_PATHS: dict[str, str] = {op: "/fapi/v3/" + path.split("/", 3)[3] for op, path in _V1_PATHS.items()}

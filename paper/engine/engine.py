@@ -52,6 +52,7 @@ class Engine(OrderFlowMixin, MarketFlowMixin, RiskWatchMixin, LedgerMixin, Accou
         self.markets: dict[str, MarketState] = {s: MarketState(spec) for s, spec in specs.items()}
         self.accounts: dict[str, EAccount] = {}
         self.maker_fee, self.taker_fee = maker_fee, taker_fee
+        self.account_fees: dict[str, tuple[Decimal, Decimal]] = {}   # key -> (maker, taker) for that account
         self.start_balance = start_balance
         self.default_leverage = default_leverage
         self.open_by_id: dict[int, EOrder] = {}
@@ -71,7 +72,12 @@ class Engine(OrderFlowMixin, MarketFlowMixin, RiskWatchMixin, LedgerMixin, Accou
         self.risk: dict[str, AccountRisk] = {}
         self.margin_called: set[str] = set()
 
+    def fee_rates(self, key: str) -> tuple[Decimal, Decimal]:
+        """(maker, taker) fee rates of one account: its own if set, else the venue's."""
+        return self.account_fees.get(key, (self.maker_fee, self.taker_fee))
+
     # ------------------------------------------------------------------ ids
+
     def _next_order_id(self) -> int:
         self._order_id += 1
         return self._order_id - 1

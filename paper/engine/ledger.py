@@ -34,7 +34,7 @@ class LedgerMixin:
         realized = money(realized)
         if acct.margin_type.get(order.symbol) is MarginType.ISOLATED:
             self._move_isolated_margin(acct, pos, old, new_amount, qty, price)
-        rate = self.maker_fee if maker else self.taker_fee
+        rate = self.fee_rates(acct.key)[0 if maker else 1]
         commission = money(price * qty * rate)
         acct.wallet += realized - commission
         pos.amount, pos.entry_price = new_amount, (new_entry if new_amount != 0 else D0)

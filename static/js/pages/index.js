@@ -10,6 +10,7 @@ import settings from "./settings.js";
 import data from "./data.js";
 import backtest from "./backtest.js";
 import ops from "./ops.js";
+import maker from "./maker.js";
 
 export const PAGES = [
   overview,
@@ -18,7 +19,8 @@ export const PAGES = [
   chart,
   data,
   backtest,
-  // maker, operator: their modules go here
+  maker,
+  // operator: its module goes here
   logs,
   settings,
   ops,

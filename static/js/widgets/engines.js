@@ -81,6 +81,7 @@ export default {
           ...this.data.accounts.map((a) => el("option", { value: a, text: a }))))));
     };
     kind.addEventListener("change", drawRoles);
+    if (kinds.some((k) => k.name === "scanner")) kind.value = "scanner";   // the default kind first, whatever the order
     drawRoles();
     this.form.replaceChildren(name, kind, roles, el("button", { type: "submit" }, "Add instance"));
     this.form.onsubmit = async (ev) => {

@@ -1,0 +1,1 @@
+"""The maker trial (issue 19): the cycle maker under faults, with its invariants."""
