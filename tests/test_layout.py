@@ -14,7 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "mraster"
-APPS = {"bot", "guard", "dashboard", "paper", "trial", "ml_policy", "recorder", "backtest", "commands"}
+APPS = {"bot", "guard", "dashboard", "paper", "trial", "ml_policy", "recorder", "backtest", "commands",
+        "deltaneutral"}
 ALLOWED = {("bot", "ml_policy")}
 
 

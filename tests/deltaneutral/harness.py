@@ -1,0 +1,69 @@
+"""Operators against a real paper exchange (child process), built in-process so a test can drive ticks."""
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from mraster.engines import resolve_instance
+from mraster.exchange.factory import make_exchange
+from mraster.settings.loader import load_settings
+from mraster.tradedb import TradeDB
+from paper.testing import PaperExchange
+
+from deltaneutral.main import build
+from deltaneutral.runtime import Operator
+
+SEED_VALUES = {"CAPITAL_USDT": 1000, "LEVERAGE": 15, "TRADING_PAIRS": "BTCUSDT"}
+
+
+def write_instances(workdir: Path, settings: dict[str, Any], name: str = "dn1", account: str = "main") -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "engines.json").write_text(json.dumps({"instances": [
+        {"name": name, "kind": "deltaneutral", "accounts": {"account": account}, "settings": settings}]}))
+
+
+def env_for(px: PaperExchange, workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**px.env(), "ASTER_CONFIG_FILE": str(workdir / "dashboard_config.json"),
+           "ASTER_DOTENV_FILE": str(workdir / ".env"), "ASTER_RUN_DIR": str(workdir / "run"),
+           "ASTER_LOG_DIR": str(workdir / "logs"), "ASTER_JOURNAL_FILE": str(workdir / "journal.sqlite"),
+           "ASTER_STATE_FILE": str(workdir / "state.json"), "ASTER_HTTP_RETRIES": "1",
+           "ASTER_HTTP_BACKOFF": "0.05"}
+    env.update(extra or {})
+    return env
+
+
+def make_operator(px: PaperExchange, workdir: Path, settings: dict[str, Any] | None = None,
+                  extra_env: dict[str, str] | None = None, name: str = "dn1") -> Operator:
+    write_instances(workdir, {**SEED_VALUES, **(settings or {})}, name)
+    env = env_for(px, workdir, extra_env)
+    loaded = load_settings(env=env, cwd=workdir)
+    op, _ = build(loaded, name)
+
+    async def no_sleep(_: float) -> None:
+        return None
+    op.sleep = no_sleep
+    return op
+
+
+def positions(px: PaperExchange, key: str | None = None) -> dict[str, Decimal]:
+    state = px.admin("GET", "/state", api_key=key, account=key or px.api_key)
+    acct = next(iter(state["accounts"].values()))
+    return {f"{p['symbol']}:{p['positionSide']}": Decimal(p["amount"]) for p in acct["positions"]
+            if Decimal(p["amount"]) != 0}
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def close_clients(op: Operator) -> None:
+    await op.long.exchange.close()
+    if op.short.exchange is not op.long.exchange:
+        await op.short.exchange.close()
+    op.db.close()
+
+
+__all__ = ["PaperExchange", "TradeDB", "close_clients", "env_for", "make_exchange", "make_operator", "positions", "resolve_instance", "run", "write_instances"]

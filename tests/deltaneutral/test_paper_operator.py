@@ -1,0 +1,227 @@
+"""The operator on a real paper exchange (hedge mode): opens, rotates, closes on risk, never leaves a leg alone."""
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from mraster.domain.types import OrderRequest, OrderType, PositionSide, Side
+from tests.deltaneutral.harness import PaperExchange, close_clients, make_operator, positions, run
+
+_keys = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def px(tmp_path_factory: pytest.TempPathFactory):
+    with PaperExchange(tmp_path_factory.mktemp("px"), symbols=("BTCUSDT", "ETHUSDT"), seed=3) as ex:
+        yield ex
+
+
+@pytest.fixture
+def key() -> str:
+    """Each test trades on its own paper account (the paper exchange makes one per API key)."""
+    return f"dn-test-{next(_keys)}"
+
+
+def op_for(px: PaperExchange, tmp_path: Path, key: str, **settings):
+    return make_operator(px, tmp_path, settings, {"ASTER_API_KEY": key, "ASTER_API_SECRET": "s"})
+
+
+async def started(op):
+    await op.setup()
+    await op.adopt(await op.now_ms())
+    return op
+
+
+def legs(px, key):
+    return positions(px, key)
+
+
+def test_a_pair_opens_with_equal_quantities(px, tmp_path, key):
+    async def go():
+        op = await started(op_for(px, tmp_path, key))
+        await op.tick()
+        op.write_status(op.long.exchange.now_ms())
+        await close_clients(op)
+        return op
+    op = run(go())
+    held = legs(px, key)
+    assert held["BTCUSDT:LONG"] > 0 and held["BTCUSDT:LONG"] == -held["BTCUSDT:SHORT"]
+    rows = op.db.__class__(tmp_path / "journal.sqlite").trades("dn1")
+    assert sorted((r["position_side"], r["action"]) for r in rows) == [("LONG", "open"), ("SHORT", "open")]
+    assert all(r["client_order_id"].startswith("dn1:") and r["account"] == "main" for r in rows)
+    import json
+    status = json.loads((tmp_path / "run" / "dn1.status.json").read_text())
+    pair = status["pairs"][0]
+    assert pair["long"]["qty"] == pair["short"]["qty"] and Decimal(pair["metrics"]["net_delta_qty"]) == 0
+    assert 5.0 < pair["long"]["liq_distance_pct"] < 7.0          # 15x isolated: about 6.2 %
+
+
+def test_rotation_after_the_hold_time_on_the_venue_clock(px, tmp_path, key):
+    async def go():
+        op = await started(op_for(px, tmp_path, key, ROTATION_JITTER_PCT=0))
+        await op.tick()
+        first = op.held["BTCUSDT"].pair_id
+        px.admin("POST", "/clock", advance_ms=80 * 60_000)       # before the hold time: held
+        await op.tick()
+        assert op.held["BTCUSDT"].pair_id == first
+        px.admin("POST", "/clock", advance_ms=11 * 60_000)       # 91 min: rotated
+        await op.tick()
+        second = op.held["BTCUSDT"].pair_id
+        await close_clients(op)
+        return op, first, second
+    op, first, second = run(go())
+    assert second != first
+    held = legs(px, key)
+    assert held["BTCUSDT:LONG"] == -held["BTCUSDT:SHORT"] > 0
+    day = list(op.rotations.values())
+    assert day == [1]
+    rows = op.db.__class__(tmp_path / "journal.sqlite").trades("dn1")
+    assert sorted(r["action"] for r in rows) == ["close", "close", "open", "open", "open", "open"]
+
+
+def _hold_price(px, symbol="BTCUSDT", spread=Decimal("0")):
+    state = px.admin("GET", "/state")
+    mid = Decimal(state["markets"][symbol]["mark"])
+    px.admin("POST", "/price", symbol=symbol, price=str(mid), bid=str((mid * (1 - spread)).quantize(Decimal("0.1"))),
+             ask=str((mid * (1 + spread)).quantize(Decimal("0.1"))))
+    return mid
+
+
+def test_stop_loss_closes_the_pair(px, tmp_path, key):
+    """A wide book (3 % between bid and ask) makes the pair lose more than STOP_LOSS_PCT=1 at once."""
+    _hold_price(px, "ETHUSDT", Decimal("0.015"))
+    try:
+        async def go():
+            op = await started(op_for(px, tmp_path, key, TRADING_PAIRS="ETHUSDT"))
+            await op.tick()
+            assert legs(px, key)                                 # opened
+            await op.tick()                                      # the next check closes it
+            await close_clients(op)
+            return op
+        op = run(go())
+    finally:
+        px.admin("DELETE", "/price", symbol="ETHUSDT")
+    assert legs(px, key) == {}
+    assert any(e["event"] == "pair.closed.stop_loss" for e in op.events)
+
+
+def test_drift_closes_the_pair(px, tmp_path, key):
+    """Half of the LONG leg closed by hand: the notional imbalance is beyond MAX_PNL_DRIFT_PCT."""
+    async def go():
+        op = await started(op_for(px, tmp_path, key))
+        await op.tick()
+        qty = legs(px, key)["BTCUSDT:LONG"]
+        half = (qty / 2).quantize(Decimal("0.001"))
+        await op.long.exchange.place_order(OrderRequest("BTCUSDT", Side.SELL, OrderType.MARKET, "by-hand-1",
+                                                        quantity=half, position_side=PositionSide.LONG))
+        await op.tick()
+        await close_clients(op)
+        return op
+    op = run(go())
+    assert legs(px, key) == {}
+    assert any(e["event"] == "pair.closed.drift" for e in op.events)
+
+
+def test_a_failed_second_leg_closes_the_first(px, tmp_path, key):
+    """The account's balance covers the margin of one leg only: the SHORT is refused, the LONG is closed."""
+    px.admin("POST", "/balance", api_key=key, account=key, balance="20")
+    async def go():
+        op = await started(op_for(px, tmp_path, key))
+        await op.tick()
+        await close_clients(op)
+        return op
+    op = run(go())
+    assert legs(px, key) == {}
+    names = [e["event"] for e in op.events]
+    assert "leg.second_failed" in names and "pair.closed.lone_leg" in names
+    rows = op.db.__class__(tmp_path / "journal.sqlite").trades("dn1")
+    assert sorted((r["position_side"], r["action"]) for r in rows) == [("LONG", "close"), ("LONG", "open")]
+
+
+def test_a_liquidated_leg_closes_the_other(px, tmp_path, key):
+    async def go():
+        op = await started(op_for(px, tmp_path, key, TRADING_PAIRS="ETHUSDT"))
+        await op.tick()
+        out = px.admin("POST", "/liquidate", api_key=key, account=key, symbol="ETHUSDT", positionSide="LONG")
+        assert out["liquidated"]
+        assert "ETHUSDT:LONG" not in legs(px, key) and "ETHUSDT:SHORT" in legs(px, key)
+        await op.tick()
+        await close_clients(op)
+        return op
+    try:
+        op = run(go())
+    finally:
+        px.admin("DELETE", "/price", symbol="ETHUSDT")
+    assert legs(px, key) == {}
+    assert any(e["event"] == "pair.closed.lone_leg" for e in op.events)
+
+
+def test_restart_adopts_the_pair_and_opens_no_second_one(px, tmp_path, key):
+    async def first():
+        op = await started(op_for(px, tmp_path, key))
+        await op.tick()
+        held = op.held["BTCUSDT"]
+        await close_clients(op)
+        return held
+    held = run(first())
+    before = legs(px, key)
+    for lost in ("state", "state+db"):               # hold time from the state file, then the db, then the venue
+        (tmp_path / "run" / "dn1.state.json").unlink(missing_ok=True)
+        if lost == "state+db":
+            for f in tmp_path.glob("journal.sqlite*"):
+                f.unlink()
+
+        async def again():
+            op = await started(op_for(px, tmp_path, key))
+            await op.tick()
+            await close_clients(op)
+            return op
+        op = run(again())
+        assert legs(px, key) == before
+        adopted = op.held["BTCUSDT"]
+        assert adopted.adopted
+        assert abs(adopted.opened_ms - held.opened_ms) < 5_000
+        if lost == "state":
+            assert adopted.pair_id == held.pair_id
+
+
+def test_restart_mid_rotation_ends_with_one_pair(px, tmp_path, key):
+    """Killed after closing one leg of a rotation: the restarted operator closes the lone leg, then opens one pair."""
+    async def first():
+        op = await started(op_for(px, tmp_path, key))
+        await op.tick()
+        p = await op.long.get_position_risk("BTCUSDT")
+        await op.long.close_position(p, op._cids("BTCUSDT", "LX"))
+        await close_clients(op)
+    run(first())
+    assert "BTCUSDT:LONG" not in legs(px, key)
+
+    async def again():
+        op = await started(op_for(px, tmp_path, key))
+        await op.tick()
+        await op.tick()
+        await close_clients(op)
+        return op
+    op = run(again())
+    held = legs(px, key)
+    assert held["BTCUSDT:LONG"] == -held["BTCUSDT:SHORT"] > 0
+    assert held["BTCUSDT:LONG"] <= op.cfg.max_leg_notional / 50_000      # one pair's size, not two
+
+
+def test_positions_the_operator_did_not_open_are_left_alone(px, tmp_path, key):
+    async def go():
+        op = op_for(px, tmp_path, key)
+        await op.setup()
+        for side, ps in ((Side.BUY, PositionSide.LONG), (Side.SELL, PositionSide.SHORT)):
+            await op.long.exchange.place_order(OrderRequest("BTCUSDT", side, OrderType.MARKET, f"hand-{ps.value}",
+                                                            quantity=Decimal("0.001"), position_side=ps))
+        await op.adopt(await op.now_ms())
+        await op.tick()
+        await close_clients(op)
+        return op
+    op = run(go())
+    assert legs(px, key) == {"BTCUSDT:LONG": Decimal("0.001"), "BTCUSDT:SHORT": Decimal("-0.001")}
+    assert "BTCUSDT" in op.blocked and not op.held
