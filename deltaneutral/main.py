@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,9 @@ from deltaneutral.venue import LegVenue
 log = get_logger("deltaneutral")
 
 
-def build(loaded: Any, instance: str | None) -> tuple[Operator, list[Any]]:
+def build(loaded: Any, instance: str | None, environ: Mapping[str, str] | None = None) -> tuple[Operator, list[Any]]:
     """The operator of `instance` and the clients to close at the end."""
-    resolved = resolve_instance(instance, loaded=loaded)
+    resolved = resolve_instance(instance, loaded=loaded, environ=environ)
     if resolved.kind.name != "deltaneutral":
         raise SystemExit(f"instance {resolved.instance.name} is a {resolved.kind.name}, not a deltaneutral operator")
     cfg = Config.from_values(resolved.values)
@@ -37,7 +38,7 @@ def build(loaded: Any, instance: str | None) -> tuple[Operator, list[Any]]:
     long_ex = make_exchange(first)
     legs_settings = [first]
     if cfg.short_account:
-        accounts = load_accounts(account_env(loaded.dotenv_file))
+        accounts = load_accounts(account_env(loaded.dotenv_file, environ))
         if cfg.short_account not in accounts:
             raise SystemExit(f"SHORT_ACCOUNT={cfg.short_account}: no such account; declare it with "
                              f"ASTER_{cfg.short_account}_KEY/_SECRET in .env or ASTER_ACCOUNTS in paper mode")

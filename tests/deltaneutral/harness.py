@@ -40,7 +40,7 @@ def make_operator(px: PaperExchange, workdir: Path, settings: dict[str, Any] | N
     write_instances(workdir, {**SEED_VALUES, **(settings or {})}, name)
     env = env_for(px, workdir, extra_env)
     loaded = load_settings(env=env, cwd=workdir)
-    op, _ = build(loaded, name)
+    op, _ = build(loaded, name, env)
 
     async def no_sleep(_: float) -> None:
         return None

@@ -225,3 +225,42 @@ def test_positions_the_operator_did_not_open_are_left_alone(px, tmp_path, key):
     op = run(go())
     assert legs(px, key) == {"BTCUSDT:LONG": Decimal("0.001"), "BTCUSDT:SHORT": Decimal("-0.001")}
     assert "BTCUSDT" in op.blocked and not op.held
+
+
+def test_two_accounts_when_hedge_mode_is_not_used(px, tmp_path, key):
+    """SHORT_ACCOUNT=B: the long leg one-way on the instance's account, the short one-way on account B; a leg
+    closed on one account closes the other."""
+    async def go():
+        op = make_operator(px, tmp_path, {"SHORT_ACCOUNT": "B"},
+                           {"ASTER_API_KEY": key, "ASTER_API_SECRET": "s", "ASTER_ACCOUNTS": "B"})
+        await started(op)
+        assert op.mode == "two-account" and op.short.account == "B"
+        await op.tick()
+        main_legs, b_legs = legs(px, key), legs(px, "paper-b")
+        assert main_legs["BTCUSDT:BOTH"] == -b_legs["BTCUSDT:BOTH"] > 0
+        p = await op.short.get_position_risk("BTCUSDT")
+        await op.short.exchange.place_order(OrderRequest("BTCUSDT", Side.BUY, OrderType.MARKET, "by-hand-b",
+                                                         quantity=p.qty, reduce_only=True))
+        await op.tick()
+        await close_clients(op)
+        return op
+    op = run(go())
+    assert legs(px, key) == {} and legs(px, "paper-b") == {}
+    assert any(e["event"] == "pair.closed.lone_leg" for e in op.events)
+
+
+def test_volume_in_the_database_matches_the_venue_fills(px, tmp_path, key):
+    """Today's volume = sum of price x qty of the venue's own fills (opens and closes of both legs)."""
+    async def go():
+        op = await started(op_for(px, tmp_path, key, ROTATION_JITTER_PCT=0))
+        await op.tick()
+        px.admin("POST", "/clock", advance_ms=91 * 60_000)
+        await op.tick()                                            # rotation: close 2, open 2
+        fills = await op.long.exchange.user_trades("BTCUSDT", limit=500)
+        now = op.long.exchange.now_ms()
+        vol = op.db.volume_on(now, "dn1")
+        await close_clients(op)
+        return fills, vol
+    fills, vol = run(go())
+    assert len(fills) >= 6
+    assert vol == sum((f.price * f.qty for f in fills), Decimal(0))
