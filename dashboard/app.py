@@ -21,7 +21,7 @@ from dashboard.actions import ensure_paper_exchange
 from dashboard.deps import Services
 from dashboard.middleware import SecurityMiddleware
 from dashboard.paths import DashboardPaths
-from dashboard.routers import auth, config, killswitch, logs, pages, processes, state
+from dashboard.routers import auth, config, killswitch, logs, operator, pages, processes, state
 from dashboard.security import SESSIONS_FILE, AccessControl
 from dashboard.services.configstore import AuditLog, ConfigStore
 from dashboard.services.credgate import CredentialGate
@@ -99,7 +99,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
     app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter(),
                        plain_http_allowed=lambda: current().dashboard_allow_plain_http)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (pages, auth, killswitch, processes, config, logs, state):   # before /api/{name}/{action}
+    for module in (pages, auth, killswitch, operator, processes, config, logs, state):   # before /api/{name}/{action}
         app.include_router(module.router)
     return app
 

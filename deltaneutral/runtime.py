@@ -165,7 +165,8 @@ class Operator:
                 held = Held(f"{symbol}.{opened}", opened, plan.rotation_due(opened, self.cfg, 0.0, True))
             held.adopted = True
             self.held[symbol] = held
-            self.event("adopt.pair", f"adopted the pair held since {held.opened_ms} (hold "
+            self.event("adopt.pair", f"adopted the pair held since "
+                       f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(held.opened_ms / 1000))} (hold "
                        f"{(now - held.opened_ms) / 60000:.1f} min)", symbol)
         self.save_state()
 
@@ -306,7 +307,8 @@ class Operator:
             if leg is not None:
                 self.db.upsert_position(PositionRow(pair_id, leg.side, leg.account, self.instance, symbol, leg.qty,
                                                     leg.entry, now))
-        self.event("pair.opened", f"opened {min(long_qty, short_qty)} LONG + SHORT; rotation at {held.rotate_at_ms}",
+        self.event("pair.opened", f"opened {min(long_qty, short_qty)} LONG + SHORT; rotation at "
+                   f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(held.rotate_at_ms / 1000))}",
                    symbol, pair_id=pair_id)
         self.save_state()
 

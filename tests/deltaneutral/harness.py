@@ -59,6 +59,25 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+class LoopThread:
+    """One event loop in its own thread, for tests whose thread already runs one (Playwright's sync API):
+    the operator's HTTP client lives on this loop for the whole test."""
+
+    def __init__(self) -> None:
+        import threading
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any, timeout: float = 60.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
 async def close_clients(op: Operator) -> None:
     await op.long.exchange.close()
     if op.short.exchange is not op.long.exchange:
@@ -66,4 +85,4 @@ async def close_clients(op: Operator) -> None:
     op.db.close()
 
 
-__all__ = ["PaperExchange", "TradeDB", "close_clients", "env_for", "make_exchange", "make_operator", "positions", "resolve_instance", "run", "write_instances"]
+__all__ = ["LoopThread", "PaperExchange", "TradeDB", "close_clients", "env_for", "make_exchange", "make_operator", "positions", "resolve_instance", "run", "write_instances"]

@@ -21,7 +21,7 @@ HOLD_BONUS_MULT = 10.0
 
 
 def _f(env: str, kind: Any, default: Any, desc: str, **kw: Any) -> FieldSpec:
-    return FieldSpec(env, kind, default, desc, GROUP, live=True, **kw)
+    return FieldSpec(env, kind, default, desc, GROUP, live=False, **kw)   # read at start: restart to apply
 
 
 SETTINGS: tuple[FieldSpec, ...] = (
