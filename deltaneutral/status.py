@@ -3,6 +3,7 @@ shows: the pair with both legs, liquidation distances and net delta, hold time a
 volume against target with the pacing, the weekly holding-time equivalent, fees and funding, recent events."""
 from __future__ import annotations
 
+import os
 import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -54,7 +55,7 @@ def build_status(op: "Operator", now: int) -> dict[str, Any]:
     funding_today = sum((Decimal(str(p["funding"])) for p in closed_today), Decimal(0))
     control = op.read_control()
     return {
-        "schema_version": SCHEMA_VERSION, "instance": op.instance, "kind": "deltaneutral", "mode": op.mode,
+        "schema_version": SCHEMA_VERSION, "pid": os.getpid(), "instance": op.instance, "kind": "deltaneutral", "mode": op.mode,
         "updated_ms": now, "written_ms": int(time.time() * 1000), "last_cycle_ms": op.last_cycle_ms, "next_cycle_ms": op.next_cycle_ms,
         "paused": bool(control.get("paused")), "accounts": {"LONG": op.long.account, "SHORT": op.short.account},
         "settings": {"CAPITAL_USDT": float(cfg.capital), "LEVERAGE": cfg.leverage, "TRADING_PAIRS": list(cfg.pairs),
