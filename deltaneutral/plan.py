@@ -83,10 +83,10 @@ def leg_quantity(cfg: Config, rules: SymbolRules, price: Decimal, variation: flo
 def size_problem(cfg: Config, rules: SymbolRules, price: Decimal) -> str:
     """Why no pair can be opened at this size ("" when one can), for the status and the log."""
     try:
-        leg_quantity(cfg, rules, price, 1.0)
+        leg_quantity(cfg, rules, price, 0.0)
     except NoValidOrderError as exc:
-        return (f"a leg of {cfg.max_leg_notional:.2f} USDT (CAPITAL_USDT x MAX_POSITION_SIZE_PCT x LEVERAGE) is "
-                f"below the venue's minimum order: {exc}")
+        return (f"a leg of {cfg.max_leg_notional:.2f} USDT (CAPITAL_USDT x MAX_POSITION_SIZE_PCT / 100 x LEVERAGE) "
+                f"is below the venue's minimum order: {exc}")
     return ""
 
 

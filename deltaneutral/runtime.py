@@ -74,12 +74,15 @@ class Operator:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def __post_init__(self) -> None:
+        self.db.on_write_error = self._db_failed
         self.ids = OrderIds(self.instance)
         self.rng = random.Random(self.cfg.seed)
         self.held: dict[str, Held] = {}
-        self.blocked: dict[str, str] = {}                # symbol -> why no pair is opened there
+        self.blocked: dict[str, str] = {}                # symbol -> why no pair is opened there (until restart)
+        self.size_blocked: dict[str, str] = {}           # symbol -> why the last open could not size a leg
         self.events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
         self.views: dict[str, PairView] = {}
+        self.funding_next: dict[str, dict[str, Any]] = {}  # symbol -> expected funding at the next settlement
         self.rotations: dict[str, int] = {}              # UTC day -> rotations
         self.handled_close_ms = 0
         self.next_cycle_ms = 0
@@ -101,6 +104,11 @@ class Operator:
         self.events.appendleft({"time_ms": int(time.time() * 1000), "event": name, "symbol": symbol, "text": text,
                                 "level": level})
         getattr(log, level)(f"dn.{name}", text, symbol=symbol, instance=self.instance, activity=True, **fields)
+
+    def _db_failed(self, exc: BaseException) -> None:
+        """A trade-database write failed: reported, skipped; trading and closing go on (the venue keeps the fills)."""
+        self.event("db.write_failed", f"trade database write failed ({type(exc).__name__}: {exc}); the row is "
+                   "skipped, the venue's fills remain", level="error")
 
     # ------------------------------------------------------------------ setup and adoption
     async def setup(self) -> None:
@@ -221,6 +229,9 @@ class Operator:
             except ExchangeError as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("dn.tick_failed", self.last_error, instance=self.instance)
+            except Exception as exc:   # the loop is what watches the legs: it never stops on a surprise
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("dn.tick_error", self.last_error, instance=self.instance)
             self.write_status(self.long.exchange.now_ms())
             if not self.stopping:
                 await self.sleep(self.cfg.leg_check_s)
@@ -249,6 +260,7 @@ class Operator:
             if held is not None and not view.empty:
                 held.funding = await self._funding(symbol, held.opened_ms)
                 view = await self.read_pair(symbol)
+                await self._expect_funding(symbol, view)
             block = self.admit_open(symbol, control)
             decision = plan.decide(view, self.cfg, now, held.rotate_at_ms if held else None, block)
             if decision.action == "close":
@@ -272,12 +284,17 @@ class Operator:
         try:
             rules = await self.long.rules(symbol)
             price = await self.long.get_mark_price(symbol)
-            variation = self.rng.random()
-            qty = plan.leg_quantity(self.cfg, rules, price, variation)
+            try:
+                qty = plan.leg_quantity(self.cfg, rules, price, self.rng.random())
+            except NoValidOrderError:              # the variation went below the minimum: the full size
+                qty = plan.leg_quantity(self.cfg, rules, price, 0.0)
         except (NoValidOrderError, ValueError) as exc:
-            self.blocked[symbol] = f"cannot size a leg: {exc}"
-            self.event("open.size", self.blocked[symbol], symbol, level="error")
+            reason = plan.size_problem(self.cfg, rules, price) if isinstance(exc, NoValidOrderError) else str(exc)
+            if self.size_blocked.get(symbol) != reason:          # reported once per reason, tried every cycle
+                self.event("open.size", f"no pair: {reason}", symbol, level="error")
+            self.size_blocked[symbol] = reason
             return
+        self.size_blocked.pop(symbol, None)
         pair_id = f"{symbol}.{self.ids.instance}.{now}"
         long_qty, long_fee = await self._open_leg(self.long, symbol, qty, pair_id, now)
         if long_qty <= 0:
@@ -301,12 +318,12 @@ class Operator:
         held = Held(pair_id, now, plan.rotation_due(now, self.cfg, self.rng.random(), behind),
                     fees=long_fee + short_fee)
         self.held[symbol] = held
-        self.blocked.pop(symbol, None)
         view = await self.read_pair(symbol)
         for leg in (view.long, view.short):
             if leg is not None:
                 self.db.upsert_position(PositionRow(pair_id, leg.side, leg.account, self.instance, symbol, leg.qty,
                                                     leg.entry, now))
+        await self._expect_funding(symbol, view)
         self.event("pair.opened", f"opened {min(long_qty, short_qty)} LONG + SHORT; rotation at "
                    f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(held.rotate_at_ms / 1000))}",
                    symbol, pair_id=pair_id)
@@ -407,6 +424,18 @@ class Operator:
         if action == "open" and symbol in self.held:
             self.held[symbol].fees += fee
         return fee
+
+    async def _expect_funding(self, symbol: str, view: PairView) -> None:
+        """Funding each leg pays (-) or receives (+) at the next settlement at the current rate."""
+        try:
+            mp = await self.long.exchange.mark_price(symbol)
+        except ExchangeError:
+            return
+        rate = Decimal(str(mp.funding_rate))
+        long = -rate * view.long.notional if view.long else ZERO
+        short = rate * view.short.notional if view.short else ZERO
+        self.funding_next[symbol] = {"rate": float(rate), "next_time_ms": mp.next_funding_time,
+                                     "long": float(long), "short": float(short), "net": float(long + short)}
 
     async def _funding(self, symbol: str, since_ms: int) -> Decimal:
         total = ZERO

@@ -45,7 +45,8 @@ def build_status(op: "Operator", now: int) -> dict[str, Any]:
             "next_rotation_min": round((held.rotate_at_ms - now) / 60000, 2) if held else None,
             "hold": rewards.hold_progress(held.opened_ms if held else None, now, cfg.hold_ms),
             "fees": str(held.fees) if held else "0", "funding": str(held.funding) if held else "0",
-            "adopted": bool(held and held.adopted), "blocked": op.blocked.get(symbol, ""),
+            "funding_expected": op.funding_next.get(symbol) if held else None,
+            "adopted": bool(held and held.adopted), "blocked": op.blocked.get(symbol, "") or op.size_blocked.get(symbol, ""),
             "risk": plan.risk_reason(view, cfg)})
     day = day_start_ms(now)
     trades_today = op.db.trades(op.instance, day)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -183,7 +183,12 @@ def _d(v: Any) -> Decimal:
 
 
 class TradeDB:
-    def __init__(self, path: Path | str, *, create: bool = True):
+    """`on_write_error`: a failed write (disk full, read-only file) is reported to it and skipped instead of
+    raised, so an engine that is closing a position is never stopped by its bookkeeping."""
+
+    def __init__(self, path: Path | str, *, create: bool = True,
+                 on_write_error: Callable[[BaseException], None] | None = None):
+        self.on_write_error = on_write_error
         self.path = Path(path)
         if not create and not self.path.exists():
             raise TradeDBError(f"no trade database at {self.path} (run 'mraster db init')")
@@ -197,18 +202,27 @@ class TradeDB:
         self.conn.close()
 
     # ------------------------------------------------------------------ writes
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
+        """Rows changed; -1 when the write failed and `on_write_error` took the error."""
+        try:
+            return int(self.conn.execute(sql, tuple(params)).rowcount)
+        except (sqlite3.Error, OSError) as exc:
+            if self.on_write_error is None:
+                raise
+            self.on_write_error(exc)
+            return -1
+
     def record_trade(self, t: TradeRow) -> bool:
         """Idempotent per (account, client order id); True when the row is new."""
-        cur = self.conn.execute(
+        return self._write(
             "INSERT OR IGNORE INTO engine_trades(time_ms, symbol, side, position_side, action, price, quantity, "
             "notional, fee, realized_pnl, client_order_id, order_id, pair_id, account, instance) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (t.time_ms, t.symbol, t.side, t.position_side, t.action, str(t.price), str(t.quantity), str(t.notional),
-             str(t.fee), str(t.realized_pnl), t.client_order_id, t.order_id, t.pair_id, t.account, t.instance))
-        return cur.rowcount > 0
+             str(t.fee), str(t.realized_pnl), t.client_order_id, t.order_id, t.pair_id, t.account, t.instance)) > 0
 
     def upsert_position(self, p: PositionRow) -> None:
-        self.conn.execute(
+        self._write(
             "INSERT INTO engine_positions(pair_id, leg, symbol, quantity, entry_price, opened_ms, closed_ms, "
             "exit_price, realized_pnl, fees, funding, status, close_reason, account, instance) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(pair_id, leg) DO UPDATE SET "
@@ -220,7 +234,7 @@ class TradeDB:
              p.status, p.close_reason, p.account, p.instance))
 
     def upsert_daily(self, day: str, instance: str, account: str, stats: dict[str, Any]) -> None:
-        self.conn.execute(
+        self._write(
             "INSERT INTO engine_daily_stats(day, instance, account, volume, trades, fees, funding, realized_pnl, "
             "hold_equiv, rotations) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(day, instance, account) DO UPDATE SET "
             "volume=excluded.volume, trades=excluded.trades, fees=excluded.fees, funding=excluded.funding, "

@@ -264,3 +264,91 @@ def test_volume_in_the_database_matches_the_venue_fills(px, tmp_path, key):
     fills, vol = run(go())
     assert len(fills) >= 6
     assert vol == sum((f.price * f.qty for f in fills), Decimal(0))
+
+
+def test_the_seeds_own_defaults_on_the_paper_venue(px, tmp_path, key):
+    """CAPITAL_USDT=100, LEVERAGE=15, MAX_POSITION_SIZE_PCT=1.5: legs of at most 22.5 USDT. Below one lot of
+    BTC (0.001 at ~99,000): no pair, and the reason names the formula; on ETH (a lot of ~3 USDT) a pair."""
+    async def go():
+        op = await started(op_for(px, tmp_path, key, CAPITAL_USDT=100, TRADING_PAIRS="BTCUSDT,ETHUSDT"))
+        await op.tick()
+        await op.tick()
+        await close_clients(op)
+        return op
+    op = run(go())
+    held = legs(px, key)
+    assert "BTCUSDT:LONG" not in held and "below the venue's minimum order" in op.size_blocked["BTCUSDT"]
+    assert [e["event"] for e in op.events].count("open.size") == 1          # reported once, not every cycle
+    mark = op.views["ETHUSDT"].long.mark
+    assert held["ETHUSDT:LONG"] == -held["ETHUSDT:SHORT"] > 0
+    assert held["ETHUSDT:LONG"] * mark <= Decimal("22.5") * Decimal("1.001")
+
+
+def test_the_kill_switch_blocks_opens_never_closes(px, tmp_path, key):
+    from mraster.safety.killswitch import account_key, fire, latch_path
+    from mraster.settings.loader import load_settings
+    from tests.deltaneutral.harness import env_for
+
+    async def first():
+        op = await started(op_for(px, tmp_path, key))
+        await op.tick()                                           # a pair is held
+        await close_clients(op)
+    run(first())
+    settings = load_settings(env={**env_for(px, tmp_path), "ASTER_API_KEY": key, "ASTER_API_SECRET": "s"},
+                             cwd=tmp_path).settings
+    fire(latch_path(settings), account_key(settings), "test", "margin kill-switch fired")
+
+    async def after():
+        op = await started(op_for(px, tmp_path, key))
+        px.admin("POST", "/liquidate", api_key=key, account=key, symbol="BTCUSDT", positionSide="LONG")
+        await op.tick()                                           # the SHORT is closed despite the latch
+        assert legs(px, key) == {}
+        op.next_cycle_ms = 0
+        await op.tick()                                           # and no new pair is opened
+        await close_clients(op)
+        return op
+    try:
+        op = run(after())
+    finally:
+        px.admin("DELETE", "/price", symbol="BTCUSDT")
+    assert legs(px, key) == {}
+    assert "kill-switch latched" in op.admit_open("BTCUSDT", {})
+
+
+def test_funding_paid_and_expected_per_pair(px, tmp_path, key):
+    """A settlement at +0.1 %: the LONG pays, the SHORT receives, the pair nets about zero; the next
+    settlement's expectation has the same signs."""
+    async def go():
+        op = await started(op_for(px, tmp_path, key))
+        await op.tick()
+        px.admin("POST", "/funding", symbol="BTCUSDT", rate="0.001")
+        op.next_cycle_ms = 0
+        await op.tick()
+        await close_clients(op)
+        return op
+    op = run(go())
+    held = op.held["BTCUSDT"]
+    notional = op.views["BTCUSDT"].long.notional
+    assert abs(held.funding) < notional * Decimal("0.0001")       # +0.1 % of one leg, -0.1 % of the other
+    nxt = op.funding_next["BTCUSDT"]
+    assert nxt["long"] < 0 < nxt["short"] or nxt["rate"] <= 0
+    assert abs(nxt["net"]) < float(notional) * 0.0001
+
+
+def test_a_failing_trade_database_never_stops_the_operator(px, tmp_path, key):
+    """The database turns read-only (a real SQLite error on every write): the rotation still happens, the
+    failure is reported, nothing is left one-legged."""
+    import sqlite3
+    async def go():
+        op = await started(op_for(px, tmp_path, key, ROTATION_JITTER_PCT=0))
+        await op.tick()
+        first = op.held["BTCUSDT"].pair_id
+        op.db.conn = sqlite3.connect(f"file:{op.db.path}?mode=ro", uri=True, isolation_level=None)
+        px.admin("POST", "/clock", advance_ms=91 * 60_000)
+        await op.tick()
+        await close_clients(op)
+        return op, first
+    op, first = run(go())
+    held = legs(px, key)
+    assert held["BTCUSDT:LONG"] == -held["BTCUSDT:SHORT"] > 0 and op.held["BTCUSDT"].pair_id != first
+    assert any(e["event"] == "db.write_failed" for e in op.events)

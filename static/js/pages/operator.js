@@ -50,7 +50,10 @@ function pairCard(p) {
     el("div", { class: "row" },
       el("span", { "data-field": "net-delta", text: `Net delta ${qty(m.net_delta_qty)} (${signed(m.net_delta_usdt)} USDT)` }),
       el("span", { class: cls(m.net_pnl), text: `Pair net PnL ${signed(m.net_pnl, 4)} USDT (${signed(m.net_pnl_pct, 3)} %)` }),
-      el("span", { text: `Fees ${num(p.fees, 4)} · Funding ${signed(p.funding, 4)}` })),
+      el("span", { text: `Fees ${num(p.fees, 4)} · Funding ${signed(p.funding, 4)}` }),
+      p.funding_expected ? el("span", { "data-field": "funding-next", text: `Next funding ${when(p.funding_expected.next_time_ms)} at ` +
+        `${num(p.funding_expected.rate * 100, 4)} %: LONG ${signed(p.funding_expected.long, 4)}, SHORT ${signed(p.funding_expected.short, 4)}, ` +
+        `net ${signed(p.funding_expected.net, 4)} USDT` }) : null),
     el("div", { class: "row" },
       el("span", { "data-field": "hold", text: `Held ${num(hold.held_min, 1)} of ${num(hold.target_min, 0)} min` + (hold.bonus ? " · 10x multiplier" : "") }),
       el("span", { "data-field": "next-rotation", text: p.rotate_at_ms ? `Next rotation ${when(p.rotate_at_ms)} (in ${num(Math.max(0, p.next_rotation_min), 1)} min)` : "" })),
