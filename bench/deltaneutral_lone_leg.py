@@ -2,7 +2,8 @@
 
 A real paper exchange (child process) and the operator running its own loop in this process with real
 sleeps. Each round: wait for a pair, force the LONG leg's liquidation (POST /admin/liquidate), time
-until the venue shows no position, release the price; the operator reopens a pair at its next cycle.
+until the venue shows no position, release the price; the operator (paused meanwhile through its control
+file, which blocks opens, never closes) reopens a pair at its next cycle.
 Measured at LEG_CHECK_SEC 3 (default) and 0.5. Baseline in the same run: one bare market close of a leg
 through the same client (the floor any reaction pays). Prints median and worst per period and their
 ratios to the baseline and to the period.
@@ -58,17 +59,22 @@ async def wait(pred, timeout: float = 60.0) -> None:
 async def measure(px: PaperExchange, tmp: Path, period: float) -> tuple[list[float], list[float]]:
     key = f"bench-{period}"
     op = operator_for(px, tmp / f"p{period}", period, key)
+    control = op.files.control
+    control.parent.mkdir(parents=True, exist_ok=True)
+    control.write_text(json.dumps({"paused": False}))
     task = asyncio.create_task(op.run())
     alone, bare = [], []
     try:
         for _ in range(ROUNDS):
             await wait(lambda: legs(px, key) == 2)
+            control.write_text(json.dumps({"paused": True}))      # no new pair until this round is measured
             t0 = time.monotonic()
             await asyncio.to_thread(px.admin, "POST", "/liquidate", api_key=key, account=key, symbol="BTCUSDT",
                                     positionSide="LONG")
             await wait(lambda: legs(px, key) == 0)
             alone.append(time.monotonic() - t0)
             await asyncio.to_thread(px.admin, "DELETE", "/price", symbol="BTCUSDT")
+            control.write_text(json.dumps({"paused": False}))
         op.stopping = True
         await task
         # baseline: a bare market close of one leg through the same client
