@@ -7,13 +7,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mraster.accounts import account_env, load_accounts, settings_for_account
-from mraster.engines import resolve_instance
+from mraster.accounts import AccountError, account_env, load_accounts, settings_for_account
+from mraster.engines import InstanceError, resolve_instance
 from mraster.engines.kinds.deltaneutral import warnings as seed_warnings
 from mraster.exchange.factory import make_exchange
 from mraster.logs import get_logger, settings_secrets, setup_logging
@@ -71,13 +72,18 @@ def run(loaded: Any, args: argparse.Namespace | None) -> int:
     instance = getattr(args, "instance", None)
     setup_logging(f"deltaneutral.{instance}" if instance else "deltaneutral", s.loglevel, s.log_dir,
                   secrets=settings_secrets(s))
+    try:                                   # first: a wrong instance or account starts nothing
+        op, clients = build(loaded, instance)
+    except (InstanceError, AccountError, SystemExit) as exc:
+        print(f"mraster deltaneutral: {exc}", file=sys.stderr)
+        log.error("dn.config", str(exc), activity=True)
+        return 2
     if s.paper:
         try:
             ensure_paper_exchange(s, {})
         except PaperStartError as exc:
             log.error("paper.unavailable", str(exc), activity=True)
             return 1
-    op, clients = build(loaded, instance)
     for w in op.warnings:
         log.warning("settings.warning", w, instance=op.instance, activity=True)
     return asyncio.run(_main(op, clients))

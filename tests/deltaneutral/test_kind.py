@@ -59,3 +59,18 @@ def test_engines_json_round_trip(tmp_path: Path):
     [back] = load_instances(tmp_path / "engines.json")
     assert dict(back.settings)["TRADING_PAIRS"] == ("ETHUSDT",)
     assert json.loads((tmp_path / "engines.json").read_text())["instances"][0]["settings"]["TRADING_PAIRS"] == ["ETHUSDT"]
+
+
+def test_a_wrong_instance_starts_nothing(tmp_path: Path, monkeypatch, capsys):
+    from commands.main import main
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ASTER_CONFIG_FILE", str(tmp_path / "dashboard_config.json"))
+    monkeypatch.setenv("ASTER_DOTENV_FILE", str(tmp_path / ".env"))
+    monkeypatch.setenv("ASTER_PAPER", "true")
+    monkeypatch.setenv("ASTER_PAPER_URL", "http://127.0.0.1:9")
+    assert main(["deltaneutral", "--instance", "nope"]) == 2
+    assert "no engine instance 'nope'" in capsys.readouterr().err
+    (tmp_path / "engines.json").write_text(json.dumps({"instances": [{"name": "scan2", "kind": "scanner"}]}))
+    assert main(["deltaneutral", "--instance", "scan2"]) == 2
+    assert "not a deltaneutral operator" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "paper.pid").exists()              # no paper exchange was started
