@@ -21,12 +21,14 @@ from dashboard.actions import ensure_paper_exchange
 from dashboard.deps import Services
 from dashboard.middleware import SecurityMiddleware
 from dashboard.paths import DashboardPaths
-from dashboard.routers import auth, config, killswitch, logs, operator, pages, processes, state
+from dashboard.routers import auth, config, engines, killswitch, logs, market, operator, pages, processes, state
 from dashboard.security import SESSIONS_FILE, AccessControl
+from dashboard.services.accounts import AccountsService
 from dashboard.services.configstore import AuditLog, ConfigStore
 from dashboard.services.credgate import CredentialGate
+from dashboard.services.engines import EngineService
 from dashboard.services.flatten import FlattenService
-from dashboard.services.loghub import LogHub
+from dashboard.services.loghub import SOURCES, LogHub
 from dashboard.services.presets import PresetService
 from dashboard.services.state import StateService
 from dashboard.services.supervisor import Backoff, ChildSpec, Supervisor
@@ -34,6 +36,9 @@ from dashboard.services.venue import PaperInfo, VenueReader
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+CLASSIC_CHILDREN = ("bot", "guard", "paper")   # other names in `commands` are engine instances (tests)
 
 
 def default_commands(python: str = sys.executable) -> dict[str, tuple[str, ...]]:
@@ -87,6 +92,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
         finally:
             await services.supervisor.close()
             await services.logs.close()
+            await services.accounts.close()
             if services.state.venue is not None:
                 await services.state.venue.close()
             app.state.services = None
@@ -99,7 +105,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
     app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter(),
                        plain_http_allowed=lambda: current().dashboard_allow_plain_http)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (pages, auth, killswitch, operator, processes, config, logs, state):   # before /api/{name}/{action}
+    for module in (pages, auth, killswitch, engines, market, operator, processes, config, logs, state):   # before /api/{name}/{action}
         app.include_router(module.router)
     return app
 
@@ -112,10 +118,16 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
     paths = DashboardPaths.from_loaded(loaded)
     store = ConfigStore(loader, loaded, AuditLog(paths.audit_file))
     settings = lambda: store.settings  # noqa: E731 - always the latest saved values
-    supervisor = Supervisor(child_specs(paths, commands, child_env), stop_timeout=stop_timeout, backoff=backoff,
+    classic = {name: argv for name, argv in commands.items() if name in CLASSIC_CHILDREN}
+    specs = child_specs(paths, classic, child_env)
+    supervisor = Supervisor(specs, stop_timeout=stop_timeout, backoff=backoff,
                             auto_restart=lambda: store.settings.auto_restart)
+    base_env = next(iter(specs.values())).env if specs else child_env
+    environ = lambda: {**os.environ, **child_env}  # noqa: E731 - named accounts: .env under these
+    engine_service = EngineService(paths, supervisor, base_env, commands, environ=environ)
     s = loaded.settings
-    hub = LogHub(paths.log_dir, poll_interval=log_poll_interval, secrets=settings_secrets(s))
+    hub = LogHub(paths.log_dir, sources=(*SOURCES, *[n for n in engine_service.log_sources() if n not in SOURCES]),
+                 poll_interval=log_poll_interval, secrets=settings_secrets(s))
     venue = VenueReader(settings, ttl=venue_ttl, factory=exchange_factory)
     state_service = StateService(paths.state_file, paths.run_dir, settings, venue=venue, paper=PaperInfo())
 
@@ -130,7 +142,9 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
                                                        session_file=paths.run_dir / SESSIONS_FILE), config=store,
                     presets=PresetService(store), supervisor=supervisor, logs=hub, state=state_service,
                     flatten=flatten, start_paper_exchange=start_paper_exchange,
-                    credentials=CredentialGate(settings, make=exchange_factory))
+                    credentials=CredentialGate(settings, make=exchange_factory), engines=engine_service,
+                    accounts=AccountsService(settings, paths.dotenv_file, environ, venue, factory=exchange_factory,
+                                             ttl=venue_ttl))
 
 
 def __getattr__(name: str) -> Any:

@@ -8,8 +8,10 @@ from fastapi import Depends, HTTPException, Request, WebSocket
 
 from dashboard.paths import DashboardPaths
 from dashboard.security import COOKIE, AccessControl, cross_site_problem
+from dashboard.services.accounts import AccountsService
 from dashboard.services.configstore import ConfigStore
 from dashboard.services.credgate import CredentialGate
+from dashboard.services.engines import EngineService
 from dashboard.services.flatten import FlattenService
 from dashboard.services.loghub import LogHub
 from dashboard.services.presets import PresetService
@@ -29,6 +31,8 @@ class Services:
     flatten: FlattenService
     start_paper_exchange: bool
     credentials: CredentialGate
+    engines: EngineService
+    accounts: AccountsService
 
     @property
     def settings(self) -> Any:

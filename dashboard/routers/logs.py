@@ -24,7 +24,7 @@ BATCH = 500
 async def recent_logs(services: ServicesDep, level: str = "", sources: str = "", activity: bool = False,
                       limit: int = 200) -> dict[str, Any]:
     try:
-        flt = LogFilter.parse(level, sources, activity)
+        flt = LogFilter.parse(level, sources, activity, services.logs.sources)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     return {"lines": services.logs.recent(flt, max(1, min(limit, 2000)))}
@@ -43,7 +43,7 @@ async def ws_logs(ws: WebSocket) -> None:
     hub = services_of(ws).logs
     q = ws.query_params
     try:
-        flt = LogFilter.parse(q.get("level"), q.get("sources"), q.get("activity"))
+        flt = LogFilter.parse(q.get("level"), q.get("sources"), q.get("activity"), hub.sources)
         backlog = max(0, min(int(q.get("backlog", "500")), 2000))
     except ValueError as exc:
         await ws.close(code=1008, reason=str(exc)[:120])
@@ -82,7 +82,8 @@ async def _receive_filters(ws: WebSocket, hub: Any, sub: Any) -> None:
                 message = json.loads(await ws.receive_text())
                 if not isinstance(message, dict) or message.get("type") != "filter":
                     continue
-                sub.filter = LogFilter.parse(message.get("level"), message.get("sources"), message.get("activity"))
+                sub.filter = LogFilter.parse(message.get("level"), message.get("sources"), message.get("activity"),
+                                             hub.sources)
             except ValueError as exc:
                 await ws.send_text(json.dumps({"type": "error", "message": str(exc)}))
     except (WebSocketDisconnect, RuntimeError):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 
 from mraster.settings.schema import KLINE_INTERVALS
 
+from dashboard.services.engines import child_name
 from dashboard.deps import ApiAccess, ServicesDep, services_of, websocket_admitted
 
 router = APIRouter(tags=["state"])
@@ -20,16 +21,25 @@ REFRESH_EVERY = 5.0  # ages and uptimes are sent at least this often even when n
 VOLATILE = re.compile(r'"(time_ms|uptime_s|age_s|next_restart_in_s)": [0-9.]+')
 
 
-@api.get("/state")
-async def get_state(services: ServicesDep) -> dict[str, Any]:
-    snapshot = await services.state.snapshot()
+async def full_snapshot(services: Any) -> dict[str, Any]:
+    """The state view plus the processes, the account check and the engine instances."""
+    snapshot: dict[str, Any] = await services.state.snapshot()
     snapshot["processes"] = services.supervisor.statuses()
     snapshot["account"] = services.credentials.status()
+    snapshot["engines"] = [{"instance": i.name, "kind": i.kind, "account": i.account, "process": child_name(i.name)}
+                           for i in services.engines.instances]
     return snapshot
 
 
+@api.get("/state")
+async def get_state(services: ServicesDep) -> dict[str, Any]:
+    return await full_snapshot(services)
+
+
 @api.get("/chart/{symbol}")
-async def chart(symbol: str, services: ServicesDep, interval: str = "5m", limit: int = 200) -> dict[str, Any]:
+async def chart(symbol: str, services: ServicesDep, interval: str = "5m", limit: int = 200,
+                end: int | None = None) -> dict[str, Any]:
+    """Candles (the last `limit`, or the `limit` up to `end` ms: the chart zooms to an old trade)."""
     symbol = symbol.upper()
     if not SYMBOL.match(symbol):
         raise HTTPException(422, f"{symbol!r} is not a symbol")
@@ -37,7 +47,9 @@ async def chart(symbol: str, services: ServicesDep, interval: str = "5m", limit:
         raise HTTPException(422, f"interval must be one of {', '.join(KLINE_INTERVALS)}")
     if not 10 <= limit <= 1500:
         raise HTTPException(422, "limit must be from 10 to 1500")
-    return await services.state.chart(symbol, interval, limit)
+    if end is not None and not 0 < end < 10**14:
+        raise HTTPException(422, "end must be a time in milliseconds")
+    return await services.state.chart(symbol, interval, limit, end)
 
 
 @router.websocket("/ws/state")
@@ -52,10 +64,7 @@ async def ws_state(ws: WebSocket) -> None:
     receiver = asyncio.create_task(_drain(ws))
     try:
         while not receiver.done():
-            snapshot = await services.state.snapshot()
-            snapshot["processes"] = services.supervisor.statuses()
-            snapshot["account"] = services.credentials.status()
-            text = json.dumps(snapshot, default=str)
+            text = json.dumps(await full_snapshot(services), default=str)
             comparable = VOLATILE.sub("", text)
             if comparable != last or loop.time() - sent_at >= REFRESH_EVERY:
                 await ws.send_text(text)

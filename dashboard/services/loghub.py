@@ -38,7 +38,7 @@ class LogFilter:
 
     @classmethod
     def parse(cls, level: str | None = None, sources: str | Iterable[str] | None = None,
-              activity: bool | str | None = None) -> "LogFilter":
+              activity: bool | str | None = None, known: Iterable[str] = SOURCES) -> "LogFilter":
         """From query parameters or a client message; raises ValueError with a readable reason."""
         min_level = 0
         if level:
@@ -49,9 +49,10 @@ class LogFilter:
         if sources:
             items = sources.split(",") if isinstance(sources, str) else list(sources)
             chosen = frozenset(s.strip().lower() for s in items if str(s).strip())
-            unknown = chosen - set(SOURCES)
+            known = tuple(known)
+            unknown = chosen - set(known)
             if unknown:
-                raise ValueError(f"unknown source(s) {', '.join(sorted(unknown))}; known: {', '.join(SOURCES)}")
+                raise ValueError(f"unknown source(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
         flag = activity in (True, "1", "true", "yes", "on")
         return cls(min_level, chosen, flag)
 
@@ -121,6 +122,7 @@ class LogHub:
         self.sources = tuple(sources)
         self.backlog: deque[dict[str, Any]] = deque(maxlen=backlog)
         self.client_queue = client_queue
+        self._backlog_bytes = backlog_bytes
         self.poll_interval = poll_interval
         self._secrets = [s for s in secrets if s and len(s) >= 4]
         self._tailers = {src: FileTailer(self.log_dir / f"{src}.jsonl", backlog_bytes=backlog_bytes)
@@ -129,6 +131,12 @@ class LogHub:
         self._seq = 0
         self._task: asyncio.Task | None = None
         self.lines_total = 0
+
+    def add_source(self, name: str) -> None:
+        """Follow one more process's log file (an engine instance added while the dashboard runs)."""
+        if name not in self._tailers:
+            self.sources = (*self.sources, name)
+            self._tailers[name] = FileTailer(self.log_dir / f"{name}.jsonl", backlog_bytes=self._backlog_bytes)
 
     async def open(self) -> None:
         self._load_backlog()
@@ -154,7 +162,7 @@ class LogHub:
         return len(self._subs)
 
     def stats(self) -> dict[str, Any]:
-        return {"lines_total": self.lines_total, "backlog": len(self.backlog),
+        return {"lines_total": self.lines_total, "backlog": len(self.backlog), "sources": list(self.sources),
                 "clients": [{"pending": s.pending(), "dropped_total": s.dropped_total} for s in self._subs]}
 
     def recent(self, flt: LogFilter, limit: int = 200) -> list[dict[str, Any]]:

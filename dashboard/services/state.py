@@ -119,10 +119,10 @@ class StateService:
             "kill_switch": latch_view(settings, self.guard_file.parent),      # the account's kill-switch latch (mraster/safety/killswitch.py)
         }
 
-    async def chart(self, symbol: str, interval: str, limit: int) -> dict[str, Any]:
+    async def chart(self, symbol: str, interval: str, limit: int, end_ms: int | None = None) -> dict[str, Any]:
         state, _, _ = self.read_state()
         candles: dict[str, Any] = {"data": None, "error": "no venue connection configured", "age_s": None}
         if self.venue is not None:
-            candles = await self.venue.klines(symbol, interval, limit)
+            candles = await self.venue.klines(symbol, interval, limit, end_ms)
         return {"symbol": symbol, "interval": interval, "candles": candles["data"] or [],
                 "problem": candles["error"], "markers": views.markers_for(state, symbol)}

@@ -134,16 +134,37 @@ class Supervisor:
     def has(self, name: str) -> bool:
         return name in self._children
 
+    def add(self, spec: ChildSpec) -> None:
+        """Supervise one more child (an engine instance). Before `open`, it is adopted with the others;
+        after, at once if a previous dashboard left it running."""
+        if spec.name in self._children:
+            raise SupervisorError(f"a process named {spec.name!r} is already supervised")
+        child = self._children[spec.name] = _Child(spec)
+        if self._task is not None:
+            self._adopt(child)
+
+    def replace_spec(self, spec: ChildSpec) -> None:
+        """New environment for a child (e.g. another account): used from its next start on."""
+        self._get(spec.name).spec = spec
+
+    async def remove(self, name: str) -> None:
+        """Stop supervising a child; refused while it runs (stop it first)."""
+        child = self._get(name)
+        async with child.lock:
+            if child.state in ("running", "stopping") or child.restart_at is not None:
+                raise SupervisorError(f"{name} is running: stop it before removing it")
+            del self._children[name]
+
     async def open(self) -> None:
         """Adopt children a previous dashboard left running, then watch them."""
-        for child in self._children.values():
+        for child in list(self._children.values()):
             self._adopt(child)
         self._task = asyncio.create_task(self._watch(), name="supervisor-watch")
 
     async def close(self) -> None:
         """Stop watching. Children keep running on purpose: stopping them is the user's call."""
         await cancel_and_wait(self._task)
-        running = [c.spec.name for c in self._children.values() if c.state in ("running", "stopping")]
+        running = [c.spec.name for c in list(self._children.values()) if c.state in ("running", "stopping")]
         if running:
             log.info("dashboard.children_left_running",
                      f"dashboard stopping; left running: {', '.join(running)} (a new dashboard adopts them)",
@@ -338,7 +359,7 @@ class Supervisor:
 
     async def _rotate_outputs(self) -> None:
         """Bound every child's .out file (a copy of up to out_max_bytes runs in a worker thread)."""
-        for child in self._children.values():
+        for child in list(self._children.values()):
             async with self._out_lock:
                 rotated = await asyncio.to_thread(rotate_out_file, child.spec.out_file, self.out_max_bytes)
             if rotated:
@@ -347,7 +368,7 @@ class Supervisor:
 
     async def _check_once(self) -> None:
         now = self._clock()
-        for child in self._children.values():
+        for child in list(self._children.values()):
             if child.lock.locked():
                 continue
             if child.state == "running" and not self._alive(child):
@@ -399,7 +420,7 @@ class Supervisor:
                     delay_s=delay, activity=True)
 
     def _adopt_started_elsewhere(self) -> None:
-        for child in self._children.values():
+        for child in list(self._children.values()):
             if child.state in ("running", "stopping") or child.restart_at is not None or child.lock.locked():
                 continue
             try:

@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable
 import httpx
 
 from mraster.domain.ids import parse_client_order_id
+from mraster.domain.ownership import owner_of
 
 CALL_TIMEOUT = 5.0
 CHART_CACHE_MAX = 32  # candle answers kept (symbol x interval x limit); the least recently asked go first
@@ -33,6 +34,7 @@ def position_json(p: Any) -> dict[str, Any]:
 def order_json(o: Any) -> dict[str, Any]:
     parsed = parse_client_order_id(o.client_order_id)
     return {"symbol": o.symbol, "order_id": o.order_id, "client_order_id": o.client_order_id,
+            "owner": owner_of(o.client_order_id),
             "role": parsed[1].name.lower() if parsed else "other", "side": o.side.value,
             "type": o.placed_type.value, "status": o.status.value, "qty": float(o.orig_qty),
             "price": float(o.price), "stop_price": float(o.stop_price), "reduce_only": o.reduce_only,
@@ -149,11 +151,32 @@ class VenueReader:
             return [order_json(o) for o in await ex.open_orders()]
         return await self._cached("orders", fetch, QUICK_WAIT)
 
-    async def klines(self, symbol: str, interval: str, limit: int) -> dict[str, Any]:
+    async def balances(self) -> dict[str, Any]:
+        async def fetch(ex: Any) -> list[dict[str, Any]]:
+            return [{"asset": b.asset, "wallet_balance": float(b.wallet_balance),
+                     "available_balance": float(b.available_balance),
+                     "unrealized_pnl": float(b.cross_unrealized_pnl)}
+                    for b in await ex.balances() if b.wallet_balance or b.available_balance]
+        return await self._cached("balances", fetch, QUICK_WAIT)
+
+    async def klines(self, symbol: str, interval: str, limit: int, end_ms: int | None = None) -> dict[str, Any]:
         async def fetch(ex: Any) -> list[list[float]]:
-            rows = await ex.klines(symbol, interval, limit=limit)
+            if end_ms is None:
+                rows = await ex.klines(symbol, interval, limit=limit)
+            else:
+                rows = await ex.klines(symbol, interval, limit=limit, end_time=end_ms)
             return [[k.open_time, k.open, k.high, k.low, k.close, k.volume] for k in rows]
-        return await self._cached(f"klines:{symbol}:{interval}:{limit}", fetch, CALL_TIMEOUT)
+        key = f"klines:{symbol}:{interval}:{limit}" + ("" if end_ms is None else f":{end_ms}")
+        return await self._cached(key, fetch, CALL_TIMEOUT)
+
+    async def symbol_rules(self) -> dict[str, Any]:
+        """Every symbol the venue lists, with its tick and step (the page formats prices to the tick)."""
+        async def fetch(ex: Any) -> list[dict[str, Any]]:
+            rules = await ex.symbol_rules()
+            return [{"symbol": r.symbol, "tick_size": str(r.tick_size), "step_size": str(r.step_size),
+                     "min_notional": str(r.min_notional), "status": r.status}
+                    for r in sorted(rules.values(), key=lambda r: r.symbol)]
+        return await self._cached("rules", fetch, CALL_TIMEOUT)
 
 
 class PaperInfo:

@@ -30,6 +30,8 @@ from mraster.settings.schema import FieldError, FieldSpec
 from mraster.storage.atomic import read_json_checked, write_json_atomic
 
 FILE_NAME = "engines.json"
+# Names of the control center's own processes and log sources: no instance may take them.
+RESERVED_NAMES = frozenset({"bot", "guard", "paper", "dashboard", "all", "trial", "recorder"})
 ENV_INSTANCE, ENV_ACCOUNT = "MRASTER_INSTANCE", "MRASTER_ACCOUNT"
 # Flat ASTER_* settings an instance of a flat-settings kind may set for itself: what it trades and how.
 # Exchange, credentials, paths, paper and dashboard settings belong to the account or the installation.
@@ -93,6 +95,9 @@ def parse_instance(obj: Any, known: Mapping[str, EngineKind] | None = None) -> E
         name = check_instance_name(obj.get("name", ""))
     except ValueError as exc:
         raise InstanceError(str(exc)) from None
+    if name in RESERVED_NAMES:
+        raise InstanceError(f"instance name {name!r} is taken by a process of the control center "
+                            f"({', '.join(sorted(RESERVED_NAMES))}); choose another")
     kind_name = str(obj.get("kind"))
     if kind_name not in known:
         raise InstanceError(f"instance {name}: kind {kind_name!r} is not one of {', '.join(known)}")

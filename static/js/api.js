@@ -63,28 +63,6 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-export function fmtNum(v, digits = 4) {
-  if (v === null || v === undefined || v === "") return "–";
-  const n = Number(v);
-  if (!Number.isFinite(n)) return String(v);
-  return Math.abs(n) >= 1000 ? n.toLocaleString(undefined, { maximumFractionDigits: 2 })
-    : n.toLocaleString(undefined, { maximumFractionDigits: digits });
-}
-
-export function fmtTime(ms) {
-  if (!ms) return "–";
-  const d = new Date(Number(ms));
-  return d.toLocaleString(undefined, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-    second: "2-digit" });
-}
-
-export function fmtAge(s) {
-  if (s === null || s === undefined) return "–";
-  if (s < 90) return `${Math.round(s)} s`;
-  if (s < 5400) return `${Math.round(s / 60)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
-}
-
 export function fillRows(tbody, rows, columns, emptyText) {
   tbody.replaceChildren();
   if (!rows.length) {
@@ -94,37 +72,13 @@ export function fillRows(tbody, rows, columns, emptyText) {
   for (const cells of rows) tbody.append(el("tr", {}, ...cells.map((c) => c instanceof Node && c.tagName === "TD" ? c : el("td", {}, c))));
 }
 
-// Generic view of an object whose exact shape belongs to another component (policy, hints, scan).
-export function renderAny(value, depth = 0) {
-  if (value === null || value === undefined) return el("span", { class: "msg", text: "–" });
-  if (Array.isArray(value)) {
-    if (value.length && value.every((v) => v && typeof v === "object" && !Array.isArray(v))) {
-      const keys = [...new Set(value.flatMap((v) => Object.keys(v)))].slice(0, 10);
-      return el("table", {}, el("tr", {}, ...keys.map((k) => el("th", { text: k }))),
-        ...value.slice(0, 100).map((v) => el("tr", {}, ...keys.map((k) => el("td", {}, scalar(v[k], k))))));
-    }
-    return el("span", { text: value.map(scalar).join(", ") });
-  }
-  if (typeof value === "object") {
-    const entries = Object.entries(value);
-    if (!entries.length) return el("span", { class: "msg", text: "none yet" });
-    const allObjects = entries.every(([, v]) => v && typeof v === "object" && !Array.isArray(v));
-    if (allObjects && depth === 0 && entries.length > 1) {
-      const keys = [...new Set(entries.flatMap(([, v]) => Object.keys(v)))].slice(0, 10);
-      return el("table", {}, el("tr", {}, el("th", {}), ...keys.map((k) => el("th", { text: k }))),
-        ...entries.slice(0, 200).map(([name, v]) => el("tr", {}, el("th", { text: name }),
-          ...keys.map((k) => el("td", {}, scalar(v[k], k))))));
-    }
-    return el("table", {}, ...entries.map(([k, v]) => el("tr", {}, el("th", { text: k }),
-      el("td", {}, v && typeof v === "object" && depth < 2 ? renderAny(v, depth + 1) : scalar(v, k)))));
-  }
-  return el("span", { text: scalar(value) });
+// A two-column table of a flat object: keys as labels, values as text (nested objects as short JSON).
+export function kvTable(obj) {
+  const entries = Object.entries(obj || {});
+  if (!entries.length) return el("p", { class: "msg", text: "none yet" });
+  return el("table", { class: "kv-table" }, ...entries.map(([k, v]) => el("tr", {}, el("th", { text: k }),
+    el("td", {}, v instanceof Node ? v : typeof v === "object" && v !== null ? JSON.stringify(v).slice(0, 300) : String(v ?? "–")))));
 }
 
-function scalar(v, key = "") {
-  if (v === null || v === undefined) return "–";
-  if (typeof v === "number" && /(_ms|time)$/.test(key) && v > 1e12) return fmtTime(v);
-  if (typeof v === "number") return fmtNum(v);
-  if (typeof v === "object") return JSON.stringify(v).slice(0, 200);
-  return String(v);
-}
+// Tables scroll inside their own box, never the page (no horizontal overflow at 390 px).
+export function scrollBox(...children) { return el("div", { class: "table-wrap" }, ...children); }

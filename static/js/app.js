@@ -1,32 +1,41 @@
-// The control center: header, process controls, state views, activity feed. Settings are in config.js,
-// charts in charts.js, the debug log in logs.js.
-import { api, liveSocket, el, fmtNum, fmtTime, fmtAge, fillRows, renderAny } from "./api.js";
-import { initConfig, showRestartBanner } from "./config.js";
-import { updateCharts, initCharts } from "./charts.js";
-import { initDebugLog } from "./logs.js";
+// The page shell: header, navigation, hash routes, one live state connection shared by every page,
+// dialogs and banners. Pages are modules in pages/ (pages/index.js lists them), each
+// {id, title, mount(root, ctx, params), unmount()}.
+import { api, liveSocket, el } from "./api.js";
+import { fmt } from "./format.js";
 import { initKillSwitch, renderKillSwitch } from "./killswitch.js";
+import { PAGES } from "./pages/index.js";
 
 const $ = (sel) => document.querySelector(sel);
 const PROCESS_TITLES = { bot: "Bot", guard: "Guard", paper: "Paper exchange" };
 
-// ------------------------------------------------------------------ pro mode (remembered)
-function initProToggle() {
-  const toggle = $("#pro-toggle");
-  const apply = (on) => { document.body.classList.toggle("pro", on); toggle.checked = on; };
-  apply(localStorage.getItem("mraster.pro") === "1");
-  toggle.addEventListener("change", () => {
-    localStorage.setItem("mraster.pro", toggle.checked ? "1" : "0");
-    apply(toggle.checked);
-    window.dispatchEvent(new Event("resize"));
-  });
+// ------------------------------------------------------------------ the live state, shared
+const subscribers = new Set();
+let snapshot = null;
+const state = {
+  get: () => snapshot,
+  subscribe(fn) { subscribers.add(fn); if (snapshot) fn(snapshot); return () => subscribers.delete(fn); },
+};
+
+function publish(snap) {
+  snapshot = snap;
+  renderHeader(snap);
+  for (const fn of [...subscribers]) {
+    try { fn(snap); } catch (e) { console.error(e); }
+  }
 }
 
-// ------------------------------------------------------------------ dialogs
-export function confirmDialog(title, body, okText = "OK") {
+async function refresh() {
+  try { publish(await api("GET", "/api/state")); } catch (e) { console.error(e); }
+}
+
+// ------------------------------------------------------------------ dialogs and messages
+export function confirmDialog(title, body, okText = "OK", { cancel = true } = {}) {
   const dialog = $("#dialog");
   $("#dialog-title").textContent = title;
   $("#dialog-body").replaceChildren(body instanceof Node ? body : el("p", { text: body }));
   $("#dialog-ok").textContent = okText;
+  $("#dialog-cancel").hidden = !cancel;
   return new Promise((resolve) => {
     dialog.onclose = () => resolve(dialog.returnValue === "ok");
     dialog.returnValue = "";
@@ -39,231 +48,164 @@ export function flash(target, text, ok = true) {
   target.className = "msg " + (ok ? "ok" : "err");
 }
 
-// ------------------------------------------------------------------ processes
-function renderProcesses(processes) {
-  const pills = $("#proc-pills");
-  pills.replaceChildren(...Object.values(processes).map((p) =>
-    el("span", { class: `pill st-${p.state}`, id: `pill-${p.name}`, title: p.message || p.state },
-      `${PROCESS_TITLES[p.name] || p.name}: ${p.state}`)));
-  const rows = Object.values(processes).map((p) => [
-    PROCESS_TITLES[p.name] || p.name,
-    el("span", { class: `st-${p.state}`, "data-state": p.state, id: `state-${p.name}` },
-      p.state + (p.next_restart_in_s !== null ? ` (in ${Math.ceil(p.next_restart_in_s)} s)` : "")),
-    p.pid ?? "–", fmtAge(p.uptime_s), String(p.restart_count),
-    p.last_exit_code === null ? "–" : String(p.last_exit_code),
-    el("span", {}, ...actionButtons(p)),
-  ]);
-  fillRows($("#proc-table tbody"), rows, 7, "no processes");
-  const messages = Object.values(processes).filter((p) => p.message || (p.out_tail && p.out_tail.length));
-  $("#proc-messages").replaceChildren(...messages.map((p) => el("div", {},
-    `${PROCESS_TITLES[p.name] || p.name}: ${p.message}`,
-    p.out_tail && p.out_tail.length ? "\n  last output: " + p.out_tail.slice(-3).join("\n  ") : "")));
-}
-
-function actionButtons(p) {
-  const running = p.state === "running" || p.state === "stopping";
-  const act = (action) => async () => {
-    try { await api("POST", `/api/${p.name}/${action}`); } catch (e) { alert(`${action} ${p.name}: ${e.message}`); }
-    refreshState();
-  };
-  return [
-    el("button", { class: "small", onclick: act("start"), disabled: running, "data-action": `start-${p.name}` }, "Start"),
-    el("button", { class: "small", onclick: act("stop"), disabled: !running && p.state !== "restarting",
-      "data-action": `stop-${p.name}` }, "Stop"),
-    el("button", { class: "small", onclick: act("restart"), "data-action": `restart-${p.name}` }, "Restart"),
-  ];
-}
-
-function initTradingButtons() {
-  $("#btn-start").addEventListener("click", async () => {
-    const live = document.body.dataset.mode === "live";
-    if (live && !(await confirmDialog("Start LIVE trading?",
-      "The bot will trade real money on the venue with the current settings.", "Start live"))) return;
-    try {
-      const res = await api("POST", "/api/all/start");
-      if (res.also_started.length) flashNotice(`started ${res.also_started.join(" and ")} with the bot`);
-    } catch (e) { alert("Start: " + e.message); }
-    refreshState();
-  });
-  $("#btn-stop").addEventListener("click", async () => {
-    try { await api("POST", "/api/bot/stop"); } catch (e) { alert("Stop: " + e.message); }
-    refreshState();
-  });
-  $("#btn-flatten").addEventListener("click", async () => {
-    const body = el("div", {},
-      el("p", { text: "This stops the bot, closes every open position at market (reduce-only), cancels open orders, then stops the guard." }),
-      el("p", { text: "If a position cannot be closed, its stop stays and the guard keeps running." }));
-    if (!(await confirmDialog("Stop all and flatten?", body, "Flatten now"))) return;
-    try {
-      const report = await api("POST", "/api/all/flatten", { confirm: "FLATTEN" });
-      await confirmDialog(report.ok ? "Flattened" : "Flatten did not finish", el("div", {},
-        ...report.steps.map((s) => el("p", { text: s })),
-        ...report.closed.map((c) => el("p", { text: `closed ${c.symbol} ${c.qty}` })),
-        ...report.errors.map((e) => el("p", { class: "error", text: e }))), "OK");
-    } catch (e) { alert("Flatten: " + e.message); }
-    refreshState();
-  });
-}
-
-function flashNotice(text) {
-  const node = el("div", { text });
+function notice(text, ok = true) {
+  const node = el("div", { class: ok ? "ok" : "err", text });
   $("#notices").append(node);
-  setTimeout(() => node.remove(), 6000);
+  setTimeout(() => node.remove(), 8000);
 }
 
-// ------------------------------------------------------------------ state views
-let lastSnapshot = null;
+// ------------------------------------------------------------------ restart banner (after a settings save)
+let pendingRestart = {};
 
-function priceCell(v) { return fmtNum(v, 6); }
-
-function pnlCell(v) {
-  return el("td", { class: v > 0 ? "pos" : v < 0 ? "neg" : "" }, fmtNum(v, 4));
+function showRestartBanner(needs, processes) {
+  const running = Object.entries(needs || {}).filter(([p]) => p !== "dashboard" &&
+    processes && processes[p] && ["running", "stopping"].includes(processes[p].state));
+  const dash = (needs || {}).dashboard;
+  for (const [p, names] of running) pendingRestart[p] = [...new Set([...(pendingRestart[p] || []), ...names])];
+  const parts = Object.entries(pendingRestart).map(([p, names]) => `${p} (${names.join(", ")})`);
+  if (dash) parts.push(`the dashboard itself: stop it and start it again by hand (${dash.join(", ")})`);
+  if (!parts.length) return;
+  $("#restart-text").textContent = "Saved. These changes apply after a restart of: " + parts.join("; ");
+  $("#restart-now").hidden = !Object.keys(pendingRestart).length;
+  $("#restart-banner").hidden = false;
 }
 
-function guardCell(row) {
-  const g = row.guard || "unknown";
-  const cls = g === "protected" ? "ok-mark" : g === "UNPROTECTED" ? "bad-mark" : "unknown-mark";
-  const detail = row.stop_ok === undefined || row.stop_ok === null ? "" :
-    ` (stop ${row.stop_ok ? "✓" : "✗"}, TP ${row.take_profit_ok ? "✓" : "✗"})`;
-  return el("td", { class: cls }, g + detail);
+function initRestartBanner() {
+  $("#restart-now").addEventListener("click", async () => {
+    for (const p of ["paper", "guard", "bot"].filter((p) => pendingRestart[p])) {
+      try { await api("POST", `/api/${p}/restart`); } catch (e) { notice(`restart ${p}: ${e.message}`, false); }
+    }
+    pendingRestart = {};
+    $("#restart-banner").hidden = true;
+    refresh();
+  });
+  $("#restart-dismiss").addEventListener("click", () => { $("#restart-banner").hidden = true; });
 }
 
-function renderPositions(snap) {
-  const rows = snap.positions.map((p) => [
-    p.symbol, el("td", { class: p.side === "LONG" ? "pos" : "neg" }, p.side), fmtNum(p.qty, 8),
-    priceCell(p.entry_price), priceCell(p.mark_price), pnlCell(p.unrealized_pnl),
-    priceCell(p.stop_price ?? p.guard_stop_price), priceCell(p.take_profit_price ?? p.guard_take_profit_price),
-    guardCell(p), p.source || "bot",
-  ]);
-  fillRows($("#positions-table tbody"), rows, 10, "no open position");
-  const venue = snap.venue || {};
-  $("#positions-note").textContent = venue.enabled && venue.error ? `venue: ${venue.error}` :
-    venue.enabled && venue.age_s !== null ? `venue checked ${fmtAge(venue.age_s)} ago` : "";
-  const orders = (snap.orders || []).map((o) => [o.symbol, o.role, o.side, o.type,
-    o.close_position ? "whole position" : fmtNum(o.qty, 8),
-    priceCell(o.price || null), priceCell(o.stop_price || null), el("td", { class: "mono" }, o.client_order_id)]);
-  fillRows($("#orders-table tbody"), orders, 8, venue.enabled ? "no open order" : "the venue is not connected");
-  $("#orders-note").textContent = venue.error ? "(venue unavailable)" : "";
+// Every settings save goes through here: the restart banner, then every open view reloads what it shows.
+async function afterSave(result) {
+  const procs = await api("GET", "/api/processes");
+  showRestartBanner(result.needs_restart, procs.processes);
+  window.dispatchEvent(new CustomEvent("mraster:config-saved", { detail: result }));
 }
 
-function renderTrades(snap) {
-  const t = snap.trades;
-  const rows = t.trades.map((r) => [fmtTime(r.exit_time_ms), r.symbol, r.side, fmtNum(r.qty, 8),
-    priceCell(r.entry_price), priceCell(r.exit_price), r.exit_reason || "–", pnlCell(r.net_pnl),
-    r.r_multiple === null ? "–" : fmtNum(r.r_multiple, 2)]);
-  fillRows($("#trades-table tbody"), rows, 9, "no closed trade yet");
-  $("#trades-summary").textContent = t.count ? `${t.count} trades, net ${fmtNum(t.net_pnl, 2)}, ${t.wins} won / ${t.losses} lost` : "";
+// ------------------------------------------------------------------ process actions (header pills, pages)
+async function processAction(name, action) {
+  try {
+    await api("POST", `/api/${name}/${action}`);
+    notice(`${action} ${PROCESS_TITLES[name] || name}: done`);
+  } catch (e) { notice(`${action} ${PROCESS_TITLES[name] || name}: ${e.message}`, false); }
+  refresh();
 }
 
-function problem(text) { return text ? el("p", { class: "problem", text }) : ""; }
-
-function renderPanels(snap) {
-  const st = snap.state;
-  $("#policy-view").replaceChildren(problem(st.available ? "" : st.problem),
-    el("h3", { text: "Arms" }), renderAny(st.policy || {}));
-  $("#hints-view").replaceChildren(el("h3", { text: "AI hints" }), renderAny(st.ai_hints || {}));
-  $("#scan-view").replaceChildren(problem(st.available ? "" : st.problem), renderAny(st.last_scan || {}));
-  const g = snap.guard;
-  $("#guard-view").replaceChildren(problem(g.problem), g.available ? renderAny({
-    "status age": fmtAge(g.age_s), "user stream": g.stream.connected === undefined ? "–" :
-      `${g.stream.connected ? "connected" : "DISCONNECTED"}, last message ${fmtAge(g.stream.age_s)} ago`,
-    "positions watched": g.positions, "repairs": g.repairs_total, "kill switch": g.kill_switch,
-    "last error": g.last_error || "none",
-  }) : "", g.available && g.recent_actions.length ? renderAny(g.recent_actions.slice(-8).reverse()) : "");
-  const paper = snap.paper || {};
-  const info = paper.info || {};
-  $("#market-view").replaceChildren(problem(paper.available === false ? paper.problem : ""), renderAny({
-    mode: snap.mode, "feed in use": st.feed || info.feed || "–",
-    "state written": st.available ? `${fmtAge(st.age_s)} ago (cycle ${st.cycle})` : st.problem,
-    "request weight and streams": st.client && Object.keys(st.client).length ? st.client : "not reported yet",
-    ...(snap.mode === "paper" ? { "paper exchange": paper.available ? info : "not answering" } : {}),
-  }));
-  const notices = (st.notices || []).slice(-3).map((n) => el("div", { text: n.msg || n.message || JSON.stringify(n) }));
-  $("#notices").replaceChildren(...notices);
-  const pending = st.pending_restart || [];
-  if (pending.length) showRestartBanner({ bot: pending }, snap.processes);
-}
-
-// ------------------------------------------------------------------ account (venue profile, credentials)
+// ------------------------------------------------------------------ header
 const CHECK_MARKS = { ok: "✓", refused: "✗", unreachable: "?", stale: "…", unchecked: "…", paper: "" };
 
-function renderAccount(acc) {
-  if (!acc) return;
-  $("#account-profile").textContent = acc.venue_profile;
-  $("#account-line").title = acc.summary;
-  const check = acc.check || { state: "unchecked", text: "" };
-  const node = $("#account-check");
-  node.textContent = check.state === "paper" ? "" : `${CHECK_MARKS[check.state] || ""} ${check.text}`;
-  node.className = "cred " + check.state;
-  node.title = check.text;
-  node.dataset.state = check.state;
-  $("#account-recheck").hidden = acc.mode !== "live";
-}
-
-function initAccount() {
-  $("#account-recheck").addEventListener("click", async () => {
-    try { renderAccount(await api("POST", "/api/account/check")); } catch (e) { alert("Check: " + e.message); }
-  });
-}
-
-function render(snap) {
-  lastSnapshot = snap;
+function renderHeader(snap) {
   document.body.dataset.mode = snap.mode;
   const badge = $("#mode-badge");
-  badge.textContent = snap.mode === "live" ? "LIVE" : "PAPER";
+  badge.textContent = snap.mode === "live" ? "LIVE · real money" : "PAPER · simulated";
   badge.className = "badge " + snap.mode;
-  renderProcesses(snap.processes);
-  renderAccount(snap.account);
-  renderPositions(snap);
-  renderTrades(snap);
-  renderPanels(snap);
+  badge.title = snap.mode === "live" ? "live trading: orders go to the venue with real money"
+    : "paper trading: a simulated venue, no real money";
+  $("#proc-pills").replaceChildren(...Object.values(snap.processes || {}).map((p) =>
+    el("span", { class: `pill st-${p.state}`, id: `pill-${p.name}`, title: p.message || p.state },
+      `${PROCESS_TITLES[p.name] || p.name}: ${p.state}`)));
+  const acc = snap.account;
+  if (acc) {
+    $("#account-profile").textContent = acc.venue_profile;
+    $("#account-line").title = acc.summary;
+    const check = acc.check || { state: "unchecked", text: "" };
+    const node = $("#account-check");
+    node.textContent = check.state === "paper" ? "" : `${CHECK_MARKS[check.state] || ""} ${check.text}`;
+    node.className = "cred " + check.state;
+    node.title = check.text;
+    node.dataset.state = check.state;
+    $("#account-recheck").hidden = acc.mode !== "live";
+  }
   renderKillSwitch(snap.kill_switch);
-  updateCharts(snap);
+  const st = snap.state || {};
+  const notices = (st.notices || []).slice(-3).map((n) => el("div", { class: "err", text: n.msg || n.message || JSON.stringify(n) }));
+  $("#notices").querySelectorAll(".state-notice").forEach((n) => n.remove());
+  notices.forEach((n) => { n.classList.add("state-notice"); $("#notices").append(n); });
+  if ((st.pending_restart || []).length) showRestartBanner({ bot: st.pending_restart }, snap.processes);
 }
 
-export async function refreshState() {
-  try { render(await api("GET", "/api/state")); } catch (e) { console.error(e); }
-}
-
-export function currentSnapshot() { return lastSnapshot; }
-
-// ------------------------------------------------------------------ activity feed
-function initActivity() {
-  const feed = $("#activity-feed");
-  liveSocket(() => "/ws/logs?activity=1&backlog=100", {
-    onMessage(msg) {
-      if (msg.type === "hello") {
-        feed.replaceChildren(el("li", { class: "empty", text: "nothing yet: fills, brackets, warnings and notices appear here" }));
-        return;
-      }
-      if (msg.type === "lines" && msg.lines.length) feed.querySelector("li.empty")?.remove();
-      if (msg.type !== "lines") return;
-      for (const line of msg.lines) {
-        feed.prepend(el("li", { class: line.level, "data-event": line.event || "" },
-          el("span", { class: "t", text: (line.ts || "").slice(11, 19) }),
-          el("span", { class: "src", text: line.src }),
-          el("span", { class: "m", text: line.msg || line.event })));
-      }
-      while (feed.children.length > 200) feed.lastChild.remove();
-    },
+function initHeader() {
+  $("#account-recheck").addEventListener("click", async () => {
+    try { await api("POST", "/api/account/check"); refresh(); } catch (e) { notice("Check: " + e.message, false); }
   });
+  const zone = $("#clock-zone");
+  zone.value = fmt.zone();
+  zone.addEventListener("change", () => { fmt.setZone(zone.value); route(); });
 }
+
+// ------------------------------------------------------------------ routes
+const byId = Object.fromEntries(PAGES.map((p) => [p.id, p]));
+let current = null;
+
+// "#/chart/BTCUSDT?interval=1h" -> {interval: "1h", id: "chart", arg: "BTCUSDT", rest: ["BTCUSDT"],
+// query: {interval: "1h"}} (the query's keys also at the top: a page may take them as its filters)
+export function parseHash(hash) {
+  const [path, query = ""] = (hash || "").replace(/^#\/?/, "").split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const q = Object.fromEntries(new URLSearchParams(query));
+  return { ...q, id: parts[0] || "overview", arg: parts[1] || "", rest: parts.slice(1), query: q };
+}
+
+function navigate(hash) {
+  if (location.hash === hash) route(); else location.hash = hash;
+}
+
+function renderNav(activeId) {
+  $("#nav").replaceChildren(...PAGES.filter((p) => !p.hidden).map((p) => el("a", {
+    href: p.href || `#/${p.id}`, class: p.id === activeId ? "active" : "", "data-page": p.id,
+    "aria-current": p.id === activeId ? "page" : null,
+  }, p.title)));
+}
+
+function route() {
+  const params = parseHash(location.hash);
+  const page = byId[params.id];
+  if (current) {
+    try { current.unmount(); } catch (e) { console.error(e); }
+    current = null;
+  }
+  const root = $("#page");
+  root.replaceChildren();
+  delete root.dataset.ready;   // each page says when it has drawn its first data
+  renderNav(page ? page.id : "");
+  if (!page) {
+    root.dataset.page = "";
+    root.append(el("section", { class: "card" }, el("h2", { text: "No such page" }),
+      el("p", { text: `“${params.id}” is not a page of this dashboard. ` }, el("a", { href: "#/overview", text: "Back to the overview" }))));
+    return;
+  }
+  root.dataset.page = page.id;
+  document.title = `mraster · ${page.title}${params.arg ? " " + params.arg : ""}`;
+  current = page;
+  try { page.mount(root, ctx, params); } catch (e) { console.error(e); root.append(el("p", { class: "error", text: String(e) })); }
+  // a page with `selfReady` marks data-ready itself once its first data are drawn; for the others, mounted is ready
+  if (!page.selfReady) root.dataset.ready = "1";
+}
+
+export const ctx = { api, navigate, fmt, state, refresh, confirm: confirmDialog, flash, notice, afterSave, processAction,
+  PROCESS_TITLES };
 
 // ------------------------------------------------------------------ start
 function init() {
-  initProToggle();
-  initTradingButtons();
-  initAccount();
-  initCharts();
-  initConfig({ refreshState, confirmDialog, flash });
-  initActivity();
-  initKillSwitch(refreshState, confirmDialog);
-  initDebugLog();
+  initHeader();
+  initRestartBanner();
+  initKillSwitch(refresh, confirmDialog);
   const conn = $("#conn");
   liveSocket(() => "/ws/state", {
-    onMessage: render,
-    onStatus(up) { conn.textContent = up ? "live" : "reconnecting…"; conn.className = "conn " + (up ? "ok" : "down"); },
+    onMessage: publish,
+    onStatus(up) { conn.textContent = up ? "connected" : "reconnecting…"; conn.className = "conn " + (up ? "ok" : "down"); },
   });
+  api("GET", "/api/market/symbols").then((r) => ctx.fmt.setTicks?.(r.symbols)).catch(() => {});
+  window.addEventListener("hashchange", route);
+  if (!location.hash) history.replaceState(null, "", "#/overview");
+  route();
 }
 
 init();

@@ -1,5 +1,6 @@
 // The kill-switch latch: a banner while it holds (no engine opens positions), and a person's reset.
-import { api, el, fmtTime } from "./api.js";
+import { api, el } from "./api.js";
+import { fmtTime } from "./clock.js";
 
 const $ = (sel) => document.querySelector(sel);
 

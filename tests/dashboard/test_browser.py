@@ -1,6 +1,6 @@
-"""The page in Debian's Chromium, driven by Playwright: default mode, presets with their diff, pro mode
-with inline validation, login, and (with the real bot, guard and paper exchange) fills arriving live.
-Screenshots of the main views go to tests/artifacts/."""
+"""The pages in Debian's Chromium, driven by Playwright: the overview, presets with their diff, the
+settings editor with inline validation, the logs page, login, and (with the real bot, guard and paper
+exchange) fills arriving live. Screenshots of the main views go to tests/artifacts/."""
 from __future__ import annotations
 
 import json
@@ -53,29 +53,32 @@ def shot(page: Page, name: str, part: str = "") -> None:
         page.screenshot(path=path, full_page=True)
 
 
-def open_page(page: Page, server) -> None:
-    page.goto(server.url + "/")
-    expect(page.locator("body[data-config-ready='1']")).to_have_count(1)
-    expect(page.locator("#conn")).to_have_text("live")
+def open_page(page: Page, server, route: str = "#/overview") -> None:
+    """Open a page (a hash route) and wait until it has drawn its first data over a live connection."""
+    page.goto(server.url + "/" + route)
+    page_id = route.lstrip("#/").split("/")[0].split("?")[0]
+    expect(page.locator(f"main#page[data-page='{page_id}'][data-ready='1']")).to_have_count(1)
+    expect(page.locator("#conn")).to_have_text("connected")
 
 
-def test_default_mode_and_presets_with_diff(workspace, serve, page):
+def test_overview_and_presets_with_diff(workspace, serve, page):
     write_state(workspace.root / "aster_state.json")
     workspace.run_dir.mkdir(parents=True, exist_ok=True)
     (workspace.run_dir / "guard_status.json").write_text(json.dumps(guard_status()))
     server = serve(exchange_factory=lambda s: InMemoryVenue())
-    page.evaluate("() => 0")
     open_page(page, server)
-    expect(page.locator("#mode-badge")).to_have_text("PAPER")
-    expect(page.locator("#editor-card")).to_be_hidden()
-    expect(page.locator("#preset-active")).to_have_text("(mid in effect)")
-    expect(page.locator("#positions-table tbody tr")).to_have_count(1)
-    expect(page.locator("#positions-table tbody")).to_contain_text("protected")
-    expect(page.locator("#trades-table tbody tr")).to_have_count(2)
-    expect(page.locator("#equity-chart canvas")).to_have_count(1)
-    expect(page.locator("#price-chart canvas")).to_have_count(1)
-    shot(page, "default_mode")
+    expect(page.locator("#mode-badge")).to_have_text("PAPER · simulated")
+    expect(page.locator("#positions-card tr[data-symbol]")).to_have_count(1)
+    expect(page.locator("#positions-card tbody")).to_contain_text("protected")
+    expect(page.locator("#equity-card canvas")).to_have_count(1)
+    shot(page, "overview")
+    open_page(page, server, "#/trades")
+    expect(page.locator("#page tr[data-trade]")).to_have_count(2)
+    open_page(page, server, "#/chart/ADAUSDT?interval=1m")
+    expect(page.locator("#price-chart[data-ready='1'] canvas").first).to_be_visible()
 
+    open_page(page, server, "#/settings")
+    expect(page.locator("#preset-active")).to_have_text("(mid in effect)")
     page.click("button[data-preset='high']")
     dialog = page.locator("#dialog")
     expect(dialog).to_be_visible()
@@ -88,6 +91,7 @@ def test_default_mode_and_presets_with_diff(workspace, serve, page):
     saved = json.loads(workspace.config_file.read_text())
     assert saved["ASTER_LEVERAGE"] == 5 and saved["ASTER_RISK_PER_TRADE"] == 0.012
     expect(page.locator("#lev-value")).to_have_text("5x")
+    expect(page.locator("#cfg-ASTER_LEVERAGE")).to_have_value("5")
 
     # sliders: risk 2 % and leverage 2x
     page.locator("#risk-slider").fill("2")
@@ -96,20 +100,15 @@ def test_default_mode_and_presets_with_diff(workspace, serve, page):
     expect(page.locator("#sliders-msg")).to_have_text("saved")
     saved = json.loads(workspace.config_file.read_text())
     assert saved["ASTER_RISK_PER_TRADE"] == 0.02 and saved["ASTER_LEVERAGE"] == 2
-    assert page.locator("#lev-slider").get_attribute("max") == "5", "default mode never goes above 5x"
+    assert page.locator("#lev-slider").get_attribute("max") == "5", "the slider never goes above 5x"
     expect(page.locator("#preset-active")).to_have_text("(custom)")
 
 
-def test_pro_mode_editor_validates_inline_and_saves_nothing_bad(workspace, serve, page):
+def test_settings_editor_validates_inline_and_saves_nothing_bad(workspace, serve, page):
     server = serve()
-    open_page(page, server)
-    page.check("#pro-toggle")
-    expect(page.locator("#editor-card")).to_be_visible()
-    expect(page.locator("#debug-card")).to_be_visible()
+    open_page(page, server, "#/settings")
     page.reload()
-    expect(page.locator("body[data-config-ready='1']")).to_have_count(1)
-    expect(page.locator("#pro-toggle")).to_be_checked()
-    expect(page.locator("#editor-card")).to_be_visible()
+    expect(page.locator("main#page[data-page='settings'][data-ready='1']")).to_have_count(1)
     lev_row = page.locator("[data-field='ASTER_LEVERAGE']")
     expect(lev_row).to_contain_text("Leverage set on a symbol")
     expect(lev_row).to_contain_text("unit: x")
@@ -119,12 +118,13 @@ def test_pro_mode_editor_validates_inline_and_saves_nothing_bad(workspace, serve
     page.fill("#cfg-ASTER_LEVERAGE", "500")
     expect(page.locator("#err-ASTER_LEVERAGE")).to_contain_text("above the maximum")
     expect(page.locator("#config-save")).to_be_disabled()
-    shot(page, "pro_mode_inline_error", "fieldset[data-group='sizing']")
+    shot(page, "settings_inline_error", "fieldset[data-group='sizing']")
     page.fill("#cfg-ASTER_LEVERAGE", "4")
     expect(page.locator("#err-ASTER_LEVERAGE")).to_have_text("")
     # a value that passes field checks but breaks a rule across fields: the server's 422 lands inline
     page.fill("#cfg-ASTER_RSI_SELL_MAX", "60")
     page.click("#config-save")
+    page.click("#dialog-ok")                              # the diff before saving
     expect(page.locator("#err-ASTER_RSI_SELL_MAX")).to_contain_text("both long and short")
     expect(page.locator("#config-msg")).to_contain_text("not saved")
     assert workspace.config_file.read_bytes() == before, "nothing saved"
@@ -132,23 +132,25 @@ def test_pro_mode_editor_validates_inline_and_saves_nothing_bad(workspace, serve
     page.fill("#cfg-ASTER_RSI_SELL_MAX", "49")
     page.fill("#cfg-ASTER_HTTP_TIMEOUT", "25")
     page.click("#config-save")
+    expect(page.locator("#save-diff")).to_contain_text("ASTER_HTTP_TIMEOUT")
+    page.click("#dialog-ok")
     expect(page.locator("#config-msg")).to_contain_text("saved 2 change(s)")
     saved = json.loads(workspace.config_file.read_text())
     assert saved["ASTER_LEVERAGE"] == 4 and saved["ASTER_HTTP_TIMEOUT"] == 25
     expect(page.locator("#audit-table tbody")).to_contain_text("ASTER_LEVERAGE: 3 → 4")
-    shot(page, "pro_mode", "#editor-card")
+    shot(page, "settings_editor", "#editor-card")
 
 
 def test_unknown_venue_host_is_confirmed_and_path_change_names_the_dashboard(workspace, serve, page):
     """Issue 12 items 13 and 15 on the page: an exchange address outside the known hosts is saved only
     after a dialog that names the host; a changed log directory says the dashboard needs a restart."""
     server = serve()
-    open_page(page, server)
-    page.check("#pro-toggle")
+    open_page(page, server, "#/settings")
     expect(page.locator("#cfg-ASTER_DASHBOARD_ALLOW_PLAIN_HTTP")).to_be_disabled()
     before = workspace.config_file.read_bytes()
     page.fill("#cfg-ASTER_EXCHANGE_BASE", "https://fapi.asterdex.example.net")
     page.click("#config-save")
+    page.click("#dialog-ok")                              # the diff before saving
     dialog = page.locator("#dialog")
     expect(dialog).to_be_visible()
     expect(page.locator("#confirm-hosts")).to_contain_text("fapi.asterdex.example.net")
@@ -157,40 +159,46 @@ def test_unknown_venue_host_is_confirmed_and_path_change_names_the_dashboard(wor
     expect(page.locator("#config-msg")).to_contain_text("not confirmed")
     assert workspace.config_file.read_bytes() == before, "nothing saved without the confirmation"
     page.click("#config-save")
-    expect(dialog).to_be_visible()
-    page.click("#dialog-ok")
+    page.click("#dialog-ok")                              # the diff
+    expect(page.locator("#confirm-hosts")).to_be_visible()
+    page.click("#dialog-ok")                              # the host
     expect(page.locator("#config-msg")).to_contain_text("saved 1 change(s)")
     assert json.loads(workspace.config_file.read_text())["ASTER_EXCHANGE_BASE"] == "https://fapi.asterdex.example.net"
 
     page.fill("#cfg-ASTER_LOG_DIR", "logs-elsewhere")
     page.click("#config-save")
+    page.click("#dialog-ok")
     expect(page.locator("#restart-text")).to_contain_text("the dashboard itself")
     expect(page.locator("#restart-text")).to_contain_text("ASTER_LOG_DIR")
     page.fill("#cfg-ASTER_STATE_FILE", "/etc/state.json")
     page.click("#config-save")
+    page.click("#dialog-ok")
     expect(page.locator("#err-ASTER_STATE_FILE")).to_contain_text("must stay inside")
 
 
-def test_debug_log_streams_and_filters(workspace, serve, page):
+def test_logs_page_streams_and_filters(workspace, serve, page):
     log = workspace.log_dir / "guard.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(json.dumps({"ts": "2026-11-21T10:00:00.000Z", "level": "INFO", "src": "guard",
                                "event": "bracket.placed", "msg": "stop placed for ADAUSDT", "activity": True}) + "\n")
     server = serve(log_poll_interval=0.02)
     open_page(page, server)
-    page.check("#pro-toggle")
-    expect(page.locator("#log-view")).to_contain_text("stop placed for ADAUSDT")
     expect(page.locator("#activity-feed")).to_contain_text("stop placed for ADAUSDT")
+    open_page(page, server, "#/logs")
+    expect(page.locator("#log-view")).to_contain_text("stop placed for ADAUSDT")
     with open(log, "a") as fh:
         fh.write(json.dumps({"ts": "2026-11-21T10:00:01.000Z", "level": "DEBUG", "src": "guard",
                              "event": "tick", "msg": "debug detail"}) + "\n")
         fh.write(json.dumps({"ts": "2026-11-21T10:00:02.000Z", "level": "WARNING", "src": "guard",
                              "event": "bracket.repaired", "msg": "stop repaired on ADAUSDT"}) + "\n")
     expect(page.locator("#log-view")).to_contain_text("stop repaired on ADAUSDT")
-    expect(page.locator("#activity-feed")).to_contain_text("stop repaired on ADAUSDT")
     expect(page.locator("#log-view")).not_to_contain_text("debug detail")
     page.select_option("#log-level", "DEBUG")
     expect(page.locator("#log-view")).to_contain_text("debug detail")
+    page.uncheck("#log-src-guard")
+    expect(page.locator("#log-view")).not_to_contain_text("stop repaired on ADAUSDT")
+    open_page(page, server)
+    expect(page.locator("#activity-feed")).to_contain_text("stop repaired on ADAUSDT")
 
 
 def test_login_when_a_token_is_set(workspace, serve, page):
@@ -205,8 +213,8 @@ def test_login_when_a_token_is_set(workspace, serve, page):
     shot(page, "login")
     page.fill("#token", TOKEN)
     page.click("#login-form button")
-    expect(page.locator("body[data-config-ready='1']")).to_have_count(1)
-    expect(page.locator("#conn")).to_have_text("live")
+    expect(page.locator("main#page[data-page='overview'][data-ready='1']")).to_have_count(1)
+    expect(page.locator("#conn")).to_have_text("connected")
     assert TOKEN not in page.content()
     page.click("form.logout button")
     expect(page).to_have_url(server.url + "/login")
@@ -242,9 +250,10 @@ def test_paper_trading_fills_reach_the_feed_and_positions(workspace, serve, clie
                 f"{n}: {p['message']} | {' / '.join(p['out_tail'][-2:])}" for n, p in broken.items())
             assert time.monotonic() < deadline, "no fill within 90 s"
             page.wait_for_timeout(250)
-        expect(page.locator("#positions-table tbody tr td").first).not_to_have_text("no open position",
-                                                                                    timeout=60_000)
+        expect(page.locator("#positions-card tr[data-symbol]").first).to_be_visible(timeout=60_000)
         shot(page, "paper_trading")
+        open_page(page, server, "#/engine/scanner")
+        expect(page.locator("#scan-table tbody tr[data-row]").first).to_be_visible(timeout=30_000)
     finally:
         for name in ("bot", "guard", "paper"):
             api.post(f"/api/{name}/stop")

@@ -20,7 +20,7 @@ def test_start_refused_and_the_account_line(workspace, serve, page, v3venue, das
     alerts: list[str] = []
     page.on("dialog", lambda d: (alerts.append(d.message), d.dismiss()))
     open_page(page, server)
-    expect(page.locator("#mode-badge")).to_have_text("LIVE")
+    expect(page.locator("#mode-badge")).to_have_text("LIVE · real money")
     expect(page.locator("#account-profile")).to_have_text("aster-v3")
     expect(page.locator("#account-check")).to_contain_text("not checked yet")
     assert v3venue.stranger.address in page.locator("#account-line").get_attribute("title")

@@ -111,3 +111,8 @@ def test_an_instance_process_resolves_its_account_settings_and_files(tmp_path):
         resolve_instance("scan2", environ={"ASTER_PAPER": "true"}, cwd=tmp_path)
     with pytest.raises(InstanceError, match="no engine instance 'nope'"):
         resolve_instance("nope", environ=env, cwd=tmp_path)
+
+
+def test_an_instance_may_not_take_the_name_of_a_control_center_process():
+    with pytest.raises(InstanceError, match="taken by a process"):
+        parse_instances({"instances": [{"name": "guard", "kind": "scanner"}]})

@@ -77,6 +77,23 @@ def test_bad_set_flag_is_a_config_error(tmp_path):
 def test_schema_export_is_json():
     data = json.loads(mraster("config", "schema").stdout)
     assert any(f["name"] == "ASTER_LEVERAGE" and f["max"] == 125 for f in data["fields"])
+    assert data["engines"]["scanner"]["flat_settings"] is True and data["engines"]["scanner"]["module"] == "bot"
+
+
+def test_config_show_lists_instances_and_one_instance_with_its_sources(tmp_path):
+    (tmp_path / "engines.json").write_text(json.dumps({"instances": [
+        {"name": "scanner", "kind": "scanner"},
+        {"name": "scan2", "kind": "scanner", "accounts": {"account": "B"}, "settings": {"ASTER_LEVERAGE": 3}}]}))
+    flat = mraster("config", "show", cwd=tmp_path)
+    assert flat.returncode == 0 and "[engines]" in flat.stdout and "account=B" in flat.stdout
+    one = json.loads(mraster("config", "show", "--instance", "scan2", "--json", cwd=tmp_path,
+                             env={"MRASTER_SCAN2__ASTER_MAX_OPEN_GLOBAL": "2"}).stdout)
+    assert one["accounts"] == {"account": "B"} and one["guard"] == "protect"
+    rows = {r["name"]: r for r in one["settings"]}
+    assert rows["ASTER_LEVERAGE"]["value"] == 3 and rows["ASTER_LEVERAGE"]["source"] == "engines.json"
+    assert rows["ASTER_MAX_OPEN_GLOBAL"]["source"] == "environment MRASTER_SCAN2__ASTER_MAX_OPEN_GLOBAL"
+    missing = mraster("config", "show", "--instance", "nope", cwd=tmp_path)
+    assert missing.returncode == 2 and "instances: scanner, scan2" in missing.stderr
 
 
 def test_readme_table_matches_schema():

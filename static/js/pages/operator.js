@@ -46,7 +46,7 @@ function pairCard(p) {
     el("h2", {}, `${p.symbol} pair `, el("small", { text: p.pair_id ? `${p.pair_id}${p.adopted ? " (adopted)" : ""}` : "none held" })),
     alone ? el("p", { class: "error", text: "One leg is alone: the operator closes it at its next check." }) : null,
     p.blocked ? el("p", { class: "msg err", text: `No new pair: ${p.blocked}` }) : null,
-    legs,
+    el("div", { class: "table-wrap" }, legs),
     el("div", { class: "row" },
       el("span", { "data-field": "net-delta", text: `Net delta ${qty(m.net_delta_qty)} (${signed(m.net_delta_usdt)} USDT)` }),
       el("span", { class: cls(m.net_pnl), text: `Pair net PnL ${signed(m.net_pnl, 4)} USDT (${signed(m.net_pnl_pct, 3)} %)` }),
@@ -166,37 +166,46 @@ async function draw(root, ctx, name) {
   const events = el("section", { class: "card", id: "op-events" }, el("h2", { text: "Events" }),
     el("ul", { class: "feed" }, ...(st.events || []).slice(0, 15).map((e) => el("li", { class: e.level === "error" ? "neg" : "" , text: `${when(e.time_ms)} ${e.symbol} ${e.text}` }))));
   const history = el("section", { class: "card wide", id: "op-history" }, el("h2", { text: "Daily volume" }), dailyChart(hist.daily || []),
-    el("h2", { text: "Trade history" }), tradeTable(hist.trades || []));
+    el("h2", { text: "Trade history" }), el("div", { class: "table-wrap" }, tradeTable(hist.trades || [])));
   settingsNode = settingsNode || settingsForm(ctx, name, data, refresh);
   root.replaceChildren(head, ...(st.pairs || []).map(pairCard), targets, events, settingsNode, history);
-  root.dataset.ready = "1";
+}
+
+async function start(page, root, ctx, params) {
+  let name = params && params.arg;
+  if (!name) {
+    const list = await ctx.api("GET", "/api/operator");
+    name = (list.instances || [])[0];
+    if (!name) {
+      root.replaceChildren(el("section", { class: "card wide" }, el("h2", { text: "Operator" }),
+        el("p", { text: "No delta-neutral instance yet: add one of kind deltaneutral (Overview, Engines) or in engines.json (docs/deltaneutral.md)." })));
+      page.dataset.ready = "1";
+      return;
+    }
+  }
+  const tick = async () => {
+    try { await draw(root, ctx, name); page.dataset.ready = "1"; } catch (e) {
+      if (alive) root.replaceChildren(el("p", { class: "error", text: `Operator ${name}: ${e.message}` }));
+      page.dataset.ready = "1";
+    }
+    if (alive) timer = setTimeout(tick, POLL_MS);
+  };
+  await tick();
 }
 
 export default {
   id: "operator",
   title: "Operator",
-  async mount(root, ctx, params) {
+  selfReady: true,
+  mount(page, ctx, params) {
     alive = true;
     settingsNode = null;
-    root.classList.add("grid");
-    let name = params && params.arg;
-    if (!name) {
-      const list = await ctx.api("GET", "/api/operator");
-      name = (list.instances || [])[0];
-      if (!name) {
-        root.replaceChildren(el("section", { class: "card wide" }, el("h2", { text: "Operator" }),
-          el("p", { text: "No delta-neutral instance yet: add one of kind deltaneutral to engines.json (docs/deltaneutral.md)." })));
-        root.dataset.ready = "1";
-        return;
-      }
-    }
-    const tick = async () => {
-      try { await draw(root, ctx, name); } catch (e) {
-        if (alive) root.replaceChildren(el("p", { class: "error", text: `Operator ${name}: ${e.message}` }));
-      }
-      if (alive) timer = setTimeout(tick, POLL_MS);
-    };
-    tick();
+    const root = el("div", { class: "grid op-page" });   // the page's own grid: the shell's root stays as it is
+    page.append(root);
+    start(page, root, ctx, params).catch((e) => {
+      if (alive) root.replaceChildren(el("p", { class: "error", text: `Operator: ${e.message}` }));
+      page.dataset.ready = "1";
+    });
   },
   unmount() { alive = false; clearTimeout(timer); timer = null; },
 };
