@@ -8,6 +8,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
+from tests.dashboard.conftest import wait_for
 from tests.dashboard.fakes import InMemoryVenue
 from tests.dashboard.test_browser import browser, open_page, page, shot  # noqa: F401 - fixtures
 from tests.dashboard.test_browser_pages import UNREACHABLE
@@ -60,8 +61,9 @@ def test_operator_page(workspace, serve, page, tmp_path):  # noqa: F811
             assert json.loads((workspace.run_dir / "dn1.control.json").read_text())["paused"] is True
             page.click("#op-close-pair")
             page.click("#dialog-ok")
+            wait_for(lambda: json.loads((workspace.run_dir / "dn1.control.json").read_text()).get("close_ms"),
+                     what="the close request in the control file")
             expect(page.locator("#op-head small")).to_contain_text("paused")
-            assert json.loads((workspace.run_dir / "dn1.control.json").read_text())["close_ms"] > 0
 
             async def check():
                 await op.tick()

@@ -12,7 +12,9 @@ let settingsNode = null;   // drawn once, so a redraw never clobbers what the us
 const num = (v, d = 2) => (v === null || v === undefined || v === "" || !Number.isFinite(Number(v))) ? "–"
   : Number(v).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
 const qty = (v) => (v === null || v === undefined) ? "–" : String(v);
-const when = (ms) => ms ? new Date(Number(ms)).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "–";
+const utc = (ms) => new Date(Number(ms)).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+let clock = utc;            // the dashboard's one clock (ctx.fmt.time: UTC or local, as the header says)
+const when = (ms) => ms ? clock(Number(ms)) : "–";
 const signed = (v, d = 2) => (Number(v) > 0 ? "+" : "") + num(v, d);
 const cls = (v) => Number(v) > 0 ? "pos" : Number(v) < 0 ? "neg" : "";
 
@@ -199,6 +201,7 @@ export default {
   selfReady: true,
   mount(page, ctx, params) {
     alive = true;
+    clock = (ctx.fmt && ctx.fmt.time) || utc;
     settingsNode = null;
     const root = el("div", { class: "grid op-page" });   // the page's own grid: the shell's root stays as it is
     page.append(root);
