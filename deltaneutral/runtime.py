@@ -248,7 +248,7 @@ class Operator:
         if manual:
             self.handled_close_ms = int(control["close_ms"])
             self.save_state()
-        due = any(now >= h.rotate_at_ms for h in self.held.values())
+        due = any(now >= h.rotate_at_ms and not self.admit_open(s, control) for s, h in self.held.items())
         if now >= self.next_cycle_ms or due:
             await self.cycle(now, control)
 
