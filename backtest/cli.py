@@ -46,6 +46,12 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(handler=sweep, no_settings=True)
 
+    j = bsub.add_parser("job", help="run one job directory (job.json -> progress, ranked table, details); "
+                                    "what the dashboard's Backtest page starts")
+    j.add_argument("--job-dir", required=True, metavar="DIR")
+    j.add_argument("--check", action="store_true", help="only validate job.json's grid (prints one JSON line)")
+    j.set_defaults(handler=job, no_settings=True)
+
 
 def _fail(msg: str) -> int:
     print(f"mraster backtest: {msg}", file=sys.stderr)
@@ -131,6 +137,11 @@ def sweep(_loaded: Any, args: argparse.Namespace) -> int:
         files = plot_top(ranked, strategy, arrays, configs, settings, args.plot_top, out_dir)
         print(f"plots: {len(files)} files in {out_dir}")
     return 0
+
+
+def job(_loaded: Any, args: argparse.Namespace) -> int:
+    from backtest.job import check_job, run_job
+    return check_job(Path(args.job_dir)) if args.check else run_job(Path(args.job_dir))
 
 
 def mapping_table_from(strategy: str, configs: Any, settings: dict) -> Any:

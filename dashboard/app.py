@@ -21,14 +21,18 @@ from dashboard.actions import ensure_paper_exchange
 from dashboard.deps import Services
 from dashboard.middleware import SecurityMiddleware
 from dashboard.paths import DashboardPaths
-from dashboard.routers import auth, config, engines, killswitch, logs, market, operator, pages, processes, state
+from dashboard.routers import (
+    auth, backtest, config, data, engines, killswitch, logs, market, operator, pages, processes, state,
+)
 from dashboard.security import SESSIONS_FILE, AccessControl
 from dashboard.services.accounts import AccountsService
+from dashboard.services.backtests import BacktestService
 from dashboard.services.configstore import AuditLog, ConfigStore
 from dashboard.services.credgate import CredentialGate
 from dashboard.services.engines import EngineService
 from dashboard.services.flatten import FlattenService
 from dashboard.services.loghub import SOURCES, LogHub
+from dashboard.services.marketdata import DataService
 from dashboard.services.presets import PresetService
 from dashboard.services.state import StateService
 from dashboard.services.supervisor import Backoff, ChildSpec, Supervisor
@@ -36,6 +40,7 @@ from dashboard.services.venue import PaperInfo, VenueReader
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STORE_DIR = "data/store"           # `mraster data`'s default store, relative to the config file's directory
 
 
 CLASSIC_CHILDREN = ("bot", "guard", "paper")   # other names in `commands` are engine instances (tests)
@@ -84,6 +89,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
                                   log_poll_interval)
         await services.supervisor.open()
         await services.logs.open()
+        await services.data.open()
         app.state.services = services
         if start_paper_exchange:
             await ensure_paper_exchange(services)
@@ -93,6 +99,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
             await services.supervisor.close()
             await services.logs.close()
             await services.accounts.close()
+            await services.data.close()
             if services.state.venue is not None:
                 await services.state.venue.close()
             app.state.services = None
@@ -105,7 +112,8 @@ def create_app(loaded: LoadedSettings | None = None, *,
     app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter(),
                        plain_http_allowed=lambda: current().dashboard_allow_plain_http)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (pages, auth, killswitch, engines, market, operator, processes, config, logs, state):   # before /api/{name}/{action}
+    for module in (pages, auth, killswitch, engines, market, data, backtest, operator, processes, config, logs,
+                   state):   # before /api/{name}/{action}
         app.include_router(module.router)
     return app
 
@@ -138,13 +146,21 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
         return factory(store.settings)
 
     flatten = FlattenService(supervisor, make_exchange, lambda: state_service.read_state()[0])
+    # the recorder and backtest jobs run as children with the bot's environment, where the config file is
+    env = child_specs(paths, {"x": ("x",)}, child_env)["x"].env
+    store_dir = paths.base_dir / STORE_DIR
+    data = DataService(paths.log_dir, paths.run_dir, store_dir,
+                       lambda argv: child_specs(paths, {"recorder": argv}, child_env)["recorder"],
+                       paper=lambda: store.settings.paper, auto_restart=lambda: store.settings.auto_restart,
+                       stop_timeout=stop_timeout, cwd=paths.base_dir, env=dict(env))
+    backtests = BacktestService(paths.run_dir, store_dir, cwd=paths.base_dir, env=env, coverage=data.coverage)
     return Services(paths=paths, access=AccessControl(lambda: store.settings.dashboard_token,
                                                        session_file=paths.run_dir / SESSIONS_FILE), config=store,
                     presets=PresetService(store), supervisor=supervisor, logs=hub, state=state_service,
                     flatten=flatten, start_paper_exchange=start_paper_exchange,
                     credentials=CredentialGate(settings, make=exchange_factory), engines=engine_service,
                     accounts=AccountsService(settings, paths.dotenv_file, environ, venue, factory=exchange_factory,
-                                             ttl=venue_ttl))
+                                             ttl=venue_ttl), data=data, backtests=backtests)
 
 
 def __getattr__(name: str) -> Any:

@@ -9,11 +9,13 @@ from fastapi import Depends, HTTPException, Request, WebSocket
 from dashboard.paths import DashboardPaths
 from dashboard.security import COOKIE, AccessControl, cross_site_problem
 from dashboard.services.accounts import AccountsService
+from dashboard.services.backtests import BacktestService
 from dashboard.services.configstore import ConfigStore
 from dashboard.services.credgate import CredentialGate
 from dashboard.services.engines import EngineService
 from dashboard.services.flatten import FlattenService
 from dashboard.services.loghub import LogHub
+from dashboard.services.marketdata import DataService
 from dashboard.services.presets import PresetService
 from dashboard.services.state import StateService
 from dashboard.services.supervisor import Supervisor
@@ -33,6 +35,8 @@ class Services:
     credentials: CredentialGate
     engines: EngineService
     accounts: AccountsService
+    data: DataService
+    backtests: BacktestService
 
     @property
     def settings(self) -> Any:

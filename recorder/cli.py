@@ -69,6 +69,7 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     q.add_argument("sql", help='e.g. "SELECT symbol, count(*) FROM book_ticker GROUP BY 1"')
     q.add_argument("--format", choices=("table", "csv", "json"), default="table")
     q.add_argument("--max-rows", type=int, default=200, help="rows printed in table format (default 200)")
+    q.add_argument("--read-only", action="store_true", help="open the database read-only (no SQL can change it)")
     store_args(q, with_logs=False)
     q = dsub.add_parser("coverage", help="rows, first/last second, coverage and gaps per symbol and day")
     q.add_argument("--format", choices=("table", "csv", "json"), default="table")

@@ -84,7 +84,7 @@ def _load(store: Store, args: argparse.Namespace) -> int:
 
 
 def _query(store: Store, args: argparse.Namespace) -> int:
-    cols, rows = store.query(args.sql)
+    cols, rows = store.query(args.sql, read_only=getattr(args, "read_only", False))
     if cols:
         _emit(cols, rows, args.format, args.max_rows)
     return 0

@@ -218,8 +218,9 @@ class Store:
         return out
 
     # ------------------------------------------------------------------ query
-    def query(self, sql: str) -> tuple[list[str], list[tuple]]:
-        con = self.connect()
+    def query(self, sql: str, read_only: bool = False) -> tuple[list[str], list[tuple]]:
+        """`read_only`: nothing the SQL does can change the store (the dashboard's queries)."""
+        con = self.connect(read_only=read_only)
         try:
             cur = con.execute(sql)
             cols = [d[0] for d in cur.description] if cur.description else []

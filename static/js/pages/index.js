@@ -7,6 +7,8 @@ import trades from "./trades.js";
 import chart from "./chart.js";
 import logs from "./logs.js";
 import settings from "./settings.js";
+import data from "./data.js";
+import backtest from "./backtest.js";
 import operator from "./operator.js";
 
 export const PAGES = [
@@ -14,7 +16,9 @@ export const PAGES = [
   engine,
   trades,
   chart,
-  // data, backtest, maker: their modules go here
+  data,
+  backtest,
+  // maker: its module goes here
   operator,
   logs,
   settings,
