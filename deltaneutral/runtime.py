@@ -242,6 +242,8 @@ class Operator:
         manual = int(control.get("close_ms") or 0) > self.handled_close_ms
         for symbol in self.cfg.pairs:
             view = await self.read_pair(symbol)
+            if symbol in self.blocked:          # legs this instance did not open: never touched
+                continue
             reason = plan.risk_reason(view, self.cfg) or ("manual: closed from the dashboard" if manual else "")
             if reason and not view.empty:
                 await self.close_pair(symbol, view, reason, now)
@@ -256,6 +258,8 @@ class Operator:
         """The seed's cycle: check positions, close what is risky, open, rotate, hold, log stats."""
         for symbol in self.cfg.pairs:
             view = await self.read_pair(symbol)
+            if symbol in self.blocked:
+                continue
             held = self.held.get(symbol)
             if held is not None and not view.empty:
                 held.funding = await self._funding(symbol, held.opened_ms)

@@ -55,6 +55,23 @@ def positions(px: PaperExchange, key: str | None = None) -> dict[str, Decimal]:
             if Decimal(p["amount"]) != 0}
 
 
+async def tick_after_jump(op: Operator, deadline_s: float = 15.0) -> None:
+    """One check after the paper venue's clock was advanced. The client's venue clock takes the jump for a
+    rate for about a second (mraster/exchange/venueclock.py measures a rate from two syncs) and signed calls
+    get -1021 until it re-measures; the operator's loop simply checks again, and so does this."""
+    import time
+    from mraster.exchange.errors import InvalidTimestampError
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            await op.tick()
+            return
+        except InvalidTimestampError:
+            if time.monotonic() > end:
+                raise
+            await asyncio.sleep(0.3)
+
+
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
@@ -85,4 +102,4 @@ async def close_clients(op: Operator) -> None:
     op.db.close()
 
 
-__all__ = ["LoopThread", "PaperExchange", "TradeDB", "close_clients", "env_for", "make_exchange", "make_operator", "positions", "resolve_instance", "run", "write_instances"]
+__all__ = ["LoopThread", "tick_after_jump", "PaperExchange", "TradeDB", "close_clients", "env_for", "make_exchange", "make_operator", "positions", "resolve_instance", "run", "write_instances"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mraster.domain.types import OrderRequest, OrderType, PositionSide, Side
-from tests.deltaneutral.harness import PaperExchange, close_clients, make_operator, positions, run
+from tests.deltaneutral.harness import PaperExchange, close_clients, make_operator, positions, run, tick_after_jump
 
 _keys = itertools.count(1)
 
@@ -65,10 +65,10 @@ def test_rotation_after_the_hold_time_on_the_venue_clock(px, tmp_path, key):
         await op.tick()
         first = op.held["BTCUSDT"].pair_id
         px.admin("POST", "/clock", advance_ms=80 * 60_000)       # before the hold time: held
-        await op.tick()
+        await tick_after_jump(op)
         assert op.held["BTCUSDT"].pair_id == first
         px.admin("POST", "/clock", advance_ms=11 * 60_000)       # 91 min: rotated
-        await op.tick()
+        await tick_after_jump(op)
         second = op.held["BTCUSDT"].pair_id
         await close_clients(op)
         return op, first, second
@@ -211,19 +211,25 @@ def test_restart_mid_rotation_ends_with_one_pair(px, tmp_path, key):
     assert held["BTCUSDT:LONG"] <= op.cfg.max_leg_notional / 50_000      # one pair's size, not two
 
 
-def test_positions_the_operator_did_not_open_are_left_alone(px, tmp_path, key):
+@pytest.mark.parametrize("sides", ["both", "long only"])
+def test_positions_the_operator_did_not_open_are_left_alone(px, tmp_path, key, sides):
+    """Legs opened by hand (even a lone one, which the operator would close were it its own): untouched."""
     async def go():
         op = op_for(px, tmp_path, key)
         await op.setup()
-        for side, ps in ((Side.BUY, PositionSide.LONG), (Side.SELL, PositionSide.SHORT)):
+        hand = ((Side.BUY, PositionSide.LONG), (Side.SELL, PositionSide.SHORT))
+        for side, ps in hand if sides == "both" else hand[:1]:
             await op.long.exchange.place_order(OrderRequest("BTCUSDT", side, OrderType.MARKET, f"hand-{ps.value}",
                                                             quantity=Decimal("0.001"), position_side=ps))
         await op.adopt(await op.now_ms())
         await op.tick()
+        op.next_cycle_ms = 0
+        await op.tick()
         await close_clients(op)
         return op
     op = run(go())
-    assert legs(px, key) == {"BTCUSDT:LONG": Decimal("0.001"), "BTCUSDT:SHORT": Decimal("-0.001")}
+    expect = {"BTCUSDT:LONG": Decimal("0.001"), "BTCUSDT:SHORT": Decimal("-0.001")}
+    assert legs(px, key) == (expect if sides == "both" else {"BTCUSDT:LONG": Decimal("0.001")})
     assert "BTCUSDT" in op.blocked and not op.held
 
 
@@ -255,7 +261,7 @@ def test_volume_in_the_database_matches_the_venue_fills(px, tmp_path, key):
         op = await started(op_for(px, tmp_path, key, ROTATION_JITTER_PCT=0))
         await op.tick()
         px.admin("POST", "/clock", advance_ms=91 * 60_000)
-        await op.tick()                                            # rotation: close 2, open 2
+        await tick_after_jump(op)                                            # rotation: close 2, open 2
         fills = await op.long.exchange.user_trades("BTCUSDT", limit=500)
         now = op.long.exchange.now_ms()
         vol = op.db.volume_on(now, "dn1")
@@ -345,7 +351,7 @@ def test_a_failing_trade_database_never_stops_the_operator(px, tmp_path, key):
         first = op.held["BTCUSDT"].pair_id
         op.db.conn = sqlite3.connect(f"file:{op.db.path}?mode=ro", uri=True, isolation_level=None)
         px.admin("POST", "/clock", advance_ms=91 * 60_000)
-        await op.tick()
+        await tick_after_jump(op)
         await close_clients(op)
         return op, first
     op, first = run(go())
