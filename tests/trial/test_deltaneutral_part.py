@@ -42,3 +42,13 @@ def test_an_episode_longer_than_the_limit_is_one_violation():
         t.observe(wall, 0, judge(snap("0.004"), MAX, D("0.8"))[LONE])
     t.finish()
     assert t.violations == 1
+
+
+def test_the_report_has_the_operators_section():
+    from trial.report import _operator
+    lines = _operator({"operator": {"pairs": 3, "trades": 9, "volume": "1534.15", "close_reasons": ["lone_leg", "rotation"],
+                                    "exit_code": 0, "faults": [{"kind": "operator_kill", "recovery_s": 7.46},
+                                                               {"kind": "leg_liquidated", "other_leg_closed_s": 0.32}]}})
+    text = "\n".join(lines)
+    assert "3 pairs, 9 trades" in text and "adopted after 7.46 s" in text and "SHORT closed after 0.32 s" in text
+    assert _operator({}) == []
