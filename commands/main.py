@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bot", help=PROCESSES["bot"][1], description=PROCESSES["bot"][1])
     p.add_argument("--once", action="store_true", help="run one scan cycle and exit (ASTER_RUN_ONCE=true)")
     p.add_argument("--paper", action="store_true", help="trade on the paper exchange (ASTER_PAPER=true)")
+    p.add_argument("--instance", metavar="NAME",
+                   help="the scanner instance to run, from engines.json (default: MRASTER_INSTANCE, else 'scanner')")
     _common(p)
 
     p = sub.add_parser("guard", help=PROCESSES["guard"][1], description=PROCESSES["guard"][1])
@@ -64,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cancel every order and close every position at market, then exit")
     p.add_argument("--no-stream", action="store_true",
                    help="do not use the user-data stream; rely on the fallback timer alone")
+    p.add_argument("--account", metavar="NAME",
+                   help="the named account to guard (default: MRASTER_ACCOUNT, else the main account)")
+    p.add_argument("--instances", metavar="A,B",
+                   help="protect only positions these engine instances opened (default: every instance whose "
+                        "guard scope is 'protect'); positions opened by hand follow ASTER_GUARD_MANUAL")
     _common(p)
 
     p = sub.add_parser("paper-exchange", help=PROCESSES["paper-exchange"][1],

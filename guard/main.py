@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mraster.exchange.errors import ExchangeError
 from mraster.logs import get_logger, set_level, settings_secrets, setup_logging
@@ -29,8 +30,9 @@ EXIT_OK, EXIT_UNSETTLED, EXIT_CONFIG = 0, 1, 2
 class SettingsReloader:
     """New settings when the config file or .env changed since the last load (None otherwise)."""
 
-    def __init__(self, loaded: Any, cli: dict[str, str]):
+    def __init__(self, loaded: Any, cli: dict[str, str], for_account: Callable[[Any], Any] | None = None):
         self.cli = cli
+        self.for_account = for_account or (lambda s: s)     # the guarded account's credentials and venue
         self.paths = [p for p in (loaded.config_file, loaded.dotenv_file) if p is not None]
         self.current = loaded.settings
         self.stamps = self._stamps()
@@ -53,7 +55,7 @@ class SettingsReloader:
         self.stamps = stamps
         from mraster.settings import SettingsError, load_settings
         try:
-            fresh = load_settings(cli=self.cli).settings
+            fresh = self.for_account(load_settings(cli=self.cli).settings)
         except SettingsError as exc:
             self.log.error("settings.invalid", f"edited settings are invalid, keeping the running ones: {exc}")
             return None
@@ -99,17 +101,26 @@ def run(loaded: Any, args: Any) -> int:
 
     from guard.service import GuardService
 
-    settings = loaded.settings
-    setup_logging("guard", settings.loglevel, settings.log_dir, secrets=settings_secrets(settings))
+    from guard.accounts import GuardSetup, SetupError
+    try:
+        setup = GuardSetup.build(loaded, getattr(args, "account", None), getattr(args, "instances", None))
+    except SetupError as exc:
+        print(f"mraster guard: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    settings = setup.settings
+    setup_logging(setup.log_source, settings.loglevel, settings.log_dir, secrets=settings_secrets(settings))
     if not settings.paper and not live_preflight(settings):
         return EXIT_CONFIG
     exchange = make_exchange(settings, backoff_s=guard_backoff(settings), rate_limit_share=GUARD_RATE_SHARE)
     venue = settings.paper_url if settings.paper else settings.exchange_base
     service = GuardService(
         exchange, settings, mode="paper" if settings.paper else "live", state_path=settings.state_file,
-        status_path=Path(settings.run_dir) / STATUS_FILE, use_stream=not getattr(args, "no_stream", False),
-        reload_settings=SettingsReloader(loaded, cli_overrides(args)), venue_label=f" at {venue}",
-        on_settings=lambda fresh: exchange.reconfigure(retries=fresh.http_retries, backoff_s=guard_backoff(fresh)))
+        status_path=setup.status_path, use_stream=not getattr(args, "no_stream", False),
+        reload_settings=SettingsReloader(loaded, cli_overrides(args), setup.for_account), venue_label=f" at {venue}",
+        on_settings=lambda fresh: exchange.reconfigure(retries=fresh.http_retries, backoff_s=guard_backoff(fresh)),
+        state_paths=setup.state_paths, owners=setup.owners, rule=setup.rule)
+    if getattr(args, "once", False):
+        service.reconciler.manual_grace_s = 0.0
     return asyncio.run(_main(service, exchange, args))
 
 

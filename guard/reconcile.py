@@ -19,7 +19,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from mraster.domain.ids import Role
+from dataclasses import replace as dc_replace
+
+from mraster.domain.ids import DEFAULT_INSTANCE, Role, instance_of_trade, trade_id_for_adopted
+from mraster.engines.owners import AccountOwners, resolve_owners
 from mraster.domain.rules import NoValidOrderError, SymbolRules
 from mraster.domain.types import Order, Position, WorkingType
 from mraster.exchange.errors import AuthError, BannedError, ExchangeError, RateLimitedError
@@ -33,12 +36,14 @@ from guard.bounded import LruDict, LruSet
 from guard.executor import Executor
 from guard.levels import atr_of, intent_from_trade, match_trade, needs_atr, with_computed_levels
 from guard.planner import ActionKind, Flatten, Intent, Plan, PositionView, Snapshot, plan
+from guard.scope import ScopeRule, okey, split
 
 MAX_ROUNDS = 4
 SWEEP_EVERY_S = 60.0
 RULES_REFRESH_S = 30.0
 ATR_MAX = 256              # ATRs measured (per symbol, side, entry price): far more than positions held
 SAID_MAX = 2000            # "said once" keys; an old one dropped is at worst said once more
+MANUAL_GRACE_S = 5.0       # a position nobody claims, on an account with `leave` instances, waits this long
 MANY_SYMBOLS = 20          # from here on, one all-symbol open-orders call is cheaper than one per symbol
 
 
@@ -83,16 +88,40 @@ class StateReader:
         return self.state
 
 
+class StatesReader:
+    """The state files of every scanner instance on the account, merged into one view of open trades
+    (trade ids carry their instance, so they never collide). One path: exactly the StateReader."""
+
+    def __init__(self, paths: list[Path], log: EventLogger):
+        self.readers = [StateReader(p, log) for p in dict.fromkeys(paths)]
+
+    def get(self) -> BotState | None:
+        states = [s for s in (r.get() for r in self.readers) if s is not None]
+        if len(self.readers) <= 1 or not states:
+            return states[0] if states else None
+        merged = BotState()
+        for st in states:
+            merged.open_trades.update(st.open_trades)
+        return merged
+
+
 class Reconciler:
     def __init__(self, exchange: Exchange, settings: Any, *, state_path: Path, executor: Executor,
                  log: EventLogger | None = None, monotonic: Callable[[], float] = time.monotonic,
-                 latch: LatchReader | None = None):
+                 latch: LatchReader | None = None, state_paths: list[Path] | None = None,
+                 owners: Callable[[], AccountOwners | None] | None = None,
+                 rule: Callable[[], ScopeRule] | None = None):
         self.exchange = exchange
         self.latch = latch or LatchReader.for_settings(settings)
         self.settings = settings
         self.executor = executor
         self.log = log or get_logger("guard")
-        self.state = StateReader(state_path, self.log)
+        self.state = StatesReader([state_path] if state_paths is None else state_paths, self.log)
+        self.owners = owners                  # the account's instances and their claims (None: everything is ours)
+        self.rule = rule or (lambda: ScopeRule())
+        self.unowned_since: LruDict[tuple[str, str], float] = LruDict(ATR_MAX)
+        self.left: list[tuple[Position, str | None]] = []     # positions left alone at the last check
+        self.manual_grace_s = MANUAL_GRACE_S      # 0 for `--once`: one check judges what it sees
         self.monotonic = monotonic
         self.rules: dict[str, SymbolRules] = {}
         self._rules_at: float | None = None
@@ -254,9 +283,47 @@ class Reconciler:
                 error=str(e)))
 
     # -------------------------------------------------------------------- planning
+    def _scoped(self, positions: list[Position], orders: list[Order],
+                state: BotState | None) -> tuple[list[Position], list[Order], dict[tuple[str, str], str | None]]:
+        """The positions this guard protects and the orders it may touch (guard/scope.py)."""
+        rule = dc_replace(self.rule(), manual=getattr(self.settings, "guard_manual", "protect"))   # live setting
+        owners = self.owners() if self.owners is not None else None
+        if owners is None and rule.everything:
+            return positions, orders, {}
+        keys = [okey(p) for p in positions if not p.is_flat]
+        claims = dict(owners.claims) if owners is not None else {}
+        if state is not None:          # the scanners' state files claim their trades' positions too
+            for t in state.open_trades.values():
+                if t.status != "closed":
+                    name = instance_of_trade(t.trade_id)
+                    claims[name] = claims.get(name, frozenset()) | {(t.symbol, t.position_side)}
+        owned = resolve_owners(keys, claims, orders)
+        waiting = []
+        now = self.monotonic()
+        for key in keys:
+            if owned.get(key) is None and rule.manual == "protect" and owners is not None and owners.has_leave:
+                if key not in self.unowned_since:        # a `leave` instance may be about to claim it
+                    self.unowned_since[key] = now
+                first = self.unowned_since[key]
+                if now - first < self.manual_grace_s:
+                    waiting.append(key)
+            else:
+                self.unowned_since.pop(key, None)
+        kept, seen, left = split(rule, positions, orders, owned, waiting)
+        for p, owner in left:
+            self._once(f"left:{p.symbol}:{p.position_side.value}:{owner}", lambda t, p=p, owner=owner: self.log.info(
+                "guard.left_alone", f"{p.symbol} {p.position_side.value}: position of "
+                f"{owner or 'nobody (opened by hand)'} is outside this guard's scope; no stop or take-profit, "
+                "none of its orders touched", symbol=p.symbol, owner=owner or ""))
+        self.left = left
+        return kept, seen, owned
+
     async def _plan(self, positions: list[Position], orders: list[Order], state: BotState | None,
                     scope: frozenset[str] | None, flatten: Flatten | None) -> Plan:
-        intents = self._intents(positions, state)
+        owned: dict[tuple[str, str], str | None] = {}
+        if flatten is None:
+            positions, orders, owned = self._scoped(positions, orders, state)
+        intents = self._intents(positions, state, owned)
         snap = Snapshot(tuple(positions), tuple(orders), intents, self.rules, self._working_type(), scope,
                         flatten=flatten)
         result = plan(snap)
@@ -268,11 +335,17 @@ class Reconciler:
                                    flatten=flatten))
         return result
 
-    def _intents(self, positions: list[Position], state: BotState | None) -> dict[PositionKey, Intent]:
+    def _intents(self, positions: list[Position], state: BotState | None,
+                 owned: dict[tuple[str, str], str | None] | None = None) -> dict[PositionKey, Intent]:
         out: dict[PositionKey, Intent] = {}
         for p in positions:
             trade = match_trade(state, p)
             intent, notes = intent_from_trade(trade, p)
+            owner = (owned or {}).get(okey(p))
+            if trade is None and owner is not None and owner != DEFAULT_INSTANCE:
+                # the instance's position without a trade in a state file: brackets under its name
+                intent = dc_replace(intent, trade_id=trade_id_for_adopted(p.symbol, p.position_side.value,
+                                                                          instance=owner))
             for note in notes:
                 self._once(f"{intent.trade_id}:{note}", lambda t, n=note: self.log.warning(
                     "guard.state_levels_ignored", f"{p.symbol}: the bot's {n}; using computed levels instead",

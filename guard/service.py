@@ -60,7 +60,8 @@ class GuardService:
                  reload_settings: Callable[[], Any | None] | None = None, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic, debounce_s: float = DEBOUNCE_S,
                  log: EventLogger | None = None, rng: random.Random | None = None, venue_label: str = "",
-                 on_settings: Callable[[Any], None] | None = None):
+                 on_settings: Callable[[Any], None] | None = None, state_paths: list[Path] | None = None,
+                 owners: Callable[[], Any] | None = None, rule: Callable[[], Any] | None = None):
         self.exchange = exchange
         self.settings = settings
         self.log = log or get_logger("guard")
@@ -75,7 +76,8 @@ class GuardService:
         self.status.kill_switch.threshold = float(settings.kill_safety_multiple)
         self.executor = Executor(exchange, log=self.log, record=self._record, monotonic=monotonic)
         self.reconciler = Reconciler(exchange, settings, state_path=Path(state_path), executor=self.executor,
-                                     log=self.log, monotonic=monotonic)
+                                     log=self.log, monotonic=monotonic, state_paths=state_paths, owners=owners,
+                                     rule=rule)
         self.backoff = Backoff(rng=rng)
         self._pending: set[str] = set()
         self._pending_since: float | None = None

@@ -9,6 +9,8 @@ seed 003's A, B, C) is declared by its credentials, read only from `.env` or the
     ASTER_<N>_V3_USER / _V3_SIGNER / _V3_SIGNER_KEY   an Aster V3 API wallet (aster-v3)
     ASTER_<N>_VENUE_PROFILE, ASTER_<N>_EXCHANGE_BASE, ASTER_<N>_WS_BASE, ASTER_<N>_MARGIN_TYPE,
     ASTER_<N>_V3_NETWORK                              optional, default: the main account's
+    ASTER_<N>_ACCOUNT_MAX_NOTIONAL_USDT, ASTER_<N>_ACCOUNT_MAX_POSITIONS, ASTER_<N>_GUARD_MANUAL
+                                                      optional account-wide settings (risk gate, guard)
 
 `ASTER_ACCOUNTS=A,B` declares accounts without credentials (paper mode needs none). In paper mode each
 account without its own pair trades as `paper-<n>` on the paper exchange, a separate account with its
@@ -33,6 +35,10 @@ _OPTIONAL = {"VENUE_PROFILE": "venue_profile", "EXCHANGE_BASE": "exchange_base",
              "MARGIN_TYPE": "margin_type", "V3_USER": "v3_user", "V3_SIGNER": "v3_signer",
              "V3_NETWORK": "v3_network"}
 PROFILES = ("aster-v1", "aster-v3", "binance-usdm")
+# Per-account values of account-wide settings (the risk gate's caps, the guard's hand positions), typed
+# by the flat setting's spec: ASTER_<N>_ACCOUNT_MAX_POSITIONS=3 is account N's ASTER_ACCOUNT_MAX_POSITIONS.
+_TYPED = {"ACCOUNT_MAX_NOTIONAL_USDT": "account_max_notional_usdt", "ACCOUNT_MAX_POSITIONS": "account_max_positions",
+          "GUARD_MANUAL": "guard_manual"}
 
 
 class AccountError(ValueError):
@@ -46,7 +52,7 @@ class Account:
     api_key: str = ""
     api_secret: str = ""
     v3_signer_key: str = ""
-    overrides: tuple[tuple[str, str], ...] = ()
+    overrides: tuple[tuple[str, Any], ...] = ()
 
     def __repr__(self) -> str:   # secrets never reach a log line through repr
         return f"Account(name={self.name!r}, overrides={dict(self.overrides)!r})"
@@ -70,7 +76,7 @@ def is_account_variable(name: str) -> bool:
     """`ASTER_ACCOUNTS` or `ASTER_<N>_<suffix>` of a named account (not a flat setting, not a typo)."""
     if name == "ASTER_ACCOUNTS":
         return True
-    for suffix in ("KEY", "SECRET", "V3_SIGNER_KEY", *_OPTIONAL):
+    for suffix in ("KEY", "SECRET", "V3_SIGNER_KEY", *_OPTIONAL, *_TYPED):
         head = f"_{suffix}"
         if name.startswith("ASTER_") and name.endswith(head):
             account = name[len("ASTER_"):-len(head)]
@@ -110,11 +116,26 @@ def load_accounts(env: Mapping[str, str]) -> dict[str, Account]:
             raise AccountError(f"account {name}: ASTER_{name}_KEY and ASTER_{name}_SECRET must be set together")
         overrides = tuple((attr, env[f"ASTER_{name}_{suffix}"]) for suffix, attr in _OPTIONAL.items()
                           if env.get(f"ASTER_{name}_{suffix}"))
+        overrides += _typed_overrides(env, name)
         profile = dict(overrides).get("venue_profile")
         if profile is not None and profile not in PROFILES:
             raise AccountError(f"ASTER_{name}_VENUE_PROFILE={profile!r}: expected one of {', '.join(PROFILES)}")
         out[name] = Account(name, key, secret, env.get(f"ASTER_{name}_V3_SIGNER_KEY", ""), overrides)
     return out
+
+
+def _typed_overrides(env: Mapping[str, str], name: str) -> tuple[tuple[str, Any], ...]:
+    from mraster.settings.fields import FIELDS_BY_ENV
+    from mraster.settings.schema import FieldError
+    out = []
+    for suffix, attr in _TYPED.items():
+        var = f"ASTER_{name}_{suffix}"
+        if env.get(var):
+            try:
+                out.append((attr, FIELDS_BY_ENV[f"ASTER_{suffix}"].parse(env[var], var)))
+            except FieldError as exc:
+                raise AccountError(str(exc)) from None
+    return tuple(out)
 
 
 def settings_for_account(settings: Any, account: Account) -> Any:

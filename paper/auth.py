@@ -46,9 +46,11 @@ def sign(secret: str, payload: bytes) -> str:
 
 
 class Authenticator:
-    def __init__(self, known: Mapping[str, str], fixed_key: str | None = None):
+    def __init__(self, known: Mapping[str, str], fixed_key: str | None = None,
+                 also: Mapping[str, str] | None = None):
         self.known = dict(known)         # key -> secret, verified strictly
-        self.fixed_key = fixed_key       # only this key is accepted when set
+        self.fixed_key = fixed_key       # only this key (and the named accounts' keys, `also`) when set
+        self.also = dict(also or {})
 
     def register(self, key: str, secret: str) -> None:
         self.known[key] = secret
@@ -60,7 +62,7 @@ class Authenticator:
         key = header.strip()
         if len(key) > 128 or any(c.isspace() for c in key):
             raise VenueError(-2014, "API-key format invalid.", 401)
-        if self.fixed_key is not None and key != self.fixed_key:
+        if self.fixed_key is not None and key != self.fixed_key and key not in self.also:
             raise VenueError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
         return key
 

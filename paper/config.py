@@ -40,6 +40,7 @@ class PaperConfig:
     chain_id: int = 1666                  # EIP-712 chain id of V3 signatures (ASTER_V3_NETWORK: 1666 / 714)
     nonce_window_s: float = 60.0          # V3 nonces must be within this of venue time
     agents: str = ""                      # V3 agents registered at start: "user:agent[,user:agent...]"
+    account_pairs: tuple[tuple[str, str], ...] = ()   # named accounts' keys, accepted next to a fixed key
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -50,7 +51,7 @@ class PaperConfig:
     def known_pairs(self) -> dict[str, str]:
         """Key -> secret pairs whose signatures are verified (see auth.py)."""
         if self.api_key:
-            return {self.api_key: self.api_secret}
+            return {**dict(self.account_pairs), self.api_key: self.api_secret}
         return {DEFAULT_KEY: DEFAULT_SECRET}
 
 
@@ -78,7 +79,26 @@ def from_settings(settings: Any, args: Any = None) -> PaperConfig:
         chain_id=CHAIN_IDS.get(getattr(settings, "v3_network", "mainnet") or "mainnet", 1666),
         nonce_window_s=float(getattr(settings, "paper_nonce_window", 60.0)),
         agents=",".join(x for x in (str(getattr(settings, "paper_agents", "") or ""), _account_agent(settings)) if x),
+        account_pairs=_account_pairs(settings),
     )
+
+
+def _account_pairs(settings: Any) -> tuple[tuple[str, str], ...]:
+    """Key pairs of the named accounts (ASTER_ACCOUNTS, ASTER_<N>_KEY): each trades as its own paper account,
+    also when the exchange was started with a fixed ASTER_PAPER_API_KEY (which otherwise admits one key)."""
+    from mraster.accounts import DEFAULT_ACCOUNT, AccountError, account_env, load_accounts, settings_for_account
+    try:
+        accounts = load_accounts(account_env(getattr(settings, "dotenv_file", None)))
+    except AccountError:
+        return ()          # the engines report a wrong declaration; the exchange still serves the main key
+    pairs = []
+    as_paper = settings.with_values(paper=True)      # what the engines use against this exchange
+    for name, account in accounts.items():
+        if name != DEFAULT_ACCOUNT:
+            s = settings_for_account(as_paper, account)
+            if s.api_key and s.api_secret:
+                pairs.append((s.api_key, s.api_secret))
+    return tuple(pairs)
 
 
 def _account_agent(settings: Any) -> str:

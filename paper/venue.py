@@ -61,7 +61,7 @@ class Venue:
         known = dict(config.known_pairs())
         if not config.fixed_key:
             known.update(self.store.api_keys())
-        self.auth = Authenticator(known, config.api_key or None)
+        self.auth = Authenticator(known, config.api_key or None, also=dict(config.account_pairs))
         self.v3 = self._v3_auth() if profile_of(config.profile).v3_auth else None
         self.algo_mixing: AlgoMixing | None = None      # admin switch (binance-usdm): shuffle / drop ALGO_UPDATEs
         self.specs = feed.specs

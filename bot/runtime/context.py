@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
+
+from mraster.accounts import DEFAULT_ACCOUNT
+from mraster.domain.ownership import DEFAULT_SCANNER
+from mraster.domain.types import Order, Position
+from mraster.engines.owners import AccountOwners, resolve_owners, write_status
+from mraster.safety.gate import RiskGate
 
 from mraster.logs import get_logger
 
@@ -36,6 +43,13 @@ class Runtime:
     disk_errors: dict[str, str] = field(default_factory=dict)     # "state file" / "journal" -> last write error
     journal_outage_ms: int | None = None     # venue ms the journal first failed (None: it works)
     journal_resync_from: int | None = None   # after an outage: rewrite trades changed since then
+    instance: str = DEFAULT_SCANNER          # the engine instance this bot is (its ids, journal rows, claims)
+    account: str = DEFAULT_ACCOUNT
+    status_path: Path | None = None          # <run_dir>/<instance>.status.json: claims + heartbeat
+    owners: Callable[[], AccountOwners | None] | None = None   # the account's instances and their claims
+    gate: RiskGate | None = None             # the account's risk gate (mraster/safety/gate.py)
+    _owner_map: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    _status_error: str = ""
 
     def now_ms(self) -> int:
         return self.exchange.now_ms()
@@ -70,10 +84,55 @@ class Runtime:
             log.warning("disk.recovered", msg, what=what, activity=True)
             self.notice("warning", msg)
 
+    @property
+    def is_default(self) -> bool:
+        return self.instance == DEFAULT_SCANNER
+
+    def owner_of(self, p: Position) -> str | None:
+        """The owner of a venue position as last resolved (its own trades first)."""
+        key = (p.symbol, p.position_side.value)
+        if any((t.symbol, t.position_side) == key for t in self.state.open_trades.values() if t.status != "closed"):
+            return self.instance
+        return self._owner_map.get(key)
+
+    def resolve_owners(self, positions: list[Position], orders: list[Order]) -> dict[tuple[str, str], str | None]:
+        """Owners of the account's positions from the instances' claims and resting orders (kept for
+        `owner_of`)."""
+        keys = [(p.symbol, p.position_side.value) for p in positions if not p.is_flat]
+        owners = self.owners() if self.owners is not None else None
+        if owners is None:
+            claims: dict[str, frozenset[tuple[str, str]]] = {}
+            self._owner_map = resolve_owners(keys, claims, orders)
+        else:
+            self._owner_map = owners.owners(keys, orders)
+        return self._owner_map
+
+    def claims(self) -> list[tuple[str, str, str]]:
+        return [(self.account, t.symbol, t.position_side) for t in self.state.open_trades.values()
+                if t.status != "closed"]
+
+    def write_status(self) -> None:
+        """The instance's status file: what it holds or is entering (read by the guard and by other
+        instances on the account), and its heartbeat. A failure is said once; the state file stays the
+        authority for this instance's own trades."""
+        if self.status_path is None:
+            return
+        try:
+            write_status(self.status_path, instance=self.instance, kind="scanner", account=self.account,
+                         positions=self.claims(), mode=self.state.mode, heartbeat_ms=self.state.heartbeat_ms,
+                         state_file=str(self.settings.state_file), disk_problem=self.disk_problem)
+            self._status_error = ""
+        except OSError as exc:
+            if not self._status_error:
+                log.error("status.unwritable", f"{self.status_path} cannot be written ({exc}); the guard reads "
+                          "this instance's state file instead", activity=True)
+            self._status_error = str(exc)
+
     def save(self) -> bool:
         """Atomic write of the whole state (after any journal rows it references). A failed write (disk
         full, permissions) is reported, never raised: the caller goes on protecting positions."""
         self.state.updated_ms = self.now_ms()
+        self.write_status()
         try:
             self.store.save(self.state)
         except OSError as exc:

@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
 import httpx
@@ -23,6 +24,12 @@ from mraster.logs import get_logger, set_level
 from mraster.settings import SettingsError, load_settings
 from mraster.settings.fields import FIELDS
 from mraster.state.store import StateStore
+from mraster.accounts import DEFAULT_ACCOUNT, AccountError
+from mraster.domain.ownership import DEFAULT_SCANNER
+from mraster.engines import InstanceError, get_kind, instances_file, load_instances, resolve_instance
+from mraster.engines.owners import AccountOwners
+from mraster.safety.gate import RiskGate
+from mraster.storage.atomic import CorruptFileError
 from bot.runtime.context import Runtime
 from bot.runtime.cycle import FeeBook, run_cycle
 from bot.runtime.market import MarketData
@@ -45,11 +52,13 @@ def default_exchange_factory(settings: Any) -> Exchange:
 class Bot:
     def __init__(self, loaded: Any, cli: Mapping[str, str] | None = None,
                  exchange_factory: Callable[[Any], Exchange] = default_exchange_factory,
-                 env: Mapping[str, str] | None = None):
+                 env: Mapping[str, str] | None = None, instance: str = DEFAULT_SCANNER,
+                 account: str = DEFAULT_ACCOUNT):
         self.loaded = loaded
         self.cli = dict(cli or {})
         self.env = env
-        self.settings = loaded.settings
+        self.instance, self.account = instance, account
+        self.settings = self._resolve(loaded)
         self.exchange_factory = exchange_factory
         self.stop_requested = False
         self.hard_stop = False
@@ -62,6 +71,18 @@ class Bot:
         self.cycles_done = 0
         self._http: httpx.AsyncClient | None = None
         self._paper_info_at = -PAPER_INFO_EVERY_S
+
+    def _resolve(self, loaded: Any) -> Any:
+        """The instance's Settings: its account's credentials, its overrides, its own state file
+        (the default scanner on the main account: the flat settings as they are)."""
+        if self.instance == DEFAULT_SCANNER and self.account == DEFAULT_ACCOUNT and not self._has_instances(loaded):
+            return loaded.settings
+        return resolve_instance(self.instance, loaded=loaded, environ=self.env).settings
+
+    @staticmethod
+    def _has_instances(loaded: Any) -> bool:
+        config = loaded.config_file or Path.cwd() / "dashboard_config.json"
+        return instances_file(config).exists()
 
     # ---------------------------------------------------------------- signals
     def request_stop(self, signum: int | None = None) -> None:
@@ -88,8 +109,8 @@ class Bot:
         """Apply `live` settings at once; list the others as needing a restart."""
         assert self.rt is not None
         try:
-            fresh = load_settings(cli=self.cli, env=self.env).settings
-        except SettingsError as exc:
+            fresh = self._resolve(load_settings(cli=self.cli, env=self.env))
+        except (SettingsError, InstanceError, AccountError, CorruptFileError) as exc:
             text = str(exc)
             if text not in self._reload_errors:
                 self._reload_errors.add(text)
@@ -112,6 +133,8 @@ class Bot:
             if "loglevel" in live:
                 set_level(live["loglevel"])
             self.rt.policy.reconfigure(self.rt.settings)
+            if self.rt.gate is not None:
+                self.rt.gate.settings = self.rt.settings       # the account caps are live
             if live.keys() & CLIENT_LIVE and hasattr(self.rt.exchange, "reconfigure"):
                 apply_live_settings(self.rt.exchange, self.rt.settings)   # retries, backoff, kline cache
         fresh_restart = sorted(set(restart) - set(self.rt.state.pending_restart))
@@ -125,7 +148,8 @@ class Bot:
     def _build(self) -> Runtime:
         s = self.settings
         exchange = self.exchange_factory(s)
-        journal = Journal(s.journal_file, on_write_error=self._disk_failed, on_write_ok=self._disk_ok)
+        journal = Journal(s.journal_file, on_write_error=self._disk_failed, on_write_ok=self._disk_ok,
+                          account=self.account, instance=self.instance)
         policy = PolicyGate(s, s.state_file)
         policy.ensure_schema(journal.conn)
         store = StateStore(s.state_file)
@@ -135,12 +159,30 @@ class Bot:
                       quarantined=str(corrupt.quarantined))
         orders = OrderExecutor(exchange, journal, lambda: self.rt.settings.working_type if self.rt else s.working_type,
                                on_disk_error=self._disk_failed)
-        rt = Runtime(exchange, journal, orders, policy, store, state, s, MarketData(exchange))
+        rt = Runtime(exchange, journal, orders, policy, store, state, s, MarketData(exchange),
+                     instance=self.instance, account=self.account, status_path=self._status_path(s),
+                     owners=self._owners)
+        rt.gate = RiskGate(s, exchange, owner_of=rt.owner_of)
         if corrupt is not None:
             rt.notice("error", f"state file was unreadable and was moved to {corrupt.quarantined}")
         state.pid = os.getpid()
         state.mode = "paper" if s.paper else "live"
         return rt
+
+    def _status_path(self, s: Any) -> Path:
+        return Path(s.run_dir) / get_kind("scanner").status_file.format(instance=self.instance)
+
+    def _owners(self) -> AccountOwners | None:
+        """The account's instances and their claims (None when engines.json cannot be read: then only
+        this instance's own trades and orders count as its own)."""
+        try:
+            config = self.loaded.config_file or Path.cwd() / "dashboard_config.json"
+            instances = load_instances(instances_file(config))
+            return AccountOwners(Path(self.settings.run_dir), self.account, instances).refresh()
+        except (InstanceError, CorruptFileError, KeyError, ValueError, OSError) as exc:
+            log.warning("owners.unavailable", f"engines.json not read ({exc}); only this instance's own trades "
+                        "and orders are treated as its own")
+            return None
 
     def _disk_failed(self, what: str, exc: BaseException) -> None:
         if self.rt is not None:

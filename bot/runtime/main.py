@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 from typing import Any
 
 from mraster.logs import get_logger, settings_secrets, setup_logging
@@ -13,8 +15,20 @@ log = get_logger("bot")
 
 
 def run(loaded: Any, args: argparse.Namespace | None) -> int:
-    s = loaded.settings
-    setup_logging("bot", s.loglevel, s.log_dir, secrets=settings_secrets(s))
+    from mraster.engines import ENV_INSTANCE, InstanceError, resolve_instance
+    from mraster.accounts import AccountError
+    from mraster.domain.ownership import DEFAULT_SCANNER
+    name = getattr(args, "instance", None) or os.environ.get(ENV_INSTANCE) or DEFAULT_SCANNER
+    try:
+        resolved = resolve_instance(name, loaded=loaded)
+    except (InstanceError, AccountError, KeyError, ValueError) as exc:
+        print(f"mraster bot: {exc}", file=sys.stderr)
+        return 2
+    if resolved.kind.name != "scanner":
+        print(f"mraster bot: instance {name} is a {resolved.kind.name}, not a scanner", file=sys.stderr)
+        return 2
+    s = resolved.settings
+    setup_logging(log_source(name), s.loglevel, s.log_dir, secrets=settings_secrets(s))
     for warning in loaded.warnings:
         log.warning("settings.warning", warning)
     cli: dict[str, str] = {}
@@ -23,7 +37,7 @@ def run(loaded: Any, args: argparse.Namespace | None) -> int:
         cli = cli_overrides(args)
     if s.paper:
         try:
-            ensure_paper_exchange(s, cli)
+            ensure_paper_exchange(loaded.settings, cli)
         except PaperStartError as exc:
             log.error("paper.unavailable", str(exc), activity=True)
             return 1
@@ -31,7 +45,13 @@ def run(loaded: Any, args: argparse.Namespace | None) -> int:
         code = live_preflight(s)
         if code:
             return code
-    return asyncio.run(Bot(loaded, cli).run())
+    return asyncio.run(Bot(loaded, cli, instance=name, account=resolved.instance.account).run())
+
+
+def log_source(instance: str) -> str:
+    """`bot` (logs/bot.jsonl) for the default scanner, `bot-<instance>` for another instance."""
+    from mraster.domain.ownership import DEFAULT_SCANNER
+    return "bot" if instance == DEFAULT_SCANNER else f"bot-{instance}"
 
 
 def live_preflight(settings: Any) -> int:

@@ -28,8 +28,8 @@ from mraster.logs import get_logger
 from mraster.state.model import Trade
 from bot.runtime.context import Runtime
 from bot.runtime.orders import trade_entry_side
-from bot.runtime.reconcile_plan import (Adopt, CloseAgain, Keep, Protect, ResolvePending, TradeGone, plan_reconcile,
-                             protective_orders)
+from bot.runtime.reconcile_plan import (Adopt, CloseAgain, Keep, Protect, ResolvePending, TradeGone, may_touch,
+                                       own_view, plan_reconcile, protective_orders)
 from bot.runtime.closing import SEVEN_DAYS_MS, finalise
 from bot.runtime.trading import drop_pending, on_entry_filled
 
@@ -56,9 +56,11 @@ async def reconcile(rt: Runtime, rules: dict[str, SymbolRules], atr_of: AtrSourc
         rt.journal.probe(rt.now_ms())           # a success clears the problem and asks for a resync
     if rt.journal_resync_from is not None:
         await resync_journal(rt, rt.journal_resync_from)
-    positions, orders = await asyncio.gather(rt.exchange.positions(), rt.exchange.open_orders())
+    everything, all_orders = await asyncio.gather(rt.exchange.positions(), rt.exchange.open_orders())
+    owners = rt.resolve_owners(everything, all_orders)
+    positions, orders = own_view(rt.instance, rt.state.open_trades, everything, all_orders, owners)
     plan = plan_reconcile(rt.state.open_trades, positions, orders)
-    report = ReconcileReport(positions=positions)
+    report = ReconcileReport(positions=everything)     # the account's (margin in use is the account's)
     marks = {p.symbol: p.mark_price for p in positions}
     for action in plan.actions:
         try:
@@ -209,7 +211,7 @@ async def protect(rt: Runtime, trade: Trade, missing: tuple[Role, ...], mark: De
 async def still_missing(rt: Runtime, trade: Trade, missing: tuple[Role, ...]) -> tuple[Role, ...]:
     """Re-read the symbol's open orders just before placing: the guard may have put the bracket back
     since the cycle's snapshot (a second one, under another id, would rest as a duplicate)."""
-    orders = await rt.exchange.open_orders(trade.symbol)
+    orders = [o for o in await rt.exchange.open_orders(trade.symbol) if may_touch(rt.instance, o.client_order_id)]
     stops, tps = protective_orders(trade.symbol, trade_entry_side(trade), trade.position_side, orders)
     have = {Role.STOP: stops, Role.TAKE_PROFIT: tps}
     return tuple(r for r in missing if not have.get(r))
@@ -232,7 +234,7 @@ def new_adopted_id(rt: Runtime, pos: Position) -> str:
     """A trade id no earlier trade (open, closed or journalled) carried: adoptions never share a row."""
     at = rt.now_ms()
     while True:
-        tid = trade_id_for_adopted(pos.symbol, pos.position_side.value, at)
+        tid = trade_id_for_adopted(pos.symbol, pos.position_side.value, at, instance=rt.instance)
         known = tid in rt.state.open_trades or any(t.trade_id == tid for t in rt.state.closed_trades)
         try:
             known = known or rt.journal.trade_row(tid) is not None

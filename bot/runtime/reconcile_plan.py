@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Iterable, Mapping
 
 from mraster.domain.ids import Role, parse_client_order_id
+from mraster.domain.ownership import DEFAULT_SCANNER, owner_of
 from mraster.domain.types import Order, Position, Side
 from mraster.state.model import Trade
 
@@ -98,6 +99,30 @@ def protective_orders(symbol: str, entry_side: Side, position_side: str, orders:
         elif kind.is_take_profit:
             tps.append(o)
     return stops, tps
+
+
+def may_touch(instance: str, client_id: str | None) -> bool:
+    """May this scanner instance count, cancel or replace the order? Its own orders; the default scanner
+    also orders no instance placed (by hand, by an older mraster), as it always did. Never another
+    instance's (mraster/domain/ownership.py)."""
+    owner = owner_of(client_id)
+    return owner == instance or (owner is None and instance == DEFAULT_SCANNER)
+
+
+def own_view(instance: str, trades: Mapping[str, Trade], positions: Iterable[Position], orders: Iterable[Order],
+             owners: Mapping[tuple[str, str], str | None]) -> tuple[list[Position], list[Order]]:
+    """The part of the account's view this instance manages: positions of its own trades, positions
+    the account's claims and orders give to it (the default scanner: also those nobody opened, which it
+    adopts as before), and only orders it may touch. Another instance's position and orders are left out
+    entirely, so no plan can close, protect, adopt or cancel them."""
+    held = {(t.symbol, t.position_side) for t in trades.values() if t.status != "closed"}
+    mine: list[Position] = []
+    for p in positions:
+        key = (p.symbol, p.position_side.value)
+        owner = owners.get(key)
+        if key in held or owner == instance or (owner is None and instance == DEFAULT_SCANNER):
+            mine.append(p)
+    return mine, [o for o in orders if may_touch(instance, o.client_order_id)]
 
 
 def plan_reconcile(trades: Mapping[str, Trade], positions: Iterable[Position], orders: Iterable[Order]) -> Plan:

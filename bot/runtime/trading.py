@@ -74,8 +74,14 @@ async def enter(rt: Runtime, plan: EntryPlan) -> tuple[Trade | None, str]:
     problem = await ensure_symbol_setup(rt, plan.symbol)
     if problem:
         return None, "setup_failed"
+    if rt.gate is not None:             # the account's risk gate: kill-switch latch, account caps, ownership
+        decision = await rt.gate.admit(rt.instance, plan.symbol, plan.side, plan.size.notional)
+        if not decision:
+            log.info("entry.refused", f"{plan.symbol}: the account's risk gate refused the entry: {decision.reason}",
+                     symbol=plan.symbol, code=decision.code, instance=rt.instance, account=rt.account)
+            return None, decision.code
     now = rt.now_ms()
-    trade = Trade(trade_id=trade_id_for_entry(plan.symbol, now), symbol=plan.symbol,
+    trade = Trade(trade_id=trade_id_for_entry(plan.symbol, now, rt.instance), symbol=plan.symbol,
                   side="LONG" if plan.side is Side.BUY else "SHORT", status="pending", qty=plan.size.qty,
                   entry_time_ms=now, atr=plan.atr, bucket=plan.decision.arm,
                   size_mult=plan.size.mult,
@@ -92,6 +98,7 @@ async def enter(rt: Runtime, plan: EntryPlan) -> tuple[Trade | None, str]:
     rt.state.open_trades[trade.trade_id] = trade
     if not rt.save() or rt.disk_problem:           # pending trade on disk before the entry is sent
         rt.state.open_trades.pop(trade.trade_id, None)
+        release_gate(rt, trade.symbol)
         return None, "disk_unwritable"
     rt.policy.record_decision(rt.journal.conn, trade.trade_id, now, plan.ctx, plan.decision)
     rt.policy.note_entry(trade.trade_id, plan.ctx, plan.decision)    # dropped again if it never fills
@@ -133,7 +140,17 @@ async def end_entry_rest(rt: Runtime, trade: Trade, order: Order) -> Order:
         return order
 
 
+def release_gate(rt: Runtime, symbol: str) -> None:
+    """An admitted entry that opened nothing gives its reservation at the risk gate back."""
+    if rt.gate is not None:
+        try:
+            rt.gate.release(rt.instance, symbol)
+        except OSError as exc:          # the reservation then expires by itself
+            log.warning("gate.release_failed", f"{symbol}: risk-gate reservation not released ({exc})")
+
+
 def drop_pending(rt: Runtime, trade: Trade, reason: str) -> None:
+    release_gate(rt, trade.symbol)
     trade.status = "closed"
     trade.exit_reason = reason
     trade.exit_time_ms = rt.now_ms()

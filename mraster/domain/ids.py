@@ -24,6 +24,16 @@ process's clock in tenths of a second since 2025-01-01, base 36, strictly increa
 process. The actor letter keeps the two apart, the `_` keeps them apart from the bot's sequence
 numbers; `parse_client_order_id` reads the trade and role of all three forms alike.
 Ids match the venue's pattern ^[.A-Z:/a-z0-9_-]{1,36}$.
+
+Scanner instances other than the default one (`scanner`) put their name in the trade id,
+`<instance>:<SYMBOL>.<key>`, and their client ids replace `mr-` by that `<instance>:`:
+
+    scan2:BTCUSDT.mxk2a9q1-SL    scan2:BTCUSDT.mxk2a9q1-CL_g5k2x9a    scan2:ETHUSDT.gb-SX
+
+so every order the instance (or the guard, for it) places names its owner as
+`mraster.domain.ownership.owner_of` reads it, and trade and role read back the same way. To leave
+room for the instance, its entry trade ids keep at most `21 - len(instance)` characters of the
+symbol (the trade's symbol is in the state and on every order; the id only has to be unique).
 """
 from __future__ import annotations
 
@@ -35,8 +45,12 @@ from enum import Enum
 
 PREFIX = "mr-"
 MAX_LEN = 36
+DEFAULT_INSTANCE = "scanner"         # the scanner instance whose ids are `mr-...` (mraster.domain.ownership)
 _VENUE_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
-_OUR_RE = re.compile(r"^mr-([A-Z0-9]{1,22})\.([a-z0-9]{1,9})-([A-Z]{2})([0-9a-z]{0,4})(?:_([a-z])([0-9a-z]{1,9}))?$")
+_OUR_RE = re.compile(r"^(?:mr-|([a-z][a-z0-9]{0,9}):)([A-Z0-9]{1,22})\.([a-z0-9]{1,9})-([A-Z]{2})([0-9a-z]{0,4})"
+                     r"(?:_([a-z])([0-9a-z]{1,9}))?$")
+_INSTANCE_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
+SEQ_ROOM = 2                         # base-36 digits of sequence numbers an instance's entry id leaves room for
 STAMP_EPOCH_MS = 1_735_689_600_000          # 2025-01-01T00:00:00Z
 ACTORS = {"guard": "g", "dashboard": "d"}
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -72,24 +86,50 @@ def base36(n: int) -> str:
             return out
 
 
-def trade_id_for_entry(symbol: str, entry_time_ms: int) -> str:
-    return f"{symbol.upper()[:22]}.{base36(entry_time_ms)}"
+def _scoped(instance: str | None, trade_key: str) -> str:
+    if instance is None or instance == DEFAULT_INSTANCE:
+        return trade_key
+    if not _INSTANCE_RE.match(instance):
+        raise ValueError(f"instance name {instance!r} cannot go into a client order id")
+    return f"{instance}:{trade_key}"
 
 
-def trade_id_for_adopted(symbol: str, position_side: str = "BOTH", at_ms: int | None = None) -> str:
+def _symbol_room(instance: str | None, key: str) -> int:
+    """Characters of the symbol a trade id may keep so that `-<role><seq>` still fits in MAX_LEN."""
+    if instance is None or instance == DEFAULT_INSTANCE:
+        return 22
+    return max(1, MAX_LEN - (len(instance) + 1) - 1 - len(key) - 3 - SEQ_ROOM)
+
+
+def trade_id_for_entry(symbol: str, entry_time_ms: int, instance: str | None = None) -> str:
+    key = base36(entry_time_ms)
+    return _scoped(instance, f"{symbol.upper()[:min(22, _symbol_room(instance, key))]}.{key}")
+
+
+def trade_id_for_adopted(symbol: str, position_side: str = "BOTH", at_ms: int | None = None,
+                         instance: str | None = None) -> str:
     """`SYM.gb` (the guard's stable id for a position no bot trade knows), or with `at_ms` the bot's
-    id for one adoption: `SYM.gb<seconds base 36>`, new for every adoption."""
+    id for one adoption: `SYM.gb<seconds base 36>`, new for every adoption. With a non-default
+    `instance`: `<instance>:SYM.gb...` (the position is that instance's)."""
     key = f"g{position_side[:1].lower()}"
     if at_ms is not None:
         key += base36(max(0, at_ms) // 1000)
-    return f"{symbol.upper()[:22]}.{key}"
+    return _scoped(instance, f"{symbol.upper()[:min(22, _symbol_room(instance, key))]}.{key}")
+
+
+def instance_of_trade(trade_id: str) -> str:
+    """The scanner instance a trade id belongs to (`scanner` for ids without `<instance>:`)."""
+    head, sep, _ = trade_id.partition(":")
+    return head if sep else DEFAULT_INSTANCE
 
 
 def client_order_id(trade_id: str, role: Role, seq: int = 0) -> str:
-    """The id of the `seq`-th order (0 = the first) of `role` for this trade."""
+    """The id of the `seq`-th order (0 = the first) of `role` for this trade (`mr-<trade>-...` for the
+    default scanner's trades, `<instance>:<trade>-...` for another instance's)."""
     if seq < 0:
         raise ValueError("negative sequence")
-    cid = f"{PREFIX}{trade_id}-{role.value}{base36(seq) if seq else ''}"
+    prefix = "" if ":" in trade_id else PREFIX
+    cid = f"{prefix}{trade_id}-{role.value}{base36(seq) if seq else ''}"
     if len(cid) > MAX_LEN or not _VENUE_RE.match(cid):
         raise ValueError(f"client order id {cid!r} does not fit the venue's rules")
     return cid
@@ -101,20 +141,21 @@ def parse_client_order_id(cid: str) -> tuple[str, Role] | None:
     if not m:
         return None
     try:
-        role = Role(m.group(3))
+        role = Role(m.group(4))
     except ValueError:
         return None
-    return f"{m.group(1)}.{m.group(2)}", role
+    return _scoped(m.group(1), f"{m.group(2)}.{m.group(3)}"), role
 
 
 def sequence_of(cid: str) -> int:
     """The sequence number of one of our ids (0 for the first order of a role, or for foreign ids)."""
     m = _OUR_RE.match(cid or "")
-    return int(m.group(4), 36) if m and m.group(4) else 0
+    return int(m.group(5), 36) if m and m.group(5) else 0
 
 
 def symbol_of_trade(trade_id: str) -> str:
-    return trade_id.split(".", 1)[0]
+    """The (possibly shortened) symbol part of a trade id."""
+    return trade_id.rpartition(":")[2].split(".", 1)[0]
 
 
 def is_valid_client_id(cid: str) -> bool:
@@ -155,8 +196,13 @@ class FreshIds:
 def fresh_client_order_id(trade_id: str, role: Role, actor: str, stamp: str, position_side: str = "BOTH") -> str:
     """`mr-<trade>-<role>_<actor><stamp>` (see the module docstring); ValueError if even the
     adopted trade id is too long."""
-    for tid in (trade_id, trade_id_for_adopted(symbol_of_trade(trade_id), position_side)):
-        cid = f"{PREFIX}{tid}-{role.value}_{actor}{stamp}"
+    instance = instance_of_trade(trade_id)
+    symbol = symbol_of_trade(trade_id)
+    shortest = ([trade_id_for_adopted(symbol[:n], position_side, instance=instance) for n in (8, 4)]
+                if instance != DEFAULT_INSTANCE else [])    # an instance's name takes room: shorter symbols
+    for tid in (trade_id, trade_id_for_adopted(symbol, position_side, instance=instance), *shortest):
+        prefix = "" if ":" in tid else PREFIX
+        cid = f"{prefix}{tid}-{role.value}_{actor}{stamp}"
         if len(cid) <= MAX_LEN and _VENUE_RE.match(cid) and _OUR_RE.match(cid):
             return cid
     raise ValueError(f"no client order id fits the venue's rules for {trade_id!r} {role.value}")
@@ -165,7 +211,7 @@ def fresh_client_order_id(trade_id: str, role: Role, actor: str, stamp: str, pos
 def stamp_of(cid: str) -> tuple[str, str] | None:
     """(actor letter, stamp) of a guard/dashboard id; None for the bot's ids and foreign ones."""
     m = _OUR_RE.match(cid or "")
-    return (m.group(5), m.group(6)) if m and m.group(5) else None
+    return (m.group(6), m.group(7)) if m and m.group(6) else None
 
 
 _SHARED: dict[str, FreshIds] = {}

@@ -17,9 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from mraster.domain.ids import MAX_LEN, PREFIX, base36
+from mraster.domain.ids import DEFAULT_INSTANCE, MAX_LEN, PREFIX, base36
 
-DEFAULT_SCANNER = "scanner"
+DEFAULT_SCANNER = DEFAULT_INSTANCE
 INSTANCE_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 _BODY_RE = re.compile(r"^[.A-Za-z0-9_-]{1,34}$")
 _VENUE_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, TypeVar
 from mraster.domain.types import IncomeRecord, UserTrade
 from mraster.state.model import Trade
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2       # 2: account and instance on every row (migrated from 1 in place, nothing lost)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -40,7 +40,9 @@ CREATE TABLE IF NOT EXISTS orders (
     status      TEXT NOT NULL,            -- sending, then the venue's order status or "error"
     order_id    INTEGER,
     result      TEXT,                     -- JSON of the venue's answer
-    error       TEXT
+    error       TEXT,
+    account     TEXT NOT NULL DEFAULT 'main',     -- the named account (mraster/accounts.py)
+    instance    TEXT NOT NULL DEFAULT 'scanner'   -- the engine instance that sent it
 );
 CREATE INDEX IF NOT EXISTS orders_trade ON orders(trade_id);
 CREATE INDEX IF NOT EXISTS orders_client ON orders(client_id);
@@ -58,16 +60,21 @@ CREATE TABLE IF NOT EXISTS fills (
     realized_pnl  TEXT NOT NULL,
     maker         INTEGER NOT NULL,
     time_ms       INTEGER NOT NULL,
-    PRIMARY KEY (symbol, venue_id)
+    account       TEXT NOT NULL DEFAULT 'main',   -- two accounts on one venue see the same venue trade id
+    instance      TEXT NOT NULL DEFAULT 'scanner',
+    PRIMARY KEY (account, symbol, venue_id)
 );
 CREATE INDEX IF NOT EXISTS fills_trade ON fills(trade_id);
 CREATE TABLE IF NOT EXISTS funding (
-    uid       TEXT PRIMARY KEY,           -- the venue's tranId, or symbol:time:amount when it has none
+    uid       TEXT NOT NULL,              -- the venue's tranId, or symbol:time:amount when it has none
     symbol    TEXT NOT NULL,
     trade_id  TEXT NOT NULL,
     income    TEXT NOT NULL,
     asset     TEXT NOT NULL,
-    time_ms   INTEGER NOT NULL
+    time_ms   INTEGER NOT NULL,
+    account   TEXT NOT NULL DEFAULT 'main',
+    instance  TEXT NOT NULL DEFAULT 'scanner',
+    PRIMARY KEY (account, uid)
 );
 CREATE INDEX IF NOT EXISTS funding_trade ON funding(trade_id);
 CREATE TABLE IF NOT EXISTS journal_meta (
@@ -91,9 +98,39 @@ CREATE TABLE IF NOT EXISTS trades (
     fees          TEXT,
     funding       TEXT,
     r_multiple    REAL,
-    detail        TEXT NOT NULL           -- JSON of the whole trade record
+    detail        TEXT NOT NULL,          -- JSON of the whole trade record
+    account       TEXT NOT NULL DEFAULT 'main',
+    instance      TEXT NOT NULL DEFAULT 'scanner'
 );
+CREATE INDEX IF NOT EXISTS trades_owner ON trades(account, instance);
 """
+
+_TRADE_COLS = ("trade_id, symbol, side, status, bucket, adopted, entry_time_ms, entry_price, entry_qty, exit_time_ms, "
+               "exit_price, exit_reason, realized_pnl, fees, funding, r_multiple, detail, account, instance")
+_FILL_COLS = ("symbol, venue_id, order_id, trade_id, side, price, qty, quote_qty, commission, commission_asset, "
+              "realized_pnl, maker, time_ms, account, instance")
+_FUNDING_COLS = "uid, symbol, trade_id, income, asset, time_ms, account, instance"
+
+
+def _table_sql(name: str) -> str:
+    """The CREATE TABLE statement of one table of the current schema."""
+    start = _DDL.index(f"CREATE TABLE IF NOT EXISTS {name} (")
+    return _DDL[start:_DDL.index(");", start) + 2]
+
+
+def migrate_v1(conn: sqlite3.Connection) -> None:
+    """Schema 1 -> 2, in one transaction: account and instance on every row (the rows already there are
+    the main account's default scanner, the only engine schema 1 knew); fills and funding are rebuilt
+    because their keys gain the account. Every row is kept."""
+    for table in ("orders", "trades"):
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN account TEXT NOT NULL DEFAULT 'main'")
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN instance TEXT NOT NULL DEFAULT 'scanner'")
+    for table, old_cols in (("fills", _FILL_COLS.rsplit(", account", 1)[0]),
+                            ("funding", _FUNDING_COLS.rsplit(", account", 1)[0])):
+        conn.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+        conn.execute(_table_sql(table).replace("IF NOT EXISTS ", ""))
+        conn.execute(f"INSERT INTO {table}({old_cols}) SELECT {old_cols} FROM {table}_v1")
+        conn.execute(f"DROP TABLE {table}_v1")
 
 
 def _dump(obj: Any) -> str:
@@ -138,8 +175,10 @@ def _trade_of(args: tuple[Any, ...], kw: dict[str, Any]) -> str:
 
 class Journal:
     def __init__(self, path: Path | str, on_write_error: Callable[[str, BaseException], None] | None = None,
-                 on_write_ok: Callable[[str], None] | None = None):
+                 on_write_ok: Callable[[str], None] | None = None, *, account: str = "main",
+                 instance: str = "scanner"):
         self.on_write_error, self.on_write_ok = on_write_error, on_write_ok
+        self.account, self.instance = account, instance      # written on every row this journal adds
         self.failing = False
         # trades with a write that failed (disk full): the resync after the outage rewrites each of them,
         # whatever time its fields carry, so no change is lost between a trade's stamp and the failed write
@@ -149,11 +188,22 @@ class Journal:
         self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(f"{self.path}: journal schema {version} is newer than this program ({SCHEMA_VERSION})")
-        self.conn.executescript(_DDL)
-        self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self.conn.execute("BEGIN IMMEDIATE")      # one process migrates; another instance waits, then sees 2
+        try:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path}: journal schema {version} is newer than this program "
+                                   f"({SCHEMA_VERSION})")
+            if version == 1:
+                migrate_v1(self.conn)
+            for statement in _DDL.split(";"):
+                if statement.strip():
+                    self.conn.execute(statement)
+            self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.conn.close()
@@ -164,9 +214,9 @@ class Journal:
                       request: dict[str, Any]) -> int:
         """Written before the request goes out, so a crash after the send leaves a trace."""
         cur = self.conn.execute(
-            "INSERT INTO orders(time_ms, trade_id, symbol, role, client_id, action, request, status) "
-            "VALUES (?,?,?,?,?,?,?, 'sending')",
-            (time_ms, trade_id, symbol, role, client_id, action, _dump(request)))
+            "INSERT INTO orders(time_ms, trade_id, symbol, role, client_id, action, request, status, account, "
+            "instance) VALUES (?,?,?,?,?,?,?, 'sending',?,?)",
+            (time_ms, trade_id, symbol, role, client_id, action, _dump(request), self.account, self.instance))
         rowid = cur.lastrowid       # always set after a successful INSERT
         if rowid is None:
             raise RuntimeError("journal INSERT into orders returned no row id")
@@ -202,9 +252,10 @@ class Journal:
         before = self.conn.total_changes
         with self.conn:
             self.conn.executemany(
-                "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR IGNORE INTO fills({_FILL_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(f.symbol, f.id, f.order_id, trade_id, f.side.value, str(f.price), str(f.qty), str(f.quote_qty),
-                  str(f.commission), f.commission_asset, str(f.realized_pnl), int(f.maker), f.time) for f in fills])
+                  str(f.commission), f.commission_asset, str(f.realized_pnl), int(f.maker), f.time, self.account,
+                  self.instance) for f in fills])
         return self.conn.total_changes - before
 
     def fill_totals(self, trade_id: str) -> dict[str, Decimal]:
@@ -222,8 +273,9 @@ class Journal:
         before = self.conn.total_changes
         with self.conn:
             self.conn.executemany(
-                "INSERT OR IGNORE INTO funding VALUES (?,?,?,?,?,?)",
-                [(self.funding_uid(r), r.symbol, trade_id, str(r.income), r.asset, r.time) for r in records])
+                f"INSERT OR IGNORE INTO funding({_FUNDING_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+                [(self.funding_uid(r), r.symbol, trade_id, str(r.income), r.asset, r.time, self.account,
+                  self.instance) for r in records])
         return self.conn.total_changes - before
 
     def funding_total(self, trade_id: str) -> Decimal:
@@ -236,14 +288,15 @@ class Journal:
         def s(v: Any) -> str | None:
             return None if v is None else str(v)
         self.conn.execute(
-            "INSERT INTO trades VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(trade_id) DO UPDATE SET "
+            f"INSERT INTO trades({_TRADE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(trade_id) DO UPDATE SET "
             "status=excluded.status, bucket=excluded.bucket, entry_price=excluded.entry_price, "
             "entry_qty=excluded.entry_qty, exit_time_ms=excluded.exit_time_ms, exit_price=excluded.exit_price, "
             "exit_reason=excluded.exit_reason, realized_pnl=excluded.realized_pnl, fees=excluded.fees, "
             "funding=excluded.funding, r_multiple=excluded.r_multiple, detail=excluded.detail",
             (t.trade_id, t.symbol, t.side, t.status, t.bucket, int(t.adopted), t.entry_time_ms, s(t.entry_price),
              s(t.entry_qty), t.exit_time_ms or None, s(t.exit_price), t.exit_reason or None, s(t.realized_pnl),
-             s(t.fees), s(t.funding), t.r_multiple, _dump(t.to_json())))
+             s(t.fees), s(t.funding), t.r_multiple, _dump(t.to_json()), self.account, self.instance))
 
     def trade_row(self, trade_id: str) -> dict[str, Any] | None:
         cur = self.conn.execute("SELECT * FROM trades WHERE trade_id=?", (trade_id,))

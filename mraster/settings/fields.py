@@ -45,6 +45,18 @@ FIELDS: tuple[F, ...] = (
     F("ASTER_WORKING_TYPE", "choice", "MARK_PRICE",
       "Price that triggers stops and take-profits on the venue.", "exchange",
       choices=("MARK_PRICE", "CONTRACT_PRICE"), live=True),
+    # the account-wide risk gate (mraster/safety/gate.py): every engine instance on the account passes it
+    F("ASTER_ACCOUNT_MAX_NOTIONAL_USDT", "float", 0.0,
+      "Largest total notional of all positions on the account, every engine instance and manual positions "
+      "together; an entry that would exceed it is refused. 0 = no account cap.", "exchange", unit="USDT",
+      min=0.0, max=1e9, live=True),
+    F("ASTER_ACCOUNT_MAX_POSITIONS", "int", 0,
+      "Most open positions on the account across every engine instance (and manual ones); 0 = no account cap.",
+      "exchange", min=0, max=1000, live=True),
+    F("ASTER_GUARD_MANUAL", "choice", "protect",
+      "What the guard does with positions no engine instance opened (opened by hand or by another program): "
+      "protect them with a stop and a take-profit, or leave them alone.", "exchange",
+      choices=("protect", "leave"), live=True),
     F("ASTER_HTTP_RETRIES", "int", 2, "Additional HTTP attempts after a failed request.", "exchange",
       min=0, max=10, live=True),
     F("ASTER_HTTP_BACKOFF", "float", 0.6, "Base delay for retries; doubles each attempt, with jitter.",
