@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from mraster.accounts import AccountError, account_env, load_accounts, settings_for_account
-from mraster.engines import InstanceError, resolve_instance
+from mraster.engines import InstanceError, instances_file, load_instances, resolve_instance
+from mraster.engines.owners import AccountOwners
 from mraster.engines.kinds.deltaneutral import warnings as seed_warnings
 from mraster.exchange.factory import make_exchange
 from mraster.logs import get_logger, settings_secrets, setup_logging
 from mraster.paper_launch import PaperStartError, ensure_paper_exchange
+from mraster.safety.gate import RiskGate
 from mraster.safety.killswitch import entries_blocked
 from mraster.tradedb import TradeDB
 
@@ -61,8 +63,13 @@ def build(loaded: Any, instance: str | None, environ: Mapping[str, str] | None =
 
     run_dir = Path(first.run_dir)
     name = resolved.instance.name
+    config = loaded.config_file or Path.cwd() / "dashboard_config.json"
+    instances = load_instances(instances_file(config))
+    gates = {v.account: RiskGate(s, v.exchange, owner_of=AccountOwners(Path(s.run_dir), v.account,
+                                                                      instances).owner_of_position)
+             for v, s in ((long_v, first), (short_v, legs_settings[-1]))}
     files = Files(resolved.status_path, resolved.state_path, run_dir / f"{name}.control.json")
-    op = Operator(name, cfg, long_v, short_v, TradeDB(first.journal_file), files, entry_block,
+    op = Operator(name, cfg, long_v, short_v, TradeDB(first.journal_file), files, entry_block, gates,
                   warnings=seed_warnings(resolved.values))
     return op, clients
 

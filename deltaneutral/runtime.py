@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from mraster.domain.ownership import OrderIds, owns
+from mraster.engines.owners import write_status
 from mraster.domain.rules import NoValidOrderError
 from mraster.domain.types import MarginType, Order
 from mraster.exchange.errors import ExchangeError
@@ -70,6 +71,7 @@ class Operator:
     db: TradeDB
     files: Files
     entry_block: Callable[[], str] = lambda: ""          # the kill-switch latch(es) of the accounts
+    gates: dict[str, Any] = field(default_factory=dict)  # account -> mraster.safety.gate.RiskGate
     warnings: list[str] = field(default_factory=list)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -83,6 +85,7 @@ class Operator:
         self.events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
         self.views: dict[str, PairView] = {}
         self.funding_next: dict[str, dict[str, Any]] = {}  # symbol -> expected funding at the next settlement
+        self.claims: set[tuple[str, str, str]] = set()      # (account, symbol, position side) held or entering
         self.rotations: dict[str, int] = {}              # UTC day -> rotations
         self.handled_close_ms = 0
         self.next_cycle_ms = 0
@@ -173,6 +176,7 @@ class Operator:
                 held = Held(f"{symbol}.{opened}", opened, plan.rotation_due(opened, self.cfg, 0.0, True))
             held.adopted = True
             self.held[symbol] = held
+            self.claims |= set(self._legs_of(symbol))
             self.event("adopt.pair", f"adopted the pair held since "
                        f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(held.opened_ms / 1000))} (hold "
                        f"{(now - held.opened_ms) / 60000:.1f} min)", symbol)
@@ -283,6 +287,39 @@ class Operator:
                  f"{len(self.held)}", instance=self.instance, volume_today=str(vol))
         self.save_state()
 
+    # ------------------------------------------------------------------ claims and the risk gate
+    def _legs_of(self, symbol: str) -> list[tuple[str, str, str]]:
+        return [(v.account, symbol, v.position_side.value) for v in (self.long, self.short)]
+
+    def claim(self, symbol: str, held: bool) -> None:
+        """The status file names the legs this instance holds or is entering (mraster/engines/owners.py), on
+        disk before an entry is sent: the guard leaves them alone (scope "leave") and the risk gate knows them."""
+        legs = set(self._legs_of(symbol))
+        self.claims = (self.claims | legs) if held else (self.claims - legs)
+        self.write_status(self.long.exchange.now_ms())
+
+    async def admit_gate(self, symbol: str, notional: Decimal) -> str:
+        """The kernel's risk gate, per account, for the pair's notional there ("" when admitted)."""
+        per_account: dict[str, tuple[Any, Decimal]] = {}
+        for v in (self.long, self.short):
+            gate = self.gates.get(v.account)
+            if gate is not None:
+                side_n = per_account.get(v.account, (gate, ZERO))[1]
+                per_account[v.account] = (gate, side_n + notional)
+        admitted: list[Any] = []
+        for account, (gate, total) in per_account.items():
+            decision = await gate.admit(self.instance, symbol, self.long.open_side, total)
+            if not decision:
+                for g in admitted:
+                    g.release(self.instance, symbol)
+                return f"risk gate ({account}): {decision.reason}"
+            admitted.append(gate)
+        return ""
+
+    def release_gate(self, symbol: str) -> None:
+        for gate in {id(g): g for g in self.gates.values()}.values():
+            gate.release(self.instance, symbol)
+
     # ------------------------------------------------------------------ opening
     async def open_pair(self, symbol: str, now: int) -> None:
         try:
@@ -299,10 +336,17 @@ class Operator:
             self.size_blocked[symbol] = reason
             return
         self.size_blocked.pop(symbol, None)
+        refused = await self.admit_gate(symbol, qty * price)
+        if refused:
+            self.event("open.refused", f"no pair: {refused}", symbol, level="warning")
+            return
+        self.claim(symbol, True)
         pair_id = f"{symbol}.{self.ids.instance}.{now}"
         long_qty, long_fee = await self._open_leg(self.long, symbol, qty, pair_id, now)
         if long_qty <= 0:
             self.event("open.failed", "the first (LONG) leg did not open; no pair", symbol, level="warning")
+            self.release_gate(symbol)
+            self.claim(symbol, False)
             return
         short_qty, short_fee = await self._open_leg(self.short, symbol, qty, pair_id, now)
         if short_qty <= 0:
@@ -369,6 +413,8 @@ class Operator:
         kind = reason.split(":")[0]
         if after.empty:
             self.held.pop(symbol, None)
+            self.release_gate(symbol)
+            self.claim(symbol, False)
             self.event(f"pair.closed.{kind}", f"pair closed ({reason})", symbol, level="info" if kind in (
                 "rotation", "manual") else "warning", pair_id=pair_id)
         else:
@@ -473,7 +519,10 @@ class Operator:
 
     def write_status(self, now: int) -> None:
         from deltaneutral.status import build_status
+        body = build_status(self, now)
+        fixed = {k: body.pop(k) for k in ("instance", "kind", "pid") if k in body}
         try:
-            write_json_atomic(self.files.status, build_status(self, now))
+            write_status(self.files.status, instance=str(fixed.get("instance", self.instance)), kind="deltaneutral",
+                         account=self.long.account, positions=sorted(self.claims), **body)
         except OSError as exc:
             log.warning("dn.status_unwritten", f"status file not written: {exc}")

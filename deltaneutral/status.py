@@ -56,7 +56,8 @@ def build_status(op: "Operator", now: int) -> dict[str, Any]:
     funding_today = sum((Decimal(str(p["funding"])) for p in closed_today), Decimal(0))
     control = op.read_control()
     return {
-        "schema_version": SCHEMA_VERSION, "pid": os.getpid(), "instance": op.instance, "kind": "deltaneutral", "mode": op.mode,
+        "schema_version": SCHEMA_VERSION, "pid": os.getpid(), "instance": op.instance, "kind": "deltaneutral",
+        "mode": op.mode,
         "updated_ms": now, "written_ms": int(time.time() * 1000), "last_cycle_ms": op.last_cycle_ms, "next_cycle_ms": op.next_cycle_ms,
         "paused": bool(control.get("paused")), "accounts": {"LONG": op.long.account, "SHORT": op.short.account},
         "settings": {"CAPITAL_USDT": float(cfg.capital), "LEVERAGE": cfg.leverage, "TRADING_PAIRS": list(cfg.pairs),

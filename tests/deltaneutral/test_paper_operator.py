@@ -358,3 +358,43 @@ def test_a_failing_trade_database_never_stops_the_operator(px, tmp_path, key):
     held = legs(px, key)
     assert held["BTCUSDT:LONG"] == -held["BTCUSDT:SHORT"] > 0 and op.held["BTCUSDT"].pair_id != first
     assert any(e["event"] == "db.write_failed" for e in op.events)
+
+
+def test_its_legs_are_claimed_for_the_guard_and_the_risk_gate(px, tmp_path, key):
+    """The status file claims both legs (mraster/engines/owners.py) while they are held: the guard's scope
+    ("leave") and the risk gate see them as dn1's; the claim goes with the pair."""
+    from mraster.engines import load_instances
+    from mraster.engines.owners import AccountOwners, read_claims
+
+    async def go():
+        op = await started(op_for(px, tmp_path, key))
+        await op.tick()
+        claims = read_claims(op.files.status, "main")
+        owners = AccountOwners(tmp_path / "run", "main", load_instances(tmp_path / "engines.json"))
+        legs_owned = {p.position_side.value: owners.owner_of_position(p)
+                      for p in await op.long.exchange.positions("BTCUSDT")}
+        await op.close_pair("BTCUSDT", await op.read_pair("BTCUSDT"), "manual: test", await op.now_ms())
+        after = read_claims(op.files.status, "main")
+        await close_clients(op)
+        return claims, legs_owned, after, owners.scope_of("dn1")
+    claims, owned, after, scope = run(go())
+    assert claims == {("BTCUSDT", "LONG"), ("BTCUSDT", "SHORT")}
+    assert owned == {"LONG": "dn1", "SHORT": "dn1"} and scope == "leave"
+    assert after == frozenset()
+
+
+def test_the_kernel_risk_gate_admits_each_pair(px, tmp_path, key):
+    """ASTER_ACCOUNT_MAX_NOTIONAL_USDT below a pair's two legs: the gate refuses, nothing is sent."""
+    async def go():
+        op = make_operator(px, tmp_path, {}, {"ASTER_API_KEY": key, "ASTER_API_SECRET": "s",
+                                              "ASTER_ACCOUNT_MAX_NOTIONAL_USDT": "300"})
+        await started(op)
+        await op.tick()
+        await close_clients(op)
+        return op
+    op = run(go())
+    assert legs(px, key) == {}
+    refused = [e for e in op.events if e["event"] == "open.refused"]
+    assert refused and "risk gate (main)" in refused[0]["text"]
+    assert "ASTER_ACCOUNT_MAX_NOTIONAL_USDT" in refused[0]["text"]
+    assert op.db.__class__(tmp_path / "journal.sqlite").trades("dn1") == []
