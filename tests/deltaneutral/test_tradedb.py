@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from commands.main import main
-from mraster.journal.journal import Journal
+from mraster.journal.journal import SCHEMA_VERSION as JOURNAL_VERSION, Journal
 from mraster.tradedb import SCHEMA_VERSION, PositionRow, TradeDB, TradeDBError, TradeRow, migrate, read_csv, schema_version
 
 
@@ -32,7 +32,7 @@ def test_beside_the_scanner_journal_in_one_file(tmp_path: Path):
     j = Journal(tmp_path / "j.sqlite")
     db = TradeDB(tmp_path / "j.sqlite")
     assert db.record_trade(trade("dn1:a.1", 1000))
-    assert j.conn.execute("PRAGMA user_version").fetchone()[0] == 1     # the journal's version is untouched
+    assert j.conn.execute("PRAGMA user_version").fetchone()[0] == JOURNAL_VERSION   # the journal's own: untouched
     j.close()
     Journal(tmp_path / "j.sqlite").close()                               # and the journal still opens
 
