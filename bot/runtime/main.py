@@ -49,9 +49,11 @@ def run(loaded: Any, args: argparse.Namespace | None) -> int:
 
 
 def log_source(instance: str) -> str:
-    """`bot` (logs/bot.jsonl) for the default scanner, `bot-<instance>` for another instance."""
+    """`bot` (logs/bot.jsonl) for the default scanner; another instance logs under its own name
+    (logs/<instance>.jsonl), as every engine instance does: the dashboard follows that file as the
+    instance's log source."""
     from mraster.domain.ownership import DEFAULT_SCANNER
-    return "bot" if instance == DEFAULT_SCANNER else f"bot-{instance}"
+    return "bot" if instance == DEFAULT_SCANNER else instance
 
 
 def live_preflight(settings: Any) -> int:

@@ -18,7 +18,7 @@ from mraster.accounts import AccountError
 
 from dashboard.deps import ApiAccess, ServicesDep
 from dashboard.services.credgate import CredentialsRefused
-from dashboard.services.engines import DEFAULT_CHILD, InstanceError, SupervisorError, child_name
+from dashboard.services.engines import DEFAULT_CHILD, InstanceError, SupervisorError, child_name, guard_child
 
 router = APIRouter(prefix="/api", dependencies=[ApiAccess], tags=["engines"])
 ACTIONS = ("start", "stop", "restart")
@@ -42,7 +42,8 @@ async def add_engine(services: ServicesDep, payload: dict[str, Any] = Body(...))
         view = services.engines.create(payload)
     except InstanceError as exc:
         raise HTTPException(422, str(exc)) from None
-    services.logs.add_source(view["child"])
+    for source in services.engines.log_sources():       # the instance, and its account's guard if new
+        services.logs.add_source(source)
     return view
 
 
@@ -90,10 +91,14 @@ async def engine_action(name: str, action: str, services: ServicesDep) -> dict[s
         raise HTTPException(409, str(exc)) from None
     except SupervisorError as exc:
         raise HTTPException(500, str(exc)) from None
-    return {"instance": name, "child": child_name(name), "status": result}
+    also = result.pop("also_started", [])
+    return {"instance": name, "child": child_name(name), "status": result, "also_started": also}
 
 
 @router.get("/accounts")
 async def accounts(services: ServicesDep) -> dict[str, Any]:
     out: dict[str, Any] = await services.accounts.overview()
+    for row in out["accounts"]:                         # who protects the account's positions
+        guard = guard_child(row["name"])
+        row["guard"] = services.supervisor.status(guard) if services.supervisor.has(guard) else None
     return out

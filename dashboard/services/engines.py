@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any, Callable, Mapping, Sequence
 
-from mraster.accounts import AccountError, account_env, declared_names
+from mraster.accounts import DEFAULT_ACCOUNT, AccountError, account_env, declared_names
 from mraster.domain.ownership import DEFAULT_SCANNER
 from mraster.engines import (
     ENV_ACCOUNT, ENV_INSTANCE, EngineInstance, InstanceError, all_kinds, default_instances, env_name,
@@ -36,6 +36,10 @@ STATUS_MAX_BYTES = 512 * 1024
 
 def child_name(instance: str) -> str:
     return DEFAULT_CHILD if instance == DEFAULT_SCANNER else instance
+
+
+def guard_child(account: str) -> str:
+    return "guard" if account == DEFAULT_ACCOUNT else f"guard-{account}"
 
 
 class EngineService:
@@ -90,9 +94,28 @@ class EngineService:
                          out_file=self.paths.log_dir / f"{child}.out", pid_file=self.paths.run_dir / f"{child}.pid")
 
     def _supervise(self, inst: EngineInstance) -> None:
+        for account in self.guarded_accounts(inst):
+            self._supervise_guard(account)
         if inst.name == DEFAULT_SCANNER:
             return                              # the child `bot`, set up with the classic children
         self.supervisor.add(self.spec_for(inst))
+
+    def guarded_accounts(self, inst: EngineInstance) -> list[str]:
+        """Accounts whose guard must run while this instance trades (its guard scope is `protect`)."""
+        kind = self.kinds[inst.kind]
+        return [acc for _, acc in inst.accounts] if inst.guard_scope(kind) == "protect" else []
+
+    def _supervise_guard(self, account: str) -> None:
+        """One guard per named account (`guard-<ACCOUNT>`, `python -m guard --account <ACCOUNT>`); main's
+        guard is the classic child `guard`."""
+        child = guard_child(account)
+        if account == DEFAULT_ACCOUNT or self.supervisor.has(child):
+            return
+        argv = tuple(self.commands.get(child) or (self.python, "-m", "guard", "--account", account))
+        env = {**self.base_env, ENV_ACCOUNT: account}
+        self.supervisor.add(ChildSpec(name=child, argv=argv, cwd=self.paths.base_dir, env=env,
+                                      out_file=self.paths.log_dir / f"{child}.out",
+                                      pid_file=self.paths.run_dir / f"{child}.pid"))
 
     def status_of(self, inst: EngineInstance) -> tuple[Any, float | None, str]:
         """The engine's own status file: (content, mtime, problem)."""
@@ -215,11 +238,19 @@ class EngineService:
         child = child_name(name)
         if action in ("start", "restart") and not inst.enabled:
             raise InstanceError(f"{name} is disabled; enable it first")
+        also: list[str] = []
+        if action in ("start", "restart"):          # its positions are protected before it can open one
+            for account in self.guarded_accounts(inst):
+                guard = guard_child(account)
+                if self.supervisor.has(guard) and not self.supervisor.is_running(guard):
+                    await self.supervisor.start(guard)
+                    also.append(guard)
         result: dict[str, Any] = await getattr(self.supervisor, action)(child)
-        return result
+        return {**result, "also_started": also}
 
     def log_sources(self) -> list[str]:
-        return [child_name(i.name) for i in self.instances]
+        guards = {guard_child(acc) for i in self.instances for acc in self.guarded_accounts(i)}
+        return [child_name(i.name) for i in self.instances] + sorted(guards - {"guard"})
 
 
-__all__ = ["EngineService", "InstanceError", "SupervisorError", "child_name"]
+__all__ = ["EngineService", "InstanceError", "SupervisorError", "child_name", "guard_child"]

@@ -266,7 +266,7 @@ def test_python_m_bot_instance_runs_the_named_instance_as_a_child(px, tmp_path):
     assert all(t.trade_id.startswith("kid:SOLUSDT.") for t in st.open_trades.values())
     status = json.loads((tmp_path / "run" / "kid.status.json").read_text())
     assert status["instance"] == "kid" and status["account"] == "CH"
-    assert (tmp_path / "logs" / "bot-kid.jsonl").exists() and not (tmp_path / "logs" / "bot.jsonl").exists()
+    assert (tmp_path / "logs" / "kid.jsonl").exists() and not (tmp_path / "logs" / "bot.jsonl").exists()
     wrong = subprocess.run([sys.executable, "-m", "bot", "--instance", "nosuch"], cwd=tmp_path, env=child,
                            timeout=60, capture_output=True, text=True)
     assert wrong.returncode == 2 and "no engine instance 'nosuch'" in wrong.stderr

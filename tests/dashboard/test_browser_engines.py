@@ -55,7 +55,7 @@ def test_both_instances_and_both_accounts_on_the_page(workspace, serve, page, tm
             pool.submit(asyncio.run, _order_on(b_settings, "scan2:BTC.EN.1")).result(30)
         sleeper = workspace.script("sleeper", SLEEPER)
         children = {"bot": sleeper + ("bot",), "guard": sleeper + ("guard",), "paper": sleeper + ("paper",),
-                    "scan2": sleeper + ("scan2",), "scan3": sleeper + ("scan3",)}
+                    "scan2": sleeper + ("scan2",), "scan3": sleeper + ("scan3",), "guard-B": sleeper + ("guard-B",)}
         server = serve(commands=children, exchange_factory=None, stop_timeout=5)
         page.goto(server.url + "/#/overview")
 
@@ -71,6 +71,7 @@ def test_both_instances_and_both_accounts_on_the_page(workspace, serve, page, tm
         expect(page.locator("tr[data-instance='scanner'] .pill")).to_have_text("stopped")
 
         b = page.locator(".account-card[data-account='B']")
+        expect(b.locator("[data-guard='B']")).to_have_text("running")   # started with scan2
         expect(b).to_contain_text("USDT wallet 10,000")
         expect(b.locator("tbody").last).to_contain_text("scan2")
         expect(page.locator(".account-card[data-account='main']")).to_contain_text("no open order")

@@ -38,7 +38,7 @@ def two_scanners(workspace):
         EngineInstance("scan2", "scanner", (("account", "B"),), (("ASTER_LEVERAGE", 3),))])
     sleeper, dumper = workspace.script("sleeper", SLEEPER), workspace.script("dumper", ENV_DUMP)
     return {"bot": sleeper + ("bot",), "guard": sleeper + ("guard",), "paper": sleeper + ("paper",),
-            "scan2": dumper + ("scan2",)}
+            "scan2": dumper + ("scan2",), "guard-B": sleeper + ("guard-B",)}
 
 
 def by_name(listing):
@@ -56,8 +56,10 @@ def test_instances_are_listed_started_with_their_account_and_adopted(workspace, 
     assert rows["scan2"]["process"]["state"] == "stopped" and rows["scan2"]["page"] == "#/engine/scan2"
     assert "scanner" in {k["name"] for k in listing["kinds"]}
 
+    assert "guard-B" in api.get("/api/processes").json()["processes"], "account B gets its own guard"
     started = api.post("/api/engines/scan2/start")
     assert started.status_code == 200 and started.json()["status"]["state"] == "running"
+    assert started.json()["also_started"] == ["guard-B"], "its positions are protected before it trades"
     env = wait_for(lambda: (workspace.run_dir / "scan2.env.json").exists()
                    and json.loads((workspace.run_dir / "scan2.env.json").read_text()), what="the child's env")
     assert env["MRASTER_INSTANCE"] == "scan2" and env["MRASTER_ACCOUNT"] == "B"
@@ -70,6 +72,8 @@ def test_instances_are_listed_started_with_their_account_and_adopted(workspace, 
     again = by_name(api2.get("/api/engines").json())["scan2"]["process"]
     assert again["state"] == "running" and again["adopted"] is True
     assert api2.post("/api/engines/scan2/stop").json()["status"]["state"] == "stopped"
+    assert api2.get("/api/guard-B/status").json()["state"] == "running", "stopping an engine leaves its guard"
+    assert api2.post("/api/guard-B/stop").json()["status"]["state"] == "stopped"
     assert api2.post("/api/engines/scan2/jump").status_code == 404
     assert api2.post("/api/engines/nope/start").status_code == 404
 

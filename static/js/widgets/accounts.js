@@ -20,7 +20,9 @@ function part(answer, render) {
 function card(acc) {
   const usdt = (acc.balances && acc.balances.data || []).find((b) => b.asset === "USDT");
   return el("section", { class: "account-card", "data-account": acc.name },
-    el("h3", {}, acc.name, el("small", { text: ` ${acc.mode} · ${acc.venue_profile}` })),
+    el("h3", {}, acc.name, el("small", { text: ` ${acc.mode} · ${acc.venue_profile} · guard ` }),
+      el("span", { class: `pill st-${acc.guard ? acc.guard.state : "stopped"}`, "data-guard": acc.name,
+        text: acc.guard ? acc.guard.state : "none" })),
     el("p", { class: "hint", text: usdt ? `USDT wallet ${fmtNum(usdt.wallet_balance, 2)} · available ${fmtNum(usdt.available_balance, 2)}` : "" }),
     part(acc.positions, (rows) => table(["Symbol", "Side", "Qty", "Entry", "Mark", "uPnL", "Lev", "Liq."],
       rows.map((p) => [p.symbol, p.side, fmtNum(p.qty), fmtNum(p.entry_price), fmtNum(p.mark_price),
