@@ -100,7 +100,7 @@ def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
     """Subcommands contributed by other packages (policy, trial, backtest, recorder, legacy import),
     registered if present."""
     for module_name in ("ml_policy.cli", "trial.cli", "backtest.cli", "recorder.cli", "commands.legacy_cmd",
-                        "commands.momentum_cmd"):
+                        "commands.momentum_cmd", "commands.deltaneutral_cmd", "commands.db_cmd"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -23,8 +23,8 @@ from dashboard.deps import Services
 from dashboard.middleware import SecurityMiddleware
 from dashboard.paths import DashboardPaths
 from dashboard.routers import (
-    auth, backtest, config, controls, data, engines, killswitch, logs, maker, market, momentum, ops, pages, processes,
-    state, trades,
+    auth, backtest, config, controls, data, engines, killswitch, logs, maker, market, momentum, operator, ops, pages,
+    processes, state, trades,
 )
 from dashboard.security import SESSIONS_FILE, AccessControl
 from dashboard.services.accounts import AccountsService
@@ -127,8 +127,8 @@ def create_app(loaded: LoadedSettings | None = None, *,
     app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter(),
                        plain_http_allowed=lambda: current().dashboard_allow_plain_http)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (pages, auth, killswitch, engines, market, data, backtest, controls, trades, momentum, maker, ops,
-                   processes, config, logs, state):   # before /api/{name}/{action}
+    for module in (pages, auth, killswitch, engines, market, data, backtest, controls, trades, momentum, maker,
+                   operator, ops, processes, config, logs, state):   # before /api/{name}/{action}
         app.include_router(module.router)
     return app
 

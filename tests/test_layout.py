@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "mraster"
 APPS = {"bot", "guard", "dashboard", "paper", "trial", "ml_policy", "recorder", "backtest", "commands", "ops",
-        "momentum", "maker"}
+        "momentum", "maker", "deltaneutral"}
 ALLOWED = {("bot", "ml_policy")}
 
 

@@ -72,6 +72,7 @@ def render(result: dict[str, Any], png_name: str | None = "equity.png") -> str:
             "exchange: its start time in `/admin/state`)."]
     out += _trades(result, t0)
     out += _momentum(result)
+    out += _operator(result)
     out += _config(result)
     out += ["", "## Parameters", ""]
     out += _table(["parameter", "value"], [[k, v] for k, v in p.items() if k not in ("faults", "symbols")]
@@ -110,6 +111,21 @@ def _end_of_run(result: dict[str, Any]) -> list[str]:
         + ("reconciled twice more" if result.get("bot_reconciled_after_freeze") else "did NOT finish two more cycles")
         + f"; bot and guard stopped through the dashboard with exit codes {codes.get('bot')} / {codes.get('guard')}; "
         + ("nothing left running." if not left else f"left running and terminated: {left}.")]
+
+
+def _operator(result: dict[str, Any]) -> list[str]:
+    """Seed 004's delta-neutral operator beside the scanner (trial/deltaneutral_part.py)."""
+    op = result.get("operator")
+    if not op:
+        return []
+    faults = "; ".join(
+        f"SIGKILLed and restarted, its pair adopted after {f['recovery_s']} s" if f["kind"] == "operator_kill" else
+        f"LONG leg liquidated by the venue, the SHORT closed after {f['other_leg_closed_s']} s"
+        for f in op.get("faults", [])) or "none carried out"
+    return ["", "## Delta-neutral operator", "",
+            f"On its own paper exchange: {op.get('pairs', 0)} pairs, {op.get('trades', 0)} trades, volume "
+            f"{op.get('volume', '0')} USDT, pairs closed by {', '.join(op.get('close_reasons', [])) or 'nothing'}; "
+            f"faults: {faults}; exit code when stopped {op.get('exit_code')}."]
 
 
 def _t0_wall(result: dict[str, Any]) -> float:

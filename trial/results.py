@@ -11,7 +11,9 @@ from trial.monitor import KillRecord, Monitor
 
 STOP_GAP, STOP_HONOURED, DUPLICATES, LIMITS, LEDGER, CONFIG, SECRETS, RESTARTS = (
     "stop_gap", "stop_honoured", "duplicates", "limits", "ledger", "config", "secrets", "restarts")
-ORDER = (STOP_GAP, STOP_HONOURED, DUPLICATES, LIMITS, LEDGER, CONFIG, SECRETS, RESTARTS)
+DN_LONE, DN_DELTA, DN_ONE_PAIR = "dn_lone_leg", "dn_net_delta", "dn_one_pair"     # trial/deltaneutral_part.py
+ORDER = (STOP_GAP, STOP_HONOURED, DUPLICATES, LIMITS, LEDGER, CONFIG, SECRETS, RESTARTS, DN_LONE, DN_DELTA,
+         DN_ONE_PAIR)
 TITLES = {
     STOP_GAP: "no position without a resting stop for more than {limit:g} s",
     STOP_HONOURED: "no position lost more than its stop allows ({max_loss_r:g} R) and none was liquidated",
@@ -21,6 +23,9 @@ TITLES = {
     CONFIG: "no invalid config value ever written",
     SECRETS: "no secret in any log file or API response",
     RESTARTS: "every killed process came back, and the dashboard showed it",
+    DN_LONE: "operator: no leg alone for more than {lone:g} s (venue liquidations and SIGKILLs included)",
+    DN_DELTA: "operator: net delta of a held pair within MAX_PNL_DRIFT_PCT of a leg's notional",
+    DN_ONE_PAIR: "operator: never more than one pair's size on the venue (no second pair after a restart)",
 }
 
 

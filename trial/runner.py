@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from trial import final, ledger as ledger_mod, results as res
 from trial.clients import DashboardClient, LeakScanner, VenueAdmin
+from trial.deltaneutral_part import LONE_LEG_LIMIT_S, NAMES as DN_NAMES, OperatorPart
 from trial.faults import FaultExecutor, FaultRecord
 from trial.machine import machine_info
 from trial.momentum_part import MomentumPart, journal_trades
@@ -54,12 +55,17 @@ async def run_trial(params: TrialParams, out_dir: Path, command: str = "",
     monitor = Monitor(work, params, dashboard, venue)
     task: asyncio.Task | None = None
     executor: FaultExecutor | None = None
+    op_part = OperatorPart(work.path, params.speed, params.paper_seed, params.market_ms)
+    part_tasks: list[asyncio.Task] = []
     _stop_on_sigterm(asyncio.current_task())
     try:
         await wait_for("the dashboard", dashboard.processes, START_TIMEOUT_S, alive=lambda: dash.poll() is None)
         await wait_for("the paper exchange", venue.info, START_TIMEOUT_S)
         task = asyncio.create_task(monitor.run())
         await wait_for("the first venue snapshot", lambda: monitor.latest is not None, START_TIMEOUT_S)
+        await op_part.start()
+        part_tasks = [asyncio.create_task(op_part.monitor()),
+                      asyncio.create_task(op_part.faults_run(params.wall_duration_s))]
         await dashboard.act("guard", "start")
         await wait_for("the guard", lambda: _guard_reports(monitor), START_TIMEOUT_S)
         executor = FaultExecutor(work, params, monitor, dashboard, venue, lambda: dashboard.act("bot", "start"))
@@ -82,6 +88,9 @@ async def run_trial(params: TrialParams, out_dir: Path, command: str = "",
             await kill_task
         result.update(await _finish(work, params, monitor, dashboard, venue, task, venue_t0, part))
         task = None
+        result["operator"] = await _finish_operator(op_part, part_tasks)
+        result["invariants_partial"] = result.get("invariants_partial", []) + op_part.invariants()
+        result["operator_problems"] = op_part.problems(result["operator"])
     except Exception as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
         result["traceback"] = traceback.format_exc()
@@ -93,6 +102,9 @@ async def run_trial(params: TrialParams, out_dir: Path, command: str = "",
             await final.stop_monitor(monitor, task)
         if part is not None and part.running():
             await part.stop()
+        for t in part_tasks:
+            t.cancel()
+        await op_part.close()
         await _shutdown(work, dashboard, venue, dash, result)
     result["wall_s"] = round(time.time() - started, 1)
     result["machine_end"] = machine_info()
@@ -112,6 +124,17 @@ def _stop_on_sigterm(main: asyncio.Task | None) -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
     except (NotImplementedError, RuntimeError, ValueError):   # not the main thread, or no signals here
         pass
+
+
+async def _finish_operator(part: OperatorPart, tasks: list[asyncio.Task]) -> dict[str, Any]:
+    """The operator's faults end with the run (a fault still waiting is reported as not carried out)."""
+    for t in tasks[1:]:
+        if not t.done():
+            t.cancel()
+    await asyncio.gather(*tasks[1:], return_exceptions=True)
+    summary = await part.finish()
+    await asyncio.gather(*tasks[:1], return_exceptions=True)
+    return summary
 
 
 def _guard_reports(monitor: Monitor) -> bool:
@@ -203,12 +226,13 @@ def _verdict(result: dict[str, Any], work: WorkDir, monitor: Monitor, scanner: L
     invariants += [res.config_invariant(monitor, faults),
                    res.secrets_invariant(scanner.hits, scan.hits, scanner.responses, scan.files),
                    res.restarts_invariant(monitor.kills, params.recovery_timeout_s)]
-    for name in (res.LIMITS, res.LEDGER, res.DUPLICATES, res.STOP_HONOURED):
+    for name in (res.LIMITS, res.LEDGER, res.DUPLICATES, res.STOP_HONOURED, *DN_NAMES):
         if name not in measured:   # the run ended early: unmeasured counts as failed
             invariants.append(res.invariant(name, 1, ["not measured: the run did not reach its end"]))
     invariants.sort(key=lambda i: res.ORDER.index(i["name"]))
     for inv in invariants:
-        inv["title"] = res.TITLES[inv["name"]].format(limit=params.stop_gap_limit_s, max_loss_r=params.max_loss_r)
+        inv["title"] = res.TITLES[inv["name"]].format(limit=params.stop_gap_limit_s, max_loss_r=params.max_loss_r,
+                                                       lone=LONE_LEG_LIMIT_S)
     result["invariants"] = invariants
     result["kills"] = [res.kill_json(k) for k in monitor.kills]
     result["plan"] = plan_fulfilment(result.get("faults", []), params)
@@ -237,6 +261,7 @@ def end_problems(result: dict[str, Any], monitor: Monitor) -> list[str]:
     out += result.get("momentum_problems", [])
     if monitor.venue_polls == 0:
         out.append("the monitor never read the venue")
+    out += result.get("operator_problems", [])
     out += [f"the monitor could not check a snapshot: {e}" for e in monitor.observe_errors[:5]]
     return out
 

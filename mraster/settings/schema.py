@@ -7,6 +7,7 @@ all generated from these specs, so they cannot drift apart.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -143,6 +144,11 @@ class FieldSpec:
                 raise fail(f"unknown: {', '.join(unknown)}")
             return ",".join(dict.fromkeys(names))
         if self.kind == "symbols":
+            if isinstance(raw, str) and raw.strip().startswith("["):     # a JSON list, as seed 004 writes it
+                try:
+                    raw = json.loads(raw)
+                except ValueError:
+                    raise fail("not a JSON list") from None
             if isinstance(raw, (list, tuple)):
                 items = [str(x) for x in raw]
             elif isinstance(raw, str):

@@ -22,5 +22,5 @@ def short_trial(tmp_path_factory):
 
 def explain(result) -> str:
     """What to print when an assertion about the trial fails."""
-    keep = {k: result.get(k) for k in ("error", "invariants", "plan", "kills", "_log")}
+    keep = {k: result.get(k) for k in ("error", "invariants", "plan", "kills", "operator", "_log")}
     return json.dumps(keep, indent=1, default=str)[:6000]

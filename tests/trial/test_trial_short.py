@@ -104,3 +104,16 @@ def test_the_momentum_engine_traded_beside_the_scanner_and_was_adopted_after_a_k
     assert mom["entries"] > 0 and mom["exit_code"] == 0 and mom["state"] == "stopped" and mom["starts"] == 2
     assert mom["kill"]["adopted"] is True and mom["kill"]["recovery_s"] is not None
     assert result["momentum_problems"] == []
+def test_the_delta_neutral_operator_took_part(short_trial):
+    """Seed 004's operator ran beside the scanner: it held pairs, was SIGKILLed and adopted its pair, lost a
+    leg to a forced liquidation and closed the other; its invariants (above) measured real episodes."""
+    result, _ = short_trial
+    op = result["operator"]
+    assert op["exit_code"] == 0 and op["pairs"] >= 2 and op["trades"] >= 4, explain(result)
+    faults = {f["kind"]: f for f in op["faults"]}
+    assert set(faults) == {"operator_kill", "leg_liquidated"}, explain(result)
+    assert faults["leg_liquidated"]["liquidated"], explain(result)
+    assert "lone_leg" in op["close_reasons"], explain(result)
+    inv = {i["name"]: i for i in result["invariants"]}
+    assert inv["dn_lone_leg"]["episodes"] >= 1, explain(result)          # the liquidation was seen
+    assert result["operator_problems"] == [], explain(result)

@@ -11,6 +11,7 @@ import data from "./data.js";
 import backtest from "./backtest.js";
 import ops from "./ops.js";
 import maker from "./maker.js";
+import operator from "./operator.js";
 
 export const PAGES = [
   overview,
@@ -20,7 +21,7 @@ export const PAGES = [
   data,
   backtest,
   maker,
-  // operator: its module goes here
+  operator,
   logs,
   settings,
   ops,
