@@ -5,8 +5,8 @@ every exchange setting of the flat `ASTER_*` file. A named account `<N>` (one up
 seed 003's A, B, C) is declared by its credentials, read only from `.env` or the process environment
 (never from dashboard_config.json):
 
-    ASTER_<N>_KEY / ASTER_<N>_SECRET                 API key + HMAC secret (aster-v1, binance-usdm)
-    ASTER_<N>_V3_USER / _V3_SIGNER / _V3_SIGNER_KEY   an Aster V3 API wallet (aster-v3)
+    ASTER_<N>_KEY / ASTER_<N>_SECRET                 API key + HMAC secret (HMAC venue profiles)
+    ASTER_<N>_V3_USER / _V3_SIGNER / _V3_SIGNER_KEY   an Aster V3 API wallet (EIP-712 profile)
     ASTER_<N>_VENUE_PROFILE, ASTER_<N>_EXCHANGE_BASE, ASTER_<N>_WS_BASE, ASTER_<N>_MARGIN_TYPE,
     ASTER_<N>_V3_NETWORK                              optional, default: the main account's
     ASTER_<N>_ACCOUNT_MAX_NOTIONAL_USDT, ASTER_<N>_ACCOUNT_MAX_POSITIONS, ASTER_<N>_GUARD_MANUAL
@@ -27,6 +27,8 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from mraster.exchange.profiles import PROFILE_NAMES as PROFILES
+
 DEFAULT_ACCOUNT = "main"
 NAME_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
 RESERVED = frozenset({"API", "PAPER", "V3", "WS", "HTTP", "DASHBOARD", "EXCHANGE", "ACCOUNTS"})
@@ -34,7 +36,6 @@ _CRED_RE = re.compile(r"^ASTER_([A-Z][A-Z0-9]{0,7})_(KEY|SECRET|V3_SIGNER_KEY)$"
 _OPTIONAL = {"VENUE_PROFILE": "venue_profile", "EXCHANGE_BASE": "exchange_base", "WS_BASE": "ws_base",
              "MARGIN_TYPE": "margin_type", "V3_USER": "v3_user", "V3_SIGNER": "v3_signer",
              "V3_NETWORK": "v3_network"}
-PROFILES = ("aster-v1", "aster-v3", "binance-usdm")
 # Per-account values of account-wide settings (the risk gate's caps, the guard's hand positions), typed
 # by the flat setting's spec: ASTER_<N>_ACCOUNT_MAX_POSITIONS=3 is account N's ASTER_ACCOUNT_MAX_POSITIONS.
 _TYPED = {"ACCOUNT_MAX_NOTIONAL_USDT": "account_max_notional_usdt", "ACCOUNT_MAX_POSITIONS": "account_max_positions",

@@ -60,7 +60,8 @@ def register_secrets(values: Iterable[str]) -> None:
 
 
 def redact(text: str) -> str:
-    for secret in _SECRETS:
+    # longest first: a short secret inside a longer one must not leave the longer one's tail visible
+    for secret in sorted(_SECRETS, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, REDACTED)
     return text
@@ -207,6 +208,11 @@ def setup_logging(source: str, level: str = "INFO", log_dir: str | Path | None =
         fh.setFormatter(formatter)
         fh.addFilter(access)
         root.addHandler(fh)
+    for name in ("uvicorn", "uvicorn.error"):   # uvicorn's own config may have given them handlers of their own
+        own = logging.getLogger(name)
+        for handler in list(own.handlers):
+            own.removeHandler(handler)
+        own.propagate = True
     for noisy in ("httpx", "httpcore", "websockets", "uvicorn.access", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return path

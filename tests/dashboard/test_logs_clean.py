@@ -79,3 +79,25 @@ def test_a_terminal_gets_readable_lines_files_and_pipes_json(tmp_path):
     assert json.loads(piped.splitlines()[0])["msg"] == "BTCUSDT: skip (spread)"
     in_file = json.loads((tmp_path / "tty" / "bot.jsonl").read_text().splitlines()[0])
     assert in_file["reason"] == "spread", "the file keeps JSON lines even when stdout is a terminal"
+
+
+def test_a_short_secret_inside_a_longer_one_leaves_nothing_of_the_longer_one():
+    """Redaction takes the longest secret first, whatever order the secrets were registered in."""
+    from mraster.logs import redact, register_secrets
+    register_secrets(["tok-9", "tok-9-longer-secret-77"])
+    assert redact("signed with tok-9-longer-secret-77 and tok-9") == "signed with *** and ***"
+
+
+def test_uvicorn_loggers_given_their_own_handlers_still_reach_the_files(tmp_path):
+    """uvicorn's default config gives `uvicorn` a handler and propagate=False; setup_logging undoes that."""
+    uv = logging.getLogger("uvicorn")
+    uv.addHandler(logging.NullHandler())
+    uv.propagate = False
+    setup_logging("dashboard", "INFO", tmp_path, stdout=False)
+    try:
+        logging.getLogger("uvicorn.error").info("Started server process")
+    finally:
+        for h in list(logging.getLogger().handlers):
+            h.flush()
+    lines = [json.loads(x) for x in (tmp_path / "dashboard.jsonl").read_text().splitlines()]
+    assert [x["msg"] for x in lines] == ["Started server process"] and uv.propagate and not uv.handlers
