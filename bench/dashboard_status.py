@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _dashboard_common import free_port, pct  # noqa: E402
+from _dashboard_common import free_port, pct, poll, raw_get  # noqa: E402
 
 SERVER = r"""
 import sys, uvicorn
@@ -33,43 +32,14 @@ uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 
 async def get_status(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> dict:
-    """One keep-alive HTTP/1.1 request on a raw connection: a client this light does not hide the
-    server's latency behind its own (an httpx client was the bottleneck at 100 clients)."""
-    writer.write(f"GET /api/bot/status HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length")))
-    body = json.loads(await reader.readexactly(length))
+    status, raw = await raw_get(reader, writer, host, "/api/bot/status")
+    body = json.loads(raw)
     assert status == 200 and body["state"] == "running", (status, body)
     return body
 
 
-async def one_client(port: int, requests: int, interval: float, out: list[float], start: asyncio.Event) -> None:
-    """`interval` > 0: one request per interval (a page or script polling); 0: back to back."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    host = f"127.0.0.1:{port}"
-    await get_status(reader, writer, host)  # connected before the clock starts
-    await start.wait()
-    await asyncio.sleep(interval * random.random())  # pollers are not in lockstep
-    for _ in range(requests):
-        t0 = time.perf_counter()
-        await get_status(reader, writer, host)
-        out.append((time.perf_counter() - t0) * 1000)
-        if interval:
-            await asyncio.sleep(max(0.0, interval - (time.perf_counter() - t0)))
-    writer.close()
-
-
 async def run(port: int, clients: int, requests: int, interval: float = 0.0) -> tuple[list[float], float]:
-    latencies: list[float] = []
-    start = asyncio.Event()
-    tasks = [asyncio.create_task(one_client(port, requests, interval, latencies, start)) for _ in range(clients)]
-    await asyncio.sleep(0.5)
-    t0 = time.perf_counter()
-    start.set()
-    await asyncio.gather(*tasks)
-    return latencies, time.perf_counter() - t0
+    return await poll(port, clients, requests, interval, get_status)
 
 
 def main() -> None:
@@ -81,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        (work / "dashboard_config.json").write_text('{"ASTER_PAPER": false}\n')
+        (work / "dashboard_config.json").write_text('{"ASTER_PAPER": true, "ASTER_PAPER_URL": "http://127.0.0.1:9"}\n')
         (work / "sleeper.py").write_text("import time\nwhile True: time.sleep(1)\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
         env.update(ASTER_CONFIG_FILE=str(work / "dashboard_config.json"), ASTER_DOTENV_FILE=str(work / ".env"))
@@ -93,7 +63,7 @@ def main() -> None:
             deadline = time.monotonic() + 30
             while True:
                 try:
-                    if httpx.post(url + "/api/bot/start?guard=false", timeout=2).status_code == 200:
+                    if httpx.post(url + "/api/bot/restart", timeout=2).status_code == 200:   # paper mode: no credentials check
                         break
                 except httpx.HTTPError:
                     pass

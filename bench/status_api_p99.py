@@ -27,7 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _dashboard_common import free_port, pct  # noqa: E402
+from _dashboard_common import free_port, pct, poll, raw_get  # noqa: E402
 
 TARGET_MS = 50.0
 SERVER = r"""
@@ -72,42 +72,19 @@ def fill_journal(path: Path, n: int) -> None:
 
 
 async def get_state(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> bytes:
-    """One keep-alive request on a raw connection; the body is read, not parsed (a light client on the
-    same two cores; the first answer of each client is parsed and checked)."""
-    writer.write(f"GET /api/state HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length")))
-    body = await reader.readexactly(length)
+    """The body is read, not parsed (a light client on the same two cores)."""
+    status, body = await raw_get(reader, writer, host, "/api/state")
     assert status == 200, (status, body[:200])
     return body
 
 
-async def one_client(port: int, requests: int, interval: float, out: list[float], start: asyncio.Event) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**22)
-    host = f"127.0.0.1:{port}"
+async def check_state(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+    """Each client's first answer is parsed and checked."""
     assert "positions" in json.loads(await get_state(reader, writer, host))
-    await start.wait()
-    await asyncio.sleep(interval * random.random())
-    for _ in range(requests):
-        t0 = time.perf_counter()
-        await get_state(reader, writer, host)
-        out.append((time.perf_counter() - t0) * 1000)
-        if interval:
-            await asyncio.sleep(max(0.0, interval - (time.perf_counter() - t0)))
-    writer.close()
 
 
 async def run(port: int, clients: int, requests: int, interval: float = 0.0) -> tuple[list[float], float]:
-    latencies: list[float] = []
-    start = asyncio.Event()
-    tasks = [asyncio.create_task(one_client(port, requests, interval, latencies, start)) for _ in range(clients)]
-    await asyncio.sleep(0.5)
-    t0 = time.perf_counter()
-    start.set()
-    await asyncio.gather(*tasks)
-    return latencies, time.perf_counter() - t0
+    return await poll(port, clients, requests, interval, get_state, first=check_state)
 
 
 def main() -> None:
