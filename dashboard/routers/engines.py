@@ -18,6 +18,7 @@ from mraster.accounts import AccountError
 
 from dashboard.deps import ApiAccess, ServicesDep
 from dashboard.services.credgate import CredentialsRefused
+from dashboard.services.state import StateService
 from dashboard.services.engines import DEFAULT_CHILD, InstanceError, SupervisorError, child_name, guard_child
 
 router = APIRouter(prefix="/api", dependencies=[ApiAccess], tags=["engines"])
@@ -51,6 +52,22 @@ async def add_engine(services: ServicesDep, payload: dict[str, Any] = Body(...))
 async def get_engine(name: str, services: ServicesDep) -> dict[str, Any]:
     view: dict[str, Any] = services.engines.view(_instance(services, name), with_settings=True)
     return view
+
+
+@router.get("/engines/{name}/state")
+async def engine_state(name: str, services: ServicesDep) -> dict[str, Any]:
+    """A scanner instance's own state file (scan, bandit, equity): the page of a second scanner shows its
+    own decisions, not the default scanner's."""
+    inst = _instance(services, name)
+    path = services.engines.state_file_of(inst, services.settings)
+    if path is None:
+        raise HTTPException(404, f"{name} is a {inst.kind} instance: it has no scanner state file")
+    readers = services.engines.state_readers          # one per state file: re-parsed only when it changes
+    reader = readers.get(str(path))
+    if reader is None:
+        reader = readers[str(path)] = StateService(path, services.paths.run_dir, lambda: services.settings)
+    snap = await reader.snapshot(with_venue=False)
+    return {"instance": name, "state_file": path.name, "state": snap["state"], "equity_curve": snap["equity_curve"]}
 
 
 @router.patch("/engines/{name}")

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from mraster.accounts import DEFAULT_ACCOUNT, AccountError, account_env, declared_names
 from mraster.domain.ownership import DEFAULT_SCANNER
 from mraster.engines import (
     ENV_ACCOUNT, ENV_INSTANCE, EngineInstance, InstanceError, all_kinds, default_instances, env_name,
-    instances_file, load_instances, parse_instance, save_instances, setting_specs,
+    instance_paths, instances_file, load_instances, parse_instance, save_instances, setting_specs,
 )
 from mraster.engines.registry import EngineKind
 from mraster.logs import get_logger
@@ -54,6 +55,7 @@ class EngineService:
         self._environ = environ or (lambda: self.base_env)
         self.file = instances_file(paths.config_file)
         self.problem = ""
+        self.state_readers: dict[str, Any] = {}     # the routers' cached state views of scanner instances
         self.kinds: dict[str, EngineKind] = all_kinds()
         self.instances: list[EngineInstance] = self._load()
         for inst in self.instances:
@@ -131,6 +133,13 @@ class EngineService:
             return json.loads(path.read_text(encoding="utf-8")), st.st_mtime, ""
         except (OSError, ValueError) as exc:
             return None, st.st_mtime, f"{path.name} unreadable: {type(exc).__name__}"
+
+    def state_file_of(self, inst: EngineInstance, settings: Any) -> Path | None:
+        """The state file of a scanner-like (flat-settings) instance, where the dashboard finds it."""
+        if not self.kinds[inst.kind].flat_settings:
+            return None
+        raw = Path(instance_paths(settings, inst.name).get("state_file", settings.state_file)).expanduser()
+        return raw if raw.is_absolute() else self.paths.base_dir / raw
 
     def settings_of(self, inst: EngineInstance) -> list[dict[str, Any]]:
         """Each setting an instance may set: its spec, value and where the value comes from."""

@@ -87,3 +87,21 @@ def test_both_instances_and_both_accounts_on_the_page(workspace, serve, page, tm
         assert overflow <= 0, f"horizontal overflow {overflow}px at {viewport}"
         scan2.locator("button[data-action='stop']").click()
         expect(scan2.locator(".pill")).to_have_text("stopped")
+
+
+def test_a_second_scanners_page_shows_its_own_scan_not_the_default_ones(workspace, serve, page):  # noqa: F811
+    """#/engine/scan2 reads scan2's state file (aster_state.scan2.json), not the default scanner's."""
+    from tests.dashboard.fakes import write_state
+    workspace.dotenv_file.write_text("ASTER_ACCOUNTS=B\n")
+    workspace.dotenv_file.chmod(0o600)
+    save_instances(workspace.root / "engines.json", [
+        EngineInstance("scanner", "scanner"), EngineInstance("scan2", "scanner", (("account", "B"),))])
+    write_state(workspace.root / "aster_state.json")
+    server = serve(commands={})
+    import httpx
+    own = httpx.get(server.url + "/api/engines/scan2/state").json()
+    assert own["state_file"] == "aster_state.scan2.json" and own["state"]["available"] is False
+    assert httpx.get(server.url + "/api/engines/scanner/state").json()["state"]["available"] is True
+    page.goto(server.url + "/#/engine/scan2")
+    expect(page.locator("#scan-summary")).to_contain_text("state")        # its own file: not written yet
+    expect(page.locator("#scan-table tbody")).to_contain_text("no scan yet")

@@ -125,7 +125,17 @@ export default {
       el("section", { class: "card wide", id: "engine-equity-card" }, el("h2", { text: "Equity and drawdown" }), eqRoot)));
     const equity = equityChart(eqRoot, { height: 200 });
 
-    const unsubscribe = ctx.state.subscribe((snap) => {
+    // a second scanner instance has its own state file: its scan, bandit and equity come from there
+    let own = null, last = null;
+    const ownState = instance !== "scanner";
+    const fetchOwn = () => ctx.api("GET", `/api/engines/${encodeURIComponent(instance)}/state`)
+      .then((o) => { own = o; if (last) render(last); }).catch(() => {});
+    const timer = ownState ? setInterval(fetchOwn, 2000) : null;
+    if (ownState) fetchOwn();
+    const render = (global) => {
+      last = global;
+      const snap = ownState ? { ...global, state: own ? own.state : { available: false, problem: "reading its state file…" },
+        equity_curve: own ? own.equity_curve : [] } : global;
       const engine = engineByName(snap, instance);
       if (!engine) { head.replaceChildren(el("p", { class: "error", text: `no engine instance named ${instance}` })); return; }
       const p = (snap.processes || {})[engine.process] || {};
@@ -172,8 +182,9 @@ export default {
       snap.mode === "paper" && paper.available ? kvTable(human(info, f)) : "");
       equity.set(snap.equity_curve || []);
       root.dataset.ready = "1";
-    });
-    cleanup = [unsubscribe, () => equity.destroy()];
+    };
+    const unsubscribe = ctx.state.subscribe(render);
+    cleanup = [unsubscribe, () => equity.destroy(), () => timer && clearInterval(timer)];
   },
   unmount() {
     if (delegate) { delegate.unmount(); delegate = null; }
