@@ -3,6 +3,7 @@
     GET    /api/engines                      instances with process state, status file and kinds
     POST   /api/engines                      add an instance   {"name", "kind", "accounts", "settings", "guard"}
     GET    /api/engines/{name}               one instance with every setting, its value and source
+    GET    /api/engines/{name}/state         a scanner instance's own state (scan, bandit, equity)
     PATCH  /api/engines/{name}               change accounts, settings, guard or enabled
     DELETE /api/engines/{name}               remove a stopped instance
     POST   /api/engines/{name}/{action}      start | stop | restart
