@@ -208,11 +208,13 @@ def setup_logging(source: str, level: str = "INFO", log_dir: str | Path | None =
         fh.setFormatter(formatter)
         fh.addFilter(access)
         root.addHandler(fh)
-    for name in ("uvicorn", "uvicorn.error"):   # uvicorn's own config may have given them handlers of their own
-        own = logging.getLogger(name)
+    for name in ("uvicorn", "uvicorn.error"):   # uvicorn's own config may have given them handlers,
+        own = logging.getLogger(name)            # a level, or disabled them (dictConfig) in this process
         for handler in list(own.handlers):
             own.removeHandler(handler)
         own.propagate = True
+        own.setLevel(logging.NOTSET)
+        own.disabled = False
     for noisy in ("httpx", "httpcore", "websockets", "uvicorn.access", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return path

@@ -111,7 +111,11 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
 
     def state(req: Req) -> dict[str, Any]:
         body = _body(req)
-        keys = [account_of(req, body)] if body.get("account") else sorted(eng.accounts)
+        out = snapshot([account_of(req, body)] if body.get("account") else sorted(eng.accounts))
+        v.commit()
+        return out
+
+    def snapshot(keys: list[str]) -> dict[str, Any]:
         now = v.now()
         markets = {}
         for s, m in eng.markets.items():
@@ -119,9 +123,7 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
             markets[s] = {"last": f.ticks(s, m.last_t), "mark": f.ticks(s, m.mark_t), "bid": f.ticks(s, m.bid_t),
                           "ask": f.ticks(s, m.ask_t), "held": s in v.holds, "fundingRate": f"{fi.rate:.8f}",
                           "nextFundingTime": fi.next_time, "resting": m.watch.size()}
-        out = {"venue": v.info(), "markets": markets, "accounts": {k: account_state(k) for k in keys}}
-        v.commit()
-        return out
+        return {"venue": v.info(), "markets": markets, "accounts": {k: account_state(k) for k in keys}}
 
     def set_balance(req: Req) -> dict[str, Any]:
         body = _body(req)
@@ -248,8 +250,10 @@ def register(app: PaperApp, v: "Venue", hub: "StreamHub") -> None:
         before = len(eng.liquidations)
         v.hold(symbol, target, target, keep=True)
         liquidated = pos.amount == 0 or before != len(eng.liquidations)
+        # `state`: the venue just after, taken in the same step (what a poller may never see: a lone leg
+        # that its owner closes within milliseconds)
         return {"symbol": symbol, "liquidationPrice": plain_price(lp), "price": f.ticks(symbol, target),
-                "liquidated": liquidated}
+                "liquidated": liquidated, "state": snapshot(sorted(eng.accounts))}
 
     def funding(req: Req) -> dict[str, Any]:
         body = _body(req)

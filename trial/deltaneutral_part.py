@@ -165,7 +165,11 @@ class OperatorPart:
 
     # ------------------------------------------------------------------ faults
     async def faults_run(self, wall_s: float) -> None:
-        """SIGKILL + restart at a third of the run, a forced LONG liquidation at two thirds."""
+        """SIGKILL + restart at a third of the run, a forced LONG liquidation at two thirds.
+
+        Both times count from the start, so a slow restart on a loaded machine does not push the
+        liquidation past the end of the run."""
+        t_start = time.monotonic()
         await self._sleep(wall_s / 3)
         if self._stop.is_set():
             return
@@ -177,12 +181,14 @@ class OperatorPart:
         t0 = time.time()
         await self._until(self._adopted_by_new_process(pid), 60.0, "the restarted operator")
         self.faults.append({"kind": "operator_kill", "pid": pid, "recovery_s": round(time.time() - t0, 2)})
-        await self._sleep(wall_s / 3)
+        await self._sleep(max(0.0, t_start + 2 * wall_s / 3 - time.monotonic()))
         if self._stop.is_set():
             return
         await self._until(self._pair_held, wall_s / 4, "a pair before the liquidation")
         out = (await self._http.post("/admin/liquidate", json={"symbol": SYMBOL, "positionSide": "LONG"})).json()
         t1 = time.time()
+        if isinstance(out.get("state"), dict):     # the venue at the liquidation: the lone leg, however brief
+            self.observe(out["state"], t1)
         await self._until(self._flat, 30.0, "the other leg closed after the liquidation")
         closed_s = round(time.time() - t1, 2)
         await self._http.request("DELETE", "/admin/price", params={"symbol": SYMBOL})

@@ -32,6 +32,7 @@ from trial.schedule import build_schedule
 from trial.workdir import WorkDir, create
 
 START_TIMEOUT_S = 90.0
+OPERATOR_GRACE_S = 60.0     # how long the operator's last fault may still take once the run has ended
 
 
 async def run_trial(params: TrialParams, out_dir: Path, command: str = "",
@@ -127,7 +128,11 @@ def _stop_on_sigterm(main: asyncio.Task | None) -> None:
 
 
 async def _finish_operator(part: OperatorPart, tasks: list[asyncio.Task]) -> dict[str, Any]:
-    """The operator's faults end with the run (a fault still waiting is reported as not carried out)."""
+    """The operator's faults get a grace period to land after the run's end (a loaded machine is slow
+    to restart a process); a fault still waiting after it is reported as not carried out."""
+    pending = [t for t in tasks[1:] if not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=OPERATOR_GRACE_S)
     for t in tasks[1:]:
         if not t.done():
             t.cancel()

@@ -150,22 +150,26 @@ async def test_unknown_position_is_adopted_then_its_liquidation_is_recognised(px
     env = trading_env(px, tmp_path, ASTER_MAX_OPEN_GLOBAL="0")
     ex = make_exchange(load_settings(env=env).settings)
     try:
+        now = f"{(await ex.mark_price('ETHUSDT')).mark_price:.2f}"
+        # held still until the crash below: a random walk must not reach the adopted stop first
+        px.admin("POST", "/price", symbol="ETHUSDT", price=now, mark=now)
         await ex.set_margin_type("ETHUSDT", MarginType.ISOLATED)
         await ex.set_leverage("ETHUSDT", 20)
         await ex.place_order(OrderRequest("ETHUSDT", Side.BUY, OrderType.MARKET, "manual-buy-1",
                                           quantity=Decimal("0.5")))
     finally:
         await ex.close()
-    await run_bot(env)
-    st = StateStore(tmp_path / "aster_state.json").load()
-    (adopted,) = st.open_trades.values()
-    assert adopted.trade_id.startswith("ETHUSDT.gb") and adopted.adopted and adopted.side == "LONG" and adopted.qty == Decimal("0.5")
-    positions, orders = await venue_view(env)
-    assert_state_equals_venue(st, positions, orders)
-    # the stop disappears (as if cancelled by hand), then the venue liquidates the position
-    px.admin("POST", "/orders/cancel", account=env["ASTER_PAPER_API_KEY"], symbol="ETHUSDT",
-             origClientOrderId=adopted.client_ids["SL"])
     try:
+        await run_bot(env)
+        st = StateStore(tmp_path / "aster_state.json").load()
+        (adopted,) = st.open_trades.values()
+        assert adopted.trade_id.startswith("ETHUSDT.gb") and adopted.adopted and adopted.side == "LONG"
+        assert adopted.qty == Decimal("0.5")
+        positions, orders = await venue_view(env)
+        assert_state_equals_venue(st, positions, orders)
+        # the stop disappears (as if cancelled by hand), then the venue liquidates the position
+        px.admin("POST", "/orders/cancel", account=env["ASTER_PAPER_API_KEY"], symbol="ETHUSDT",
+                 origClientOrderId=adopted.client_ids["SL"])
         crash = str((adopted.entry_price * Decimal("0.9")).quantize(Decimal("0.01")))   # far below 20x liquidation
         px.admin("POST", "/price", symbol="ETHUSDT", price=crash, mark=crash)
         await until_flat(env, "the liquidation")

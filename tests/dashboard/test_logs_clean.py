@@ -93,6 +93,8 @@ def test_uvicorn_loggers_given_their_own_handlers_still_reach_the_files(tmp_path
     uv = logging.getLogger("uvicorn")
     uv.addHandler(logging.NullHandler())
     uv.propagate = False
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)   # an in-process server with log_level="warning"
+    logging.getLogger("uvicorn.error").disabled = True             # dictConfig(disable_existing_loggers=True)
     setup_logging("dashboard", "INFO", tmp_path, stdout=False)
     try:
         logging.getLogger("uvicorn.error").info("Started server process")

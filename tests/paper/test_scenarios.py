@@ -35,6 +35,8 @@ def test_forced_liquidation_reaches_rest_and_stream(ex):
         out = ex.admin("POST", "/liquidate", api_key="to-liquidate", symbol="ETHUSDT")
         assert out["liquidated"] is True
         assert Decimal(out["liquidationPrice"]) == Decimal(pos["liquidationPrice"])
+        after = out["state"]["accounts"]["to-liquidate"]["positions"]     # the venue in the same step
+        assert not [p for p in after if p["symbol"] == "ETHUSDT" and Decimal(p["amount"]) != 0]
         ws.until(lambda m: any(x["e"] == "ORDER_TRADE_UPDATE" and x["o"]["X"] == "NEW_INSURANCE" for x in m),
                  what="the liquidation fill")
     liq = next(x["o"] for x in ws.messages if x["e"] == "ORDER_TRADE_UPDATE" and x["o"]["X"] == "NEW_INSURANCE")
