@@ -20,53 +20,23 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mraster.domain.types import BookTicker, Kline, MarkPrice  # noqa: E402
 from mraster.engines import get_kind  # noqa: E402
-from mraster.exchange.market_cache import SymbolSnapshot  # noqa: E402
 
 from momentum.config import config_from  # noqa: E402
 from momentum.engine import Engine  # noqa: E402
+from momentum.synthetic import MIN, SyntheticCache  # noqa: E402
 
 TARGET_MS = 20.0
 N_SYMBOLS = 40
-MIN = 60_000
-
-
-class FakeCache:
-    def __init__(self, symbols: list[str], t0: int, seed: int = 1):
-        self.rng = np.random.default_rng(seed)
-        self.px = {s: 100.0 + i for i, s in enumerate(symbols)}
-        self.closed: dict[str, Kline] = {}
-        self.now = t0
-        self.symbols = symbols
-
-    def close_bar(self, open_ms: int) -> None:
-        for s in self.symbols:
-            o = self.px[s]
-            r = self.rng.normal(0, 8e-4, 4)
-            c = o * (1 + r[0])
-            h, lo = max(o, c) * (1 + abs(r[1]) / 3), min(o, c) * (1 - abs(r[2]) / 3)
-            self.closed[s] = Kline(open_ms, o, h, lo, c, float(self.rng.lognormal(3, 1)), open_ms + MIN - 1)
-            self.px[s] = c
-        self.now = open_ms + MIN + 200
-
-    def snapshot(self, s: str) -> SymbolSnapshot:
-        p = self.px[s]
-        return SymbolSnapshot(s, self.closed.get(s), BookTicker(s, p * 0.9999, 1, p * 1.0001, 1),
-                              MarkPrice(s, p, p, 1e-4, 0, self.now), None, (), self.closed.get(s))
-
-    def venue_now_ms(self) -> int:
-        return self.now
 
 
 async def main(rounds: int) -> None:
     symbols = [f"S{i:02d}USDT" for i in range(N_SYMBOLS)]
     t0 = 1_770_000_000_000 // MIN * MIN
-    cache = FakeCache(symbols, t0)
+    cache = SyntheticCache(symbols, t0)
     with tempfile.TemporaryDirectory() as tmp:
         values = {**get_kind("momentum").defaults(), "SYMBOLS": tuple(symbols), "T": 120, "V": 120,
                   "k": 1.0, "n": 1.2, "PARAMS_FILE": str(Path(tmp) / "none.json")}

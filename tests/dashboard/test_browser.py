@@ -9,38 +9,27 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 
+from tests.dashboard.browser import chromium, watched_page
 from tests.dashboard.fakes import guard_status, held_as_in_state, write_state
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TOKEN = "browser-token-5d1c9e"
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    with sync_playwright() as pw:
-        # a persistent context gives a fresh user data dir of our own for each module
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path="/usr/bin/chromium",
-            args=CHROMIUM_ARGS, headless=True, viewport={"width": 1400, "height": 1000})
-        yield context
-        context.close()
+    with chromium(tmp_path_factory.mktemp("chromium-profile"), {"width": 1400, "height": 1000}) as ctx:
+        yield ctx
 
 
 @pytest.fixture
 def page(browser):
-    page = browser.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    page.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with watched_page(browser) as page:
+        yield page
 
 
 def shot(page: Page, name: str, part: str = "") -> None:

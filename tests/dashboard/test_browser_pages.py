@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from dashboard.app import create_app
 from mraster.domain.rules import SymbolRules
@@ -25,7 +25,7 @@ from mraster.settings import load_settings
 
 from tests.dashboard.conftest import SLEEPER, ServerThread
 from tests.dashboard.fakes import InMemoryVenue, build_state, guard_status, position, write_state
-from tests.dashboard.test_browser import CHROMIUM_ARGS
+from tests.dashboard.browser import chromium, watched_page
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "pages"
@@ -112,23 +112,14 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def context(tmp_path_factory):
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-pages")), executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS,
-            headless=True, viewport={"width": 1400, "height": 900}, timezone_id="Asia/Kolkata")
+    with chromium(tmp_path_factory.mktemp("chromium-pages"), timezone_id="Asia/Kolkata") as ctx:
         yield ctx
-        ctx.close()
 
 
 @pytest.fixture
 def page(context):
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    page.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with watched_page(context) as page:
+        yield page
 
 
 def open_route(page: Page, site, route: str, page_id: str) -> None:

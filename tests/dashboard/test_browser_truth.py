@@ -8,12 +8,13 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from paper.testing import PaperExchange
 
 from tests.bot.test_paper_e2e import run_bot
-from tests.dashboard.test_browser import CHROMIUM_ARGS, shot
+from tests.dashboard.browser import chromium, watched_page
+from tests.dashboard.test_browser import shot
 from tests.dashboard.test_venue_truth import trading_workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -28,12 +29,8 @@ def px(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def context(tmp_path_factory):
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-truth")), executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS,
-            headless=True, viewport={"width": 1400, "height": 900})
+    with chromium(tmp_path_factory.mktemp("chromium-truth")) as ctx:
         yield ctx
-        ctx.close()
 
 
 def test_close_a_position_from_the_widget_and_find_it_in_trades(px, workspace, serve, client_for, context):
@@ -42,11 +39,7 @@ def test_close_a_position_from_the_widget_and_find_it_in_trades(px, workspace, s
         pool.submit(lambda: asyncio.run(run_bot(env))).result(120)
     server = serve(exchange_factory=None, venue_ttl=0.5)
     api = client_for(server)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(20_000)
-    try:
+    with watched_page(context, timeout_ms=20_000) as page:
         page.goto(server.url + "/#/overview")
         rows = page.locator("table[data-widget=positions] tbody tr[data-symbol]")
         expect(rows).to_have_count(2)
@@ -78,6 +71,3 @@ def test_close_a_position_from_the_widget_and_find_it_in_trades(px, workspace, s
             expect(page.locator("main#page[data-ready='1']")).to_have_count(1)
             overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, f"{route}: the widgets scroll inside their tables, not the page"
-    finally:
-        page.close()
-    assert not errors, errors

@@ -11,13 +11,13 @@ from mraster.signals.momentum_params import MOMENTUM_KEYS
 
 from momentum.config import config_from
 from momentum.engine import Engine
-from tests.momentum.fakes import MIN, FakeCache
+from momentum.synthetic import MIN, SyntheticCache
 
 T0 = 1_770_000_000_000 // MIN * MIN
 
 
 def _engine(tmp_path, **values):
-    cache = FakeCache(("ETHUSDT",), T0)
+    cache = SyntheticCache(("ETHUSDT",), T0)
     v = {**get_kind("momentum").defaults(), "SYMBOLS": ("ETHUSDT",), "T": 5, "V": 5, "k": 0.0, "n": 0.0,
          "spread_max": 50.0, "PARAMS_FILE": str(tmp_path / "params.json"), **values}
     cfg = config_from(v, instance="mom1", status_path=tmp_path / "s.json", state_path=tmp_path / "st.json")
