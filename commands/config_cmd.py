@@ -81,7 +81,7 @@ def show(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({**head, "settings": rows}, indent=2))
             return 0
-        accounts = ", ".join(f"{role}={acc}" for role, acc in head["accounts"].items())
+        accounts = ", ".join(f"{role}={acc}" for role, acc in head["accounts"].items()) or "none (trades nothing)"
         print(f"# instance {head['instance']} ({head['kind']}) accounts {accounts}, guard {head['guard']}"
               f"{'' if head['enabled'] else ', disabled'}")
         _print_rows(rows)
@@ -110,7 +110,7 @@ def _print_instances(loaded: LoadedSettings) -> None:
         return
     print(f"\n[engines] {path}  (details: mraster config show --instance NAME)")
     for inst in instances:
-        accounts = ", ".join(f"{role}={acc}" for role, acc in inst.accounts)
+        accounts = ", ".join(f"{role}={acc}" for role, acc in inst.accounts) or "no account"
         print(f"  {inst.name:<10} {inst.kind:<12} {accounts}   {len(inst.settings)} setting(s) of its own"
               f"{'' if inst.enabled else ', disabled'}")
 

@@ -145,7 +145,8 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
     specs = child_specs(paths, classic, child_env)
     supervisor = Supervisor(specs, stop_timeout=stop_timeout, backoff=backoff,
                             auto_restart=lambda: store.settings.auto_restart)
-    base_env = next(iter(specs.values())).env if specs else child_env
+    # the children's environment (config file, .env, unbuffered output), also when no classic child is configured
+    base_env = next(iter(specs.values())).env if specs else child_specs(paths, {"x": ("x",)}, child_env)["x"].env
     environ = lambda: {**os.environ, **child_env}  # noqa: E731 - named accounts: .env under these
     engine_service = EngineService(paths, supervisor, base_env, commands, environ=environ)
     s = loaded.settings
@@ -172,6 +173,7 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
                        lambda argv: child_specs(paths, {"recorder": argv}, child_env)["recorder"],
                        paper=lambda: store.settings.paper, auto_restart=lambda: store.settings.auto_restart,
                        stop_timeout=stop_timeout, cwd=paths.base_dir, env=dict(env))
+    data.engines = engine_service             # recorder instances are engine instances (kind `recorder`)
     backtests = BacktestService(paths.run_dir, store_dir, cwd=paths.base_dir, env=env, coverage=data.coverage)
     ops_kw: dict[str, Any] = {"clock": ops_clock} if ops_clock is not None else {}
     ops_env = ops_child_env(paths.config_file, paths.dotenv_file) | dict(child_env)

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from mraster.marketdata.dirs import recorder_dirs
 from mraster.marketdata.schema import TABLES, day_files
 from mraster.storage.atomic import write_json_atomic
 
@@ -57,7 +58,9 @@ def day_of(text: str | None, now: datetime) -> str:
 
 
 def csv_files_of(data_dir: Path, day: str) -> list[Path]:
-    return sorted(p for t in TABLES for d, p in day_files(data_dir, t).items() if d == day)
+    """The day's CSV files of every recorder under `data_dir` (the classic one and each instance's)."""
+    return sorted(p for _, rd in recorder_dirs(data_dir) for t in TABLES for d, p in day_files(rd, t).items()
+                  if d == day)
 
 
 def daily_batch(plan: BatchPlan, child: Mraster, engines: EngineControl, run: JobRun) -> None:
@@ -85,7 +88,7 @@ def days_to_load(plan: BatchPlan) -> list[str]:
     """The day, and with catch_up every earlier CSV day still in the data directory."""
     if not plan.catch_up:
         return [plan.day]
-    found = {d for t in TABLES for d in day_files(plan.data_dir, t)}
+    found = {d for _, rd in recorder_dirs(plan.data_dir) for t in TABLES for d in day_files(rd, t)}
     return sorted(d for d in found | {plan.day} if d <= plan.day)
 
 

@@ -39,7 +39,12 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
                                    "depth5@100ms per symbol and write one snapshot per symbol per venue second to "
                                    "kline_/bookTicker_/markPrice_/aggTrade_1s_/depth5_YYYYMMDD.csv (seed 002 "
                                    "columns), plus gaps_YYYYMMDD.csv and a status file.")
-    p.add_argument("--symbols", type=_symbols, required=True, help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT")
+    p.add_argument("--symbols", type=_symbols, help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT (required "
+                   "unless --instance is given)")
+    p.add_argument("--instance", metavar="NAME",
+                   help="run the recorder engine instance NAME of engines.json: its SYMBOLS, POLL_TIME and "
+                        "DELETE_EXISTING, CSV files in <ASTER_LOG_DIR>/recorders/NAME/, status in "
+                        "<ASTER_RUN_DIR>/NAME.status.json, log in <ASTER_LOG_DIR>/NAME.jsonl")
     p.add_argument("--poll-time", type=_positive, metavar="S", help="stop cleanly after S seconds (default: run "
                    "until SIGTERM/Ctrl+C)")
     p.add_argument("--delete-existing", action="store_true",
@@ -87,6 +92,36 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     store_args(q, with_logs=False)
 
 
+def instance_config(loaded: Any, args: argparse.Namespace) -> Any:
+    """The RecorderConfig of `--instance NAME` from engines.json (the kernel's instance resolution, as every
+    engine does); SystemExit with the reason when it cannot run (unknown, not a recorder, symbols another
+    enabled recorder instance records, flags that engines.json decides)."""
+    from mraster.engines import InstanceError, exclusive_conflicts, instances_file, load_instances, resolve_instance
+    from mraster.marketdata.dirs import instance_dir
+    from mraster.storage.atomic import CorruptFileError
+
+    from recorder.runner import RecorderConfig
+
+    if args.symbols or args.poll_time or args.delete_existing or args.log_dir != "logs" or args.name != "recorder":
+        raise SystemExit("--instance takes its symbols, poll time and directory from engines.json; change them "
+                         "there (or on the dashboard's Data page), not with flags")
+    try:
+        resolved = resolve_instance(args.instance, loaded=loaded)
+        config = loaded.config_file or Path.cwd() / "dashboard_config.json"
+        others = load_instances(instances_file(config))
+    except (InstanceError, CorruptFileError) as exc:
+        raise SystemExit(str(exc)) from None
+    if resolved.kind.name != "recorder":
+        raise SystemExit(f"instance {args.instance} is a {resolved.kind.name}, not a recorder")
+    clash = exclusive_conflicts(resolved.instance, others)
+    if clash:
+        raise SystemExit(f"instance {args.instance}: " + "; ".join(clash))
+    v = resolved.values
+    return RecorderConfig(list(v["SYMBOLS"]), instance_dir(resolved.settings.log_dir, args.instance),
+                          float(v["POLL_TIME"]) or None, bool(v["DELETE_EXISTING"]), args.instance,
+                          status_path=resolved.status_path, instance=args.instance)
+
+
 def run_record(loaded: Any, args: argparse.Namespace) -> int:
     from mraster.exchange.factory import make_exchange
     from mraster.exchange.market_cache import MarketCache
@@ -95,8 +130,20 @@ def run_record(loaded: Any, args: argparse.Namespace) -> int:
     from recorder.runner import Recorder, RecorderBusy, RecorderConfig, UnknownSymbols
 
     s = loaded.settings
-    setup_logging("recorder", s.loglevel, s.log_dir, secrets=settings_secrets(s))
+    setup_logging(args.instance or "recorder", s.loglevel, s.log_dir, secrets=settings_secrets(s))
     log = get_logger("recorder")
+    if args.instance:
+        try:
+            config = instance_config(loaded, args)
+        except SystemExit as exc:
+            print(f"mraster record: {exc}", file=sys.stderr)
+            log.error("recorder.config", str(exc), instance=args.instance, activity=True)
+            return 2
+    elif not args.symbols:
+        print("mraster record: give --symbols (e.g. BTCUSDT,ETHUSDT) or --instance NAME", file=sys.stderr)
+        return 2
+    else:
+        config = RecorderConfig(args.symbols, Path(args.log_dir), args.poll_time, args.delete_existing, args.name)
     if s.paper:
         from mraster.settings.overrides import cli_overrides
         from mraster.paper_launch import PaperStartError, ensure_paper_exchange
@@ -105,7 +152,6 @@ def run_record(loaded: Any, args: argparse.Namespace) -> int:
         except PaperStartError as exc:
             log.error("paper.unavailable", str(exc))
             return 1
-    config = RecorderConfig(args.symbols, Path(args.log_dir), args.poll_time, args.delete_existing, args.name)
 
     async def main() -> int:
         client = make_exchange(s)

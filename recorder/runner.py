@@ -49,6 +49,12 @@ class RecorderConfig:
     delete_existing: bool = False
     name: str = "recorder"
     stale_after_s: dict[str, float] = field(default_factory=dict)
+    status_path: Path | None = None          # default: <log_dir>/recorder_status.json (the classic recorder)
+    instance: str | None = None              # an engine instance: its status file says so (kind, no positions)
+
+    @property
+    def status_file(self) -> Path:
+        return self.status_path or Path(self.log_dir) / STATUS_FILE
 
 
 def today_paths(log_dir: Path, day: str) -> list[Path]:
@@ -284,11 +290,14 @@ class Recorder:
                  for f in self.files.files.values()} or self._last_files
         self._last_files = files
         last_age = {k: (min((a[k] for a in ages.values() if a[k] is not None), default=None)) for k in STREAM_KINDS}
+        own = {"instance": self.cfg.instance, "kind": "recorder", "account": "", "positions": []} \
+            if self.cfg.instance else {}
         return {
-            "name": self.cfg.name, "state": self.state, "pid": os.getpid(), "error": self.error,
+            **own, "name": self.cfg.name, "state": self.state, "pid": os.getpid(), "error": self.error,
             "symbols": self.cache.symbols, "log_dir": str(self.log_dir), "poll_time": self.cfg.poll_time,
             "started_at": datetime.fromtimestamp(self.started_wall, timezone.utc).isoformat(),
-            "updated_at": datetime.now(timezone.utc).isoformat(), "venue_time_ms": now_ms,
+            "updated_at": datetime.now(timezone.utc).isoformat(), "updated_wall_ms": int(time.time() * 1000),
+            "venue_time_ms": now_ms,
             "venue_time_utc": time_columns(now_ms)[0] if now_ms else None, "day": self.files.day,
             "seconds_written": self.ticks, "connections": len(self.cache.groups),
             "reconnects": len(self.cache.reconnects),
@@ -299,6 +308,7 @@ class Recorder:
 
     def _write_status(self) -> None:
         try:
-            write_json_atomic(self.log_dir / STATUS_FILE, self.status())
+            self.cfg.status_file.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(self.cfg.status_file, self.status())
         except OSError as exc:           # the status file is advisory; recording goes on
             log.warning("recorder.status_failed", f"status file not written: {exc}")

@@ -1,4 +1,10 @@
-"""The Data page's API: the recorder (state, figures, start/stop), CSV days, and the analytic store."""
+"""The Data page's API: the recorders (state, figures, add, start/stop), CSV days, and the analytic store.
+
+    GET  /api/data/recorders                   every recorder: the classic one (if used) and each instance
+    POST /api/data/recorders                   add a recorder instance   {"name", "symbols", "poll_time"?}
+    POST /api/data/recorders/{name}/{action}   start | stop | restart one recorder ({"symbols"}: classic only)
+    GET  /api/data/recorder, POST /api/data/recorder/start|stop   the classic recorder (as before)
+"""
 from __future__ import annotations
 
 import asyncio
@@ -42,6 +48,33 @@ async def recorder_stop(services: ServicesDep) -> dict[str, Any]:
     try:
         return await services.data.stop_recorder()
     except SupervisorError as exc:
+        raise _problem(exc) from None
+
+
+@router.get("/recorders")
+async def recorders(services: ServicesDep) -> dict[str, Any]:
+    return await asyncio.to_thread(services.data.recorders)
+
+
+@router.post("/recorders")
+async def recorder_add(services: ServicesDep, payload: Any = Body(None)) -> dict[str, Any]:
+    try:
+        view = services.data.add_recorder(payload)
+    except DataInputError as exc:
+        raise _problem(exc) from None
+    for source in services.engines.log_sources():       # the new instance's log file
+        services.logs.add_source(source)
+    return view
+
+
+@router.post("/recorders/{name}/{action}")
+async def recorder_action(name: str, action: str, services: ServicesDep,
+                          symbols: Any = Body(None, embed=True)) -> dict[str, Any]:
+    try:
+        return await services.data.act(name, action, symbols)
+    except KeyError as exc:
+        raise HTTPException(404, str(exc.args[0])) from None
+    except (DataInputError, DataBusy, SupervisorError) as exc:
         raise _problem(exc) from None
 
 

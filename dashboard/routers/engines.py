@@ -99,7 +99,8 @@ async def engine_action(name: str, action: str, services: ServicesDep) -> dict[s
     if action not in ACTIONS:
         raise HTTPException(404, f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     try:
-        if action != "stop":          # live: the venue judges each account's keys before its engines start
+        if action != "stop" and inst.accounts:   # live: the venue judges each account's keys first (a kind
+            # with no account, the recorder, reads public market streams only and needs none)
             gate = services.credentials if inst.account == "main" else services.accounts.gate(inst.account)
             await gate.require(DEFAULT_CHILD if inst.account == "main" else name)
         result = await services.engines.act(name, action)

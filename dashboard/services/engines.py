@@ -20,7 +20,8 @@ from mraster.accounts import DEFAULT_ACCOUNT, AccountError, account_env, declare
 from mraster.domain.ownership import DEFAULT_SCANNER
 from mraster.engines import (
     ENV_ACCOUNT, ENV_INSTANCE, EngineInstance, InstanceError, all_kinds, default_instances, env_name,
-    instance_paths, instances_file, load_instances, parse_instance, save_instances, setting_specs,
+    exclusive_conflicts, instance_paths, instance_settings, instances_file, load_instances, parse_instance,
+    save_instances, setting_specs,
 )
 from mraster.engines.registry import EngineKind
 from mraster.logs import get_logger
@@ -90,8 +91,11 @@ class EngineService:
         kind = self.kinds[inst.kind]
         argv = tuple(self.commands.get(child) or (self.python, "-m", kind.module, "--instance", inst.name))
         env = dict(self.base_env)
-        env.update({ENV_INSTANCE: inst.name, ENV_ACCOUNT: inst.account,
-                    "MRASTER_ACCOUNTS": ",".join(f"{role}={acc}" for role, acc in inst.accounts)})
+        env.update({ENV_INSTANCE: inst.name, "MRASTER_ACCOUNTS": ",".join(f"{r}={acc}" for r, acc in inst.accounts)})
+        if inst.accounts:
+            env[ENV_ACCOUNT] = inst.account
+        else:                                   # a kind that trades nothing (the recorder): no account at all
+            env.pop(ENV_ACCOUNT, None)
         return ChildSpec(name=child, argv=argv, cwd=self.paths.base_dir, env=env,
                          out_file=self.paths.log_dir / f"{child}.out", pid_file=self.paths.run_dir / f"{child}.pid")
 
@@ -141,6 +145,15 @@ class EngineService:
         raw = Path(instance_paths(settings, inst.name).get("state_file", settings.state_file)).expanduser()
         return raw if raw.is_absolute() else self.paths.base_dir / raw
 
+    def values_of(self, inst: EngineInstance) -> dict[str, Any]:
+        """The typed values of a kind's own settings (defaults < engines.json < environment), as the
+        instance's process resolves them; {} when the environment holds a bad value (its start says why)."""
+        kind = self.kinds[inst.kind]
+        try:
+            return instance_settings(kind, inst, self._environ())
+        except ValueError:
+            return {}
+
     def settings_of(self, inst: EngineInstance) -> list[dict[str, Any]]:
         """Each setting an instance may set: its spec, value and where the value comes from."""
         kind = self.kinds[inst.kind]
@@ -181,7 +194,8 @@ class EngineService:
                 "file": str(self.file), "accounts": self.accounts_declared(),
                 "kinds": [{"name": k.name, "title": k.title, "description": k.description,
                            "account_roles": list(k.account_roles), "guard_default": k.guard_default,
-                           "flat_settings": k.flat_settings, "settings": [f.to_json() for f in k.settings]}
+                           "flat_settings": k.flat_settings, "trades": k.trades, "exclusive": list(k.exclusive),
+                           "page": k.page, "settings": [f.to_json() for f in k.settings]}
                           for k in self.kinds.values()]}
 
     # ------------------------------------------------------------------ editing
@@ -192,6 +206,14 @@ class EngineService:
             raise InstanceError(f"instance {inst.name}: account(s) {', '.join(missing)} not declared; set "
                                 f"ASTER_<NAME>_KEY and ASTER_<NAME>_SECRET in .env (live) or ASTER_ACCOUNTS="
                                 f"{','.join(missing)} (paper). Declared: {', '.join(declared)}")
+
+    def _check_exclusive(self, inst: EngineInstance, instances: list[EngineInstance]) -> None:
+        """Two enabled instances of a kind may not share a value of its exclusive settings (two recorders
+        never record one symbol)."""
+        clash = exclusive_conflicts(inst, instances, self.kinds, self._environ())
+        if clash:
+            raise InstanceError(f"instance {inst.name}: " + "; ".join(clash) + "; choose other values, or disable "
+                                "or change that instance first")
 
     def _save(self, instances: list[EngineInstance]) -> None:
         if self.file.exists() and self.problem:
@@ -205,9 +227,10 @@ class EngineService:
         if any(i.name == inst.name for i in self.instances):
             raise InstanceError(f"an instance named {inst.name!r} exists already")
         self._check_accounts(inst)
+        self._check_exclusive(inst, self.instances)
         self._save([*self.instances, inst])
         self._supervise(inst)
-        log.info("engines.created", f"engine instance {inst.name} ({inst.kind}) on {inst.account} added",
+        log.info("engines.created", f"engine instance {inst.name} ({inst.kind}) on {inst.account or 'no account'} added",
                  instance=inst.name, activity=True)
         return self.view(inst, with_settings=True)
 
@@ -222,6 +245,7 @@ class EngineService:
                                 f"not {', '.join(sorted(set(payload) - {'accounts', 'settings', 'guard', 'enabled'}))}")
         new = parse_instance(merged, self.kinds)
         self._check_accounts(new)
+        self._check_exclusive(new, self.instances)
         self._save([new if i.name == name else i for i in self.instances])
         child = child_name(name)
         if new.accounts != old.accounts and self.supervisor.has(child) and name != DEFAULT_SCANNER:

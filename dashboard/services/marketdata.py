@@ -1,10 +1,19 @@
-"""The Data page's service: the recorder as a supervised child, its status file, CSV days on disk, and the
-analytic store through the `mraster data` command.
+"""The Data page's service: the recorders (engine instances of kind `recorder`, and the classic recorder),
+their status files, CSV days on disk, and the analytic store through the `mraster data` command.
 
-The dashboard imports neither `recorder` nor its store (applications do not import each other): the
-recorder runs as `python -m recorder` under a `Supervisor` (pid file, adoption after a dashboard restart,
-auto-restart), its figures come from the status file it writes (`recorder_status.json`), and store work
-(coverage, load, query, export) runs `mraster data ...` as short child processes, off the event loop.
+The dashboard imports neither `recorder` nor its store (applications do not import each other).
+
+- Recorder instances live in engines.json like every engine: added, started and stopped through the
+  engine service (`EngineService`, one supervised child `python -m recorder --instance NAME` each), their
+  figures from `<run dir>/<name>.status.json`, their CSV days in `<log dir>/recorders/<name>/`.
+- The classic recorder (`recorder`, what the Data page ran before instances) keeps working for whoever has
+  it: `python -m recorder --symbols ...` under its own `Supervisor` (pid file, adoption after a dashboard
+  restart), `recorder_status.json` and its CSVs in the log directory itself, its symbols in
+  `run/recorder_args.json`.
+- Two recorders never record one symbol at once: engines.json refuses it between instances (422), and
+  starting the classic recorder or an instance is refused (409) while the other one records that symbol.
+- Store work (coverage, load, query, export) runs `mraster data ...` as short child processes, off the event
+  loop; the store reads every recorder directory (recorder/store/duck.py), each day once.
 """
 from __future__ import annotations
 
@@ -17,7 +26,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
+from mraster.engines import InstanceError
+from mraster.engines.kinds.recorder import MAX_SYMBOLS
 from mraster.marketdata.csvread import complete_length
+from mraster.marketdata.dirs import instance_dir, recorder_dirs
 from mraster.marketdata.schema import TABLES
 from mraster.storage.atomic import CorruptFileError, read_json_checked, write_json_atomic
 
@@ -27,7 +39,8 @@ RECORDER = "recorder"
 STATUS_FILE = "recorder_status.json"          # written by recorder/runner.py
 ARGS_FILE = "recorder_args.json"              # the dashboard's choice of symbols, so a restart keeps it
 SYMBOL_RE = re.compile(r"[A-Z0-9]{2,30}")
-MAX_SYMBOLS = 60
+KIND = "recorder"                             # the engine kind (mraster/engines/kinds/recorder.py)
+ACTIONS = ("start", "stop", "restart")
 DAY_FILE_RE = re.compile(r"^(?P<family>[A-Za-z0-9]+(?:_1s)?)_(?P<day>\d{8})\.csv$")
 FAMILIES = tuple(t.family for t in TABLES) + ("gaps",)
 QUERY_TIMEOUT_S = 60.0
@@ -84,20 +97,27 @@ def check_sql(sql: Any) -> str:
 
 
 def csv_days(log_dir: Path) -> list[dict[str, Any]]:
-    """Per UTC day on disk: bytes per family file, complete data rows of the gaps file by kind."""
+    """Per UTC day on disk, over every recorder directory (the classic one and each instance's): bytes per
+    family (summed), complete data rows of the gaps files by kind, and which recorders wrote that day."""
     days: dict[str, dict[str, Any]] = {}
     if not log_dir.is_dir():
         return []
-    for p in log_dir.iterdir():
-        m = DAY_FILE_RE.match(p.name)
-        if not m or m.group("family") not in FAMILIES:
-            continue
-        d = days.setdefault(m.group("day"), {"day": m.group("day"), "files": {}, "bytes": 0, "gaps": {}})
-        size = p.stat().st_size
-        d["files"][m.group("family")] = size
-        d["bytes"] += size
-        if m.group("family") == "gaps":
-            d["gaps"] = gap_counts(p)
+    for source, directory in recorder_dirs(log_dir):
+        for p in directory.iterdir():
+            m = DAY_FILE_RE.match(p.name)
+            if not m or m.group("family") not in FAMILIES:
+                continue
+            d = days.setdefault(m.group("day"), {"day": m.group("day"), "files": {}, "bytes": 0, "gaps": {},
+                                                 "recorders": []})
+            size = p.stat().st_size
+            family = m.group("family")
+            d["files"][family] = d["files"].get(family, 0) + size
+            d["bytes"] += size
+            name = source or RECORDER
+            if name not in d["recorders"]:
+                d["recorders"].append(name)
+            if family == "gaps":
+                d["gaps"] = dict(Counter(d["gaps"]) + Counter(gap_counts(p)))
     return [days[k] for k in sorted(days, reverse=True)]
 
 
@@ -120,6 +140,7 @@ class DataService:
         self.spec_for, self.python, self.paper = spec_for, python, paper
         self.auto_restart, self.stop_timeout = auto_restart, stop_timeout
         self.cwd, self.env = cwd, env
+        self.engines: Any = None                     # the EngineService (recorder instances), set by the app
         self.supervisor: Supervisor | None = None
         self.args: dict[str, Any] | None = None
         self.problem = ""
@@ -157,6 +178,7 @@ class DataService:
         syms = parse_symbols(symbols)
         if self.supervisor is not None and self.supervisor.is_running(RECORDER):
             raise DataBusy("the recorder is running; stop it before starting it with other symbols")
+        self._refuse_shared(RECORDER, syms)
         paper = bool(self.paper())
         self.args = {"symbols": syms, "paper": paper, "log_dir": str(self.log_dir)}
         await asyncio.to_thread(write_json_atomic, self.run_dir / ARGS_FILE, self.args)
@@ -184,6 +206,105 @@ class DataService:
             problem = f"{path.name} unreadable: {exc}"
         return {"process": proc, "args": self.args, "status": status, "status_age_s": age,
                 "status_file": str(path), "problem": problem, "log_dir": str(self.log_dir)}
+
+    # ------------------------------------------------------------------ recorder instances
+    def _instances(self) -> list[Any]:
+        return [i for i in self.engines.instances if i.kind == KIND] if self.engines is not None else []
+
+    def _symbols_of(self, inst: Any) -> list[str]:
+        return [str(v) for v in self.engines.values_of(inst).get("SYMBOLS", ())]
+
+    def _running(self, name: str) -> bool:
+        if name == RECORDER:
+            return self.supervisor is not None and self.supervisor.is_running(RECORDER)
+        sup = self.engines.supervisor
+        return bool(sup.has(name) and sup.is_running(name))
+
+    def _refuse_shared(self, name: str, symbols: list[str]) -> None:
+        """DataBusy when another running recorder (the classic one, or an instance) records one of these."""
+        others: list[tuple[str, list[str]]] = [(i.name, self._symbols_of(i)) for i in self._instances()]
+        if self.args:
+            others.append((RECORDER, list(self.args.get("symbols", []))))
+        for other, syms in others:
+            shared = sorted(set(syms) & set(symbols))
+            if other != name and shared and self._running(other):
+                raise DataBusy(f"{other} is recording {', '.join(shared)}; two recorders never record one symbol "
+                               f"(stop {other} or change its symbols first)")
+
+    def recorder_view(self, inst: Any) -> dict[str, Any]:
+        """One recorder instance: the engine view (process, status file) plus its symbols, directory and
+        the status file's age."""
+        view: dict[str, Any] = self.engines.view(inst)
+        mtime = view.pop("status_mtime", None)
+        return {**view, "classic": False, "symbols": self._symbols_of(inst),
+                "directory": str(instance_dir(self.log_dir, inst.name)),
+                "status_age_s": None if mtime is None else round(max(0.0, time.time() - mtime), 1),
+                "problem": view.pop("status_problem", "")}
+
+    def classic_view(self) -> dict[str, Any] | None:
+        """The classic recorder, when it has been used here (its arguments, its status file, or a process)."""
+        rec = self.recorder()
+        if self.args is None and rec["status"] is None and self.supervisor is None:
+            return None
+        status = rec["status"] or {}
+        return {"name": RECORDER, "kind": KIND, "classic": True, "enabled": True, "title": "Classic recorder",
+                "symbols": list((self.args or {}).get("symbols") or status.get("symbols") or []),
+                "directory": str(self.log_dir), "process": rec["process"], "status": rec["status"],
+                "status_age_s": rec["status_age_s"], "problem": rec["problem"], "page": f"#/data/{RECORDER}"}
+
+    def recorders(self) -> dict[str, Any]:
+        """Every recorder: the classic one (if used) and every recorder instance of engines.json."""
+        classic = self.classic_view()
+        items = ([classic] if classic else []) + [self.recorder_view(i) for i in self._instances()]
+        return {"recorders": items, "max_symbols": MAX_SYMBOLS, "log_dir": str(self.log_dir),
+                "problem": self.engines.problem if self.engines is not None else ""}
+
+    def add_recorder(self, payload: Any) -> dict[str, Any]:
+        """A new recorder instance in engines.json: {"name", "symbols", "poll_time"?}. Checked by the kernel's
+        rules (name, symbols, the symbols no other enabled recorder instance has)."""
+        if not isinstance(payload, dict):
+            raise DataInputError("give {\"name\": ..., \"symbols\": [...]}")
+        if self.engines is None:
+            raise DataInputError("engine instances are not available here")
+        unknown = set(payload) - {"name", "symbols", "poll_time"}
+        if unknown:
+            raise DataInputError(f"unknown field(s) {', '.join(sorted(unknown))}: name, symbols, poll_time")
+        settings: dict[str, Any] = {"SYMBOLS": parse_symbols(payload.get("symbols"))}
+        if payload.get("poll_time") not in (None, "", 0):
+            settings["POLL_TIME"] = payload["poll_time"]
+        try:
+            self.engines.create({"name": payload.get("name"), "kind": KIND, "settings": settings})
+        except InstanceError as exc:
+            raise DataInputError(str(exc)) from None
+        return self.recorder_view(self.engines.get(str(payload.get("name"))))
+
+    async def act(self, name: str, action: str, symbols: Any = None) -> dict[str, Any]:
+        """start | stop | restart one recorder: the classic one through its supervisor, an instance through
+        the engine service (its process, pid file and log like every engine)."""
+        if action not in ACTIONS:
+            raise DataInputError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        if name == RECORDER:
+            if action == "stop":
+                return await self.stop_recorder()
+            if action == "restart":
+                await self.stop_recorder()
+            return await self.start_recorder(symbols if symbols is not None else (self.args or {}).get("symbols"))
+        inst = self._instance(name)
+        if action != "stop":
+            self._refuse_shared(name, self._symbols_of(inst))
+        try:
+            await self.engines.act(name, action)
+        except InstanceError as exc:
+            raise DataBusy(str(exc)) from None
+        return self.recorder_view(inst)
+
+    def _instance(self, name: str) -> Any:
+        for inst in self._instances():
+            if inst.name == name:
+                return inst
+        known = [RECORDER] if self.classic_view() else []
+        known += [i.name for i in self._instances()]
+        raise KeyError(f"no recorder {name!r}; recorders: {', '.join(known) or 'none yet'}")
 
     # ------------------------------------------------------------------ files and store
     def days(self) -> list[dict[str, Any]]:

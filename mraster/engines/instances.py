@@ -54,8 +54,9 @@ class EngineInstance:
 
     @property
     def account(self) -> str:
-        """The account of the first role (the only one for single-account kinds)."""
-        return self.accounts[0][1]
+        """The account of the first role (the only one for single-account kinds); "" for a kind with no
+        account (the recorder trades nothing)."""
+        return self.accounts[0][1] if self.accounts else ""
 
     def account_for(self, role: str) -> str:
         return dict(self.accounts)[role]
@@ -103,6 +104,9 @@ def parse_instance(obj: Any, known: Mapping[str, EngineKind] | None = None) -> E
         raise InstanceError(f"instance {name}: kind {kind_name!r} is not one of {', '.join(known)}")
     engine_kind = known[kind_name]
     raw_accounts = obj.get("accounts", {role: DEFAULT_ACCOUNT for role in engine_kind.account_roles})
+    if not engine_kind.account_roles and raw_accounts not in ({}, None):
+        raise InstanceError(f"instance {name}: a {kind_name} trades nothing and takes no accounts")
+    raw_accounts = raw_accounts or {}
     if not isinstance(raw_accounts, dict) or set(raw_accounts) != set(engine_kind.account_roles):
         raise InstanceError(f"instance {name}: accounts must name exactly the roles "
                             f"{', '.join(engine_kind.account_roles)} of {kind_name}, e.g. "
@@ -161,6 +165,33 @@ def save_instances(path: Path | str, instances: Iterable[EngineInstance]) -> Non
     items = list(instances)
     parse_instances({"instances": [i.to_json() for i in items]})     # the same rules as on load
     write_json_atomic(path, {"instances": [i.to_json() for i in items]})
+
+
+def _items(value: Any) -> set[str]:
+    return {str(v) for v in value} if isinstance(value, (list, tuple, set, frozenset)) else {str(value)}
+
+
+def exclusive_conflicts(candidate: EngineInstance, instances: Iterable[EngineInstance],
+                        known: Mapping[str, EngineKind] | None = None,
+                        environ: Mapping[str, str] | None = None) -> list[str]:
+    """Why `candidate` may not run beside the other enabled instances of its kind: a value of one of the
+    kind's `exclusive` settings (a list: an item) another one has too. Empty when it may (or is disabled)."""
+    known = all_kinds() if known is None else known
+    engine_kind = known[candidate.kind]
+    if not engine_kind.exclusive or not candidate.enabled:
+        return []
+    mine = instance_settings(engine_kind, candidate, environ)
+    out = []
+    for other in instances:
+        if other.name == candidate.name or other.kind != candidate.kind or not other.enabled:
+            continue
+        theirs = instance_settings(engine_kind, other, environ)
+        for name in engine_kind.exclusive:
+            shared = sorted(_items(mine[name]) & _items(theirs[name]))
+            if shared:
+                out.append(f"{name} {', '.join(shared)} {'is' if len(shared) == 1 else 'are'} already taken by "
+                           f"{engine_kind.name} instance {other.name}")
+    return out
 
 
 def env_name(instance: str, setting: str) -> str:

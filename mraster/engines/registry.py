@@ -31,7 +31,12 @@ class EngineKind:
 
     `guard_default` says what the guard does with positions this kind opens unless the user chooses
     otherwise: `protect` (stop and take-profit on every one) or `leave` (a maker's inventory, a
-    delta-neutral pair: an unwanted stop would break the strategy)."""
+    delta-neutral pair: an unwanted stop would break the strategy).
+
+    A kind that trades nothing (`trades=False`, the market-data recorder) may have no account role: its
+    instances name no account, get no guard and need no credentials. `exclusive` names settings no two
+    enabled instances of the kind may share a value of (a list setting: an item), e.g. the recorder's
+    SYMBOLS, so two recorders never write the same rows."""
     name: str
     title: str
     module: str                                   # `python -m <module> --instance <name>`
@@ -45,13 +50,16 @@ class EngineKind:
     guard_default: GuardScope = "protect"
     trades: bool = True                           # it writes trades to the journal
     tags: tuple[str, ...] = field(default=())
+    exclusive: tuple[str, ...] = ()               # settings two enabled instances may not share
 
     def __post_init__(self) -> None:
         problems = []
         if not KIND_RE.match(self.name):
             problems.append(f"name {self.name!r}: lower-case letters and digits, 2-20 characters")
-        if not self.account_roles or any(not ROLE_RE.match(r) for r in self.account_roles):
-            problems.append(f"account_roles {self.account_roles!r}: one or more lower-case words")
+        if any(not ROLE_RE.match(r) for r in self.account_roles):
+            problems.append(f"account_roles {self.account_roles!r}: lower-case words")
+        if self.trades and not self.account_roles:
+            problems.append("a kind that trades needs at least one account role")
         if len(set(self.account_roles)) != len(self.account_roles):
             problems.append(f"account_roles {self.account_roles!r} repeat a role")
         names = [f.env for f in self.settings]
@@ -59,6 +67,7 @@ class EngineKind:
             problems.append("settings repeat a name")
         problems += [f"setting {n!r}: letters, digits and _ (it becomes MRASTER_<INSTANCE>__{n})"
                      for n in names if not SETTING_RE.match(n)]
+        problems += [f"exclusive setting {n!r} is not one of its settings" for n in self.exclusive if n not in names]
         for template in (self.status_file, self.state_file):
             if "{instance}" not in template:
                 problems.append(f"file name {template!r} must contain {{instance}} (two instances never share a file)")

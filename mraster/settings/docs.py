@@ -16,8 +16,8 @@ def schema_json() -> dict[str, Any]:
     instance as MRASTER_<INSTANCE>__<NAME>)."""
     from mraster.engines.registry import all_kinds     # engines build on settings: import when asked
     engines = {k.name: {"title": k.title, "module": k.module, "account_roles": list(k.account_roles),
-                        "guard_default": k.guard_default, "flat_settings": k.flat_settings,
-                        "fields": [f.to_json() for f in k.settings]} for k in all_kinds().values()}
+                        "guard_default": k.guard_default, "flat_settings": k.flat_settings, "trades": k.trades,
+                        "exclusive": list(k.exclusive), "fields": [f.to_json() for f in k.settings]} for k in all_kinds().values()}
     return {"version": 1, "groups": list(GROUPS), "fields": [f.to_json() for f in FIELDS], "engines": engines}
 
 

@@ -81,8 +81,12 @@ class FieldSpec:
             return "one of " + ", ".join(self.choices)
         if self.kind == "names":
             return "all, or a comma-separated list of: " + ", ".join(self.choices)
-        if self.kind == "symbols":
-            return "a comma-separated list of upper-case symbols such as BTCUSDT,ETHUSDT (may be empty)"
+        if self.kind == "symbols":            # min/max bound the number of symbols
+            if self.min is None and self.max is None:
+                return "a comma-separated list of upper-case symbols such as BTCUSDT,ETHUSDT (may be empty)"
+            count = (f"{_fmt(self.min or 0)} to {_fmt(self.max)}" if self.max is not None
+                     else f"at least {_fmt(self.min or 0)}")
+            return f"a comma-separated list of {count} upper-case symbols such as BTCUSDT,ETHUSDT"
         if self.kind == "url":
             return "an http(s) or ws(s) URL"
         if self.kind == "path":
@@ -164,6 +168,10 @@ class FieldSpec:
                     raise fail(f"{item.strip()!r} is not a symbol")
                 if sym not in out:
                     out.append(sym)
+            if self.min is not None and len(out) < self.min:
+                raise fail(f"{len(out)} symbol(s), fewer than {_fmt(self.min)}")
+            if self.max is not None and len(out) > self.max:
+                raise fail(f"{len(out)} symbols, more than {_fmt(self.max)}")
             return tuple(out)
         if not isinstance(raw, str) or isinstance(raw, bool):
             if raw is None:

@@ -95,7 +95,7 @@ def _coverage(store: Store, args: argparse.Namespace) -> int:
     cols = ["date", "symbol", "first_utc", "last_utc", "day_pct", "span_pct", "gap_seconds", "stale_seconds",
             "reconnects", "kline_rows", "book_ticker_rows", "mark_price_rows", "agg_trade_1s_rows", "depth5_rows"]
     _emit(cols, [[r.get(c) for c in cols] for r in rows], args.format, 10_000)
-    loaded = {d for d, _ in store.loads()}
+    loaded = store.loaded_days()
     pending = [d for d in store.csv_days(args.log_dir) if d not in loaded]
     if pending and args.format == "table":
         print(f"CSV days not loaded yet: {', '.join(pending)} (mraster data load)")

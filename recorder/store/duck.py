@@ -7,13 +7,20 @@ Layout under the store directory:
 Loading a day rewrites that day's partitions as a whole (built aside, then swapped in), so loading
 twice never doubles a row. A load is verified by reading the Parquet row counts back and comparing
 them with the CSV's complete lines; a torn last line (a killed recorder) is not loaded.
+
+A day's files come from every recorder directory under the log directory (`mraster.marketdata.dirs`:
+the classic recorder's and each instance's `recorders/<name>/`), loaded together into one partition per
+table, one load record per file. Recorder instances never share a symbol (the dashboard refuses it);
+should two directories still hold one symbol on one day (the classic recorder and an instance, or an
+instance whose symbols were changed), the first directory's rows of that symbol are kept and the
+others' are skipped and counted in the load's note, so no second is ever stored twice.
 """
 from __future__ import annotations
 
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -29,6 +36,7 @@ from mraster.marketdata.csvread import (
     complete_length,
     csv_batches,
 )
+from mraster.marketdata.dirs import recorder_dirs
 from mraster.marketdata.schema import DUCKDB_TYPES, TABLES, Table, day_files
 from recorder.gaps import GAPS
 
@@ -139,70 +147,100 @@ class Store:
     # ------------------------------------------------------------------ load
     @staticmethod
     def csv_days(log_dir: Path | str) -> list[str]:
-        return sorted({day for t in ALL_TABLES for day in day_files(log_dir, t)})
+        """Every day with a CSV file in any recorder directory under `log_dir`."""
+        return sorted({day for _, d in recorder_dirs(log_dir) for t in ALL_TABLES for day in day_files(d, t)})
+
+    @staticmethod
+    def day_sources(log_dir: Path | str, day: str, table: Table) -> list[Path]:
+        """The table's CSV files of `day`, one per recorder directory that has one (classic first)."""
+        return [p for _, d in recorder_dirs(log_dir) if (p := d / table.csv_name(day)).exists()]
 
     def load_day(self, log_dir: Path | str, day: str) -> list[TableLoad]:
-        """Load every family file of `day` (idempotent), verify row counts, record the result."""
-        todo = [(t, Path(log_dir) / t.csv_name(day)) for t in ALL_TABLES]
-        todo = sorted(((t, p) for t, p in todo if p.exists()), key=lambda tp: -tp[1].stat().st_size)  # big first
+        """Load every family file of `day` from every recorder directory (idempotent), verify row counts,
+        record the result (one record per file)."""
+        todo = [(t, paths) for t in ALL_TABLES if (paths := self.day_sources(log_dir, day, t))]
+        todo.sort(key=lambda tp: -sum(p.stat().st_size for p in tp[1]))            # big first
         # files are converted in parallel (pyarrow works outside the GIL); the database is written after
         with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
             built = list(pool.map(lambda tp: self._build(tp[1], tp[0], day), todo))
         results = []
         con = self.connect()
         try:
-            for (t, path), b in zip(todo, built):
-                results.append(self._swap_in(con, path, t, day, *b))
+            for (t, _), b in zip(todo, built):
+                results.append(self._swap_in(con, t, day, b))
             self.refresh_views(con)
         finally:
             con.close()
         order = [t.name for t in ALL_TABLES]
         return sorted(results, key=lambda r: order.index(r.table))
 
-    def _build(self, path: Path, t: Table, day: str) -> tuple[Path, int, int, int]:
-        """Parquet partitions of one CSV file, built aside: (build dir, complete bytes, lines, symbols).
-        The file is streamed (bounded memory); it is in time order, so each symbol's file is too."""
-        end = complete_length(path)
+    def _build(self, paths: list[Path], t: Table, day: str) -> "_Built":
+        """Parquet partitions of one table's files of a day, built aside. Each file is streamed (bounded
+        memory) and is in time order; a symbol comes from one file only (the first that has it), so each
+        symbol's Parquet file is in time order too."""
         build = self.parquet / t.name / f"date={_day_iso(day)}.building-{os.getpid()}"
+        shutil.rmtree(build, ignore_errors=True)
+        build.mkdir(parents=True)
+        writers = _SymbolWriters(build, t)
+        owner: dict[str, int] = {}
+        out = _Built(build, [])
         try:
-            lines = check_header(path, t) if end else 0
-            shutil.rmtree(build, ignore_errors=True)
-            build.mkdir(parents=True)
-            writers = _SymbolWriters(build, t)
-            try:
-                if end:
-                    for batch in csv_batches(path, t, end):
+            for i, path in enumerate(paths):
+                end = complete_length(path)
+                src = _Source(path, end, check_header(path, t) if end else 0)
+                before = sum(writers.rows.values())
+                for batch in csv_batches(path, t, end) if end else ():
+                    batch, dropped, foreign = _own_rows(batch, owner, i)
+                    src.skipped += dropped
+                    src.skipped_symbols.update(foreign)
+                    if batch.num_rows:
                         writers.add(batch)
-            finally:
-                n_symbols = writers.close()
+                src.kept = sum(writers.rows.values()) - before
+                out.sources.append(src)
+                if src.kept + src.skipped != src.lines:
+                    raise StoreError(f"{path}: {src.lines} lines but {src.kept + src.skipped} rows parsed; not loaded")
         except CsvReadError as exc:
+            writers.close()
             shutil.rmtree(build, ignore_errors=True)
             raise StoreError(f"{exc}; not loaded") from None
-        parsed = sum(writers.rows.values())
-        if parsed != lines:
+        except StoreError:
+            writers.close()
             shutil.rmtree(build, ignore_errors=True)
-            raise StoreError(f"{path}: {lines} lines but {parsed} rows parsed; not loaded")
-        return build, end, lines, n_symbols
+            raise
+        out.n_symbols = writers.close()
+        return out
 
-    def _swap_in(self, con: duckdb.DuckDBPyConnection, path: Path, t: Table, day: str, build: Path, end: int,
-                 lines: int, n_symbols: int) -> TableLoad:
+    def _swap_in(self, con: duckdb.DuckDBPyConnection, t: Table, day: str, b: "_Built") -> TableLoad:
         target = self.parquet / t.name / f"date={_day_iso(day)}"
         # swap the day in: the old partitions go only once the new ones are complete
         old = target.with_name(target.name + f".old-{os.getpid()}")
         if target.exists():
             os.replace(target, old)
-        if build.exists():
-            os.replace(build, target)
+        if b.build.exists():
+            os.replace(b.build, target)
         shutil.rmtree(old, ignore_errors=True)
         written = sum(pq.ParquetFile(p).metadata.num_rows for p in target.glob("symbol=*/data.parquet")) \
             if target.exists() else 0
-        verified = written == lines
+        kept = sum(src.kept for src in b.sources)
+        verified = written == kept and all(src.kept + src.skipped == src.lines for src in b.sources)
         con.execute("DELETE FROM _loads WHERE day = ? AND table_name = ?", [day, t.name])
-        con.execute("INSERT INTO _loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [day, t.name, str(path.resolve()), end, lines, written, n_symbols, verified,
-                     datetime.now(timezone.utc).replace(tzinfo=None)])
-        note = "" if end == path.stat().st_size else f"{path.stat().st_size - end} bytes of a torn last line skipped"
-        return TableLoad(t.name, day, str(path), lines, written, n_symbols, verified, note)
+        when = datetime.now(timezone.utc).replace(tzinfo=None)
+        for src in b.sources:
+            con.execute("INSERT INTO _loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [day, t.name, str(src.path.resolve()), src.end, src.lines, src.kept, b.n_symbols,
+                         verified, when])
+        notes = []
+        for src in b.sources:
+            torn = src.path.stat().st_size - src.end
+            if torn:
+                notes.append(f"{torn} bytes of a torn last line skipped in {src.path.parent.name}/{src.path.name}")
+            if src.skipped:
+                notes.append(f"{src.skipped} rows of {', '.join(sorted(src.skipped_symbols))} in "
+                             f"{src.path.parent.name}/ skipped (an earlier recorder directory has that symbol)")
+        if len(b.sources) > 1:
+            notes.append(f"{len(b.sources)} recorder directories")
+        return TableLoad(t.name, day, ", ".join(str(src.path) for src in b.sources),
+                         sum(src.lines for src in b.sources), written, b.n_symbols, verified, "; ".join(notes))
 
     def pending_days(self, log_dir: Path | str) -> list[str]:
         """CSV days with a file not loaded, not verified, or grown since it was loaded."""
@@ -210,12 +248,21 @@ class Store:
         out = []
         for day in self.csv_days(log_dir):
             for t in ALL_TABLES:
-                path = Path(log_dir) / t.csv_name(day)
-                rec = loads.get((day, t.name))
-                if path.exists() and (rec is None or not rec["verified"] or rec["csv_bytes"] != complete_length(path)):
+                if any(self._load_problem(loads, day, t, p) for p in self.day_sources(log_dir, day, t)):
                     out.append(day)
                     break
         return out
+
+    @staticmethod
+    def _load_problem(loads: dict[tuple[str, str, str], dict], day: str, t: Table, path: Path) -> str:
+        rec = loads.get((day, t.name, str(path.resolve())))
+        if rec is None:
+            return "not loaded"
+        if not rec["verified"]:
+            return "loaded but not verified"
+        if rec["csv_bytes"] != complete_length(path):
+            return "changed since it was loaded"
+        return ""
 
     # ------------------------------------------------------------------ query
     def query(self, sql: str, read_only: bool = False) -> tuple[list[str], list[tuple]]:
@@ -228,9 +275,13 @@ class Store:
         finally:
             con.close()
 
-    def loads(self) -> dict[tuple[str, str], dict]:
+    def loads(self) -> dict[tuple[str, str, str], dict]:
+        """Load records by (day, table, CSV file)."""
         cols, rows = self.query("SELECT * FROM _loads")
-        return {(r[0], r[1]): dict(zip(cols, r)) for r in rows}
+        return {(r[0], r[1], r[2]): dict(zip(cols, r)) for r in rows}
+
+    def loaded_days(self) -> set[str]:
+        return {day for day, _, _ in self.loads()} if self.db_path.exists() else set()
 
     def coverage(self) -> list[dict]:
         """Per symbol and day: rows per table, first/last second, share of the day covered, gap seconds."""
@@ -281,17 +332,9 @@ class Store:
         for day in self.csv_days(log_dir):
             if day >= today or day >= cutoff:
                 continue
-            files = [(t, Path(log_dir) / t.csv_name(day)) for t in ALL_TABLES]
-            files = [(t, p) for t, p in files if p.exists()]
-            problems = []
-            for t, p in files:
-                rec = loads.get((day, t.name))
-                if rec is None:
-                    problems.append(f"{p.name} not loaded")
-                elif not rec["verified"]:
-                    problems.append(f"{p.name} loaded but not verified")
-                elif rec["csv_bytes"] != complete_length(p):
-                    problems.append(f"{p.name} changed since it was loaded")
+            files = [(t, p) for t in ALL_TABLES for p in self.day_sources(log_dir, day, t)]
+            problems = [f"{_shown(log_dir, p)} {why}" for t, p in files
+                        if (why := self._load_problem(loads, day, t, p))]
             if problems:
                 kept.append(f"{day}: kept ({'; '.join(problems)})")
                 continue
@@ -300,6 +343,45 @@ class Store:
             for p in doomed:
                 p.unlink()
         return doomed, kept
+
+
+@dataclass
+class _Source:
+    """One CSV file of a table's day: complete bytes, lines, rows kept, rows skipped (symbol elsewhere)."""
+    path: Path
+    end: int
+    lines: int
+    kept: int = 0
+    skipped: int = 0
+    skipped_symbols: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Built:
+    build: Path
+    sources: list[_Source]
+    n_symbols: int = 0
+
+
+def _own_rows(batch: pa.RecordBatch, owner: dict[str, int],
+              source: int) -> tuple[pa.RecordBatch, int, list[str]]:
+    """The rows of `batch` whose symbol belongs to `source` (the first source that had it; "*", gaps of
+    every symbol, belongs to each), the number of rows dropped and the symbols they had."""
+    symbols = batch.column(batch.schema.get_field_index("symbol"))
+    foreign = [sym for sym in pc.unique(symbols).to_pylist()
+               if sym != "*" and owner.setdefault(sym, source) != source]
+    if not foreign:
+        return batch, 0, []
+    keep = pc.invert(pc.is_in(symbols, value_set=pa.array(foreign, pa.string())))
+    kept = batch.filter(keep)
+    return kept, batch.num_rows - kept.num_rows, foreign
+
+
+def _shown(log_dir: Path | str, path: Path) -> str:
+    try:
+        return str(path.relative_to(log_dir))
+    except ValueError:
+        return path.name
 
 
 def split_by_day(start_ms: int, end_ms: int) -> list[tuple[str, float]]:

@@ -41,6 +41,7 @@ export function unitText(field) {
 
 export function rangeText(field) {
   if (field.min === null && field.max === null) return "";
+  if (field.type === "symbols") return `${field.min ?? 0} to ${field.max ?? "any number of"} symbols`;
   const f = (v) => (v === null ? null : isPercent(field) ? `${round12(v * 100)} %` : String(v));
   return `range ${f(field.min) ?? "−∞"} to ${f(field.max) ?? "∞"}`;
 }

@@ -7,8 +7,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mraster.exchange.market_cache import MarketCache
+from mraster.marketdata.dirs import instance_dir
 from recorder.gaps import Gap
-from tests.recorder.helpers import SYMBOLS, VenueClock, make_recorder, run_seconds
+from recorder.runner import Recorder, RecorderConfig
+from tests.recorder.helpers import SYMBOLS, NoNetwork, VenueClock, make_recorder, run_seconds
 
 DAY0 = int(datetime(2026, 3, 1, 12, tzinfo=timezone.utc).timestamp() * 1000)
 
@@ -34,6 +37,24 @@ def record_days(log_dir: Path, seconds: int = 20) -> dict[str, Any]:
     return status
 
 
+def record_instance(log_dir: Path, run_dir: Path, name: str, symbols: list[str], seconds: int = 5) -> dict[str, Any]:
+    """Real files of recorder instance `name`: its CSVs in <log dir>/recorders/<name>/, its status file in
+    <run dir>/<name>.status.json (state running, as a live one writes it)."""
+    clock = VenueClock(DAY0)
+    cache = MarketCache(NoNetwork(), symbols, clock=lambda: clock.ms / 1000)
+    rec = Recorder(cache, RecorderConfig(list(symbols), instance_dir(log_dir, name), name=name,
+                                         status_path=run_dir / f"{name}.status.json", instance=name), now_ms=clock)
+    run_seconds(rec, clock, DAY0, seconds)
+    rec.files.flush()
+    rec.gap_files.flush()
+    rec.state = "running"
+    rec._write_status()
+    status = json.loads((run_dir / f"{name}.status.json").read_text())
+    rec.files.close()
+    rec.gap_files.close()
+    return status
+
+
 def sweep_body(kind: str = "sweep", default_grid: dict | None = None, **kw: Any) -> dict[str, Any]:
     body = {"kind": kind, "strategy": "momentum", "source": {"type": "klines", "name": "binance-um-2026-02"},
             "symbols": ["LINKUSDT"], "start_date": "2026-02-01", "end_date": "2026-02-02", "top": 3,
@@ -42,4 +63,4 @@ def sweep_body(kind: str = "sweep", default_grid: dict | None = None, **kw: Any)
     return body
 
 
-__all__ = ["SYMBOLS", "DAY0", "GRID", "record_days", "sweep_body"]
+__all__ = ["SYMBOLS", "DAY0", "GRID", "record_days", "record_instance", "sweep_body"]

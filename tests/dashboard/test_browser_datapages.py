@@ -1,6 +1,7 @@
 """The Data and Backtest pages in Debian's Chromium (Playwright), at 1400x900 and 390x844: no horizontal
 overflow; the Data page shows the recorder's own figures (its status file and files on disk), loads a day
-into the store and shows its coverage and a query; a backtest started from the page finishes and shows
+into the store and shows its coverage and a query; it lists two recorder instances with their figures,
+starts and stops one, adds a third (a shared symbol refused with the reason) and shows a chosen one's details; a backtest started from the page finishes and shows
 its ranked table, equity and trades; Apply writes run/momentum_params.json atomically, and a corrupt file
 is kept aside and reported. Screenshots (data-*.png, backtest-*.png) go to tests/artifacts/, or to
 docs/screenshots/ with MRASTER_UPDATE_SCREENSHOTS=1 (how the committed ones were made)."""
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.dashboard.datapages_helpers import GRID, SYMBOLS, record_days
+from mraster.engines import EngineInstance, save_instances
+from tests.dashboard.conftest import SLEEPER
+from tests.dashboard.datapages_helpers import GRID, SYMBOLS, record_days, record_instance
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +91,61 @@ def test_data_page_shows_the_recorders_figures_and_the_store(workspace, serve, p
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / f"data-{view}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("view", list(VIEWPORTS))
+def test_data_page_lists_recorder_instances_starts_stops_and_adds_one(workspace, serve, page, view):
+    workspace.run_dir.mkdir(parents=True, exist_ok=True)
+    save_instances(workspace.root / "engines.json", [
+        EngineInstance("scanner", "scanner"),
+        EngineInstance("rec1", "recorder", (), (("SYMBOLS", ("BTCUSDT", "ETHUSDT")),)),
+        EngineInstance("rec2", "recorder", (), (("SYMBOLS", ("SOLUSDT",)),))])
+    s1 = record_instance(workspace.log_dir, workspace.run_dir, "rec1", ["BTCUSDT", "ETHUSDT"], seconds=6)
+    s2 = record_instance(workspace.log_dir, workspace.run_dir, "rec2", ["SOLUSDT"], seconds=4)
+    # rec1's process is a stand-in child (what is tested is the page over the engine service)
+    server = serve(commands={"rec1": workspace.script("sleeper", SLEEPER) + ("rec1",)}, stop_timeout=5)
+    page.set_viewport_size(VIEWPORTS[view])
+    page.goto(server.url + "/#/data")
+    cards = page.locator("#dp-recorders .dp-rec")
+    expect(cards).to_have_count(2)                      # two instances; the classic recorder was never used here
+    for name, status in (("rec1", s1), ("rec2", s2)):
+        card = page.locator(f".dp-rec[data-recorder='{name}']")
+        expect(card.locator(".dp-proc-state")).to_have_text("stopped")
+        expect(card.locator(".dp-rec-state")).to_have_text("running")
+        rows = sum(f["rows_today"] for f in status["files"].values())
+        expect(card.locator(".dp-rows-today")).to_have_text(f"{rows:,}")
+        expect(card.locator(".dp-gaps-today")).to_have_text(str(status["gaps_today"]))
+        expect(card.locator(".dp-rec-streams tr[data-stream]")).to_have_count(5)
+        expect(card).to_contain_text(f"recorders/{name}")
+    expect(page.locator(".dp-rec[data-recorder='rec1'] .dp-symbols")).to_have_text("BTCUSDT, ETHUSDT")
+
+    rec1 = page.locator(".dp-rec[data-recorder='rec1']")
+    rec1.locator("button[data-action='start']").click()
+    expect(rec1.locator(".dp-proc-state")).to_have_text("running")
+    expect(rec1.locator(".dp-pid")).to_contain_text("pid ")
+    expect(rec1.locator("button[data-action='stop']")).to_be_enabled()
+    rec1.locator("button[data-action='stop']").click()
+    expect(rec1.locator(".dp-proc-state")).to_have_text("stopped")
+
+    page.fill("#dp-add-name", "rec3")
+    page.fill("#dp-add-symbols", "ETHUSDT")
+    page.click("#dp-add-btn")
+    expect(page.locator("#dp-add-msg")).to_contain_text("ETHUSDT is already taken by recorder instance rec1")
+    page.fill("#dp-add-symbols", "ADAUSDT")
+    page.click("#dp-add-btn")
+    expect(page.locator("#dp-add-msg")).to_contain_text("added rec3")
+    expect(cards).to_have_count(3)
+    expect(page.locator(".dp-rec[data-recorder='rec3'] .dp-rec-state")).to_have_text("no status file yet")
+
+    page.locator(".dp-rec[data-recorder='rec2'] button[data-action='details']").click()
+    expect(page.locator("#dp-recorder .dp-selected-name")).to_have_text("rec2")
+    expect(page.locator("#dp-stale-table tbody tr[data-symbol]")).to_have_count(1)
+    expect(page.locator("#dp-stale-table tbody tr[data-symbol='SOLUSDT']")).to_be_visible()
+    expect(page.locator("#dp-days-table tbody tr")).to_have_count(1)       # both instances wrote one day
+    no_horizontal_overflow(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=str(SHOTS / f"data-recorders-{view}.png"), full_page=True)
 
 
 @pytest.mark.parametrize("view", list(VIEWPORTS))

@@ -116,3 +116,41 @@ def test_an_instance_process_resolves_its_account_settings_and_files(tmp_path):
 def test_an_instance_may_not_take_the_name_of_a_control_center_process():
     with pytest.raises(InstanceError, match="taken by a process"):
         parse_instances({"instances": [{"name": "guard", "kind": "scanner"}]})
+
+
+def test_the_recorder_kind_trades_nothing_and_needs_no_account(tmp_path):
+    from mraster.engines import exclusive_conflicts, resolve_instance
+    from mraster.engines.kinds.recorder import MAX_SYMBOLS
+    rec = get_kind("recorder")
+    assert rec.module == "recorder" and rec.account_roles == () and rec.trades is False and rec.page == "data"
+    assert rec.exclusive == ("SYMBOLS",) and [f.env for f in rec.settings] == ["SYMBOLS", "POLL_TIME", "DELETE_EXISTING"]
+    items = parse_instances({"instances": [{"name": "rec1", "kind": "recorder", "settings": {"SYMBOLS": "btcusdt"}},
+                                           {"name": "rec2", "kind": "recorder", "accounts": {}}]})
+    assert items[0].accounts == () and items[0].account == "" and items[0].settings == (("SYMBOLS", ("BTCUSDT",)),)
+    assert instance_settings(rec, items[1], {}) == {"SYMBOLS": ("BTCUSDT",), "POLL_TIME": 0.0, "DELETE_EXISTING": False}
+    with pytest.raises(InstanceError, match="takes no accounts"):
+        parse_instances({"instances": [{"name": "rec1", "kind": "recorder", "accounts": {"account": "main"}}]})
+    with pytest.raises(InstanceError, match="fewer than 1"):
+        parse_instances({"instances": [{"name": "rec1", "kind": "recorder", "settings": {"SYMBOLS": []}}]})
+    too_many = ",".join(f"S{i}USDT" for i in range(MAX_SYMBOLS + 1))
+    with pytest.raises(InstanceError, match=f"more than {MAX_SYMBOLS}"):
+        parse_instances({"instances": [{"name": "rec1", "kind": "recorder", "settings": {"SYMBOLS": too_many}}]})
+    # both default to BTCUSDT: the second may not run beside the first; a disabled one takes nothing
+    assert exclusive_conflicts(items[1], items) == ["SYMBOLS BTCUSDT is already taken by recorder instance rec1"]
+    off = EngineInstance("rec1", "recorder", (), (("SYMBOLS", ("BTCUSDT",)),), enabled=False)
+    assert exclusive_conflicts(items[1], [off, items[1]]) == []
+    assert exclusive_conflicts(items[1], items, environ={"MRASTER_REC2__SYMBOLS": "ETHUSDT"}) == []
+    assert exclusive_conflicts(default_instances()[0], items) == []          # kinds without exclusive settings
+    # the process resolves without any account, in live mode too (market streams are public)
+    save_instances(tmp_path / "engines.json", items[:1])
+    resolved = resolve_instance("rec1", environ={"ASTER_PAPER": "false"}, cwd=tmp_path)
+    assert resolved.by_role == {} and resolved.values["SYMBOLS"] == ("BTCUSDT",)
+    assert resolved.status_path.name == "rec1.status.json"
+
+
+def test_a_kind_that_trades_needs_an_account_role_and_exclusive_names_a_setting():
+    with pytest.raises(ValueError, match="trades needs at least one account role"):
+        EngineKind(name="bad", title="", module="m", description="", account_roles=())
+    EngineKind(name="quiet", title="", module="m", description="", account_roles=(), trades=False)
+    with pytest.raises(ValueError, match="exclusive setting 'X'"):
+        EngineKind(name="bad", title="", module="m", description="", exclusive=("X",))

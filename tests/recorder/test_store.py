@@ -216,3 +216,44 @@ def test_cleanup_refuses_a_retention_below_one_day(tmp_path, logs):
 
     with pytest.raises(StoreError):
         Store(tmp_path / "store").cleanup(logs, 0)
+
+
+def record_into(log_dir: Path, start_ms: int, seconds: int, symbols: list[str]) -> None:
+    clock = VenueClock(start_ms)
+    rec = make_recorder(log_dir, clock, symbols)
+    run_seconds(rec, clock, start_ms, seconds)
+    rec.files.close()
+    rec.gap_files.close()
+
+
+def test_every_recorder_directory_is_loaded_once_and_a_shared_symbol_is_never_stored_twice(tmp_path):
+    from mraster.marketdata.dirs import instance_dir, recorder_dirs
+    logs = tmp_path / "logs"
+    record_into(logs, DAY1 + 3_600_000, 10, ["BTCUSDT", "ETHUSDT"])                    # the classic recorder
+    record_into(instance_dir(logs, "rec1"), DAY1 + 3_600_000, 6, ["SOLUSDT"])
+    record_into(instance_dir(logs, "rec2"), DAY1 + 3_600_000, 8, ["ETHUSDT", "XRPUSDT"])  # ETHUSDT: classic has it
+    record_into(instance_dir(logs, "rec2"), DAY1 + 86_400_000, 4, ["XRPUSDT"])           # a day only rec2 has
+    (logs / "recorders" / "Not-an-instance").mkdir()
+    assert [n for n, _ in recorder_dirs(logs)] == ["", "rec1", "rec2"]
+    store = Store(tmp_path / "store")
+    assert store.csv_days(logs) == store.pending_days(logs) == ["20260301", "20260302"]
+    res = {r.table: r for r in store.load_day(logs, "20260301")}
+    bt = res["book_ticker"]
+    assert bt.verified and bt.csv_rows == 2 * 10 + 6 + 2 * 8 and bt.parquet_rows == 2 * 10 + 6 + 8
+    assert "8 rows of ETHUSDT in rec2/ skipped" in bt.note and "3 recorder directories" in bt.note
+    _, rows = store.query("SELECT symbol, count(*), count(DISTINCT ts_unix_ms) FROM book_ticker GROUP BY 1 ORDER BY 1")
+    assert rows == [("BTCUSDT", 10, 10), ("ETHUSDT", 10, 10), ("SOLUSDT", 6, 6), ("XRPUSDT", 8, 8)]
+    again = {r.table: r for r in store.load_day(logs, "20260301")}
+    assert again["book_ticker"].parquet_rows == bt.parquet_rows                        # idempotent
+    assert store.pending_days(logs) == ["20260302"]
+    store.load_day(logs, "20260302")
+    assert store.pending_days(logs) == []
+    record_into(instance_dir(logs, "rec1"), DAY1 + 3_600_000 + 60_000, 2, ["SOLUSDT"])   # rec1 went on writing
+    assert store.pending_days(logs) == ["20260301"]
+    doomed, kept = store.cleanup(logs, 7, dry_run=True, today="20260320")
+    assert any("recorders/rec1/aggTrade_1s_20260301.csv changed since it was loaded" in k for k in kept)
+    assert {p.parent.name for p in doomed} == {"rec2"}                                 # 20260302: rec2 only
+    store.load_day(logs, "20260301")
+    doomed, _ = store.cleanup(logs, 7, today="20260320")
+    assert {p.parent.name for p in doomed} == {"logs", "rec1", "rec2"} and not any(p.exists() for p in doomed)
+    assert store.csv_days(logs) == []

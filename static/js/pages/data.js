@@ -1,5 +1,6 @@
-// The Data page (#/data): the recorder (state, streams, staleness per symbol, today's files, gaps, start and
-// stop), recorded days on disk (bytes, gaps, load into the store), store coverage as a calendar per symbol,
+// The Data page (#/data, #/data/<recorder>): every recorder (the recorder instances of engines.json and the
+// classic one: state, pid, uptime, messages per second and last message per stream, rows and bytes today, gaps,
+// start and stop, add one, change its symbols), the selected one's details, recorded days on disk (bytes, gaps, load into the store), store coverage as a calendar per symbol,
 // and read-only SQL on the store with CSV export. Self-contained: it needs only ctx.api and the el() helper.
 import { el } from "../api.js";
 
@@ -45,49 +46,146 @@ function table(head, rows, empty, attrs = {}) {
 
 function say(node, text, ok = true) { node.textContent = text; node.className = "msg " + (ok ? "ok" : "err"); }
 
-// ------------------------------------------------------------------ recorder
-function renderRecorder(rec) {
+// ------------------------------------------------------------------ recorders
+// Every recorder has a card (state, pid, uptime, messages per second and last message per stream, rows and
+// bytes written today, gaps); the selected one's details (per symbol ages, files, recent gaps) are below.
+let recorders = [], selected = null;
+const cards = new Map();            // name -> {node, parts}: built once, updated every second (inputs keep focus)
+
+function running(rec) { const st = rec.process?.state; return st === "running" || st === "stopping"; }
+function totals(s) {
+  const files = Object.values(s.files || {});
+  return { rows: files.reduce((a, f) => a + (f.rows_today || 0), 0), bytes: files.reduce((a, f) => a + (f.bytes || 0), 0) };
+}
+function worstAge(s, since) {
+  const ages = Object.values(s.streams || {}).map((x) => x.last_message_age_s).filter((a) => a !== null && a !== undefined);
+  return ages.length ? Math.max(...ages) + since : null;
+}
+
+function buildCard(rec) {
+  const name = rec.name;
+  const parts = {
+    proc: el("span", { class: "dp-proc-state" }), pid: el("span", { class: "hint dp-pid" }),
+    says: el("span", { class: "dp-rec-state" }), symbols: el("span", { class: "mono dp-symbols" }),
+    rows: el("span", { class: "dp-rows-today" }), bytes: el("span", { class: "dp-bytes-today" }),
+    gaps: el("span", { class: "dp-gaps-today" }), last: el("span", { class: "dp-last-age" }),
+    statusAge: el("span", { class: "dp-status-age" }), streams: el("div", { class: "dp-rec-streams" }),
+    msg: el("span", { class: "msg" }), problem: el("p", { class: "error" }), note: el("p", { class: "hint" }),
+    start: el("button", { class: "small primary", "data-action": "start", onclick: () => act(name, "start") }, "Start"),
+    stop: el("button", { class: "small", "data-action": "stop", onclick: () => act(name, "stop") }, "Stop"),
+  };
+  const input = el("input", { class: "dp-rec-symbols", value: (rec.symbols || []).join(","), size: "22", "aria-label": `symbols of ${name}`,
+    placeholder: "BTCUSDT,ETHUSDT", oninput: (ev) => { ev.target.dataset.touched = "1"; } });
+  parts.input = input;
+  const edit = rec.classic
+    ? el("span", { class: "row" }, el("label", {}, "Symbols ", input))
+    : el("span", { class: "row" }, el("label", {}, "Symbols ", input),
+        el("button", { class: "small", "data-action": "save", onclick: () => saveSymbols(name, input) }, "Save"),
+        el("button", { class: "small", "data-action": "remove", onclick: () => removeRecorder(name) }, "Remove"));
+  const kv = (k, v) => el("tr", {}, el("th", { text: k }), el("td", {}, v));
+  const node = el("section", { class: "dp-rec", "data-recorder": name },
+    el("div", { class: "dp-rec-head" },
+      el("strong", { class: "dp-rec-name", text: name }),
+      el("span", { class: "hint", text: rec.classic ? " classic (log directory)" : " instance" }),
+      parts.proc, parts.pid,
+      el("span", { class: "dp-rec-actions" }, parts.start, parts.stop,
+        el("button", { class: "small", "data-action": "details", onclick: () => select(name) }, "Details"))),
+    el("table", { class: "dp-kv" }, kv("recorder says", parts.says), kv("symbols", parts.symbols),
+      kv("rows today (all files)", parts.rows), kv("written today", parts.bytes), kv("gaps today", parts.gaps),
+      kv("last message", parts.last), kv("status file", parts.statusAge),
+      kv("directory", el("span", { class: "mono", text: rec.directory }))),
+    parts.streams, edit, parts.msg, parts.note, parts.problem);
+  return { node, parts };
+}
+
+function updateCard(card, rec) {
+  const p = rec.process || {}, s = rec.status || {}, P = card.parts;
+  const on = running(rec);
+  const since = rec.status_age_s || 0;
+  const stale = on && rec.status_age_s !== null && rec.status_age_s > 5;
+  P.proc.textContent = p.state || "stopped";
+  P.proc.className = `dp-proc-state pill st-${p.state || "stopped"}`;
+  P.proc.dataset.state = p.state || "stopped";
+  P.pid.textContent = on ? ` pid ${p.pid}, up ${age(p.uptime_s)}${p.adopted ? " (adopted)" : ""}` : "";
+  P.says.textContent = s.state || "no status file yet";
+  P.says.dataset.state = s.state || "";
+  P.symbols.textContent = (rec.symbols || []).join(", ") || "–";
+  const t = totals(s);
+  P.rows.textContent = s.files ? num(t.rows, 0) : "–";
+  P.bytes.textContent = s.files ? fmtBytes(t.bytes) : "–";
+  P.gaps.textContent = num(s.gaps_today, 0);
+  const worst = worstAge(s, since);
+  P.last.textContent = age(worst);
+  P.statusAge.textContent = rec.status_age_s === null ? "–" : `written ${age(rec.status_age_s)} ago${stale ? " (stale: not updated)" : ""}`;
+  P.statusAge.className = stale ? "dp-status-age error" : "dp-status-age";
+  P.start.disabled = on || rec.enabled === false;
+  P.stop.disabled = !on;
+  if (!P.input.dataset.touched && document.activeElement !== P.input) P.input.value = (rec.symbols || []).join(",");
+  const streams = s.streams || {};
+  P.streams.replaceChildren(table(["stream", "msg/s", "last message"],
+    STREAMS.filter((k) => streams[k]).map((k) => el("tr", { "data-stream": k }, el("td", { text: k }),
+      el("td", { class: "dp-rate", text: num(streams[k].per_s, 1) }),
+      el("td", { class: ageClass(plus(streams[k].last_message_age_s, since), k), text: age(plus(streams[k].last_message_age_s, since)) }))),
+    "no stream figures yet"));
+  P.problem.textContent = [rec.problem, s.error].filter(Boolean).join(" · ");
+  P.note.textContent = p.message || "";
+}
+
+function plus(a, since) { return a === null || a === undefined ? a : a + since; }
+
+function renderRecorders(data) {
   if (!root) return;
-  const p = rec.process || {}, s = rec.status || {};
-  const running = p.state === "running" || p.state === "stopping";
-  const stale = running && rec.status_age_s !== null && rec.status_age_s > 5;
-  const box = root.querySelector("#dp-recorder-body");
-  const symbolsInput = root.querySelector("#dp-symbols");
-  if (!symbolsInput.dataset.touched && (rec.args?.symbols || s.symbols)) symbolsInput.value = (rec.args?.symbols || s.symbols).join(",");
-  root.querySelector("#dp-start").disabled = running;
-  root.querySelector("#dp-stop").disabled = !running;
+  recorders = data.recorders || [];
+  const box = root.querySelector("#dp-recorders");
+  const names = new Set(recorders.map((r) => r.name));
+  for (const [name, card] of cards) if (!names.has(name)) { card.node.remove(); cards.delete(name); }
+  recorders.forEach((rec, i) => {
+    let card = cards.get(rec.name);
+    if (!card) { card = buildCard(rec); cards.set(rec.name, card); }
+    if (box.children[i] !== card.node) box.insertBefore(card.node, box.children[i] || null);  // listing order; a
+    updateCard(card, rec);                                                                      // card in place keeps focus
+  });
+  root.querySelector("#dp-recorders-empty").hidden = recorders.length > 0;
+  root.querySelector("#dp-problem").textContent = data.problem || "";
+  if (!selected || !names.has(selected)) selected = recorders.find(running)?.name || recorders[0]?.name || null;
+  for (const [name, card] of cards) card.node.classList.toggle("selected", name === selected);
+  renderDetails(recorders.find((r) => r.name === selected));
+}
+
+function select(name) {
+  selected = name;
+  renderRecorders({ recorders, problem: root.querySelector("#dp-problem").textContent });
+}
+
+function renderDetails(rec) {
+  if (!root) return;
+  root.querySelectorAll(".dp-selected-name").forEach((n) => { n.textContent = rec ? rec.name : "no recorder"; });
+  const p = rec?.process || {}, s = rec?.status || {};
   const kv = [
     ["process", el("span", { class: `st-${p.state}`, id: "dp-proc-state", "data-state": p.state || "" }, p.state || "–"),
       p.pid ? ` pid ${p.pid}` : "", p.adopted ? " (adopted)" : ""],
-    ["recorder says", el("span", { id: "dp-rec-state", "data-state": s.state || "" }, s.state || "no status file yet"),
-      s.error ? el("span", { class: "error", text: ` ${s.error}` }) : ""],
-    ["status file", rec.status_age_s === null ? "–" : `written ${age(rec.status_age_s)} ago`,
-      stale ? el("span", { class: "error", text: " (stale: the recorder is not updating it)" }) : ""],
-    ["symbols", (s.symbols || []).join(", ") || "–"],
+    ["recorder says", el("span", { id: "dp-rec-state", "data-state": s.state || "" }, s.state || "no status file yet")],
     ["venue time", s.venue_time_utc || "–"], ["day", s.day || "–"],
     ["seconds written", el("span", { id: "dp-seconds" }, num(s.seconds_written, 0))],
     ["connections / reconnects", `${num(s.connections, 0)} / ${num(s.reconnects, 0)}`],
     ["gaps today", el("span", { id: "dp-gaps-today" }, num(s.gaps_today, 0))],
-    ["directory", rec.log_dir],
   ];
-  box.replaceChildren(el("table", { class: "dp-kv" }, ...kv.map(([k, ...v]) => el("tr", {}, el("th", { text: k }), el("td", {}, ...v)))),
-    rec.problem ? el("p", { class: "error", text: rec.problem }) : "",
-    p.message ? el("p", { class: "hint", text: p.message }) : "");
+  root.querySelector("#dp-recorder-body").replaceChildren(
+    el("table", { class: "dp-kv" }, ...kv.map(([k, ...v]) => el("tr", {}, el("th", { text: k }), el("td", {}, ...v)))));
 
   // the figures are as of the status file's writing: add its age, so a silent recorder shows as stale
-  const since = rec.status_age_s || 0;
-  const plus = (a) => (a === null || a === undefined ? a : a + since);
+  const since = rec?.status_age_s || 0;
   const streams = s.streams || {};
   root.querySelector("#dp-streams").replaceChildren(table(["stream", "messages", "per second", "last message"],
     STREAMS.filter((k) => streams[k]).map((k) => el("tr", { "data-stream": k }, el("td", { text: k }),
       el("td", { text: num(streams[k].messages, 0) }), el("td", { class: "dp-rate", text: num(streams[k].per_s, 2) }),
-      el("td", { class: ageClass(plus(streams[k].last_message_age_s), k), text: age(plus(streams[k].last_message_age_s)) }))),
+      el("td", { class: ageClass(plus(streams[k].last_message_age_s, since), k), text: age(plus(streams[k].last_message_age_s, since)) }))),
     "no stream figures yet", { id: "dp-streams-table" }));
 
   const ages = s.last_message_age_s || {};
   root.querySelector("#dp-staleness").replaceChildren(table(["symbol", ...STREAMS],
     Object.keys(ages).sort().map((sym) => el("tr", { "data-symbol": sym }, el("td", { text: sym }),
-      ...STREAMS.map((k) => el("td", { class: ageClass(plus(ages[sym][k]), k), text: age(plus(ages[sym][k])) })))),
+      ...STREAMS.map((k) => el("td", { class: ageClass(plus(ages[sym][k], since), k), text: age(plus(ages[sym][k], since)) })))),
     "no symbol yet", { id: "dp-stale-table" }),
   (s.stale_now || []).length ? el("p", { class: "error", text: "stale now: " + s.stale_now.map((x) => `${x.symbol} ${x.stream}`).join(", ") }) : "");
 
@@ -181,7 +279,7 @@ function renderCoverage(cov) {
 
 // ------------------------------------------------------------------ actions
 async function refreshRecorder() {
-  try { renderRecorder(await ctx.api("GET", "/api/data/recorder")); } catch (e) { say(root.querySelector("#dp-rec-msg"), e.message, false); }
+  try { renderRecorders(await ctx.api("GET", "/api/data/recorders")); } catch (e) { say(root.querySelector("#dp-rec-msg"), e.message, false); }
 }
 
 async function refreshDays() {
@@ -212,13 +310,52 @@ async function loadDay(day) {
   } catch (e) { say(msg, e.message, false); }
 }
 
-async function startStop(action) {
-  const msg = root.querySelector("#dp-rec-msg");
-  const body = action === "start" ? { symbols: root.querySelector("#dp-symbols").value } : undefined;
+function cardMsg(name, text, ok = true) {
+  const card = cards.get(name);
+  if (card) say(card.parts.msg, text, ok);
+}
+
+async function act(name, action) {
+  const card = cards.get(name);
+  const body = action === "start" && name === "recorder" ? { symbols: card.parts.input.value } : undefined;
+  cardMsg(name, `${action}…`);
   try {
-    renderRecorder(await ctx.api("POST", `/api/data/recorder/${action}`, body));
-    say(msg, action === "start" ? "recorder started" : "recorder stopped");
+    await ctx.api("POST", `/api/data/recorders/${encodeURIComponent(name)}/${action}`, body);
+    cardMsg(name, action === "stop" ? "stopped" : "started");
+    selected = name;
+  } catch (e) { cardMsg(name, e.message, false); }
+  refreshRecorder();
+}
+
+async function saveSymbols(name, input) {
+  try {
+    const out = await ctx.api("PATCH", `/api/engines/${encodeURIComponent(name)}`, { settings: { SYMBOLS: input.value } });
+    delete input.dataset.touched;
+    cardMsg(name, out.restart_needed ? "saved; restart it to record these" : "saved");
+  } catch (e) { cardMsg(name, e.message, false); }
+  refreshRecorder();
+}
+
+async function removeRecorder(name) {
+  if (!confirm(`Remove recorder ${name}? Its recorded days stay on disk.`)) return;
+  try {
+    await ctx.api("DELETE", `/api/engines/${encodeURIComponent(name)}`);
+    if (selected === name) selected = null;
+  } catch (e) { cardMsg(name, e.message, false); }
+  refreshRecorder();
+}
+
+async function addRecorder(ev) {
+  ev.preventDefault();
+  const msg = root.querySelector("#dp-add-msg");
+  const name = root.querySelector("#dp-add-name"), symbols = root.querySelector("#dp-add-symbols");
+  try {
+    const out = await ctx.api("POST", "/api/data/recorders", { name: name.value.trim(), symbols: symbols.value });
+    say(msg, `added ${out.name}: start it on its card`);
+    selected = out.name;
+    name.value = ""; symbols.value = "";
   } catch (e) { say(msg, e.message, false); }
+  refreshRecorder();
 }
 
 async function runQuery() {
@@ -242,16 +379,20 @@ function exportCsv() {
 const EXAMPLE_SQL = "SELECT symbol, date, count(*) AS rows, avg(spread) AS avg_spread\nFROM book_ticker GROUP BY ALL ORDER BY date, symbol";
 
 function build() {
-  const symbols = el("input", { id: "dp-symbols", placeholder: "BTCUSDT,ETHUSDT", size: "28",
-    oninput: (ev) => { ev.target.dataset.touched = "1"; } });
   return el("div", { class: "dp-page", id: "data-page" },
+    el("section", { class: "card wide", id: "dp-recorders-card" },
+      el("h2", {}, "Recorders ", el("small", { id: "dp-rec-msg", class: "msg" })),
+      el("p", { class: "hint", text: "Each recorder writes one snapshot per symbol per second into kline_, bookTicker_, markPrice_, aggTrade_1s_ and depth5_YYYYMMDD.csv (seed 002 columns), with a gaps file, in a directory of its own (logs/recorders/<name>/). Each runs as its own process: closing the dashboard does not stop it. Two recorders never record one symbol." }),
+      el("p", { id: "dp-problem", class: "error" }),
+      el("div", { id: "dp-recorders", class: "dp-recs" }),
+      el("p", { id: "dp-recorders-empty", class: "hint", text: "no recorder yet: add one below" }),
+      el("form", { id: "dp-add", class: "row", "aria-label": "add a recorder", onsubmit: addRecorder },
+        el("label", {}, "Name ", el("input", { id: "dp-add-name", placeholder: "rec1", size: "8", required: true })),
+        el("label", {}, "Symbols ", el("input", { id: "dp-add-symbols", placeholder: "BTCUSDT,ETHUSDT", size: "22", required: true })),
+        el("button", { id: "dp-add-btn", type: "submit" }, "Add recorder"),
+        el("span", { id: "dp-add-msg", class: "msg" }))),
     el("div", { class: "dp-grid" },
-      card("dp-recorder", "Recorder",
-        el("div", { class: "row" }, el("label", {}, "Symbols ", symbols),
-          el("button", { id: "dp-start", class: "primary", onclick: () => startStop("start") }, "Start"),
-          el("button", { id: "dp-stop", onclick: () => startStop("stop") }, "Stop"),
-          el("span", { id: "dp-rec-msg", class: "msg" })),
-        el("p", { class: "hint", text: "One snapshot per symbol per second into kline_, bookTicker_, markPrice_, aggTrade_1s_ and depth5_YYYYMMDD.csv (seed 002 columns), with a gaps file. Runs as its own process: closing the dashboard does not stop it." }),
+      el("section", { class: "card", id: "dp-recorder" }, el("h2", {}, "Recorder ", el("span", { class: "dp-selected-name mono" })),
         el("div", { id: "dp-recorder-body" })),
       card("dp-streams-card", "Streams", el("div", { id: "dp-streams" })),
       card("dp-stale-card", "Last message age per symbol", el("div", { id: "dp-staleness" })),
@@ -273,8 +414,10 @@ function build() {
 export default {
   id: "data",
   title: "Data",
-  mount(node, context) {
+  mount(node, context, params = {}) {
     ctx = context; root = node;
+    cards.clear();
+    selected = params.arg || null;            // #/data/<recorder> (an engine instance's page link)
     root.replaceChildren(build());
     refreshRecorder(); refreshDays(); refreshCoverage();
     timers = [setInterval(refreshRecorder, 1000), setInterval(refreshDays, 10000), setInterval(refreshCoverage, 30000)];
@@ -284,5 +427,6 @@ export default {
     timers = [];
     if (root) root.replaceChildren();
     root = null;
+    cards.clear();
   },
 };

@@ -13,6 +13,7 @@ function stateCell(proc) {
 
 function accountsText(accounts) {
   const entries = Object.entries(accounts || {});
+  if (!entries.length) return "–";          // a kind that trades nothing (the recorder)
   return entries.length === 1 ? entries[0][1] : entries.map(([role, acc]) => `${role}: ${acc}`).join(", ");
 }
 
@@ -76,9 +77,13 @@ export default {
     const roles = el("span", { class: "row" });
     const drawRoles = () => {
       const k = kinds.find((x) => x.name === kind.value);
+      // a kind's exclusive settings (the recorder's SYMBOLS) are asked for here: two instances may not share them
+      const own = (k.exclusive || []).map((n) => k.settings.find((f) => f.name === n)).filter(Boolean);
       roles.replaceChildren(...k.account_roles.map((role) => el("label", {}, `${role} `,
         el("select", { name: `account-${role}`, "data-role": role },
-          ...this.data.accounts.map((a) => el("option", { value: a, text: a }))))));
+          ...this.data.accounts.map((a) => el("option", { value: a, text: a }))))),
+        ...own.map((f) => el("label", {}, `${f.name} `, el("input", { name: `setting-${f.name}`, "data-setting": f.name,
+          size: "16", placeholder: f.allowed, title: f.description }))));
     };
     kind.addEventListener("change", drawRoles);
     if (kinds.some((k) => k.name === "scanner")) kind.value = "scanner";   // the default kind first, whatever the order
@@ -88,8 +93,10 @@ export default {
       ev.preventDefault();
       const accounts = {};
       roles.querySelectorAll("select").forEach((s) => { accounts[s.dataset.role] = s.value; });
+      const settings = {};
+      roles.querySelectorAll("input[data-setting]").forEach((i) => { if (i.value.trim()) settings[i.dataset.setting] = i.value.trim(); });
       try {
-        await api("POST", "/api/engines", { name: name.value.trim(), kind: kind.value, accounts });
+        await api("POST", "/api/engines", { name: name.value.trim(), kind: kind.value, accounts, settings });
         this.msg.className = "msg ok"; this.msg.textContent = `added ${name.value}`;
         name.value = "";
       } catch (e) { this.msg.className = "msg err"; this.msg.textContent = e.message; }
