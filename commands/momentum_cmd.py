@@ -155,7 +155,8 @@ def run(loaded: Any, args: argparse.Namespace) -> int:
         client = make_exchange(settings)
         cache = MarketCache(client, list(cfg.symbols))
         journal = Journal(settings.journal_file, on_write_error=lambda what, exc: log.error(
-            "momentum.journal_unwritten", f"journal write failed ({what}: {exc})")) if cfg.enable_trading else None
+            "momentum.journal_unwritten", f"journal write failed ({what}: {exc})"), account=cfg.account,
+            instance=instance) if cfg.enable_trading else None     # its rows name it (the trade history splits by them)
         engine = Engine(client, cache, cfg, settings=settings, journal=journal,
                         entries_blocked=lambda: killswitch.entries_blocked(settings), fire_latch=fire,
                         gate=_risk_gate(loaded, settings, client, cfg.account) if cfg.enable_trading else None)

@@ -15,6 +15,8 @@ from typing import Any, Callable, Mapping, Sequence
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from mraster.accounts import DEFAULT_ACCOUNT
+from mraster.domain.ownership import DEFAULT_SCANNER
 from mraster.logs import STDOUT_LEVEL_ENV, settings_secrets
 from mraster.settings import LoadedSettings, load_settings
 
@@ -23,8 +25,8 @@ from dashboard.deps import Services
 from dashboard.middleware import SecurityMiddleware
 from dashboard.paths import DashboardPaths
 from dashboard.routers import (
-    auth, backtest, config, controls, data, engines, killswitch, logs, maker, market, momentum, operator, ops, pages,
-    processes, state, trades,
+    auth, backtest, config, controls, data, engines, equity, killswitch, logs, maker, market, momentum, operator, ops,
+    pages, processes, state, trades,
 )
 from dashboard.security import SESSIONS_FILE, AccessControl
 from dashboard.services.accounts import AccountsService
@@ -33,6 +35,7 @@ from dashboard.services.configstore import AuditLog, ConfigStore
 from dashboard.services.controls import Controls
 from dashboard.services.credgate import CredentialGate
 from dashboard.services.engines import EngineService
+from dashboard.services.equity import DB_FILE as EQUITY_FILE, SAMPLE_S, EquitySampler, EquityService, EquityStore
 from dashboard.services.exits import ExitRecorder
 from dashboard.services.flatten import FlattenService
 from dashboard.services.loghub import SOURCES, LogHub
@@ -84,7 +87,8 @@ def create_app(loaded: LoadedSettings | None = None, *,
                exchange_factory: Callable[[Any], Any] | None = None,
                venue_ttl: float = 5.0,
                log_poll_interval: float = 0.05,
-               ops_clock: Callable[[], Any] | None = None) -> FastAPI:
+               ops_clock: Callable[[], Any] | None = None,
+               equity_interval: float = SAMPLE_S) -> FastAPI:
     """Build the app. Tests inject the settings loader, the child commands and the exchange."""
     loader = loader or (lambda: load_settings())
     first = loaded or loader()
@@ -94,12 +98,13 @@ def create_app(loaded: LoadedSettings | None = None, *,
         services = build_services(first, loader, default_commands() if commands is None else commands,
                                   child_env or {},
                                   start_paper_exchange, stop_timeout, backoff, exchange_factory, venue_ttl,
-                                  log_poll_interval, ops_clock)
+                                  log_poll_interval, ops_clock, equity_interval)
         await services.supervisor.open()
         await services.logs.open()
         await services.data.open()
         services.exits.open()
         services.exits.start()
+        services.equity.start()
         await services.ops.open()
         app.state.services = services
         gc.freeze()   # what start-up built lives as long as the process: full collections skip it (latency)
@@ -115,6 +120,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
             await services.accounts.close()
             await services.data.close()
             await services.exits.close()
+            await services.equity.close()
             if services.state.venue is not None:
                 await services.state.venue.close()
             app.state.services = None
@@ -127,7 +133,7 @@ def create_app(loaded: LoadedSettings | None = None, *,
     app.add_middleware(SecurityMiddleware, token_getter=lambda: app.state.token_getter(),
                        plain_http_allowed=lambda: current().dashboard_allow_plain_http)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (pages, auth, killswitch, engines, market, data, backtest, controls, trades, momentum, maker,
+    for module in (pages, auth, killswitch, engines, market, data, backtest, controls, trades, equity, momentum, maker,
                    operator, ops, processes, config, logs, state):   # before /api/{name}/{action}
         app.include_router(module.router)
     return app
@@ -137,7 +143,8 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
                    commands: Mapping[str, Sequence[str]], child_env: Mapping[str, str],
                    start_paper_exchange: bool, stop_timeout: float, backoff: Backoff,
                    exchange_factory: Callable[[Any], Any] | None, venue_ttl: float,
-                   log_poll_interval: float, ops_clock: Callable[[], Any] | None = None) -> Services:
+                   log_poll_interval: float, ops_clock: Callable[[], Any] | None = None,
+                   equity_interval: float = SAMPLE_S) -> Services:
     paths = DashboardPaths.from_loaded(loaded)
     store = ConfigStore(loader, loaded, AuditLog(paths.audit_file))
     settings = lambda: store.settings  # noqa: E731 - always the latest saved values
@@ -164,8 +171,14 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
     read_state = lambda: state_service.read_state()[0]  # noqa: E731
     flatten = FlattenService(supervisor, make_exchange, read_state)
     exits = ExitRecorder(paths.exits_journal, read_state, venue)
-    history = TradeHistory(paths.journal_file, read_state, lambda: exits.recorded.values())
+    history = TradeHistory(paths.journal_file, read_state, exits.owned)
     state_service.history = history
+    accounts = AccountsService(settings, paths.dotenv_file, environ, venue, factory=exchange_factory, ttl=venue_ttl)
+    equity_store = EquityStore(paths.run_dir / EQUITY_FILE)
+    equity = EquityService(equity_store, EquitySampler(equity_store, accounts.equities, equity_interval), history.rows,
+                           lambda: list(accounts.declared()[0]),
+                           lambda: [{"name": i.name, "kind": i.kind, "account": i.account}
+                                    for i in engine_service.instances], lambda: bot_equity(engine_service, read_state))
     # the recorder and backtest jobs run as children with the bot's environment, where the config file is
     env = child_specs(paths, {"x": ("x",)}, child_env)["x"].env
     store_dir = paths.base_dir / STORE_DIR
@@ -187,10 +200,16 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
                     presets=PresetService(store), supervisor=supervisor, logs=hub, state=state_service,
                     flatten=flatten, start_paper_exchange=start_paper_exchange,
                     credentials=CredentialGate(settings, make=exchange_factory), engines=engine_service,
-                    accounts=AccountsService(settings, paths.dotenv_file, environ, venue, factory=exchange_factory,
-                                             ttl=venue_ttl), data=data, backtests=backtests, exits=exits,
+                    accounts=accounts, data=data, backtests=backtests, exits=exits,
                     trades=history, sizing=SizingService(settings, venue, read_state),
-                    controls=Controls(settings, paths.run_dir), ops=scheduler)
+                    controls=Controls(settings, paths.run_dir), ops=scheduler, equity=equity)
+
+
+def bot_equity(engines: EngineService, read_state: Callable[[], Any]) -> tuple[str, list[Any]]:
+    """The default scanner's account and its state file's equity curve (earlier history of that account)."""
+    account = next((i.account for i in engines.instances if i.name == DEFAULT_SCANNER), DEFAULT_ACCOUNT)
+    state = read_state()
+    return account, list(state.equity_curve) if state is not None else []
 
 
 def __getattr__(name: str) -> Any:

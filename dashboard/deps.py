@@ -15,6 +15,7 @@ from dashboard.services.controls import Controls
 from dashboard.services.exits import ExitRecorder
 from dashboard.services.credgate import CredentialGate
 from dashboard.services.engines import EngineService
+from dashboard.services.equity import EquityService
 from dashboard.services.flatten import FlattenService
 from dashboard.services.loghub import LogHub
 from dashboard.services.marketdata import DataService
@@ -46,6 +47,7 @@ class Services:
     sizing: SizingService
     controls: Controls
     ops: Any = None      # dashboard.services.ops.OpsScheduler (the schedule without systemd)
+    equity: EquityService | None = None   # equity per account and engine, with drawdown
 
     @property
     def settings(self) -> Any:

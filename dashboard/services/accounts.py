@@ -71,6 +71,16 @@ class AccountsService:
         rows = await asyncio.gather(*(one(a) for a in accounts.values()))
         return {"accounts": list(rows), "problem": problem}
 
+    async def equities(self) -> dict[str, dict[str, Any]]:
+        """Each declared account's venue totals (wallet, unrealized PnL), asked afresh rather than from the
+        cache: the equity sampler stores them with the time the venue answered."""
+        accounts = list(self.declared()[0].values())
+        readers = [self._reader(a) for a in accounts]
+        for reader in readers:
+            reader.invalidate("account")
+        answers = await asyncio.gather(*(r.account() for r in readers))
+        return {a.name: answer for a, answer in zip(accounts, answers)}
+
     async def close(self) -> None:
         for reader in self._own:
             await reader.close()

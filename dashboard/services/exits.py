@@ -12,6 +12,8 @@ seconds after they happen while it runs (the bot's own record supersedes this on
 once it reconciles: same trade id, same reason).
 
 The guard cannot be this writer: "Stop all and flatten" stops it too. The bot cannot: it may be stopped.
+Each row names the main account (the venue this recorder reads) and the instance that owned the position:
+the one its client order ids name, else the default scanner whose state file listed the trade.
 """
 from __future__ import annotations
 
@@ -21,12 +23,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
+from mraster.accounts import DEFAULT_ACCOUNT
 from mraster.domain.exits import classify_exit, r_multiple, weighted_price
+from mraster.domain.ownership import DEFAULT_SCANNER
 from mraster.exchange.errors import ExchangeError, UnknownOrderError
 from mraster.journal import Journal
 from mraster.logs import get_logger
 from mraster.state import BotState
 from mraster.state.model import Trade
+
+from dashboard.services.trades import Owned, trade_owner
 
 log = get_logger("dashboard.exits")
 SWEEP_S = 2.0
@@ -63,6 +69,7 @@ class ExitRecorder:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self.recorded: dict[str, Trade] = {}
+        self.owners: dict[str, tuple[str, str]] = {}     # trade id -> (account, instance) of its row
         self.last_error = ""
 
     # ------------------------------------------------------------------ lifecycle
@@ -72,13 +79,18 @@ class ExitRecorder:
 
     def _load(self) -> None:
         journal = self.journal()
-        rows = journal.conn.execute("SELECT detail FROM trades WHERE status='closed'").fetchall()
-        for (detail,) in rows:
+        rows = journal.conn.execute("SELECT detail, account, instance FROM trades WHERE status='closed'").fetchall()
+        for detail, account, instance in rows:
             try:
                 t = Trade.from_json(json.loads(detail))
             except (ValueError, TypeError, KeyError):
                 continue
             self.recorded[t.trade_id] = t
+            self.owners[t.trade_id] = (account, instance)
+
+    def owned(self) -> list[Owned]:
+        """The recorded exits with the account and instance of each (for the trade history)."""
+        return [(t, *self.owners.get(i, (DEFAULT_ACCOUNT, DEFAULT_SCANNER))) for i, t in self.recorded.items()]
 
     def journal(self) -> Journal:
         if self._journal is None:
@@ -177,9 +189,12 @@ class ExitRecorder:
         t.r_multiple = r_multiple(t)
         t.updated_ms = now
         journal = self.journal()
+        owner = trade_owner(t, DEFAULT_SCANNER)
+        journal.account, journal.instance = DEFAULT_ACCOUNT, owner     # what this trade's rows are written under
         journal.record_fills(t.trade_id, [*entries, *closing])
         journal.record_funding(t.trade_id, income)
         journal.upsert_trade(t)
+        self.owners[t.trade_id] = (DEFAULT_ACCOUNT, owner)
         self.recorded[t.trade_id] = t
         net = t.realized_pnl - t.fees + t.funding
         log.info("position.closed", f"{t.symbol} {t.side} closed by {reason}: PnL {net:.4f} "

@@ -1,10 +1,13 @@
 """The trade history: every closed trade, from every writer, with paging, filters and CSV.
 
 Sources, merged by trade id (the first that knows a trade wins):
-1. the bot's journal (`trades` table, read only: the bot is its one writer) - every trade it closed;
-2. the bot's state file (`closed_trades`, the last ASTER_HISTORY_MAX) - when the journal is not there;
-3. the dashboard's exit journal (dashboard/services/exits.py) - exits the bot has not reconciled yet.
-The journal is re-read only when its files changed (mtime and size of the database and its WAL).
+1. the journal (`trades` table, read only: the engines write it) - every trade a scanner or momentum
+   instance closed, with the account and instance it was recorded under (journal schema 2);
+2. the journal's delta-neutral legs (`engine_positions`, mraster/tradedb.py), one row per closed leg;
+3. the default scanner's state file (`closed_trades`, the last ASTER_HISTORY_MAX) - when the journal is not there;
+4. the dashboard's exit journal (dashboard/services/exits.py) - exits the bot has not reconciled yet.
+Every row names its engine instance and account (`trade_owner`), so the engine and account filters split
+the history the way the engines traded it. The journal is re-read only when another connection committed.
 """
 from __future__ import annotations
 
@@ -17,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from mraster.accounts import DEFAULT_ACCOUNT
+from mraster.domain.ownership import DEFAULT_SCANNER, INSTANCE_RE, owner_of
 from mraster.state import BotState
 from mraster.state.model import Trade
 
 from dashboard.services.views import trade_row
 
-ENGINE = "bot"          # the one engine instance of this dashboard until engine instances land
-ACCOUNT = "default"     # the one account of this dashboard until named accounts land
+UNKNOWN = "unknown"     # a row that names no instance and whose orders name none either
 NOT_FILLED = {"entry_rejected", "entry_not_filled"}
 CSV_COLUMNS = ("trade_id", "engine", "account", "symbol", "side", "bucket", "qty", "entry_time", "entry_price",
                "exit_time", "exit_price", "exit_reason", "duration_s", "notional", "leverage", "stop_price",
@@ -60,7 +64,8 @@ class JournalReader:
         self._conn: sqlite3.Connection | None = None
         self._ino: int | None = None
         self._version: int | None = None
-        self.trades: list[Trade] = []
+        self.trades: list[Owned] = []
+        self.legs: list[dict[str, Any]] = []
 
     def _connect(self) -> sqlite3.Connection | None:
         try:
@@ -83,17 +88,18 @@ class JournalReader:
             self._conn.close()
         self._conn, self._version = None, None
 
-    def read(self) -> tuple[int | None, list[Trade]]:
-        """(a version that changes whenever the trades may have changed, the closed trades)."""
+    def read(self) -> tuple[int | None, list[Owned]]:
+        """(a version that changes whenever the trades may have changed, the closed trades with their
+        recorded account and instance); the closed delta-neutral legs are in `legs` afterwards."""
         conn = self._connect()
         if conn is None:
-            self.trades = []
+            self.trades, self.legs = [], []
             return None, self.trades
         try:
             version = conn.execute("PRAGMA data_version").fetchone()[0]
             if version != self._version:
-                rows = conn.execute("SELECT detail FROM trades WHERE status='closed'").fetchall()
-                self.trades = [t for t in map(_trade, rows) if t is not None]
+                self.trades = [t for t in map(_owned, _closed_rows(conn)) if t is not None]
+                self.legs = _closed_legs(conn)
                 self._version = version
         except sqlite3.Error:
             self.close()
@@ -101,22 +107,86 @@ class JournalReader:
         return (self._ino or 0) * 1_000_003 + version, self.trades
 
 
-def _trade(row: tuple[str]) -> Trade | None:
+Owned = tuple[Trade, str, str]        # a trade, the account and the instance its journal row names
+
+
+def _closed_rows(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
     try:
-        return Trade.from_json(json.loads(row[0]))
+        return conn.execute("SELECT detail, account, instance FROM trades WHERE status='closed'").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such column" not in str(exc):
+            raise
+        # a schema-1 journal (the engine that migrates it has not run yet): all of it is main's scanner
+        return [(d, DEFAULT_ACCOUNT, DEFAULT_SCANNER)
+                for (d,) in conn.execute("SELECT detail FROM trades WHERE status='closed'").fetchall()]
+
+
+def _owned(row: tuple[Any, ...]) -> Owned | None:
+    try:
+        return Trade.from_json(json.loads(row[0])), str(row[1] or ""), str(row[2] or "")
     except (ValueError, TypeError, KeyError):
         return None
 
 
-def history_row(trade: Trade, source: str) -> dict[str, Any]:
+def _closed_legs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The closed legs of the delta-neutral operator's pairs (mraster/tradedb.py), if the file has them."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='engine_positions'").fetchone() is None:
+        return []
+    cur = conn.execute("SELECT * FROM engine_positions WHERE status='closed'")
+    cols = [c[0] for c in cur.description]
+    return [leg_row(dict(zip(cols, r))) for r in cur.fetchall()]
+
+
+def _num(value: Any) -> float | None:
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def leg_row(p: dict[str, Any]) -> dict[str, Any]:
+    """One closed delta-neutral leg as a history row (the leg is the trade: its own entry, exit and costs)."""
+    qty, entry, exit_ = _num(p.get("quantity")), _num(p.get("entry_price")), _num(p.get("exit_price"))
+    pnl, fees, funding = _num(p.get("realized_pnl")), _num(p.get("fees")), _num(p.get("funding"))
+    reason = str(p.get("close_reason") or "")
+    opened, closed = int(p.get("opened_ms") or 0), int(p.get("closed_ms") or 0)
+    instance = str(p.get("instance") or "") or UNKNOWN
+    return {"trade_id": f"{instance}:{p.get('pair_id')}:{p.get('leg')}", "symbol": p.get("symbol"),
+            "side": p.get("leg"), "status": "closed", "qty": qty, "entry_qty": qty, "entry_price": entry,
+            "entry_time_ms": opened, "stop_price": None, "take_profit_price": None, "bucket": "", "leverage": None,
+            "notional": None if qty is None or entry is None else qty * entry, "adopted": ".adopted." in str(
+                p.get("pair_id")), "exit_price": exit_, "exit_time_ms": closed, "exit_reason": reason.split(":")[0],
+            "realized_pnl": pnl, "fees": fees, "funding": funding, "r_multiple": None,
+            "net_pnl": None if pnl is None else pnl - (fees or 0.0) + (funding or 0.0), "exit_detail": reason,
+            "risk_per_unit": None, "duration_s": round((closed - opened) / 1000, 1) if closed and opened else None,
+            "engine": instance, "account": str(p.get("account") or DEFAULT_ACCOUNT), "source": "tradedb"}
+
+
+def trade_owner(trade: Trade, recorded: str) -> str:
+    """The engine instance a trade belongs to. The instance its row names, unless that is the default
+    `scanner` every writer got before it said otherwise (momentum wrote its trades that way): then the one
+    instance its client order ids name (mraster/domain/ownership.py), else the instance in its context."""
+    if recorded and recorded != DEFAULT_SCANNER:
+        return recorded
+    owners = {o for o in map(owner_of, trade.client_ids.values()) if o is not None}
+    if len(owners) == 1:
+        return owners.pop()
+    named = trade.context.get("instance") if isinstance(trade.context, dict) else None
+    if isinstance(named, str) and INSTANCE_RE.match(named):
+        return named
+    return recorded or UNKNOWN
+
+
+def history_row(trade: Trade, source: str, account: str = DEFAULT_ACCOUNT, instance: str = DEFAULT_SCANNER
+                ) -> dict[str, Any]:
     row = trade_row(trade)
-    row.update(engine=ENGINE, account=ACCOUNT, source=source)
+    row.update(engine=trade_owner(trade, instance), account=account or DEFAULT_ACCOUNT, source=source)
     return row
 
 
 class TradeHistory:
     def __init__(self, journal_file: Path | None, read_state: Callable[[], BotState | None],
-                 recorded: Callable[[], Iterable[Trade]]):
+                 recorded: Callable[[], Iterable[Owned]]):
         self.journal_file = journal_file
         self._read_state = read_state
         self._recorded = recorded
@@ -135,12 +205,15 @@ class TradeHistory:
         if key == self._rows_key:
             return self._rows
         seen: dict[str, dict[str, Any]] = {}
-        sources = [("bot", journal), ("bot", state.closed_trades if state else []), ("dashboard", recorded)]
+        from_state = [(t, DEFAULT_ACCOUNT, DEFAULT_SCANNER) for t in (state.closed_trades if state else [])]
+        sources = [("bot", journal), ("bot", from_state), ("dashboard", recorded)]
         for source, trades in sources:
-            for t in trades:
+            for t, account, instance in trades:
                 if t.trade_id in seen or t.exit_reason in NOT_FILLED or t.entry_price is None:
                     continue
-                seen[t.trade_id] = history_row(t, source)
+                seen[t.trade_id] = history_row(t, source, account, instance)
+        for leg in self._reader.legs if self._reader is not None else []:
+            seen.setdefault(leg["trade_id"], leg)
         self._rows = sorted(seen.values(), key=lambda r: (r.get("exit_time_ms") or 0, r["trade_id"]), reverse=True)
         self._rows_key = key
         if len(self._rows) >= FREEZE_ABOVE:

@@ -85,11 +85,13 @@ def test_flatten_removes_positions_and_records_exits_while_the_bot_is_stopped(px
         assert r["qty"] == pytest.approx(float(by_id[r["trade_id"]].entry_qty)) and r["qty"] > 0
         assert r["exit_price"] > 0 and r["fees"] > 0 and r["r_multiple"] is not None
         assert r["duration_s"] >= 0 and r["source"] == "dashboard"
+        assert (r["engine"], r["account"]) == ("scanner", "main"), "the instance that owned the position"
     page = api.get("/api/trades", params={"reason": "flatten", "limit": 1}).json()
     assert page["total"] == 2 and len(page["trades"]) == 1 and page["facets"]["exit_reason"] == ["flatten"]
     assert api.get("/api/trades", params={"reason": "stop"}).json()["total"] == 0
     table = list(csv.DictReader(io.StringIO(api.get("/api/trades.csv").text)))
     assert {r["trade_id"] for r in table} == ids and all(float(r["qty"]) > 0 for r in table)
+    assert {(r["engine"], r["account"]) for r in table} == {("scanner", "main")}
     assert all(r["exit_time"].endswith("Z") for r in table)
 
 

@@ -1,10 +1,10 @@
-// Overview: the account (equity, trading controls, processes), the engines, equity with drawdown, open
-// positions and orders, and the activity feed.
+// Overview: the account (equity, trading controls, processes), the engines, equity with drawdown per account
+// and per engine (widgets/equityview.js), open positions and orders, and the activity feed.
 import { el, fillRows, liveSocket, scrollBox } from "../api.js";
 import { stripAnsi } from "../format.js";
 import enginesWidget from "../widgets/engines.js";
 import accountsWidget from "../widgets/accounts.js";
-import { equityChart } from "../widgets/equity.js";
+import equityView from "../widgets/equityview.js";
 import positions from "../widgets/positions.js";
 
 let cleanup = [];
@@ -143,7 +143,7 @@ export default {
     const orders = ordersTable(ctx);
     const feed = activityFeed(ctx);
     const posRoot = el("div", { id: "positions-root" });
-    const eqRoot = el("div");
+    const eqRoot = el("div", { id: "equity-root" });
     root.append(el("div", { class: "grid" },
       el("section", { class: "card", id: "trading-card" }, el("h2", { text: "Account" }), summary, buttons.node,
         el("p", { class: "hint", text: "Start runs the guard and the bot (and, in paper mode, a paper exchange when none answers). Stop bot leaves the guard protecting open positions." }),
@@ -154,7 +154,7 @@ export default {
       el("section", { class: "card wide", id: "positions-card" }, el("h2", { text: "Open positions" }), posRoot),
       orders.node,
       el("section", { class: "card wide", id: "activity-card" }, el("h2", { text: "Activity" }), feed.node)));
-    const equity = equityChart(eqRoot, { height: 220 });
+    equityView.mount(eqRoot, ctx);
     positions.mount(posRoot, ctx, {});
     enginesWidget.mount(enginesRoot, ctx);
     accountsWidget.mount(accountsRoot, ctx);
@@ -163,10 +163,9 @@ export default {
       buttons.render(snap);
       procs.render(snap);
       orders.render(snap);
-      equity.set(snap.equity_curve || []);
       root.dataset.ready = "1";
     });
-    cleanup = [unsubscribe, () => feed.close(), () => equity.destroy(), () => positions.unmount(), () => enginesWidget.unmount(),
+    cleanup = [unsubscribe, () => feed.close(), () => equityView.unmount(), () => positions.unmount(), () => enginesWidget.unmount(),
       () => accountsWidget.unmount()];
   },
   unmount() { cleanup.forEach((fn) => fn()); cleanup = []; },
