@@ -12,40 +12,28 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from mraster.engines import EngineInstance, save_instances
+from tests.dashboard.browser import VIEWPORTS, chromium, watched_page
 from tests.dashboard.conftest import SLEEPER
 from tests.dashboard.datapages_helpers import GRID, SYMBOLS, record_days, record_instance
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots" if os.environ.get("MRASTER_UPDATE_SCREENSHOTS") else ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-VIEWPORTS = {"desktop": {"width": 1400, "height": 900}, "mobile": {"width": 390, "height": 844}}
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path="/usr/bin/chromium",
-            args=CHROMIUM_ARGS, headless=True, viewport=VIEWPORTS["desktop"])
-        yield context
-        context.close()
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as ctx:
+        yield ctx
 
 
 @pytest.fixture
 def page(browser):
-    page = browser.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("dialog", lambda d: d.accept())          # Apply asks for confirmation
-    yield page
-    page.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with watched_page(browser, timeout_ms=20_000, accept_dialogs=True) as page:   # Apply asks to confirm
+        yield page
 
 
 def no_horizontal_overflow(page: Page) -> None:

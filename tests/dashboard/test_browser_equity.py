@@ -19,7 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from dashboard.app import create_app
 from dashboard.services.equity import EquityStore
@@ -29,7 +29,7 @@ from mraster.state.model import Trade
 
 from tests.dashboard.conftest import SLEEPER, ServerThread
 from tests.dashboard.fakes import build_state, guard_status, position, write_state
-from tests.dashboard.test_browser import CHROMIUM_ARGS
+from tests.dashboard.browser import chromium, watched_page
 from tests.dashboard.test_browser_pages import Venue
 
 pytestmark = pytest.mark.browser
@@ -101,23 +101,15 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def context(tmp_path_factory):
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-equity")), executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS,
-            headless=True, viewport={"width": 1400, "height": 900})
+    with chromium(tmp_path_factory.mktemp("chromium-equity")) as ctx:
         yield ctx
-        ctx.close()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 def test_overview_equity_switches_between_accounts_and_engines(site, context, size):
     width, height = size
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(15_000)
-    page.set_viewport_size({"width": width, "height": height})
-    try:
+    with watched_page(context) as page:
+        page.set_viewport_size({"width": width, "height": height})
         page.goto(site.url + "/")
         page.evaluate("() => localStorage.removeItem('mraster.equity')")
         page.goto(site.url + "/#/overview")
@@ -154,6 +146,3 @@ def test_overview_equity_switches_between_accounts_and_engines(site, context, si
         expect(chart).to_have_attribute("data-series", "account:main")
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"overview-{width}.png"), full_page=True)
-    finally:
-        page.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
