@@ -119,6 +119,12 @@ class Operator:
         refuses stops the start with a message (use SHORT_ACCOUNT), never a half-configured pair."""
         venues = [self.long] if self.long.exchange is self.short.exchange else [self.long, self.short]
         for v in venues:
+            # exchangeInfo first (weight 1): the symbols' filters, and the request limits the venue announces,
+            # which the client's budget holds to from then on
+            listed = await v.exchange.symbol_rules()
+            unknown = [s for s in self.cfg.pairs if s not in listed]
+            if unknown:
+                raise RuntimeError(f"TRADING_PAIRS: {', '.join(unknown)} not listed by the venue of account {v.account}")
             if v.hedge:
                 await v.exchange.set_position_mode(True)
                 if not await v.exchange.get_position_mode():

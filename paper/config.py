@@ -47,6 +47,7 @@ class PaperConfig:
     nonce_window_s: float = 60.0          # V3 nonces must be within this of venue time
     agents: str = ""                      # V3 agents registered at start: "user:agent[,user:agent...]"
     account_pairs: tuple[tuple[str, str], ...] = ()   # named accounts' keys, accepted next to a fixed key
+    weight_limit: int = 2400              # request weight per minute announced in exchangeInfo
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,6 +87,7 @@ def from_settings(settings: Any, args: Any = None) -> PaperConfig:
         nonce_window_s=float(getattr(settings, "paper_nonce_window", 60.0)),
         agents=",".join(x for x in (str(getattr(settings, "paper_agents", "") or ""), _account_agent(settings)) if x),
         account_pairs=_account_pairs(settings),
+        weight_limit=int(getattr(settings, "paper_weight_limit", 2400)),
     )
 
 

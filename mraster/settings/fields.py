@@ -246,6 +246,10 @@ FIELDS: tuple[F, ...] = (
     F("ASTER_PAPER_NONCE_WINDOW", "float", 60.0,
       "V3 nonces (microseconds) must lie within this many seconds of the paper exchange's time.", "paper",
       unit="s", min=1.0, max=3600.0),
+    F("ASTER_PAPER_WEIGHT_LIMIT", "int", 2400,
+      "Request weight per minute the paper exchange announces in exchangeInfo (the venue's 2,400); clients "
+      "budget 80 % of it per IP. Raise it only for a test bed where many clients share one address.", "paper",
+      min=100, max=1_000_000),
     F("ASTER_PAPER_AGENTS", "str", "",
       "aster-v3 paper exchange: more API wallets it knows from the start (user:agent address pairs, "
       "comma-separated), besides ASTER_V3_USER/ASTER_V3_SIGNER and POST /admin/agents.", "paper"),

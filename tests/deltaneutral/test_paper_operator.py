@@ -15,7 +15,10 @@ _keys = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def px(tmp_path_factory: pytest.TempPathFactory):
-    with PaperExchange(tmp_path_factory.mktemp("px"), symbols=("BTCUSDT", "ETHUSDT"), seed=3) as ex:
+    """One venue for the module's operators: a test bed shared by many clients on one IP, so it announces
+    ten times the venue's weight per minute (the clients budget by what it announces)."""
+    with PaperExchange(tmp_path_factory.mktemp("px"), symbols=("BTCUSDT", "ETHUSDT"), seed=3,
+                       env={"ASTER_PAPER_WEIGHT_LIMIT": "24000"}) as ex:
         yield ex
 
 
@@ -398,3 +401,15 @@ def test_the_kernel_risk_gate_admits_each_pair(px, tmp_path, key):
     assert refused and "risk gate (main)" in refused[0]["text"]
     assert "ASTER_ACCOUNT_MAX_NOTIONAL_USDT" in refused[0]["text"]
     assert op.db.__class__(tmp_path / "journal.sqlite").trades("dn1") == []
+
+
+def test_a_pair_the_venue_does_not_list_stops_the_start_with_its_name_and_no_order(px, tmp_path, key):
+    async def go():
+        op = op_for(px, tmp_path, key, TRADING_PAIRS="BTCUSDT,NOPEUSDT")
+        try:
+            with pytest.raises(RuntimeError, match="TRADING_PAIRS: NOPEUSDT not listed"):
+                await op.setup()
+        finally:
+            await close_clients(op)
+    run(go())
+    assert not legs(px, key)

@@ -7,6 +7,7 @@ about counts (invariant violations, faults carried out), never about timings.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,12 @@ def test_the_momentum_engine_traded_beside_the_scanner_and_was_adopted_after_a_k
     assert mom["entries"] > 0 and mom["exit_code"] == 0 and mom["state"] == "stopped" and mom["starts"] == 2
     assert mom["kill"]["adopted"] is True and mom["kill"]["recovery_s"] is not None
     assert result["momentum_problems"] == []
+    con = sqlite3.connect(f"file:{work / 'momentum_journal.sqlite'}?mode=ro", uri=True)
+    try:       # its rows name it (the dashboard's trade history and engine curves split by them)
+        owners = set(con.execute("SELECT DISTINCT instance FROM trades"))
+    finally:
+        con.close()
+    assert owners == {("momentum",)}
 def test_the_delta_neutral_operator_took_part(short_trial):
     """Seed 004's operator ran beside the scanner: it held pairs, was SIGKILLed and adopted its pair, lost a
     leg to a forced liquidation and closed the other; its invariants (above) measured real episodes."""
