@@ -36,7 +36,7 @@ from dashboard.services.controls import Controls
 from dashboard.services.credgate import CredentialGate
 from dashboard.services.engines import EngineService
 from dashboard.services.equity import DB_FILE as EQUITY_FILE, SAMPLE_S, EquitySampler, EquityService, EquityStore
-from dashboard.services.exits import ExitRecorder
+from dashboard.services.exits import ExitRecorder, scanner_exit_sources
 from dashboard.services.flatten import FlattenService
 from dashboard.services.loghub import SOURCES, LogHub
 from dashboard.services.marketdata import DataService
@@ -170,10 +170,11 @@ def build_services(loaded: LoadedSettings, loader: Callable[[], LoadedSettings],
 
     read_state = lambda: state_service.read_state()[0]  # noqa: E731
     flatten = FlattenService(supervisor, make_exchange, read_state)
-    exits = ExitRecorder(paths.exits_journal, read_state, venue)
+    accounts = AccountsService(settings, paths.dotenv_file, environ, venue, factory=exchange_factory, ttl=venue_ttl)
+    exits = ExitRecorder(paths.exits_journal, read_state, venue,
+                         more_sources=scanner_exit_sources(engine_service, accounts, settings, paths.state_file))
     history = TradeHistory(paths.journal_file, read_state, exits.owned)
     state_service.history = history
-    accounts = AccountsService(settings, paths.dotenv_file, environ, venue, factory=exchange_factory, ttl=venue_ttl)
     equity_store = EquityStore(paths.run_dir / EQUITY_FILE)
     equity = EquityService(equity_store, EquitySampler(equity_store, accounts.equities, equity_interval), history.rows,
                            lambda: list(accounts.declared()[0]),

@@ -55,6 +55,11 @@ class AccountsService:
             self._own.append(reader)
         return reader
 
+    def reader(self, name: str) -> VenueReader | None:
+        """The venue reader of the declared account `name` (None for an account not declared)."""
+        account = self.declared()[0].get(name)
+        return None if account is None else self._reader(account)
+
     async def overview(self) -> dict[str, Any]:
         accounts, problem = self.declared()
         base = self._settings()

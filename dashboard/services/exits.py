@@ -12,13 +12,15 @@ seconds after they happen while it runs (the bot's own record supersedes this on
 once it reconciles: same trade id, same reason).
 
 The guard cannot be this writer: "Stop all and flatten" stops it too. The bot cannot: it may be stopped.
-Each row names the main account (the venue this recorder reads) and the instance that owned the position:
-the one its client order ids name, else the default scanner whose state file listed the trade.
+The same holds for every other scanner instance (`ExitSource`: its state file and the venue of its named
+account). Each row names the account whose venue showed the exit and the instance that owned the position:
+the one its client order ids name, else the instance whose state file listed the trade.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
@@ -29,7 +31,7 @@ from mraster.domain.ownership import DEFAULT_SCANNER
 from mraster.exchange.errors import ExchangeError, UnknownOrderError
 from mraster.journal import Journal
 from mraster.logs import get_logger
-from mraster.state import BotState
+from mraster.state import BotState, read_state_readonly
 from mraster.state.model import Trade
 
 from dashboard.services.trades import Owned, trade_owner
@@ -58,12 +60,22 @@ def closing_fills(trade: Trade, fills: list[Any]) -> tuple[list[Any], list[Any]]
     return (entries, closing) if got >= need else None
 
 
+@dataclass(frozen=True)
+class ExitSource:
+    """One scanner instance's open trades (its state file) and the venue of its account."""
+    account: str
+    instance: str
+    read_state: Callable[[], BotState | None]
+    venue: Any
+
+
 class ExitRecorder:
     def __init__(self, path: Path, read_state: Callable[[], BotState | None], venue: Any,
-                 interval: float = SWEEP_S):
+                 interval: float = SWEEP_S, more_sources: Callable[[], list[ExitSource]] | None = None):
         self.path = Path(path)
         self._read_state = read_state
         self._venue = venue
+        self._more = more_sources
         self.interval = interval
         self._journal: Journal | None = None
         self._lock = asyncio.Lock()
@@ -128,34 +140,44 @@ class ExitRecorder:
         return [t for t in state.open_trades.values()
                 if t.status == "open" and t.trade_id not in self.recorded and (t.entry_qty or t.qty)]
 
+    def sources(self) -> list[ExitSource]:
+        main = ExitSource(DEFAULT_ACCOUNT, DEFAULT_SCANNER, self._read_state, self._venue)
+        return [main, *(self._more() if self._more is not None else [])]
+
     async def sweep(self, fresh: bool = False) -> list[str]:
-        """Record every bot trade the venue shows closed; returns their ids."""
+        """Record every scanner trade the venue of its account shows closed; returns their ids."""
         async with self._lock:
-            todo = self.candidates(self._read_state())
-            if not todo or self._venue is None:
-                return []
-            if fresh:
-                self._venue.invalidate()
-            answer = await self._venue.positions()
-            if answer["data"] is None:
-                return []
-            held = {(p["symbol"], p["side"]) for p in answer["data"]}
-            gone = [t for t in todo if (t.symbol, t.side) not in held]
-            if not gone:
-                return []
-            client = await self._venue.client()
-            done = []
-            for trade in gone:
-                try:
-                    closed = await self._closed(client, trade)
-                except ExchangeError as exc:
-                    self.last_error = f"{trade.symbol}: exit not read ({exc})"
-                    continue
-                if closed is not None:
-                    done.append(closed.trade_id)
+            done: list[str] = []
+            for source in self.sources():
+                done += await self._sweep_one(source, fresh)
             return done
 
-    async def _closed(self, ex: Any, trade: Trade) -> Trade | None:
+    async def _sweep_one(self, source: ExitSource, fresh: bool) -> list[str]:
+        todo = self.candidates(source.read_state())
+        if not todo or source.venue is None:
+            return []
+        if fresh:
+            source.venue.invalidate()
+        answer = await source.venue.positions()
+        if answer["data"] is None:
+            return []
+        held = {(p["symbol"], p["side"]) for p in answer["data"]}
+        gone = [t for t in todo if (t.symbol, t.side) not in held]
+        if not gone:
+            return []
+        client = await source.venue.client()
+        done = []
+        for trade in gone:
+            try:
+                closed = await self._closed(client, trade, source)
+            except ExchangeError as exc:
+                self.last_error = f"{trade.symbol}: exit not read ({exc})"
+                continue
+            if closed is not None:
+                done.append(closed.trade_id)
+        return done
+
+    async def _closed(self, ex: Any, trade: Trade, source: ExitSource) -> Trade | None:
         now = ex.now_ms()
         start = max(trade.entry_time_ms, now - SEVEN_DAYS_MS + 60_000)
         fills = await ex.user_trades(trade.symbol, start_time=start)
@@ -189,15 +211,56 @@ class ExitRecorder:
         t.r_multiple = r_multiple(t)
         t.updated_ms = now
         journal = self.journal()
-        owner = trade_owner(t, DEFAULT_SCANNER)
-        journal.account, journal.instance = DEFAULT_ACCOUNT, owner     # what this trade's rows are written under
+        owner = trade_owner(t, source.instance)
+        journal.account, journal.instance = source.account, owner     # what this trade's rows are written under
         journal.record_fills(t.trade_id, [*entries, *closing])
         journal.record_funding(t.trade_id, income)
         journal.upsert_trade(t)
-        self.owners[t.trade_id] = (DEFAULT_ACCOUNT, owner)
+        self.owners[t.trade_id] = (source.account, owner)
         self.recorded[t.trade_id] = t
         net = t.realized_pnl - t.fees + t.funding
         log.info("position.closed", f"{t.symbol} {t.side} closed by {reason}: PnL {net:.4f} "
                  f"(recorded by the dashboard from the venue's fills)", symbol=t.symbol, trade_id=t.trade_id,
                  reason=reason, exit_price=t.exit_price, net_pnl=net, r_multiple=t.r_multiple, activity=True)
         return t
+
+
+class StateFileReader:
+    """A scanner instance's state file, read-only and parsed again only when it changes."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._key: tuple[int, int] | None = None
+        self._state: BotState | None = None
+
+    def __call__(self) -> BotState | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        key = (st.st_mtime_ns, st.st_size)
+        if key != self._key:
+            self._state, self._key = read_state_readonly(self.path), key
+        return self._state
+
+
+def scanner_exit_sources(engines: Any, accounts: Any, settings: Callable[[], Any],
+                         default_state_file: Path) -> Callable[[], list[ExitSource]]:
+    """The scanner instances besides the default one (whose state file the recorder already reads), each
+    with its own state file and the venue of its named account."""
+    readers: dict[str, StateFileReader] = {}
+    default = Path(default_state_file).resolve()
+
+    def sources() -> list[ExitSource]:
+        out = []
+        for inst in engines.instances:
+            path = engines.state_file_of(inst, settings())
+            if path is None or Path(path).resolve() == default:
+                continue
+            venue = accounts.reader(inst.account)
+            if venue is None:          # an account no longer declared: its engines cannot trade either
+                continue
+            reader = readers.setdefault(str(path), StateFileReader(path))
+            out.append(ExitSource(inst.account, inst.name, reader, venue))
+        return out
+    return sources

@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 
 import pytest
 
-from paper.testing import PaperExchange
+from bot.runtime.loop import Bot
+from mraster.engines import resolve_instance
+from mraster.settings import load_settings
 from mraster.state import read_state_readonly
+from paper.testing import PaperExchange
 
 from tests.bot.test_paper_e2e import run_bot, trading_env
 from tests.dashboard.conftest import wait_for
@@ -111,3 +115,29 @@ def test_a_stop_triggered_on_the_venue_while_the_bot_is_stopped_reaches_the_hist
         assert len(positions) == 1, "the other position is still held and still shown"
     finally:
         px.admin("DELETE", "/price", symbol=t.symbol)
+
+
+def test_a_second_scanner_on_a_named_account_has_its_exit_recorded_under_its_names(px, workspace, serve, client_for):
+    """Not only the default scanner: an instance on account TB, stopped, whose stop the venue triggers."""
+    env = trading_workspace(px, workspace)
+    workspace.dotenv_file.write_text("ASTER_ACCOUNTS=TB\n")
+    workspace.dotenv_file.chmod(0o600)
+    (workspace.root / "engines.json").write_text(json.dumps({"instances": [
+        {"name": "two", "kind": "scanner", "accounts": {"account": "TB"},
+         "settings": {"ASTER_INCLUDE_SYMBOLS": "ETHUSDT"}}]}))
+    loaded = load_settings(env=env)
+    resolved = resolve_instance("two", loaded=loaded, environ=env)
+    assert asyncio.run(Bot(loaded, env=env, instance="two", account="TB").run()) == 0
+    (t,) = [t for t in read_state_readonly(resolved.settings.state_file).open_trades.values() if t.status == "open"]
+    api = client_for(serve(exchange_factory=None, venue_ttl=0.5))
+    through = float(t.stop_price) * (0.99 if t.side == "LONG" else 1.01)
+    px.admin("POST", "/price", symbol=t.symbol, price=f"{through:.2f}", mark=f"{through:.2f}")
+    try:
+        row = wait_for(lambda: next((r for r in api.get("/api/trades", params={"engine": "two"}).json()["trades"]
+                                     if r["trade_id"] == t.trade_id), None), 20, what="instance two's exit")
+    finally:
+        px.admin("DELETE", "/price", symbol=t.symbol)
+    assert (row["engine"], row["account"], row["exit_reason"]) == ("two", "TB", "stop")
+    assert row["qty"] > 0 and row["realized_pnl"] < 0
+    main_rows = api.get("/api/trades", params={"account": "main"}).json()["trades"]
+    assert t.trade_id not in {r["trade_id"] for r in main_rows}
