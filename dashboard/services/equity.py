@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
+from mraster.aio import cancel_and_wait
 from mraster.logs import get_logger
 from mraster.storage.atomic import quarantine
 
@@ -147,12 +148,7 @@ class EquitySampler:
         self._task = asyncio.create_task(self._loop())
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._task)
         self.store.close()
 
     async def _loop(self) -> None:

@@ -30,6 +30,7 @@ from mraster.domain.exits import classify_exit, r_multiple, weighted_price
 from mraster.domain.ownership import DEFAULT_SCANNER
 from mraster.exchange.errors import ExchangeError, UnknownOrderError
 from mraster.journal import Journal
+from mraster.aio import cancel_and_wait
 from mraster.logs import get_logger
 from mraster.state import BotState, read_state_readonly
 from mraster.state.model import Trade
@@ -113,12 +114,7 @@ class ExitRecorder:
         self._task = asyncio.create_task(self._loop())
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._task)
         if self._journal is not None:
             self._journal.close()
             self._journal = None
